@@ -1,0 +1,213 @@
+"""The composition root: builds the Bot, the Dispatcher and the background workers from settings."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import structlog
+from aiogram import Bot, Dispatcher
+from aiogram.client.default import DefaultBotProperties
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.enums import ParseMode
+from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage
+from aiogram.fsm.storage.memory import SimpleEventIsolation
+from aiogram.types import BotCommand, BotCommandScopeAllPrivateChats, ErrorEvent
+from aiogram.utils.i18n import I18n
+from aiogram.utils.i18n import gettext as _
+
+from bot.i18n import create_i18n, pick_language
+from bot.middlewares.locale import LocaleMiddleware
+from bot.middlewares.roles import RoleMiddleware
+from bot.middlewares.throttling import ThrottlingMiddleware
+from bot.middlewares.transaction import TransactionMiddleware
+from bot.notices import NoticeRenderer
+from bot.runtime import Runtime
+from bot.settings import SUPPORTED_LANGUAGES, Settings
+from handlers import fallback, intake, operator, relay, requester, team
+from services import maintenance
+from services.context import Services
+from services.delivery import OutboxSender
+from services.events import Events, RequestSubmitted
+from services.jobs import Job, JobRunner
+from services.policy import Policy
+from services.queue import announce_submitted
+from storage.fsm import DatabaseStorage, EncryptedStorage
+
+log = structlog.get_logger()
+
+
+def policy_from(settings: Settings) -> Policy:
+    return Policy(
+        retention=timedelta(days=settings.retention_days),
+        abandoned_after=timedelta(hours=settings.abandoned_hours),
+        claim_lease=timedelta(hours=settings.claim_lease_hours),
+        escalate_after=timedelta(minutes=settings.escalate_minutes),
+        invite_valid_for=timedelta(hours=settings.invite_valid_hours),
+        stats_min_cell=settings.stats_min_cell,
+        volunteer_chat_id=settings.volunteer_chat_id,
+        chat_hygiene=settings.chat_hygiene,
+        default_language=settings.default_language,
+    )
+
+
+def build_bot(settings: Settings, token: str, **session_kwargs: Any) -> Bot:
+    session = AiohttpSession(**session_kwargs)
+    if settings.telegram_api_base:
+        session.api = TelegramAPIServer.from_base(settings.telegram_api_base)
+    return Bot(
+        token=token,
+        session=session,
+        default=DefaultBotProperties(parse_mode=ParseMode.HTML, link_preview_is_disabled=True),
+    )
+
+
+@dataclass
+class App:
+    runtime: Runtime
+    bot: Bot
+    dispatcher: Dispatcher
+    storage: EncryptedStorage
+    i18n: I18n
+    policy: Policy
+    events: Events
+    sender: OutboxSender
+    jobs: JobRunner
+
+
+async def build_app(
+    runtime: Runtime,
+    bot: Bot,
+    *,
+    inner_storage: BaseStorage | None = None,
+    isolation: BaseEventIsolation | None = None,
+) -> App:
+    settings = runtime.settings
+    policy = policy_from(settings)
+    events = Events()
+    i18n = create_i18n(settings.default_language)
+    async with runtime.db.transaction() as session:
+        system_key = await runtime.vault.system_key(session)
+    storage = EncryptedStorage(inner_storage or DatabaseStorage(runtime.db), system_key, runtime.keyring.blind)
+    sender = OutboxSender(runtime.db, runtime.vault, policy, events, bot, NoticeRenderer(i18n, settings.hours))
+
+    dispatcher = Dispatcher(storage=storage, events_isolation=isolation or SimpleEventIsolation())
+    dispatcher["i18n_catalog"] = i18n
+    dispatcher.update.outer_middleware(TransactionMiddleware(runtime.db, runtime.vault, policy, events, sender.ring))
+    roles, locale = RoleMiddleware(), LocaleMiddleware(i18n)
+    throttling = ThrottlingMiddleware(settings.throttle_per_minute, runtime.keyring.blind)
+    for observer in (dispatcher.message, dispatcher.edited_message, dispatcher.callback_query):
+        observer.outer_middleware(roles)
+        observer.outer_middleware(locale)
+        observer.outer_middleware(throttling)
+    dispatcher.errors.register(on_error)
+    dispatcher.include_routers(
+        team.build_joining(),
+        operator.build_router(),
+        team.build_router(),
+        relay.build_volunteer_side(),
+        requester.build_router(),
+        intake.build_router(),
+        relay.build_requester_side(),
+        fallback.build_router(),
+    )
+    events.subscribe(RequestSubmitted, announce_submitted)
+
+    jobs = JobRunner(
+        runtime.db,
+        runtime.vault,
+        policy,
+        events,
+        [
+            Job("abandoned_intakes", timedelta(minutes=10), maintenance.abandoned_intake_sweep(storage)),
+            Job("lease_expiry", timedelta(minutes=10), lambda services: services.queue.expire_leases()),
+            Job("escalation", timedelta(minutes=1), lambda services: services.queue.escalate()),
+            Job("retention", timedelta(hours=1), lambda services: services.queue.purge_closed()),
+            Job("forget_updates", timedelta(hours=6), maintenance.forget_old_updates),
+            Job("drop_failed_outbox", timedelta(hours=24), maintenance.drop_old_failed_messages),
+        ],
+        after_run=sender.ring,
+    )
+    async with runtime.db.transaction() as session:
+        await Services(session, runtime.vault, policy, events).team.ensure_admins(
+            settings.admin_ids, settings.default_language
+        )
+    return App(runtime, bot, dispatcher, storage, i18n, policy, events, sender, jobs)
+
+
+async def on_error(event: ErrorEvent, i18n_catalog: I18n) -> bool:
+    """Log the failure (type and frames only) and tell the person something went wrong."""
+    log.error("update.failed", error=type(event.exception).__name__, exc_info=event.exception)
+    update = event.update
+    user = update.message.from_user if update.message else None
+    if update.callback_query:
+        user = update.callback_query.from_user
+    locale = pick_language(user.language_code if user else None, i18n_catalog.default_locale)
+    with i18n_catalog.context(), i18n_catalog.use_locale(locale):
+        text = _("Something went wrong on our side. Please try again in a minute; your answers are kept.")
+        with contextlib.suppress(Exception):
+            if update.callback_query:
+                await update.callback_query.answer(text, show_alert=True)
+            elif update.message and update.message.chat.type == "private":
+                await update.message.answer(text, parse_mode=None)
+    return True
+
+
+REQUESTER_COMMANDS = ("start", "status", "wipe", "forget", "cancel", "language", "help", "safety")
+
+
+def requester_command_descriptions() -> dict[str, str]:
+    return {
+        "start": _("Ask for help, or continue"),
+        "status": _("Where my request is"),
+        "wipe": _("Delete this conversation now"),
+        "forget": _("Erase everything about me"),
+        "cancel": _("Stop and erase the answers"),
+        "language": _("Change the language"),
+        "help": _("How this bot works"),
+        "safety": _("How to stay safe"),
+    }
+
+
+async def register_commands(bot: Bot, i18n: I18n) -> None:
+    """The command menu requesters see, in each language, and a default for everyone else."""
+    for language in (None, *SUPPORTED_LANGUAGES):
+        with i18n.context(), i18n.use_locale(language or i18n.default_locale):
+            descriptions = requester_command_descriptions()
+        commands = [BotCommand(command=name, description=descriptions[name]) for name in REQUESTER_COMMANDS]
+        await bot.set_my_commands(commands, scope=BotCommandScopeAllPrivateChats(), language_code=language)
+
+
+async def serve(runtime: Runtime, token: str) -> None:
+    settings = runtime.settings
+    bot = build_bot(settings, token)
+    app = await build_app(runtime, bot)
+    workers: list[asyncio.Task[None]] = []
+    try:
+        me = await bot.get_me()
+        log.info("bot.starting", mode="polling", database="sqlite" if runtime.db.is_sqlite else "postgresql")
+        await register_commands(bot, app.i18n)
+        await bot.delete_webhook(drop_pending_updates=False)
+        workers = [
+            asyncio.create_task(app.sender.run(settings.outbox_interval_seconds), name="outbox"),
+            asyncio.create_task(app.jobs.run(settings.job_interval_seconds), name="jobs"),
+        ]
+        print(f"Tropa is running as @{me.username}. Press Ctrl+C to stop.", flush=True)
+        await app.dispatcher.start_polling(
+            bot,
+            polling_timeout=settings.polling_timeout,
+            allowed_updates=app.dispatcher.resolve_used_update_types(),
+            handle_signals=True,
+        )
+    finally:
+        for task in workers:
+            task.cancel()
+        for task in workers:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await app.storage.close()
+        await bot.session.close()

@@ -1,0 +1,124 @@
+"""The ``tropa`` command line. Every refusal is one line on stderr and exit status 2."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+
+from aiogram.utils.token import TokenValidationError, validate_token
+
+from bot import keys
+from bot.log import configure_logging
+from bot.runtime import Runtime, open_runtime
+from bot.settings import Settings, SettingsError, load_settings
+from storage import migrate as migrations
+from storage.keyring import KeyringError
+
+EXIT_REFUSED = 2
+
+BOTFATHER_STEPS = (
+    "TROPA_BOT_TOKEN is not set. Open Telegram, talk to @BotFather, send /newbot and follow the "
+    "steps; it replies with a token like 123456789:AA... Then run: export TROPA_BOT_TOKEN='<token>' "
+    "(or put TROPA_BOT_TOKEN=<token> in a .env file here)."
+)
+
+
+class Refused(Exception):
+    """The command cannot go on; the message says why and what to do."""
+
+
+def say(line: str) -> None:
+    print(line, flush=True)
+
+
+def _require_token(settings: Settings) -> str:
+    if settings.bot_token is None or not settings.bot_token.get_secret_value().strip():
+        raise Refused(BOTFATHER_STEPS)
+    token = settings.bot_token.get_secret_value().strip()
+    try:
+        validate_token(token)
+    except TokenValidationError:
+        raise Refused("TROPA_BOT_TOKEN does not look like a bot token (digits, a colon, then letters)") from None
+    return token
+
+
+async def _with_runtime(
+    settings: Settings, action: Callable[[Runtime], Awaitable[None]], *, create_if_fresh: bool = False
+) -> None:
+    runtime = await open_runtime(settings, create_if_fresh=create_if_fresh, say=say)
+    try:
+        await action(runtime)
+    finally:
+        await runtime.close()
+
+
+def cmd_run(settings: Settings, _args: argparse.Namespace) -> None:
+    from bot.app import serve
+
+    token = _require_token(settings)
+
+    async def run(runtime: Runtime) -> None:
+        await serve(runtime, token)
+
+    asyncio.run(_with_runtime(settings, run, create_if_fresh=True))
+
+
+def cmd_migrate(settings: Settings, _args: argparse.Namespace) -> None:
+    async def report(runtime: Runtime) -> None:
+        say(f"Database schema is at revision {await migrations.current_revision(runtime.db)}.")
+
+    asyncio.run(_with_runtime(settings, report))
+
+
+def cmd_keys(settings: Settings, args: argparse.Namespace) -> None:
+    if args.keys_command == "init":
+        keys.init_keyring(settings, say)
+        return
+    actions: dict[str, Callable[[Runtime], Awaitable[None]]] = {
+        "rotate": lambda runtime: keys.rotate_keys(runtime, say),
+        "retire": lambda runtime: keys.retire_key(runtime, args.key_id, say),
+        "list": lambda runtime: keys.list_keys(runtime, say),
+    }
+    asyncio.run(_with_runtime(settings, actions[args.keys_command]))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="tropa",
+        description="Tropa: an encrypted Telegram helpline bot. Settings come from TROPA_* variables "
+        "or a .env file (see README).",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = commands.add_parser("run", help="start the bot (long polling, or a webhook if configured)")
+    run.set_defaults(handler=cmd_run)
+
+    migrate = commands.add_parser("migrate", help="create or upgrade the database schema")
+    migrate.set_defaults(handler=cmd_migrate)
+
+    keys_parser = commands.add_parser("keys", help="manage the keyring: init, rotate, retire, list")
+    keys_commands = keys_parser.add_subparsers(dest="keys_command", required=True, metavar="ACTION")
+    keys_commands.add_parser("init", help="create a new keyring file (refuses to overwrite one)")
+    keys_commands.add_parser("rotate", help="add a new active key and re-wrap every data key with it")
+    retire = keys_commands.add_parser("retire", help="remove an old key once nothing is wrapped by it")
+    retire.add_argument("key_id", help="the key id, as shown by `tropa keys list`")
+    keys_commands.add_parser("list", help="show key ids, the active one, and what each wraps")
+    keys_parser.set_defaults(handler=cmd_keys)
+
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        settings = load_settings()
+        configure_logging(settings.log_level, settings.log_format)
+        args.handler(settings, args)
+    except (SettingsError, KeyringError, Refused) as error:
+        print(f"tropa: {error}", file=sys.stderr)
+        sys.exit(EXIT_REFUSED)
+    except KeyboardInterrupt:
+        sys.exit(130)

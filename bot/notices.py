@@ -1,0 +1,207 @@
+"""How outbox payloads look in Telegram: one Bot API call each, in the recipient's language.
+
+Payloads say what happened (``{"kind": "confirmation", "code": "R-..."}``); this module decides the
+words, the buttons and ``protect_content``. Anything a person typed is placed with
+aiogram.utils.formatting, so no character in it can break the message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from aiogram.methods import (
+    DeleteMessages,
+    EditMessageText,
+    SendAnimation,
+    SendAudio,
+    SendDocument,
+    SendMessage,
+    SendPhoto,
+    SendSticker,
+    SendVideo,
+    SendVideoNote,
+    SendVoice,
+    TelegramMethod,
+)
+from aiogram.utils.formatting import Bold, Italic, Text, as_list
+from aiogram.utils.i18n import I18n
+from aiogram.utils.i18n import gettext as _
+
+from bot.settings import WorkingHours
+from handlers.operator_views import card_markup, card_text, card_update_text, full_card_from_payload
+from services.delivery import Target
+
+Build = Callable[[dict[str, Any], Target], TelegramMethod[Any]]
+
+
+class NoticeRenderer:
+    def __init__(self, i18n: I18n, working_hours: WorkingHours) -> None:
+        self.i18n = i18n
+        self.working_hours = working_hours
+        self._kinds: dict[str, Build] = {
+            "confirmation": self._confirmation,
+            "delete": self._delete,
+            "undelivered": self._undelivered,
+            "card": self._card,
+            "card_update": self._card_update,
+            "full_card": self._full_card,
+            "claimed": self._claimed,
+            "closed": self._closed,
+            "relay_in": self._relay_in,
+            "relay_out": self._relay_out,
+            "lease_expired": self._lease_expired,
+            "escalation": self._escalation,
+            "flagged": self._flagged,
+        }
+
+    def register(self, kind: str, build: Build) -> None:
+        self._kinds[kind] = build
+
+    def render(self, payload: dict[str, Any], target: Target) -> TelegramMethod[Any]:
+        build = self._kinds[str(payload["kind"])]
+        with self.i18n.context(), self.i18n.use_locale(target.locale):
+            return build(payload, target)
+
+    @staticmethod
+    def message(target: Target, content: Text, **extra: Any) -> SendMessage:
+        return SendMessage(chat_id=target.chat_id, **content.as_kwargs(), **extra)
+
+    def _confirmation(self, payload: dict[str, Any], target: Target) -> SendMessage:
+        hours = self.working_hours
+        content = as_list(
+            Bold(_("Your request is sent.")),
+            Text(_("Its code:"), " ", Bold(payload["code"])),
+            "",
+            _(
+                "What happens next: a volunteer takes your request and writes to you here, through this "
+                "bot. They will not see your Telegram account, and you will not see theirs."
+            ),
+            _("Volunteers usually answer between {start} and {end} ({zone} time); at night it can take longer.").format(
+                start=f"{hours.start:%H:%M}", end=f"{hours.end:%H:%M}", zone=hours.zone.key
+            ),
+            "",
+            _("/status shows where your request is. /wipe clears this chat. /forget erases everything."),
+        )
+        return self.message(target, content)
+
+    @staticmethod
+    def _delete(payload: dict[str, Any], target: Target) -> DeleteMessages:
+        return DeleteMessages(chat_id=target.chat_id, message_ids=[int(m) for m in payload["message_ids"]][:100])
+
+    def _undelivered(self, payload: dict[str, Any], target: Target) -> SendMessage:
+        reasons = {
+            "blocked": _("the person has blocked the bot or deleted the chat"),
+            "chat_not_found": _("the person's chat no longer exists"),
+        }
+        reason = reasons.get(str(payload.get("reason")), _("Telegram refused it"))
+        content = Text(
+            _("Your message for request"),
+            " ",
+            Bold(payload["code"]),
+            " ",
+            _("was not delivered:"),
+            " ",
+            reason,
+            ".",
+        )
+        return self.message(target, content)
+
+    # -- the queue -----------------------------------------------------------------------------------
+
+    def _card(self, payload: dict[str, Any], target: Target) -> SendMessage:
+        return self.message(
+            target, card_text(payload), reply_markup=card_markup(str(payload["code"])), protect_content=True
+        )
+
+    @staticmethod
+    def _card_update(payload: dict[str, Any], target: Target) -> EditMessageText:
+        content = card_update_text(str(payload["code"]), str(payload["state"]))
+        return EditMessageText(
+            chat_id=target.chat_id,
+            message_id=int(payload["message_id"]),
+            reply_markup=None,
+            **content.as_kwargs(),
+        )
+
+    def _full_card(self, payload: dict[str, Any], target: Target) -> SendMessage:
+        return self.message(target, full_card_from_payload(payload), protect_content=True)
+
+    def _claimed(self, payload: dict[str, Any], target: Target) -> SendMessage:
+        content = as_list(
+            Text(_("A volunteer has taken your request"), " ", Bold(payload["code"]), "."),
+            Text(_("They will write to you here as"), " ", Bold(_("Volunteer"), " ", payload["pseudonym"]), "."),
+            _("You can write to them here too: just send a message."),
+        )
+        return self.message(target, content)
+
+    def _closed(self, payload: dict[str, Any], target: Target) -> SendMessage:
+        content = as_list(
+            Text(_("Your request"), " ", Bold(payload["code"]), " ", _("is closed.")),
+            _(
+                "If you need help again, send /start. /forget erases everything now; otherwise it is erased "
+                "automatically later."
+            ),
+        )
+        return self.message(target, content)
+
+    def _lease_expired(self, payload: dict[str, Any], target: Target) -> SendMessage:
+        content = Text(
+            Bold(payload["code"]),
+            " ",
+            _("went back to the queue: no activity for {hours} hours.").format(hours=payload["hours"]),
+        )
+        return self.message(target, content)
+
+    def _escalation(self, payload: dict[str, Any], target: Target) -> SendMessage:
+        content = Text(
+            "⚠️ ",
+            Bold(payload["code"]),
+            " ",
+            _("is urgent (danger within 48 hours) and nobody has taken it yet."),
+        )
+        return self.message(target, content)
+
+    def _flagged(self, payload: dict[str, Any], target: Target) -> SendMessage:
+        content = Text(
+            "🚩 ",
+            Bold(payload["code"]),
+            " ",
+            _("was flagged as suspicious by {name}.").format(name=payload["by"]),
+        )
+        return self.message(target, content)
+
+    # -- the relay -----------------------------------------------------------------------------------
+
+    def _relay_in(self, payload: dict[str, Any], target: Target) -> TelegramMethod[Any]:
+        return self._relayed(Text(Bold(payload["code"], ":")), payload["content"], target, protect=True)
+
+    def _relay_out(self, payload: dict[str, Any], target: Target) -> TelegramMethod[Any]:
+        label = Text(Bold(_("Volunteer"), " ", payload["pseudonym"], ":"))
+        return self._relayed(label, payload["content"], target, protect=False)
+
+    def _relayed(self, label: Text, content: dict[str, Any], target: Target, *, protect: bool) -> TelegramMethod[Any]:
+        kind = content["type"]
+        common: dict[str, Any] = {"chat_id": target.chat_id, "protect_content": protect}
+        if kind == "text":
+            return SendMessage(**common, **Text(label, "\n", content["text"]).as_kwargs())
+        if kind == "label":
+            return SendMessage(**common, **Text(label, " ", Italic(_("sent this:"))).as_kwargs())
+        if kind in CAPTIONLESS_METHODS:
+            method: TelegramMethod[Any] = CAPTIONLESS_METHODS[kind](**common, **{kind: content["file_id"]})
+            return method
+        caption = Text(label, "\n", content["caption"]) if content.get("caption") else label
+        captioned = caption.as_kwargs(text_key="caption", entities_key="caption_entities")
+        media: TelegramMethod[Any] = MEDIA_METHODS[kind](**common, **{kind: content["file_id"]}, **captioned)
+        return media
+
+
+CAPTIONLESS_METHODS: dict[str, Any] = {"sticker": SendSticker, "video_note": SendVideoNote}
+MEDIA_METHODS: dict[str, Any] = {
+    "photo": SendPhoto,
+    "voice": SendVoice,
+    "document": SendDocument,
+    "video": SendVideo,
+    "audio": SendAudio,
+    "animation": SendAnimation,
+}

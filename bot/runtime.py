@@ -1,0 +1,98 @@
+"""Opening Tropa's state: keyring, database, schema, and the check that binds the first two.
+
+The order matters for "refuse and write nothing": the keyring is loaded and the database's stored
+key-check value is compared *before* any migration or write runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.engine.url import make_url
+from sqlalchemy.exc import OperationalError, ProgrammingError
+
+from bot.settings import Settings
+from storage import migrate
+from storage.binding import KEY_CHECK, KeyringMismatch, bind_or_verify
+from storage.db import Database
+from storage.keyring import Keyring, KeyringError, KeyringFile, KeyringSource
+from storage.models import Meta
+from storage.vault import Vault
+
+Say = Callable[[str], None]
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    db: Database
+    keyring_source: KeyringSource
+    keyring: Keyring
+    vault: Vault
+
+    async def close(self) -> None:
+        await self.db.dispose()
+
+
+def keyring_source(settings: Settings) -> KeyringSource:
+    inline = settings.keyring.get_secret_value() if settings.keyring else None
+    return KeyringSource(inline=inline, file=KeyringFile(settings.resolved_key_file))
+
+
+def sqlite_path(url: str) -> Path | None:
+    parsed = make_url(url)
+    if not parsed.drivername.startswith("sqlite") or not parsed.database or parsed.database == ":memory:":
+        return None
+    return Path(parsed.database)
+
+
+async def stored_key_check(db: Database) -> str | None:
+    """The key-check value this database was bound to, or None for a database without one."""
+    try:
+        async with db.sessions() as session:
+            return await session.scalar(select(Meta.value).where(Meta.key == KEY_CHECK))
+    except (OperationalError, ProgrammingError):
+        return None  # no schema yet
+
+
+async def open_runtime(settings: Settings, *, create_if_fresh: bool, say: Say = print) -> Runtime:
+    """Load the keyring, verify it against the database, migrate, bind. Raises KeyringError to refuse."""
+    source = keyring_source(settings)
+    url = settings.resolved_database_url
+    db_file = sqlite_path(url)
+    if db_file is not None and not db_file.parent.exists():
+        db_file.parent.mkdir(parents=True, mode=0o700)
+    db = Database(url)
+    try:
+        bound_to = await stored_key_check(db)
+        if source.exists():
+            keyring = source.load()
+        elif bound_to is not None:
+            raise KeyringError(
+                f"no keyring at {source.describe()}, but the database holds data sealed with one; "
+                "nothing was written. Restore the keyring from your key backup or set TROPA_KEY_FILE."
+            )
+        elif create_if_fresh and source.writable:
+            keyring = Keyring.generate()
+            source.save_new(keyring)
+            say(f"Created a new keyring at {source.describe()} (mode 0600). Back it up apart from the data.")
+        else:
+            raise KeyringError(f"no keyring at {source.describe()}; create one with `tropa keys init`")
+        if bound_to is not None and bound_to != keyring.check_value:
+            raise KeyringMismatch(
+                f"the keyring at {source.describe()} does not belong to this database "
+                "(key-check value differs); nothing was read or written"
+            )
+        fresh = bound_to is None
+        await migrate.upgrade(db)
+        async with db.transaction() as session:
+            await bind_or_verify(session, keyring)
+        if fresh:
+            say(f"Database ready at {db_file.resolve() if db_file else make_url(url).render_as_string()}")
+        return Runtime(settings, db, source, keyring, Vault(keyring))
+    except BaseException:
+        await db.dispose()
+        raise

@@ -1,0 +1,51 @@
+"""Callback data of every inline button. Short prefixes and codes: Telegram allows 64 bytes."""
+
+from __future__ import annotations
+
+from aiogram.filters.callback_data import CallbackData
+
+
+class LanguageChoice(CallbackData, prefix="lang"):
+    code: str
+    switch: bool = False  # True: /language in the middle of something, re-render it afterwards
+
+
+class OptionChoice(CallbackData, prefix="opt"):
+    step: str
+    value: str
+
+
+class Nav(CallbackData, prefix="nav"):
+    step: str
+    go: str  # back, next, done, skip, agree, decline, submit, cancel
+
+
+class EditAnswer(CallbackData, prefix="edit"):
+    step: str
+
+
+class ForgetConfirm(CallbackData, prefix="forget"):
+    sure: bool
+    command: int = 0  # the /forget message, deleted with everything else
+
+
+class Claim(CallbackData, prefix="claim"):
+    code: str
+
+
+class QueuePageCb(CallbackData, prefix="qp"):
+    page: int
+
+
+class CloseOutcome(CallbackData, prefix="close"):
+    code: str
+    outcome: str
+
+
+class TransferTo(CallbackData, prefix="xfer"):
+    code: str
+    to: str
+
+
+class Revoke(CallbackData, prefix="revoke"):
+    volunteer: str

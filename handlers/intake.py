@@ -1,0 +1,300 @@
+"""The requester's intake: /start, the questions, review, submit. Private chats only."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiogram import Bot, F, Router
+from aiogram.enums import ChatType
+from aiogram.filters import CommandStart, StateFilter
+from aiogram.fsm.context import FSMContext
+from aiogram.types import CallbackQuery, Message
+from aiogram.utils.i18n import I18n
+from aiogram.utils.i18n import gettext as _
+
+from bot.i18n import pick_language
+from handlers.callbacks import EditAnswer, LanguageChoice, Nav, OptionChoice
+from handlers.intake_chat import Intake, IntakeChat
+from handlers.replies import answer_error, request_status_text
+from services.context import Services
+from services.intake import DuplicateOpenRequest
+from services.questionnaire import (
+    ANSWER_STEPS,
+    MULTI_SELECT,
+    AnswerError,
+    Step,
+    after_answer,
+    choose,
+    describe,
+    finish_multi_select,
+    first_missing,
+    previous_step,
+)
+
+
+def _chat(bot: Bot, state: FSMContext, chat_id: int, services: Services) -> IntakeChat:
+    return IntakeChat(bot, state, chat_id, services.policy)
+
+
+async def _stale(callback: CallbackQuery) -> None:
+    await callback.answer(_("That button belongs to an earlier message."))
+
+
+# -- starting ----------------------------------------------------------------------------------------
+
+
+async def start(message: Message, state: FSMContext, services: Services, bot: Bot) -> None:
+    assert message.from_user is not None
+    request = await services.intake.open_request(message.from_user.id)
+    if request is not None:
+        await message.answer(**request_status_text(request).as_kwargs())
+        return
+    data = await state.get_data()
+    locale = data.get("locale") or pick_language(message.from_user.language_code, services.policy.default_language)
+    chat = _chat(bot, state, message.chat.id, services)
+    await chat.begin(message.message_id, locale)
+    await chat.show(Step.LANGUAGE)
+
+
+async def resume(message: Message, state: FSMContext, services: Services, bot: Bot) -> None:
+    chat = _chat(bot, state, message.chat.id, services)
+    await chat.track(message.message_id)
+    step = await chat.current_step()
+    assert step is not None
+    await chat.show(step)
+
+
+# -- language ----------------------------------------------------------------------------------------
+
+
+async def choose_language(
+    callback: CallbackQuery,
+    callback_data: LanguageChoice,
+    state: FSMContext,
+    services: Services,
+    bot: Bot,
+    i18n: I18n,
+) -> None:
+    chat = _chat(bot, state, callback.from_user.id, services)
+    if callback_data.code not in i18n.available_locales or not await chat.is_live(Step.LANGUAGE, _message(callback)):
+        await _stale(callback)
+        return
+    with i18n.use_locale(callback_data.code):
+        await chat.go(Step.SAFETY, edit=_message(callback), locale=callback_data.code)
+        await callback.answer()
+
+
+# -- safety, consent ---------------------------------------------------------------------------------
+
+
+async def safety_read(callback: CallbackQuery, state: FSMContext, services: Services, bot: Bot) -> None:
+    chat = _chat(bot, state, callback.from_user.id, services)
+    if not await chat.is_live(Step.SAFETY, _message(callback)):
+        await _stale(callback)
+        return
+    await chat.go(Step.CONSENT, edit=_message(callback))
+    await callback.answer()
+
+
+async def consent_given(callback: CallbackQuery, state: FSMContext, services: Services, bot: Bot) -> None:
+    chat = _chat(bot, state, callback.from_user.id, services)
+    if not await chat.is_live(Step.CONSENT, _message(callback)):
+        await _stale(callback)
+        return
+    await chat.go(Step.WHO, edit=_message(callback))
+    await callback.answer()
+
+
+async def decline_or_cancel(
+    callback: CallbackQuery, callback_data: Nav, state: FSMContext, services: Services, bot: Bot
+) -> None:
+    chat = _chat(bot, state, callback.from_user.id, services)
+    step = _step(callback_data.step)
+    if step is None or not await chat.is_live(step, _message(callback)):
+        await _stale(callback)
+        return
+    await chat.erase()
+    if callback_data.go == "decline":
+        text = _("Understood. Nothing was stored. Send /start if you change your mind.")
+    else:
+        text = _("Cancelled. Your answers were erased. Send /start whenever you are ready.")
+    await bot.send_message(chat_id=callback.from_user.id, text=text, parse_mode=None)
+    await callback.answer()
+
+
+# -- questions ---------------------------------------------------------------------------------------
+
+
+async def option_chosen(
+    callback: CallbackQuery, callback_data: OptionChoice, state: FSMContext, services: Services, bot: Bot
+) -> None:
+    chat = _chat(bot, state, callback.from_user.id, services)
+    step = await chat.current_step()
+    if step is None or callback_data.step != step or not await chat.is_live(step, _message(callback)):
+        await _stale(callback)
+        return
+    data = await chat.data()
+    try:
+        answers = choose(step, callback_data.value, data.get("answers", {}))
+    except AnswerError as error:
+        await callback.answer(answer_error(error.reason), show_alert=True)
+        return
+    message = _message(callback)
+    if step in MULTI_SELECT and message is not None:
+        await state.update_data(answers=answers)
+        await chat.refresh_keyboard(step, message)
+        await callback.answer()
+        return
+    await _answered(chat, step, callback, answers)
+
+
+async def multi_select_done(
+    callback: CallbackQuery, callback_data: Nav, state: FSMContext, services: Services, bot: Bot
+) -> None:
+    chat = _chat(bot, state, callback.from_user.id, services)
+    step = _step(callback_data.step)
+    if step is None or not await chat.is_live(step, _message(callback)):
+        await _stale(callback)
+        return
+    try:
+        finish_multi_select(step, (await chat.data()).get("answers", {}))
+    except AnswerError as error:
+        await callback.answer(answer_error(error.reason), show_alert=True)
+        return
+    await _answered(chat, step, callback)
+
+
+async def description_skipped(callback: CallbackQuery, state: FSMContext, services: Services, bot: Bot) -> None:
+    chat = _chat(bot, state, callback.from_user.id, services)
+    if not await chat.is_live(Step.DESCRIPTION, _message(callback)):
+        await _stale(callback)
+        return
+    answers = dict((await chat.data()).get("answers", {}))
+    answers[Step.DESCRIPTION] = None
+    await _answered(chat, Step.DESCRIPTION, callback, answers)
+
+
+async def description_written(message: Message, state: FSMContext, services: Services, bot: Bot) -> None:
+    chat = _chat(bot, state, message.chat.id, services)
+    await chat.track(message.message_id)
+    try:
+        description = describe(message.text)
+    except AnswerError as error:
+        length = len((message.text or "").strip())
+        await chat.track((await message.answer(answer_error(error.reason, length=length), parse_mode=None)).message_id)
+        await chat.show(Step.DESCRIPTION)
+        return
+    answers = dict((await chat.data()).get("answers", {}))
+    answers[Step.DESCRIPTION] = description
+    await chat.go(Step.REVIEW, answers=answers, editing=False)
+
+
+async def _answered(
+    chat: IntakeChat, step: Step, callback: CallbackQuery, answers: dict[str, Any] | None = None
+) -> None:
+    data = await chat.data()
+    answers = answers if answers is not None else data.get("answers", {})
+    editing = bool(data.get("editing"))
+    target = after_answer(step, editing)
+    if editing:
+        # Back to review, unless an earlier question is still unanswered.
+        target = first_missing(answers) or Step.REVIEW
+    await chat.go(target, edit=_message(callback), answers=answers, editing=target != Step.REVIEW and editing)
+    await callback.answer()
+
+
+# -- back, edit, submit ------------------------------------------------------------------------------
+
+
+async def back(callback: CallbackQuery, callback_data: Nav, state: FSMContext, services: Services, bot: Bot) -> None:
+    chat = _chat(bot, state, callback.from_user.id, services)
+    step = _step(callback_data.step)
+    if step is None or not await chat.is_live(step, _message(callback)):
+        await _stale(callback)
+        return
+    data = await chat.data()
+    target = Step.REVIEW if data.get("editing") and step in ANSWER_STEPS else previous_step(step)
+    await chat.go(target, edit=_message(callback), editing=False)
+    await callback.answer()
+
+
+async def edit_answer(
+    callback: CallbackQuery, callback_data: EditAnswer, state: FSMContext, services: Services, bot: Bot
+) -> None:
+    chat = _chat(bot, state, callback.from_user.id, services)
+    if callback_data.step not in {s.value for s in ANSWER_STEPS} or not await chat.is_live(
+        Step.REVIEW, _message(callback)
+    ):
+        await _stale(callback)
+        return
+    await chat.go(Step(callback_data.step), edit=_message(callback), editing=True)
+    await callback.answer()
+
+
+async def submit(callback: CallbackQuery, state: FSMContext, services: Services, bot: Bot) -> None:
+    chat = _chat(bot, state, callback.from_user.id, services)
+    if not await chat.is_live(Step.REVIEW, _message(callback)):
+        await _stale(callback)
+        return
+    data = await chat.data()
+    try:
+        await services.intake.submit(
+            user_id=callback.from_user.id,
+            chat_id=callback.from_user.id,
+            answers=data.get("answers", {}),
+            language=str(data.get("locale") or services.policy.default_language),
+            tracked_message_ids=[int(m) for m in data.get("tracked", [])],
+        )
+    except AnswerError:
+        missing = first_missing(data.get("answers", {})) or Step.WHO
+        await chat.go(missing, edit=_message(callback), editing=True)
+        await callback.answer(answer_error("incomplete"), show_alert=True)
+        return
+    except DuplicateOpenRequest:
+        await chat.erase()
+        request = await services.intake.open_request(callback.from_user.id)
+        if request is not None:
+            await bot.send_message(chat_id=callback.from_user.id, **request_status_text(request).as_kwargs())
+        await callback.answer()
+        return
+    message = _message(callback)
+    if not services.policy.chat_hygiene and message is not None:
+        await message.edit_reply_markup(reply_markup=None)
+    await state.clear()
+    await callback.answer(_("Sent."))
+
+
+def _message(callback: CallbackQuery) -> Message | None:
+    """The message a button was on. Inaccessible (very old) messages count as stale presses."""
+    return callback.message if isinstance(callback.message, Message) else None
+
+
+def _step(value: str) -> Step | None:
+    try:
+        return Step(value)
+    except ValueError:
+        return None
+
+
+def build_router() -> Router:
+    router = Router(name="intake")
+    router.message.filter(F.chat.type == ChatType.PRIVATE)
+    router.callback_query.filter(F.message.chat.type == ChatType.PRIVATE)
+    router.message.register(start, CommandStart(), StateFilter(None))
+    router.message.register(resume, CommandStart(), StateFilter(Intake))
+    router.callback_query.register(choose_language, Intake.language, LanguageChoice.filter(F.switch.is_(False)))
+    router.callback_query.register(safety_read, Intake.safety, Nav.filter(F.go == "next"))
+    router.callback_query.register(consent_given, Intake.consent, Nav.filter(F.go == "agree"))
+    router.callback_query.register(
+        decline_or_cancel, StateFilter(Intake.consent, Intake.review), Nav.filter(F.go.in_({"decline", "cancel"}))
+    )
+    router.callback_query.register(option_chosen, StateFilter(Intake), OptionChoice.filter())
+    router.callback_query.register(
+        multi_select_done, StateFilter(Intake.documents, Intake.help), Nav.filter(F.go == "done")
+    )
+    router.callback_query.register(description_skipped, Intake.description, Nav.filter(F.go == "skip"))
+    router.message.register(description_written, Intake.description, F.text)
+    router.callback_query.register(back, StateFilter(Intake), Nav.filter(F.go == "back"))
+    router.callback_query.register(edit_answer, Intake.review, EditAnswer.filter())
+    router.callback_query.register(submit, Intake.review, Nav.filter(F.go == "submit"))
+    return router

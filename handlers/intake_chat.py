@@ -1,0 +1,162 @@
+"""The requester's chat during an intake: the one live question, and every message to delete later.
+
+FSM data of an intake (sealed by the FSM storage)::
+
+    {"locale": "ru", "answers": {...}, "tracked": [message ids], "prompt": id of the live question,
+     "editing": bool (came from Edit on review), "chat": chat id}
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from aiogram import Bot
+from aiogram.exceptions import TelegramBadRequest
+from aiogram.fsm.context import FSMContext
+from aiogram.fsm.state import State, StatesGroup
+from aiogram.types import Message
+
+from handlers.views import step_view
+from services.policy import Policy
+from services.questionnaire import Step
+
+log = structlog.get_logger()
+DELETE_BATCH = 100
+
+
+class Intake(StatesGroup):
+    language = State()
+    safety = State()
+    consent = State()
+    who = State()
+    status = State()
+    location = State()
+    documents = State()
+    health = State()
+    urgency = State()
+    help = State()
+    description = State()
+    review = State()
+
+
+STATE_OF: dict[Step, State] = {step: getattr(Intake, step.value) for step in Step}
+STEP_OF: dict[str, Step] = {state.state: step for step, state in STATE_OF.items() if state.state}
+
+
+def step_of(raw_state: str | None) -> Step | None:
+    return STEP_OF.get(raw_state or "")
+
+
+def is_not_modified(error: TelegramBadRequest) -> bool:
+    return "message is not modified" in error.message
+
+
+async def delete_messages(bot: Bot, chat_id: int, message_ids: list[int]) -> None:
+    """Delete what Telegram still lets us delete; the rest (over 48 h, already gone) is skipped."""
+    unique = sorted(set(message_ids))
+    for start in range(0, len(unique), DELETE_BATCH):
+        try:
+            await bot.delete_messages(chat_id=chat_id, message_ids=unique[start : start + DELETE_BATCH])
+        except TelegramBadRequest as error:
+            log.info("chat.delete_skipped", error=type(error).__name__)
+
+
+class IntakeChat:
+    def __init__(self, bot: Bot, state: FSMContext, chat_id: int, policy: Policy) -> None:
+        self.bot = bot
+        self.state = state
+        self.chat_id = chat_id
+        self.policy = policy
+
+    async def data(self) -> dict[str, Any]:
+        return await self.state.get_data()
+
+    async def begin(self, first_message_id: int, locale: str) -> None:
+        await self.state.set_state(Intake.language)
+        await self.state.set_data(
+            {
+                "locale": locale,
+                "answers": {},
+                "tracked": [first_message_id],
+                "chat": self.chat_id,
+                "editing": False,
+            }
+        )
+
+    async def track(self, *message_ids: int) -> None:
+        data = await self.data()
+        data["tracked"] = [*data.get("tracked", []), *message_ids]
+        await self.state.set_data(data)
+
+    async def current_step(self) -> Step | None:
+        return step_of(await self.state.get_state())
+
+    async def is_live(self, step: Step, message: Message | None) -> bool:
+        """A button press counts only on the live question of the current step."""
+        if message is None or await self.current_step() != step:
+            return False
+        return bool((await self.data()).get("prompt") == message.message_id)
+
+    async def go(self, step: Step, *, edit: Message | None = None, **changes: Any) -> None:
+        """Move to ``step`` and show it, editing the live question in place when possible."""
+        await self.state.set_state(STATE_OF[step])
+        data = await self.data()
+        data.update(changes)
+        await self.state.set_data(data)
+        await self.show(step, edit=edit)
+
+    async def show(self, step: Step, *, edit: Message | None = None) -> None:
+        data = await self.data()
+        view = step_view(
+            step,
+            data,
+            retention_days=self.policy.retention.days,
+            abandoned_hours=int(self.policy.abandoned_after.total_seconds() // 3600),
+        )
+        # The review carries everything the person said: it goes out protected, so it has to be a new
+        # message (protect_content cannot be added by an edit).
+        if edit is not None and step != Step.REVIEW:
+            try:
+                await edit.edit_text(**view.kwargs())
+            except TelegramBadRequest as error:
+                if not is_not_modified(error):
+                    edit = None
+            if edit is not None:
+                if data.get("prompt") != edit.message_id:
+                    await self._replace_prompt(edit.message_id, data)
+                return
+        sent = await self.bot.send_message(chat_id=self.chat_id, protect_content=step == Step.REVIEW, **view.kwargs())
+        await self._replace_prompt(sent.message_id, data)
+
+    async def _replace_prompt(self, message_id: int, data: dict[str, Any]) -> None:
+        old = data.get("prompt")
+        data["prompt"] = message_id
+        if message_id not in data.get("tracked", []):
+            data["tracked"] = [*data.get("tracked", []), message_id]
+        await self.state.set_data(data)
+        if old and old != message_id:
+            await delete_messages(self.bot, self.chat_id, [old])
+
+    async def refresh_keyboard(self, step: Step, message: Message) -> None:
+        data = await self.data()
+        view = step_view(step, data, retention_days=0, abandoned_hours=0)
+        try:
+            await message.edit_reply_markup(reply_markup=view.markup)
+        except TelegramBadRequest as error:
+            if not is_not_modified(error):
+                raise
+
+    async def erase(self, *extra_message_ids: int) -> None:
+        """Delete every tracked message and forget the intake entirely."""
+        data = await self.data()
+        await delete_messages(self.bot, self.chat_id, [*data.get("tracked", []), *extra_message_ids])
+        await self.state.clear()
+
+    async def wipe(self, *extra_message_ids: int) -> None:
+        """Delete the conversation but keep the answers: /start continues where the person stopped."""
+        data = await self.data()
+        await delete_messages(self.bot, self.chat_id, [*data.get("tracked", []), *extra_message_ids])
+        data["tracked"] = []
+        data.pop("prompt", None)
+        await self.state.set_data(data)

@@ -1,0 +1,322 @@
+"""Volunteer and coordinator commands, in a private chat with the bot; Claim buttons also in the group."""
+
+from __future__ import annotations
+
+from aiogram import Bot, F, Router
+from aiogram.enums import ChatType
+from aiogram.exceptions import TelegramBadRequest
+from aiogram.filters import Command, CommandObject, CommandStart
+from aiogram.types import CallbackQuery, Message
+from aiogram.utils.formatting import Text
+from aiogram.utils.i18n import I18n
+from aiogram.utils.i18n import gettext as _
+
+from handlers.callbacks import Claim, CloseOutcome, LanguageChoice, QueuePageCb, TransferTo
+from handlers.filters import HasRole
+from handlers.intake_chat import is_not_modified
+from handlers.operator_views import (
+    audit_view,
+    error_text,
+    full_card_text,
+    mine_view,
+    notes_view,
+    outcome_markup,
+    queue_view,
+    transfer_markup,
+    volunteer_help,
+)
+from handlers.views import language_view
+from services.context import Services
+from services.queue import QueueError
+from storage.requests import RequestDetails
+from storage.volunteers import VolunteerRecord
+
+
+async def send_full_card(bot: Bot, services: Services, volunteer: VolunteerRecord, details: RequestDetails) -> None:
+    """The whole request, privately and protected; remembered so replies and clean-up can find it."""
+    chat_id = await services.volunteers.chat_id(volunteer.id)
+    sent = await bot.send_message(chat_id=chat_id, protect_content=True, **full_card_text(details).as_kwargs())
+    await services.shown.record(
+        request_id=details.record.id,
+        audience="volunteer",
+        kind="full",
+        message_id=sent.message_id,
+        volunteer_id=volunteer.id,
+    )
+
+
+def _usage(text: str) -> str:
+    return _("Usage: {usage}").format(usage=text)
+
+
+async def _code_argument(message: Message, command: CommandObject, usage: str) -> str | None:
+    code = (command.args or "").split(maxsplit=1)[0] if command.args else ""
+    if not code:
+        await message.answer(_usage(usage), parse_mode=None)
+        return None
+    return code
+
+
+async def operator_help(message: Message, volunteer: VolunteerRecord) -> None:
+    await message.answer(**volunteer_help(volunteer).as_kwargs())
+
+
+async def operator_language(message: Message, i18n: I18n) -> None:
+    await message.answer(**language_view(i18n.current_locale, switch=True).kwargs())
+
+
+async def operator_language_chosen(
+    callback: CallbackQuery,
+    callback_data: LanguageChoice,
+    services: Services,
+    volunteer: VolunteerRecord,
+    i18n: I18n,
+) -> None:
+    if callback_data.code not in i18n.available_locales:
+        await callback.answer()
+        return
+    await services.volunteers.set_language(volunteer.id, callback_data.code)
+    with i18n.use_locale(callback_data.code):
+        if isinstance(callback.message, Message):
+            await callback.message.edit_text(text=_("Language changed."), parse_mode=None)
+        await callback.answer()
+
+
+# -- the queue ---------------------------------------------------------------------------------------
+
+
+async def show_queue(message: Message, services: Services) -> None:
+    text, markup = queue_view(await services.queue.page(0))
+    await message.answer(**text.as_kwargs(), reply_markup=markup)
+
+
+async def turn_queue_page(callback: CallbackQuery, callback_data: QueuePageCb, services: Services) -> None:
+    text, markup = queue_view(await services.queue.page(callback_data.page))
+    if isinstance(callback.message, Message):
+        try:
+            await callback.message.edit_text(**text.as_kwargs(), reply_markup=markup)
+        except TelegramBadRequest as error:
+            if not is_not_modified(error):
+                raise
+    await callback.answer()
+
+
+async def show_mine(message: Message, services: Services, volunteer: VolunteerRecord) -> None:
+    await message.answer(**mine_view(await services.queue.mine(volunteer)).as_kwargs())
+
+
+async def _claim(services: Services, bot: Bot, volunteer: VolunteerRecord, code: str) -> str | None:
+    """Claim and send the full request privately; returns an error text, or None on success."""
+    try:
+        details = await services.queue.claim(volunteer, code)
+    except QueueError as error:
+        return error_text(error.reason)
+    await send_full_card(bot, services, volunteer, details)
+    return None
+
+
+async def claim_command(
+    message: Message, command: CommandObject, services: Services, volunteer: VolunteerRecord, bot: Bot
+) -> None:
+    code = await _code_argument(message, command, "/claim CODE")
+    if code is not None and (error := await _claim(services, bot, volunteer, code)):
+        await message.answer(error, parse_mode=None)
+
+
+async def claim_button(
+    callback: CallbackQuery, callback_data: Claim, services: Services, volunteer: VolunteerRecord, bot: Bot
+) -> None:
+    error = await _claim(services, bot, volunteer, callback_data.code)
+    if error:
+        await callback.answer(error, show_alert=True)
+    else:
+        await callback.answer(_("It is yours: the details are in your private chat with the bot."))
+
+
+async def show_request(
+    message: Message, command: CommandObject, services: Services, volunteer: VolunteerRecord, bot: Bot
+) -> None:
+    code = await _code_argument(message, command, "/show CODE")
+    if code is None:
+        return
+    try:
+        details = await services.queue.show(volunteer, code)
+    except QueueError as error:
+        await message.answer(error_text(error.reason), parse_mode=None)
+        return
+    await send_full_card(bot, services, volunteer, details)
+
+
+async def release(message: Message, command: CommandObject, services: Services, volunteer: VolunteerRecord) -> None:
+    code = await _code_argument(message, command, "/release CODE")
+    if code is None:
+        return
+    try:
+        record = await services.queue.release(volunteer, code)
+    except QueueError as error:
+        await message.answer(error_text(error.reason), parse_mode=None)
+        return
+    await message.answer(_("{code} is back in the queue.").format(code=record.code), parse_mode=None)
+
+
+async def transfer(message: Message, command: CommandObject, services: Services, volunteer: VolunteerRecord) -> None:
+    code = await _code_argument(message, command, "/transfer CODE")
+    if code is None:
+        return
+    try:
+        record = await services.queue.find(code)
+    except QueueError as error:
+        await message.answer(error_text(error.reason), parse_mode=None)
+        return
+    if record.assignee_id != volunteer.id or record.status != "claimed":
+        await message.answer(error_text("not_yours"), parse_mode=None)
+        return
+    candidates = [v for v in await services.volunteers.list_all() if v.id != volunteer.id]
+    if not candidates:
+        await message.answer(_("There is nobody else on the team to hand it to."), parse_mode=None)
+        return
+    await message.answer(
+        _("Hand {code} to whom?").format(code=record.code),
+        reply_markup=transfer_markup(record.code, candidates),
+        parse_mode=None,
+    )
+
+
+async def transfer_chosen(
+    callback: CallbackQuery, callback_data: TransferTo, services: Services, volunteer: VolunteerRecord
+) -> None:
+    try:
+        target = await services.queue.transfer(volunteer, callback_data.code, callback_data.to)
+    except QueueError as error:
+        await callback.answer(error_text(error.reason), show_alert=True)
+        return
+    if isinstance(callback.message, Message):
+        await callback.message.edit_text(
+            **Text(_("{code} is now with {name}.").format(code=callback_data.code, name=target.pseudonym)).as_kwargs()
+        )
+    await callback.answer()
+
+
+async def close(message: Message, command: CommandObject, services: Services, volunteer: VolunteerRecord) -> None:
+    code = await _code_argument(message, command, "/close CODE")
+    if code is None:
+        return
+    try:
+        record = await services.queue.find(code)
+    except QueueError as error:
+        await message.answer(error_text(error.reason), parse_mode=None)
+        return
+    if record.assignee_id != volunteer.id or record.status != "claimed":
+        await message.answer(error_text("not_yours"), parse_mode=None)
+        return
+    await message.answer(
+        _("How did {code} end?").format(code=record.code),
+        reply_markup=outcome_markup(record.code),
+        parse_mode=None,
+    )
+
+
+async def close_chosen(
+    callback: CallbackQuery, callback_data: CloseOutcome, services: Services, volunteer: VolunteerRecord
+) -> None:
+    try:
+        record = await services.queue.close(volunteer, callback_data.code, callback_data.outcome)
+    except QueueError as error:
+        await callback.answer(error_text(error.reason), show_alert=True)
+        return
+    if isinstance(callback.message, Message):
+        await callback.message.edit_text(
+            text=_("{code} is closed. Thank you.").format(code=record.code), parse_mode=None
+        )
+    await callback.answer()
+
+
+async def reopen(message: Message, command: CommandObject, services: Services, volunteer: VolunteerRecord) -> None:
+    code = await _code_argument(message, command, "/reopen CODE")
+    if code is None:
+        return
+    try:
+        record = await services.queue.reopen(volunteer, code)
+    except QueueError as error:
+        await message.answer(error_text(error.reason), parse_mode=None)
+        return
+    await message.answer(_("{code} is open again and yours.").format(code=record.code), parse_mode=None)
+
+
+async def flag(message: Message, command: CommandObject, services: Services, volunteer: VolunteerRecord) -> None:
+    code = await _code_argument(message, command, "/flag CODE")
+    if code is None:
+        return
+    try:
+        record = await services.queue.flag(volunteer, code)
+    except QueueError as error:
+        await message.answer(error_text(error.reason), parse_mode=None)
+        return
+    await message.answer(_("{code} is flagged; coordinators have been told.").format(code=record.code), parse_mode=None)
+
+
+# -- notes and audit ---------------------------------------------------------------------------------
+
+
+async def add_note(message: Message, command: CommandObject, services: Services, volunteer: VolunteerRecord) -> None:
+    parts = (command.args or "").split(maxsplit=1)
+    if len(parts) < 2:
+        await message.answer(_usage("/note CODE text"), parse_mode=None)
+        return
+    try:
+        await services.queue.add_note(volunteer, parts[0], parts[1])
+    except QueueError as error:
+        await message.answer(error_text(error.reason), parse_mode=None)
+        return
+    await message.answer(_("Note saved (encrypted)."), parse_mode=None)
+
+
+async def show_notes(message: Message, command: CommandObject, services: Services, volunteer: VolunteerRecord) -> None:
+    code = await _code_argument(message, command, "/notes CODE")
+    if code is None:
+        return
+    try:
+        record, notes = await services.queue.notes(volunteer, code)
+    except QueueError as error:
+        await message.answer(error_text(error.reason), parse_mode=None)
+        return
+    await message.answer(protect_content=True, **notes_view(record.code, notes).as_kwargs())
+
+
+async def show_audit(message: Message, command: CommandObject, services: Services, volunteer: VolunteerRecord) -> None:
+    code = await _code_argument(message, command, "/audit CODE")
+    if code is None:
+        return
+    try:
+        record, entries = await services.queue.audit_trail(volunteer, code)
+    except QueueError as error:
+        await message.answer(error_text(error.reason), parse_mode=None)
+        return
+    await message.answer(protect_content=True, **audit_view(record.code, entries).as_kwargs())
+
+
+def build_router() -> Router:
+    router = Router(name="operator")
+    router.message.filter(F.chat.type == ChatType.PRIVATE, HasRole("volunteer"))
+    router.callback_query.filter(HasRole("volunteer"))
+    router.message.register(operator_help, CommandStart())
+    router.message.register(operator_help, Command("help"))
+    router.message.register(operator_language, Command("language"))
+    router.callback_query.register(operator_language_chosen, LanguageChoice.filter(F.switch.is_(True)))
+    router.message.register(show_queue, Command("queue"))
+    router.callback_query.register(turn_queue_page, QueuePageCb.filter())
+    router.message.register(show_mine, Command("mine"))
+    router.message.register(claim_command, Command("claim"))
+    router.callback_query.register(claim_button, Claim.filter())
+    router.message.register(show_request, Command("show"))
+    router.message.register(release, Command("release"))
+    router.message.register(transfer, Command("transfer"))
+    router.callback_query.register(transfer_chosen, TransferTo.filter())
+    router.message.register(close, Command("close"))
+    router.callback_query.register(close_chosen, CloseOutcome.filter())
+    router.message.register(reopen, Command("reopen"))
+    router.message.register(flag, Command("flag"))
+    router.message.register(add_note, Command("note"))
+    router.message.register(show_notes, Command("notes"))
+    router.message.register(show_audit, Command("audit"), HasRole("coordinator"))
+    return router

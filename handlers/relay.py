@@ -1,0 +1,118 @@
+"""Messages after submission: from a requester to their volunteer, and volunteers' answers back."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiogram import Bot, F, Router
+from aiogram.enums import ChatType
+from aiogram.filters import Command, CommandObject, StateFilter
+from aiogram.types import Message
+from aiogram.utils.i18n import gettext as _
+
+from handlers.filters import HasRole
+from handlers.intake_chat import delete_messages
+from handlers.operator_views import error_text
+from services.context import Services
+from services.queue import QueueError
+from storage.volunteers import VolunteerRecord
+
+
+def content_of(message: Message) -> dict[str, Any] | None:
+    """What a message says, as something the bot can send again: text, or a file id and caption."""
+    if message.text is not None:
+        return {"type": "text", "text": message.text}
+    caption = message.caption
+    if message.photo:
+        return {"type": "photo", "file_id": message.photo[-1].file_id, "caption": caption}
+    for kind in ("voice", "document", "video", "audio", "animation", "video_note", "sticker"):
+        media = getattr(message, kind)
+        if media is not None:
+            return {"type": kind, "file_id": media.file_id, "caption": caption}
+    return None
+
+
+async def location_refused(message: Message, bot: Bot) -> None:
+    """A location would say exactly where someone is: it is deleted, never passed on."""
+    await delete_messages(bot, message.chat.id, [message.message_id])
+    await message.answer(
+        _(
+            "For your safety, locations are never passed on, and I deleted yours from this chat. "
+            "Please do not share your exact location."
+        ),
+        parse_mode=None,
+    )
+
+
+async def from_requester(message: Message, services: Services) -> None:
+    assert message.from_user is not None
+    content = content_of(message)
+    request = await services.intake.open_request(message.from_user.id)
+    if request is None:
+        await message.answer(_("To ask for help, send /start."), parse_mode=None)
+        return
+    if content is None:
+        await message.answer(
+            _("This kind of message cannot be passed on. Please send text, a photo, a voice message or a file."),
+            parse_mode=None,
+        )
+        return
+    await services.relay.from_requester(message.from_user.id, message.message_id, content)
+    if request.status == "new":
+        await message.answer(_("Saved. A volunteer will see it as soon as they take your request."), parse_mode=None)
+
+
+async def _to_requester(
+    message: Message, services: Services, volunteer: VolunteerRecord, code: str, content: dict[str, Any]
+) -> None:
+    try:
+        await services.relay.to_requester(volunteer, code, content, message.message_id)
+    except QueueError as error:
+        await message.answer(error_text(error.reason), parse_mode=None)
+
+
+async def reply_command(
+    message: Message, command: CommandObject, services: Services, volunteer: VolunteerRecord
+) -> None:
+    parts = (command.args or "").split(maxsplit=1)
+    if len(parts) < 2:
+        await message.answer(_("Usage: {usage}").format(usage="/reply CODE text"), parse_mode=None)
+        return
+    await _to_requester(message, services, volunteer, parts[0], {"type": "text", "text": parts[1]})
+
+
+async def reply_to_relayed(message: Message, services: Services, volunteer: VolunteerRecord) -> None:
+    assert message.reply_to_message is not None
+    code = await services.relay.code_for_reply(volunteer, message.reply_to_message.message_id)
+    content = content_of(message)
+    if code is None or content is None:
+        await message.answer(
+            _("This reply is not about a request. Reply to a message from a requester, or use /reply CODE text."),
+            parse_mode=None,
+        )
+        return
+    await _to_requester(message, services, volunteer, code, content)
+
+
+async def volunteer_chatter(message: Message) -> None:
+    await message.answer(
+        _("To write to a requester, reply to their message or use /reply CODE text. /help lists commands."),
+        parse_mode=None,
+    )
+
+
+def build_requester_side() -> Router:
+    router = Router(name="relay-requester")
+    router.message.filter(F.chat.type == ChatType.PRIVATE, StateFilter(None), ~F.text.startswith("/"))
+    router.message.register(location_refused, F.location | F.venue | F.live_period)
+    router.message.register(from_requester, ~HasRole("volunteer"))
+    return router
+
+
+def build_volunteer_side() -> Router:
+    router = Router(name="relay-volunteer")
+    router.message.filter(F.chat.type == ChatType.PRIVATE, HasRole("volunteer"))
+    router.message.register(reply_command, Command("reply"))
+    router.message.register(reply_to_relayed, F.reply_to_message, ~F.text.startswith("/"))
+    router.message.register(volunteer_chatter, ~F.text.startswith("/"))
+    return router

@@ -1,0 +1,171 @@
+"""Requester commands that work at any moment: /help, /safety, /status, /language, /cancel, /wipe, /forget."""
+
+from __future__ import annotations
+
+from aiogram import Bot, F, Router
+from aiogram.enums import ChatType
+from aiogram.filters import Command
+from aiogram.fsm.context import FSMContext
+from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
+from aiogram.utils.formatting import Text
+from aiogram.utils.i18n import I18n
+from aiogram.utils.i18n import gettext as _
+
+from handlers.callbacks import ForgetConfirm, LanguageChoice
+from handlers.intake_chat import IntakeChat, delete_messages
+from handlers.replies import help_text, request_status_text, safety_text
+from handlers.views import language_view
+from services.context import Services
+
+
+def _chat(message_or_user_id: int, state: FSMContext, services: Services, bot: Bot) -> IntakeChat:
+    return IntakeChat(bot, state, message_or_user_id, services.policy)
+
+
+async def reply_in_intake(message: Message, chat: IntakeChat, services: Services, content: Text | str) -> None:
+    """Answer. In an intake, track both messages and put its question last; after a submission, remember
+    both with the request so /wipe and /forget can delete them."""
+    kwargs = content.as_kwargs() if isinstance(content, Text) else {"text": content, "parse_mode": None}
+    sent = await message.answer(**kwargs)
+    step = await chat.current_step()
+    if step is not None:
+        await chat.track(message.message_id, sent.message_id)
+        await chat.show(step)
+    elif message.from_user is not None:
+        await services.intake.remember_in_chat(message.from_user.id, [message.message_id, sent.message_id])
+
+
+async def show_help(message: Message, state: FSMContext, services: Services, bot: Bot) -> None:
+    await reply_in_intake(message, _chat(message.chat.id, state, services, bot), services, help_text())
+
+
+async def show_safety(message: Message, state: FSMContext, services: Services, bot: Bot) -> None:
+    await reply_in_intake(message, _chat(message.chat.id, state, services, bot), services, safety_text())
+
+
+async def show_status(message: Message, state: FSMContext, services: Services, bot: Bot) -> None:
+    assert message.from_user is not None
+    request = await services.intake.latest_request(message.from_user.id)
+    content: Text | str = (
+        request_status_text(request) if request is not None else _("You have no request. Send /start to ask for help.")
+    )
+    await reply_in_intake(message, _chat(message.chat.id, state, services, bot), services, content)
+
+
+async def ask_language(message: Message, state: FSMContext, services: Services, bot: Bot, i18n: I18n) -> None:
+    chat = _chat(message.chat.id, state, services, bot)
+    view = language_view(i18n.current_locale, switch=True)
+    sent = await message.answer(**view.kwargs())
+    if await chat.current_step() is not None:
+        await chat.track(message.message_id, sent.message_id)
+
+
+async def switch_language(
+    callback: CallbackQuery,
+    callback_data: LanguageChoice,
+    state: FSMContext,
+    services: Services,
+    bot: Bot,
+    i18n: I18n,
+) -> None:
+    if callback_data.code not in i18n.available_locales or not isinstance(callback.message, Message):
+        await callback.answer(_("That button belongs to an earlier message."))
+        return
+    chat = _chat(callback.from_user.id, state, services, bot)
+    step = await chat.current_step()
+    with i18n.use_locale(callback_data.code):
+        if step is not None:
+            await state.update_data(locale=callback_data.code)
+            await chat.show(step, edit=callback.message)
+        else:
+            if await services.intake.open_request(callback.from_user.id) is not None:
+                await services.intake.set_language(callback.from_user.id, callback_data.code)
+            else:
+                await state.update_data(locale=callback_data.code)
+            await callback.message.edit_text(text=_("Language changed."), parse_mode=None)
+        await callback.answer()
+
+
+async def cancel(message: Message, state: FSMContext, services: Services, bot: Bot) -> None:
+    chat = _chat(message.chat.id, state, services, bot)
+    if await chat.current_step() is None:
+        await message.answer(_("There is nothing to cancel. Send /start to ask for help."), parse_mode=None)
+        return
+    await chat.erase(message.message_id)
+    await message.answer(_("Cancelled. Your answers were erased. Send /start whenever you are ready."), parse_mode=None)
+
+
+async def wipe(message: Message, state: FSMContext, services: Services, bot: Bot) -> None:
+    """Delete the conversation from the chat now. Answers and requests are kept: /forget erases those."""
+    assert message.from_user is not None
+    chat = _chat(message.chat.id, state, services, bot)
+    if await chat.current_step() is not None:
+        await chat.wipe(message.message_id)
+        return
+    shown = await services.intake.requester_message_ids(message.from_user.id)
+    await delete_messages(bot, message.chat.id, [*shown, message.message_id])
+    await services.intake.forget_messages(message.from_user.id)
+
+
+async def ask_forget(message: Message, state: FSMContext, services: Services, bot: Bot) -> None:
+    chat = _chat(message.chat.id, state, services, bot)
+    markup = InlineKeyboardMarkup(
+        inline_keyboard=[
+            [
+                InlineKeyboardButton(
+                    text=_("Yes, erase everything"),
+                    callback_data=ForgetConfirm(sure=True, command=message.message_id).pack(),
+                )
+            ],
+            [InlineKeyboardButton(text=_("No, keep it"), callback_data=ForgetConfirm(sure=False).pack())],
+        ]
+    )
+    sent = await message.answer(
+        _(
+            "Erase everything? This deletes your request, your answers and this conversation. "
+            "Volunteers will no longer be able to reach you."
+        ),
+        reply_markup=markup,
+        parse_mode=None,
+    )
+    if await chat.current_step() is not None:
+        await chat.track(message.message_id, sent.message_id)
+
+
+async def forget(
+    callback: CallbackQuery, callback_data: ForgetConfirm, state: FSMContext, services: Services, bot: Bot
+) -> None:
+    if not isinstance(callback.message, Message):
+        await callback.answer()
+        return
+    if not callback_data.sure:
+        await callback.message.edit_text(text=_("Nothing was erased."), parse_mode=None)
+        await callback.answer()
+        return
+    result = await services.intake.forget(callback.from_user.id)
+    tracked = (await state.get_data()).get("tracked", [])
+    own = [callback.message.message_id, *([callback_data.command] if callback_data.command else [])]
+    await delete_messages(bot, callback.message.chat.id, [*tracked, *result.requester_message_ids, *own])
+    await state.clear()
+    await bot.send_message(
+        chat_id=callback.message.chat.id,
+        text=_("Everything is erased. If you need help again, send /start."),
+        parse_mode=None,
+    )
+    await callback.answer()
+
+
+def build_router() -> Router:
+    router = Router(name="requester")
+    router.message.filter(F.chat.type == ChatType.PRIVATE)
+    router.callback_query.filter(F.message.chat.type == ChatType.PRIVATE)
+    router.message.register(show_help, Command("help"))
+    router.message.register(show_safety, Command("safety"))
+    router.message.register(show_status, Command("status"))
+    router.message.register(ask_language, Command("language"))
+    router.callback_query.register(switch_language, LanguageChoice.filter(F.switch.is_(True)))
+    router.message.register(cancel, Command("cancel"))
+    router.message.register(wipe, Command("wipe"))
+    router.message.register(ask_forget, Command("forget"))
+    router.callback_query.register(forget, ForgetConfirm.filter())
+    return router

@@ -1,0 +1,130 @@
+"""Joining the team and managing it: /join, /invite, /volunteers, /revoke, /pseudonym."""
+
+from __future__ import annotations
+
+from aiogram import F, Router
+from aiogram.enums import ChatType
+from aiogram.filters import Command, CommandObject
+from aiogram.types import CallbackQuery, Message
+from aiogram.utils.formatting import Bold, Code, Text, as_list
+from aiogram.utils.i18n import gettext as _
+
+from bot.i18n import pick_language
+from handlers.callbacks import Revoke
+from handlers.filters import HasRole
+from handlers.operator_views import ROLE_LABELS, error_text, revoke_markup, roster_view
+from services.context import Services
+from services.team import TeamError
+from storage.volunteers import VolunteerRecord
+
+# /join is open to anyone (that is how people join); everything else needs a role.
+
+
+async def join(message: Message, command: CommandObject, services: Services) -> None:
+    assert message.from_user is not None
+    assert command.args
+    language = pick_language(message.from_user.language_code, services.policy.default_language)
+    try:
+        volunteer = await services.team.join(
+            user_id=message.from_user.id,
+            chat_id=message.chat.id,
+            code=command.args.split()[0],
+            language=language,
+        )
+    except TeamError as error:
+        await message.answer(error_text(error.reason), parse_mode=None)
+        return
+    # The code is spent, but it should not sit in the chat either.
+    await message.delete()
+    await message.answer(
+        **as_list(
+            Bold(_("Welcome to the team.")),
+            _("Your role: {role}.").format(role=ROLE_LABELS[volunteer.role]),
+            _("Requesters will see you as {name}. Change it with /pseudonym NAME.").format(name=volunteer.pseudonym),
+            _("/help lists your commands."),
+        ).as_kwargs()
+    )
+
+
+async def invite(message: Message, command: CommandObject, services: Services, volunteer: VolunteerRecord) -> None:
+    role = (command.args or "volunteer").strip().lower()
+    try:
+        issued = await services.team.invite(volunteer, role)
+    except TeamError as error:
+        await message.answer(error_text(error.reason), parse_mode=None)
+        return
+    await message.answer(
+        protect_content=True,
+        **as_list(
+            Text(_("One-time invite for a {role}:").format(role=ROLE_LABELS[issued.role])),
+            Code(f"/join {issued.code}"),
+            _("Valid until {moment} UTC. Pass it on privately; it works once.").format(
+                moment=f"{issued.expires_at:%Y-%m-%d %H:%M}"
+            ),
+        ).as_kwargs(),
+    )
+
+
+async def volunteers(message: Message, services: Services, volunteer: VolunteerRecord) -> None:
+    roster = await services.team.roster(volunteer)
+    await message.answer(**roster_view(roster).as_kwargs())
+
+
+async def revoke_menu(message: Message, services: Services, volunteer: VolunteerRecord) -> None:
+    others = [v for v in await services.volunteers.list_all() if v.id != volunteer.id]
+    if not others:
+        await message.answer(_("There is nobody else on the team."), parse_mode=None)
+        return
+    await message.answer(_("Whom should the bot no longer serve?"), reply_markup=revoke_markup(others), parse_mode=None)
+
+
+async def revoke(
+    callback: CallbackQuery, callback_data: Revoke, services: Services, volunteer: VolunteerRecord
+) -> None:
+    try:
+        target = await services.team.revoke(volunteer, callback_data.volunteer)
+    except TeamError as error:
+        await callback.answer(error_text(error.reason), show_alert=True)
+        return
+    if isinstance(callback.message, Message):
+        await callback.message.edit_text(
+            text=_("{name} is no longer on the team; their requests went back to the queue.").format(
+                name=target.pseudonym
+            ),
+            parse_mode=None,
+        )
+    await callback.answer()
+
+
+async def pseudonym(message: Message, command: CommandObject, services: Services, volunteer: VolunteerRecord) -> None:
+    if not command.args:
+        await message.answer(
+            _("Requesters see you as {name}. Change it with /pseudonym NAME.").format(name=volunteer.pseudonym),
+            parse_mode=None,
+        )
+        return
+    try:
+        name = await services.team.set_pseudonym(volunteer, command.args)
+    except TeamError as error:
+        await message.answer(error_text(error.reason), parse_mode=None)
+        return
+    await message.answer(_("Requesters will now see you as {name}.").format(name=name), parse_mode=None)
+
+
+def build_joining() -> Router:
+    router = Router(name="joining")
+    router.message.filter(F.chat.type == ChatType.PRIVATE)
+    router.message.register(join, Command("join"), F.text.regexp(r"^/join(@\w+)?\s+\S+"))
+    return router
+
+
+def build_router() -> Router:
+    router = Router(name="team")
+    router.message.filter(F.chat.type == ChatType.PRIVATE, HasRole("volunteer"))
+    router.callback_query.filter(HasRole("admin"))
+    router.message.register(invite, Command("invite"), HasRole("admin"))
+    router.message.register(volunteers, Command("volunteers"), HasRole("coordinator"))
+    router.message.register(revoke_menu, Command("revoke"), HasRole("admin"))
+    router.callback_query.register(revoke, Revoke.filter())
+    router.message.register(pseudonym, Command("pseudonym"))
+    return router

@@ -1,0 +1,236 @@
+"""What each intake step looks like: its text (built with aiogram.utils.formatting) and its buttons."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
+from aiogram.utils.formatting import Bold, Italic, Text, as_line, as_list
+from aiogram.utils.i18n import gettext as _
+from aiogram.utils.i18n import lazy_gettext as __
+from aiogram.utils.keyboard import InlineKeyboardBuilder
+
+from handlers.callbacks import EditAnswer, LanguageChoice, Nav, OptionChoice
+from services.questionnaire import ANSWER_STEPS, DESCRIPTION_MAX, MULTI_SELECT, OPTIONS, Step
+
+LANGUAGE_NAMES = {"ru": "Русский", "uk": "Українська", "en": "English"}
+SELECTED = "✅ "
+
+
+@dataclass(frozen=True)
+class View:
+    text: Text
+    markup: InlineKeyboardMarkup | None = None
+
+    def kwargs(self) -> dict[str, Any]:
+        return {**self.text.as_kwargs(), "reply_markup": self.markup}
+
+
+OPTION_LABELS: dict[str, dict[str, Any]] = {
+    Step.WHO: {"self": __("I am asking for myself"), "relative": __("For a relative or friend")},
+    Step.STATUS: {
+        "summons": __("Received a summons (not serving yet)"),
+        "conscript": __("Conscript"),
+        "mobilised": __("Mobilised"),
+        "contract": __("Contract soldier"),
+        "left_unit": __("Already left the unit"),
+        "wounded": __("Wounded or in hospital"),
+        "other": __("Other"),
+    },
+    Step.LOCATION: {
+        "ru_home": __("Russia, at home"),
+        "ru_unit": __("Russia, in a unit or hospital"),
+        "front": __("Front line or occupied territory"),
+        "belarus": __("Belarus"),
+        "kz_kg_am": __("Kazakhstan, Kyrgyzstan or Armenia"),
+        "abroad": __("Another country"),
+    },
+    Step.DOCUMENTS: {
+        "passport": __("Internal passport"),
+        "foreign_passport": __("Valid foreign passport"),
+        "no_foreign_passport": __("Foreign passport taken away, or none"),
+        "military_id_held": __("Military ID is held by the unit"),
+    },
+    Step.HEALTH: {"matters": __("Yes, a wound or illness that matters"), "none": __("No")},
+    Step.URGENCY: {
+        "48h": __("Danger within 48 hours"),
+        "week": __("This week"),
+        "planning": __("Planning ahead"),
+    },
+    Step.HELP: {
+        "leave": __("Leaving the country"),
+        "legal": __("Legal advice"),
+        "shelter": __("Hiding or a safe place"),
+        "money": __("Money for travel"),
+        "psych": __("Psychological support"),
+        "asylum": __("Asylum abroad"),
+    },
+}
+
+STEP_TITLES: dict[str, Any] = {
+    Step.WHO: __("Who is asking"),
+    Step.STATUS: __("Situation"),
+    Step.LOCATION: __("Where now"),
+    Step.DOCUMENTS: __("Documents"),
+    Step.HEALTH: __("Health"),
+    Step.URGENCY: __("Urgency"),
+    Step.HELP: __("Help needed"),
+    Step.DESCRIPTION: __("Description"),
+}
+
+
+def option_label(step: Step | str, value: str) -> str:
+    return str(OPTION_LABELS[Step(step)][value])
+
+
+def answer_text(step: Step, answers: Mapping[str, Any]) -> str:
+    value = answers.get(step)
+    if step in MULTI_SELECT:
+        return ", ".join(option_label(step, v) for v in value or [])
+    return option_label(step, value) if value else ""
+
+
+def _back(builder: InlineKeyboardBuilder, step: Step) -> None:
+    builder.row(InlineKeyboardButton(text=_("« Back"), callback_data=Nav(step=step, go="back").pack()))
+
+
+def language_view(preselected: str, *, switch: bool = False) -> View:
+    builder = InlineKeyboardBuilder()
+    for code, name in LANGUAGE_NAMES.items():
+        label = f"• {name}" if code == preselected else name
+        builder.row(InlineKeyboardButton(text=label, callback_data=LanguageChoice(code=code, switch=switch).pack()))
+    return View(Text("Выберите язык · Оберіть мову · Choose your language"), builder.as_markup())
+
+
+def safety_view() -> View:
+    text = as_list(
+        Bold(_("Before we start: your safety")),
+        "",
+        Text("• ", _("This chat is not end-to-end encrypted: Telegram itself can see it.")),
+        Text(
+            "• ",
+            _(
+                "If someone may check this phone (a commander, the police, at a checkpoint), "
+                "stop now and write from another phone or number."
+            ),
+        ),
+        Text("• ", _("After you submit, the bot deletes this conversation from the chat.")),
+        Text("• ", _("Send /wipe at any moment to delete it right away.")),
+        Text("• ", _("Never write names, unit numbers, exact places or phone numbers.")),
+    )
+    builder = InlineKeyboardBuilder()
+    builder.row(
+        InlineKeyboardButton(text=_("I understand, continue"), callback_data=Nav(step=Step.SAFETY, go="next").pack())
+    )
+    _back(builder, Step.SAFETY)
+    return View(text, builder.as_markup())
+
+
+def consent_view(retention_days: int, abandoned_hours: int) -> View:
+    text = as_list(
+        Bold(_("What we keep, and for how long")),
+        "",
+        _("Your answers are stored encrypted. Only the volunteer who takes your request can read them."),
+        _("We erase your request {days} days after it is closed.").format(days=retention_days),
+        _("Unfinished answers are erased after {hours} hours.").format(hours=abandoned_hours),
+        _("Send /forget at any time to erase everything at once."),
+        "",
+        _("Do you agree?"),
+    )
+    builder = InlineKeyboardBuilder()
+    builder.row(
+        InlineKeyboardButton(text=_("I agree"), callback_data=Nav(step=Step.CONSENT, go="agree").pack()),
+        InlineKeyboardButton(text=_("I do not agree"), callback_data=Nav(step=Step.CONSENT, go="decline").pack()),
+    )
+    _back(builder, Step.CONSENT)
+    return View(text, builder.as_markup())
+
+
+QUESTIONS: dict[str, Any] = {
+    Step.WHO: __("Who is asking for help?"),
+    Step.STATUS: __("What is the situation of the person who needs help?"),
+    Step.LOCATION: __("Where is the person now? Only roughly, never an exact place."),
+    Step.DOCUMENTS: __("Which documents does the person have? Choose all that apply, then press Done."),
+    Step.HEALTH: __("Is there a wound or illness that matters for planning?"),
+    Step.URGENCY: __("How urgent is it?"),
+    Step.HELP: __("What help is needed? Choose all that apply, then press Done."),
+}
+
+
+def choice_view(step: Step, answers: Mapping[str, Any]) -> View:
+    selected = answers.get(step) or []
+    builder = InlineKeyboardBuilder()
+    for value in OPTIONS[step]:
+        label = option_label(step, value)
+        if step in MULTI_SELECT and value in selected:
+            label = SELECTED + label
+        builder.row(InlineKeyboardButton(text=label, callback_data=OptionChoice(step=step, value=value).pack()))
+    if step in MULTI_SELECT:
+        builder.row(InlineKeyboardButton(text=_("Done"), callback_data=Nav(step=step, go="done").pack()))
+    _back(builder, step)
+    return View(Text(str(QUESTIONS[step])), builder.as_markup())
+
+
+def description_view() -> View:
+    text = as_list(
+        _("In a few words, what is happening? This is optional, up to {limit} characters.").format(
+            limit=f"{DESCRIPTION_MAX:,}".replace(",", " ")
+        ),
+        "",
+        Bold(_("Do not write names, unit numbers, exact places or phone numbers.")),
+        "",
+        _("Send it as one text message, or press Skip."),
+    )
+    builder = InlineKeyboardBuilder()
+    builder.row(InlineKeyboardButton(text=_("Skip"), callback_data=Nav(step=Step.DESCRIPTION, go="skip").pack()))
+    _back(builder, Step.DESCRIPTION)
+    return View(text, builder.as_markup())
+
+
+def answers_summary(answers: Mapping[str, Any]) -> list[Text]:
+    lines = []
+    for step in ANSWER_STEPS:
+        if step == Step.DESCRIPTION:
+            description = answers.get(step)
+            value: Text | str = Text(description) if description else Italic(_("not given"))
+        else:
+            value = answer_text(step, answers)
+        lines.append(as_line(Bold(str(STEP_TITLES[step]), ": "), value, end=""))
+    return lines
+
+
+def review_view(answers: Mapping[str, Any]) -> View:
+    text = as_list(
+        Bold(_("Please check your answers")),
+        "",
+        *answers_summary(answers),
+        "",
+        _("Press Submit to send your request, or Edit to change an answer."),
+    )
+    builder = InlineKeyboardBuilder()
+    for step in ANSWER_STEPS:
+        builder.button(text=f"✏️ {STEP_TITLES[step]}", callback_data=EditAnswer(step=step).pack())
+    builder.adjust(2)
+    builder.row(
+        InlineKeyboardButton(text=_("Submit"), callback_data=Nav(step=Step.REVIEW, go="submit").pack()),
+        InlineKeyboardButton(text=_("Cancel"), callback_data=Nav(step=Step.REVIEW, go="cancel").pack()),
+    )
+    _back(builder, Step.REVIEW)
+    return View(text, builder.as_markup())
+
+
+def step_view(step: Step, data: Mapping[str, Any], *, retention_days: int, abandoned_hours: int) -> View:
+    answers = data.get("answers", {})
+    if step == Step.LANGUAGE:
+        return language_view(str(data.get("locale", "")))
+    if step == Step.SAFETY:
+        return safety_view()
+    if step == Step.CONSENT:
+        return consent_view(retention_days, abandoned_hours)
+    if step == Step.DESCRIPTION:
+        return description_view()
+    if step == Step.REVIEW:
+        return review_view(answers)
+    return choice_view(step, answers)

@@ -1,0 +1,1 @@
+"""Alembic migrations; ``storage/migrate.py`` runs them (``tropa migrate`` and start-up)."""

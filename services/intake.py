@@ -1,0 +1,129 @@
+"""Requester use cases: submit an intake, see its status, forget everything."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from services.events import RequestSubmitted
+from services.questionnaire import MULTI_SELECT, STAT_DIMENSIONS, complete
+from storage.clock import iso_week
+from storage.requests import DuplicateOpenRequest, RequestRecord
+
+if TYPE_CHECKING:
+    from services.context import Services
+
+__all__ = ["DuplicateOpenRequest", "ForgetResult", "IntakeService"]
+
+
+@dataclass(frozen=True)
+class ForgetResult:
+    shredded: int
+    requester_message_ids: list[int]
+
+
+def submission_counters(answers: dict[str, Any], language: str) -> list[tuple[str, str]]:
+    items = [("submitted", "all"), ("language", language)]
+    for step in STAT_DIMENSIONS:
+        value = answers[step]
+        values = value if step in MULTI_SELECT else [value]
+        items.extend((step.value, str(v)) for v in values)
+    return items
+
+
+class IntakeService:
+    def __init__(self, services: Services) -> None:
+        self.services = services
+
+    async def open_request(self, user_id: int) -> RequestRecord | None:
+        return await self.services.requests.open_for_requester(user_id)
+
+    async def latest_request(self, user_id: int) -> RequestRecord | None:
+        return await self.services.requests.latest_for_requester(user_id)
+
+    async def submit(
+        self,
+        *,
+        user_id: int,
+        chat_id: int,
+        answers: dict[str, Any],
+        language: str,
+        tracked_message_ids: list[int],
+    ) -> RequestRecord:
+        """Store the request, count it, announce it and queue the requester's confirmation, all in
+        the caller's transaction: either all of it happens or none.
+
+        The chat is cleaned through the outbox too, so a crash right after commit still cleans it, and
+        a failed commit never leaves a cleaned chat without a request. Raises ``AnswerError`` for
+        incomplete answers and ``DuplicateOpenRequest`` when the requester already has an open request.
+        """
+        completed = complete(answers)
+        record = await self.services.requests.create(
+            user_id=user_id,
+            chat_id=chat_id,
+            answers=completed.values,
+            urgency=completed.urgency,
+            language=language,
+        )
+        await self.services.counters.bump_many(
+            iso_week(record.created_at), submission_counters(completed.values, language)
+        )
+        await self.services.audit.record("submitted", actor_id=None, request_id=record.id)
+        outbox = self.services.outbox
+        await outbox.put(
+            recipient="requester",
+            request_id=record.id,
+            purpose="confirmation",
+            payload={"kind": "confirmation", "code": record.code, "track": "confirmation"},
+        )
+        if self.services.policy.chat_hygiene:
+            unique = sorted(set(tracked_message_ids))
+            for start in range(0, len(unique), 100):  # deleteMessages takes at most 100 ids
+                await outbox.put(
+                    recipient="requester",
+                    request_id=record.id,
+                    purpose="hygiene",
+                    payload={"kind": "delete", "message_ids": unique[start : start + 100]},
+                )
+        await self.services.events.emit(self.services, RequestSubmitted(record, completed.coarse()))
+        return record
+
+    async def set_language(self, user_id: int, language: str) -> None:
+        record = await self.services.requests.open_for_requester(user_id)
+        if record is not None:
+            await self.services.requests.set_language(record.id, language)
+
+    async def remember_in_chat(self, user_id: int, message_ids: list[int]) -> None:
+        """Link messages in a requester's chat to their latest request, for /wipe and /forget."""
+        request = await self.services.requests.latest_for_requester(user_id)
+        if request is None:
+            return
+        for message_id in message_ids:
+            await self.services.shown.record(
+                request_id=request.id, audience="requester", kind="chat", message_id=message_id
+            )
+
+    async def requester_message_ids(self, user_id: int) -> list[int]:
+        """Every message in the requester's chat that the bot tracked after submission (for /wipe)."""
+        ids: list[int] = []
+        for request_id in await self.services.requests.ids_for_requester(user_id):
+            for shown in await self.services.shown.for_request(request_id, audience="requester"):
+                ids.append(shown.message_id)
+                if shown.peer_message_id is not None:
+                    ids.append(shown.peer_message_id)
+        return ids
+
+    async def forget_messages(self, user_id: int) -> None:
+        for request_id in await self.services.requests.ids_for_requester(user_id):
+            shown = await self.services.shown.for_request(request_id, audience="requester")
+            await self.services.shown.forget([item.id for item in shown])
+
+    async def forget(self, user_id: int) -> ForgetResult:
+        """Shred every request of this requester. Counters stay; the audit keeps no pointer to them."""
+        message_ids = await self.requester_message_ids(user_id)
+        shredded = 0
+        for request_id in await self.services.requests.ids_for_requester(user_id):
+            await self.services.audit.record("forgotten", actor_id=None, request_id=None)
+            if await self.services.requests.shred(request_id):
+                shredded += 1
+        return ForgetResult(shredded, message_ids)

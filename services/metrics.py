@@ -1,0 +1,38 @@
+"""Names of the aggregate counters and the time buckets of the histograms.
+
+Every counter is (ISO week of the event, metric, bucket). Durations are counted into coarse buckets
+per week, never per request, so a distribution survives without any row that describes one person.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+SUBMITTED = "submitted"
+CLAIMED = "claimed"
+CLOSED = "closed"
+FLAGGED = "flagged"
+REOPENED = "reopened"
+TIME_TO_CLAIM = "time_to_claim"
+TIME_TO_CLOSE = "time_to_close"
+ALL = "all"
+
+# Upper bounds of the duration buckets, in minutes; the last bucket is open-ended.
+DURATION_BOUNDS_MINUTES: tuple[int, ...] = (15, 60, 240, 720, 1440, 4320, 10080)
+OVER = "over"
+
+
+def duration_bucket(elapsed: timedelta) -> str:
+    minutes = elapsed.total_seconds() / 60
+    for bound in DURATION_BOUNDS_MINUTES:
+        if minutes <= bound:
+            return f"le{bound}"
+    return OVER
+
+
+def bucket_upper_minutes(bucket: str) -> int | None:
+    """The bucket's upper bound in minutes (None for the open-ended last bucket)."""
+    return None if bucket == OVER else int(bucket.removeprefix("le"))
+
+
+DURATION_BUCKETS: tuple[str, ...] = (*(f"le{b}" for b in DURATION_BOUNDS_MINUTES), OVER)

@@ -1,0 +1,19 @@
+"""The numbers and switches the use cases obey, taken from settings by the composition root."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+
+@dataclass(frozen=True)
+class Policy:
+    retention: timedelta = timedelta(days=30)
+    abandoned_after: timedelta = timedelta(hours=72)
+    claim_lease: timedelta = timedelta(hours=72)
+    escalate_after: timedelta = timedelta(minutes=60)
+    invite_valid_for: timedelta = timedelta(hours=48)
+    stats_min_cell: int = 5
+    volunteer_chat_id: int | None = None
+    chat_hygiene: bool = True
+    default_language: str = "ru"

@@ -1,0 +1,378 @@
+"""The volunteer queue: announce, claim, release, transfer, close, reopen, flag, notes, audit.
+
+Every method re-checks who is asking and what state the request is in: a button or a command is a
+wish, not a permission. Errors are ``QueueError`` with a stable reason the handlers translate.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from services import metrics
+from services.events import RequestSubmitted
+from services.questionnaire import STAT_DIMENSIONS
+from storage import clock
+from storage.audit import AuditEntry
+from storage.clock import iso_week
+from storage.ids import normalize_request_code
+from storage.notes import NoteRecord, Notes
+from storage.requests import RequestDetails, RequestRecord
+from storage.volunteers import VolunteerRecord
+
+if TYPE_CHECKING:
+    from services.context import Services
+
+OUTCOMES = ("left", "legal", "psych", "stays", "no_response", "duplicate", "suspicious")
+NOTE_MAX = 3000
+PAGE_SIZE = 8
+
+
+class QueueError(Exception):
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class QueuePage:
+    requests: list[RequestRecord]
+    page: int
+    pages: int
+    total: int
+
+
+@dataclass(frozen=True)
+class NoteView:
+    at: str
+    author: str
+    text: str
+
+
+def card_payload(request: RequestRecord, coarse: dict[str, Any]) -> dict[str, Any]:
+    """The triage card: coarse answers only, no free text, no identifiers."""
+    return {
+        "kind": "card",
+        "code": request.code,
+        "language": request.language,
+        "status": coarse.get("status"),
+        "location": coarse.get("location"),
+        "urgency": request.urgency,
+        "created_at": request.created_at.isoformat(),
+        "track": "card",
+    }
+
+
+def full_payload(details: RequestDetails, *, reason: str) -> dict[str, Any]:
+    record = details.record
+    return {
+        "kind": "full_card",
+        "reason": reason,
+        "code": record.code,
+        "language": record.language,
+        "urgency": record.urgency,
+        "created_at": record.created_at.isoformat(),
+        "answers": details.answers,
+        "track": "full",
+    }
+
+
+async def announce_submitted(services: Services, event: RequestSubmitted) -> None:
+    await services.queue.announce(event.request, event.coarse_answers)
+
+
+class QueueService:
+    def __init__(self, services: Services) -> None:
+        self.s = services
+
+    # -- finding -----------------------------------------------------------------------------------
+
+    async def find(self, code: str) -> RequestRecord:
+        normalized = normalize_request_code(code)
+        record = await self.s.requests.by_code(normalized) if normalized else None
+        if record is None:
+            raise QueueError("not_found")
+        return record
+
+    @staticmethod
+    def _require_holder(volunteer: VolunteerRecord, record: RequestRecord, *, coordinator_ok: bool) -> None:
+        if record.assignee_id == volunteer.id and record.status == "claimed":
+            return
+        if coordinator_ok and volunteer.is_coordinator:
+            return
+        raise QueueError("not_yours")
+
+    async def page(self, page: int) -> QueuePage:
+        total = await self.s.requests.count_by_status("new")
+        pages = max(1, -(-total // PAGE_SIZE))
+        page = min(max(page, 0), pages - 1)
+        listed = await self.s.requests.list_by_status("new", limit=PAGE_SIZE, offset=page * PAGE_SIZE)
+        return QueuePage(listed, page, pages, total)
+
+    async def mine(self, volunteer: VolunteerRecord) -> list[RequestRecord]:
+        return await self.s.requests.list_assigned(volunteer.id)
+
+    # -- announcing --------------------------------------------------------------------------------
+
+    async def announce(self, request: RequestRecord, coarse: dict[str, Any]) -> None:
+        payload = card_payload(request, coarse)
+        if self.s.policy.volunteer_chat_id is not None:
+            await self.s.outbox.put(recipient="group", request_id=request.id, purpose="card", payload=payload)
+            return
+        for volunteer in await self.s.volunteers.list_all():
+            await self.s.outbox.put(
+                recipient="volunteer",
+                volunteer_id=volunteer.id,
+                request_id=request.id,
+                purpose="card",
+                payload=payload,
+            )
+
+    async def announce_again(self, request: RequestRecord) -> None:
+        details = await self.s.requests.read(request)
+        await self.s.audit.record("announced", actor_id=None, request_id=request.id)
+        await self.announce(request, {step.value: details.answers.get(step) for step in STAT_DIMENSIONS})
+
+    async def _retire_cards(self, request: RequestRecord, state: str) -> None:
+        """Edit every triage card of this request down to one line without a button."""
+        cards = await self.s.shown.for_request(request.id)
+        cards = [card for card in cards if card.kind == "card"]
+        for card in cards:
+            recipient = "group" if card.audience == "group" else "volunteer"
+            await self.s.outbox.put(
+                recipient=recipient,
+                volunteer_id=card.volunteer_id,
+                request_id=request.id,
+                purpose="card_update",
+                payload={
+                    "kind": "card_update",
+                    "code": request.code,
+                    "state": state,
+                    "message_id": card.message_id,
+                },
+            )
+        await self.s.shown.forget([card.id for card in cards])
+
+    # -- claiming and letting go -------------------------------------------------------------------
+
+    async def claim(self, volunteer: VolunteerRecord, code: str) -> RequestDetails:
+        record = await self.find(code)
+        if record.status == "closed":
+            raise QueueError("closed")
+        claimed = await self.s.requests.claim(record.id, volunteer.id)
+        if claimed is None:
+            raise QueueError("mine" if record.assignee_id == volunteer.id else "taken")
+        assert claimed.claimed_at is not None
+        await self.s.audit.record("claimed", actor_id=volunteer.id, request_id=record.id)
+        week = iso_week(claimed.claimed_at)
+        await self.s.counters.bump(week, metrics.CLAIMED, metrics.ALL)
+        await self.s.counters.bump(
+            week, metrics.TIME_TO_CLAIM, metrics.duration_bucket(claimed.claimed_at - claimed.created_at)
+        )
+        await self.s.outbox.put(
+            recipient="requester",
+            request_id=record.id,
+            purpose="notice",
+            payload={"kind": "claimed", "code": record.code, "pseudonym": volunteer.pseudonym},
+        )
+        await self._retire_cards(claimed, "claimed")
+        return await self.read(volunteer, claimed)
+
+    async def read(self, volunteer: VolunteerRecord, record: RequestRecord) -> RequestDetails:
+        """Decrypt a request for a person to see: always audited."""
+        details = await self.s.requests.read(record)
+        await self.s.audit.record("read", actor_id=volunteer.id, request_id=record.id)
+        return details
+
+    async def show(self, volunteer: VolunteerRecord, code: str) -> RequestDetails:
+        record = await self.find(code)
+        if record.assignee_id != volunteer.id and not volunteer.is_coordinator:
+            raise QueueError("not_yours")
+        return await self.read(volunteer, record)
+
+    async def release(self, volunteer: VolunteerRecord, code: str) -> RequestRecord:
+        record = await self.find(code)
+        released = await self.s.requests.release(record.id, volunteer.id)
+        if released is None:
+            raise QueueError("not_yours")
+        await self.s.audit.record("released", actor_id=volunteer.id, request_id=record.id)
+        await self.announce_again(released)
+        return released
+
+    async def transfer(self, volunteer: VolunteerRecord, code: str, to_volunteer_id: str) -> VolunteerRecord:
+        record = await self.find(code)
+        target = await self.s.volunteers.by_id(to_volunteer_id)
+        if target is None or not target.active or target.id == volunteer.id:
+            raise QueueError("no_such_volunteer")
+        moved = await self.s.requests.transfer(record.id, volunteer.id, target.id)
+        if moved is None:
+            raise QueueError("not_yours")
+        await self.s.audit.record("transferred", actor_id=volunteer.id, request_id=record.id, detail=target.id)
+        details = await self.read(target, moved)
+        await self.s.outbox.put(
+            recipient="volunteer",
+            volunteer_id=target.id,
+            request_id=record.id,
+            purpose="transfer",
+            payload=full_payload(details, reason="transferred"),
+        )
+        return target
+
+    async def close(self, volunteer: VolunteerRecord, code: str, outcome: str) -> RequestRecord:
+        if outcome not in OUTCOMES:
+            raise QueueError("unknown_outcome")
+        record = await self.find(code)
+        closed = await self.s.requests.close(record.id, volunteer.id, outcome)
+        if closed is None:
+            raise QueueError("not_yours")
+        assert closed.closed_at is not None
+        await self.s.audit.record("closed", actor_id=volunteer.id, request_id=record.id, detail=outcome)
+        week = iso_week(closed.closed_at)
+        await self.s.counters.bump(week, metrics.CLOSED, outcome)
+        await self.s.counters.bump(
+            week, metrics.TIME_TO_CLOSE, metrics.duration_bucket(closed.closed_at - closed.created_at)
+        )
+        if outcome == "suspicious" and not closed.flagged:
+            await self._flag(volunteer, closed)
+        await self.s.outbox.put(
+            recipient="requester",
+            request_id=record.id,
+            purpose="notice",
+            payload={"kind": "closed", "code": record.code},
+        )
+        return closed
+
+    async def reopen(self, volunteer: VolunteerRecord, code: str) -> RequestRecord:
+        record = await self.find(code)
+        if record.status != "closed":
+            raise QueueError("not_closed")
+        if record.assignee_id != volunteer.id and not volunteer.is_coordinator:
+            raise QueueError("not_yours")
+        reopened = await self.s.requests.reopen(record.id, volunteer.id)
+        if reopened is None:
+            raise QueueError("not_closed")
+        await self.s.audit.record("reopened", actor_id=volunteer.id, request_id=record.id)
+        await self.s.counters.bump(iso_week(clock.now()), metrics.REOPENED, metrics.ALL)
+        return reopened
+
+    async def flag(self, volunteer: VolunteerRecord, code: str) -> RequestRecord:
+        record = await self.find(code)
+        if record.assignee_id != volunteer.id and not volunteer.is_coordinator:
+            raise QueueError("not_yours")
+        if record.flagged:
+            return record
+        return await self._flag(volunteer, record)
+
+    async def _flag(self, volunteer: VolunteerRecord, record: RequestRecord) -> RequestRecord:
+        flagged = await self.s.requests.set_flagged(record.id, True)
+        assert flagged is not None
+        await self.s.audit.record("flagged", actor_id=volunteer.id, request_id=record.id)
+        await self.s.counters.bump(iso_week(clock.now()), metrics.FLAGGED, metrics.ALL)
+        for coordinator in await self.s.volunteers.with_role("coordinator", "admin"):
+            await self.s.outbox.put(
+                recipient="volunteer",
+                volunteer_id=coordinator.id,
+                request_id=record.id,
+                purpose="notice",
+                payload={"kind": "flagged", "code": record.code, "by": volunteer.pseudonym},
+            )
+        return flagged
+
+    # -- notes and audit ---------------------------------------------------------------------------
+
+    async def add_note(self, volunteer: VolunteerRecord, code: str, text: str) -> None:
+        record = await self.find(code)
+        self._require_holder(volunteer, record, coordinator_ok=True)
+        text = text.strip()
+        if not text:
+            raise QueueError("empty")
+        if len(text) > NOTE_MAX:
+            raise QueueError("too_long")
+        await Notes(self.s.session, self.s.vault).add(record.id, volunteer.id, text)
+        await self.s.audit.record("note_added", actor_id=volunteer.id, request_id=record.id)
+        if record.assignee_id == volunteer.id:
+            await self.s.requests.touch(record.id)
+
+    async def notes(self, volunteer: VolunteerRecord, code: str) -> tuple[RequestRecord, list[NoteView]]:
+        record = await self.find(code)
+        if record.assignee_id != volunteer.id and not volunteer.is_coordinator:
+            raise QueueError("not_yours")
+        notes: list[NoteRecord] = await Notes(self.s.session, self.s.vault).for_request(record.id)
+        await self.s.audit.record("notes_read", actor_id=volunteer.id, request_id=record.id)
+        views = []
+        for note in notes:
+            author = await self.s.volunteers.by_id(note.author_id) if note.author_id else None
+            views.append(NoteView(f"{note.at:%Y-%m-%d %H:%M} UTC", author.pseudonym if author else "—", note.text))
+        return record, views
+
+    async def audit_trail(
+        self, volunteer: VolunteerRecord, code: str
+    ) -> tuple[RequestRecord, list[tuple[AuditEntry, str]]]:
+        if not volunteer.is_coordinator:
+            raise QueueError("not_yours")
+        record = await self.find(code)
+        await self.s.audit.record("audit_read", actor_id=volunteer.id, request_id=record.id)
+        entries = []
+        for entry in await self.s.audit.for_request(record.id):
+            actor = await self.s.volunteers.by_id(entry.actor_id) if entry.actor_id else None
+            entries.append((entry, actor.pseudonym if actor else "—"))
+        return record, entries
+
+    # -- periodic ----------------------------------------------------------------------------------
+
+    async def expire_leases(self) -> int:
+        cutoff = clock.now() - self.s.policy.claim_lease
+        expired = 0
+        for record in await self.s.requests.claimed_idle_since(cutoff):
+            holder = record.assignee_id
+            released = await self.s.requests.expire_lease(record.id, cutoff)
+            if released is None:
+                continue
+            expired += 1
+            await self.s.audit.record("lease_expired", actor_id=holder, request_id=record.id)
+            if holder is not None:
+                await self.s.outbox.put(
+                    recipient="volunteer",
+                    volunteer_id=holder,
+                    request_id=record.id,
+                    purpose="notice",
+                    payload={
+                        "kind": "lease_expired",
+                        "code": record.code,
+                        "hours": int(self.s.policy.claim_lease.total_seconds() // 3600),
+                    },
+                )
+            await self.announce_again(released)
+        return expired
+
+    async def escalate(self) -> int:
+        cutoff = clock.now() - self.s.policy.escalate_after
+        escalated = 0
+        coordinators = await self.s.volunteers.with_role("coordinator", "admin")
+        for record in await self.s.requests.unescalated_urgent_since(cutoff):
+            if await self.s.requests.mark_escalated(record.id) is None:
+                continue
+            escalated += 1
+            await self.s.audit.record("escalated", actor_id=None, request_id=record.id)
+            for coordinator in coordinators:
+                await self.s.outbox.put(
+                    recipient="volunteer",
+                    volunteer_id=coordinator.id,
+                    request_id=record.id,
+                    purpose="notice",
+                    payload={
+                        "kind": "escalation",
+                        "code": record.code,
+                        "created_at": record.created_at.isoformat(),
+                    },
+                )
+        return escalated
+
+    async def purge_closed(self) -> int:
+        """Shred requests closed longer ago than the retention period. Counters stay."""
+        shredded = 0
+        for record in await self.s.requests.closed_before(clock.now() - self.s.policy.retention):
+            await self.s.audit.record("purged", actor_id=None, request_id=None)
+            if await self.s.requests.shred(record.id):
+                shredded += 1
+        return shredded

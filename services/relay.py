@@ -1,0 +1,114 @@
+"""The anonymous relay between a requester and the volunteer who holds their request.
+
+Messages travel as outbox payloads describing *what* was said (text, or a Telegram file id with its
+caption), never as forwards: the other side sees "Volunteer Birch:" or "R-7KQ3XM:", not an account.
+A requester's message that arrives before anyone claimed the request waits, sealed, and is delivered
+on claim.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from services.queue import QueueError
+from storage.requests import RequestRecord
+from storage.volunteers import VolunteerRecord
+
+if TYPE_CHECKING:
+    from services.context import Services
+
+RELAYED_TYPES = ("text", "photo", "voice", "document", "video", "audio", "video_note", "sticker", "animation")
+CAPTION_LIMIT = 1024
+LABEL_ROOM = 64  # "Volunteer <pseudonym>:" or "R-XXXXXX:" in front of a caption
+TEXT_LIMIT = 4096
+
+
+def split_caption(content: dict[str, Any]) -> list[dict[str, Any]]:
+    """A caption too long to carry a label goes ahead of its media as a text of its own."""
+    caption = content.get("caption") or ""
+    if content["type"] == "text" or len(caption) + LABEL_ROOM <= CAPTION_LIMIT:
+        return [content]
+    return [{"type": "text", "text": caption}, {**content, "caption": None}]
+
+
+def split_text(content: dict[str, Any]) -> list[dict[str, Any]]:
+    text = content.get("text") or ""
+    room = TEXT_LIMIT - LABEL_ROOM
+    if content["type"] != "text" or len(text) <= room:
+        return [content]
+    return [{"type": "text", "text": text[start : start + room]} for start in range(0, len(text), room)]
+
+
+CAPTIONLESS = ("video_note", "sticker")
+
+
+def pieces(content: dict[str, Any]) -> list[dict[str, Any]]:
+    """One message may become several, each one Bot API call: a label ahead of media that take no
+    caption, a long caption ahead of its media, a long text in parts."""
+    label = [{"type": "label", "of": content["type"]}] if content["type"] in CAPTIONLESS else []
+    return label + [piece for part in split_caption(content) for piece in split_text(part)]
+
+
+class RelayService:
+    def __init__(self, services: Services) -> None:
+        self.s = services
+
+    async def from_requester(self, user_id: int, message_id: int, content: dict[str, Any]) -> RequestRecord | None:
+        """Queue a requester's message for whoever holds (or will hold) their open request."""
+        request = await self.s.requests.open_for_requester(user_id)
+        if request is None:
+            return None
+        await self.s.shown.record(request_id=request.id, audience="requester", kind="own", message_id=message_id)
+        if request.requester_blocked:
+            return request  # accepted politely, delivered to nobody
+        for piece in pieces(content):
+            await self.s.outbox.put(
+                recipient="assignee",
+                request_id=request.id,
+                purpose="relay",
+                payload={
+                    "kind": "relay_in",
+                    "code": request.code,
+                    "content": piece,
+                    "track": "relay",
+                    "peer_message_id": message_id,
+                },
+            )
+        return request
+
+    async def to_requester(
+        self, volunteer: VolunteerRecord, code: str, content: dict[str, Any], volunteer_message_id: int
+    ) -> RequestRecord:
+        request = await self.s.queue.find(code)
+        if request.assignee_id != volunteer.id or request.status != "claimed":
+            raise QueueError("not_yours")
+        await self.s.shown.record(
+            request_id=request.id,
+            audience="volunteer",
+            kind="own",
+            message_id=volunteer_message_id,
+            volunteer_id=volunteer.id,
+        )
+        for piece in pieces(content):
+            await self.s.outbox.put(
+                recipient="requester",
+                request_id=request.id,
+                purpose="relay",
+                payload={
+                    "kind": "relay_out",
+                    "pseudonym": volunteer.pseudonym,
+                    "content": piece,
+                    "track": "relay",
+                    "peer_message_id": volunteer_message_id,
+                },
+            )
+        await self.s.requests.touch(request.id)
+        return request
+
+    async def code_for_reply(self, volunteer: VolunteerRecord, replied_message_id: int) -> str | None:
+        """The request a volunteer's Telegram reply refers to, if the replied message was about one."""
+        shown = await self.s.shown.find("volunteer", volunteer.id, replied_message_id)
+        if shown is None:
+            return None
+        request = await self.s.requests.by_id(shown.request_id)
+        return request.code if request else None

@@ -1,0 +1,45 @@
+"""Aggregate counters for statistics: incremented in the event's transaction, never derived from records."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import StatCounter
+
+
+@dataclass(frozen=True, slots=True)
+class CounterRow:
+    week: str
+    metric: str
+    bucket: str
+    count: int
+
+
+class Counters:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def bump(self, week: str, metric: str, bucket: str, by: int = 1) -> None:
+        insert = pg_insert if self.session.get_bind().dialect.name == "postgresql" else sqlite_insert
+        statement = insert(StatCounter).values(week=week, metric=metric, bucket=bucket, count=by)
+        statement = statement.on_conflict_do_update(
+            index_elements=[StatCounter.week, StatCounter.metric, StatCounter.bucket],
+            set_={"count": StatCounter.count + by},
+        )
+        await self.session.execute(statement)
+
+    async def bump_many(self, week: str, items: Iterable[tuple[str, str]]) -> None:
+        for metric, bucket in items:
+            await self.bump(week, metric, bucket)
+
+    async def rows(self, weeks: Iterable[str] | None = None) -> list[CounterRow]:
+        query = select(StatCounter)
+        if weeks is not None:
+            query = query.where(StatCounter.week.in_(list(weeks)))
+        return [CounterRow(row.week, row.metric, row.bucket, row.count) for row in await self.session.scalars(query)]

@@ -1,0 +1,104 @@
+"""Async engine, sessions and the one way to open a transaction.
+
+Every change happens inside ``Database.transaction()``. Within one update the session middleware opens
+that transaction and publishes it in ``current_session``, so the FSM storage, the repositories and the
+outbox all write in it and commit together (or not at all); see
+docs/decisions/0005-one-transaction-per-update.md.
+
+SQLite allows one writer at a time. Waiting for its lock inside SQLite means a polling busy handler with
+growing sleeps; an asyncio lock in front of every transaction queues writers fairly instead and never
+hits ``database is locked``. PostgreSQL needs no gate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from contextvars import ContextVar
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.pool import ConnectionPoolEntry
+
+current_session: ContextVar[AsyncSession | None] = ContextVar("tropa_current_session", default=None)
+
+SQLITE_BUSY_TIMEOUT_MS = 10_000
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
+    cursor = dbapi_connection.cursor()
+    for pragma in (
+        "PRAGMA journal_mode=WAL",
+        "PRAGMA foreign_keys=ON",
+        # Deleted rows are overwritten with zeros, so shredded ciphertext and removed FSM data do
+        # not linger in free pages of the file.
+        "PRAGMA secure_delete=ON",
+        f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}",
+        "PRAGMA synchronous=NORMAL",
+    ):
+        cursor.execute(pragma)
+    cursor.close()
+
+
+def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
+    engine = create_async_engine(url, **kwargs)
+    if engine.dialect.name == "sqlite":
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+class NestedTransactionError(RuntimeError):
+    """A transaction was opened inside another one in the same task: a bug, and a deadlock on SQLite."""
+
+
+class Database:
+    def __init__(self, url: str, **engine_kwargs: Any) -> None:
+        self.url = url
+        self.engine = create_engine(url, **engine_kwargs)
+        self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        self._gate: asyncio.Lock | None = asyncio.Lock() if self.is_sqlite else None
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.engine.dialect.name == "sqlite"
+
+    @property
+    def sync_engine(self) -> Engine:
+        return self.engine.sync_engine
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncSession]:
+        """Open a session in a transaction; commit on success, roll back on any exception."""
+        if current_session.get() is not None:
+            raise NestedTransactionError("a transaction is already open in this task; use current_session")
+        async with self._gated(), self.sessions() as session:
+            token = current_session.set(session)
+            try:
+                async with session.begin():
+                    yield session
+            finally:
+                current_session.reset(token)
+
+    @contextlib.asynccontextmanager
+    async def session_or_transaction(self) -> AsyncIterator[AsyncSession]:
+        """The open transaction of this task if there is one, else a new one of its own."""
+        session = current_session.get()
+        if session is not None:
+            yield session
+            return
+        async with self.transaction() as own:
+            yield own
+
+    @contextlib.asynccontextmanager
+    async def _gated(self) -> AsyncIterator[None]:
+        if self._gate is None:
+            yield
+            return
+        async with self._gate:
+            yield
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()

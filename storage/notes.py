@@ -1,0 +1,53 @@
+"""Volunteers' notes on a request, sealed under the request's data key (shredded with it)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage import clock
+from storage.crypto import Place
+from storage.ids import new_id
+from storage.models import Note
+from storage.vault import Vault
+
+
+@dataclass(frozen=True, slots=True)
+class NoteRecord:
+    at: datetime
+    author_id: str | None
+    text: str
+
+
+def _place(note_id: str) -> Place:
+    return Place("notes", "body", note_id)
+
+
+class Notes:
+    def __init__(self, session: AsyncSession, vault: Vault) -> None:
+        self.session = session
+        self.vault = vault
+
+    async def add(self, request_id: str, author_id: str, text: str) -> None:
+        note_id = new_id()
+        key = await self.vault.data_key(self.session, request_id)
+        self.session.add(
+            Note(
+                id=note_id,
+                request_id=request_id,
+                author_id=author_id,
+                created_at=clock.now(),
+                body=self.vault.seal_text(key, text, _place(note_id)),
+            )
+        )
+
+    async def for_request(self, request_id: str) -> list[NoteRecord]:
+        key = await self.vault.data_key(self.session, request_id)
+        rows = await self.session.scalars(select(Note).where(Note.request_id == request_id).order_by(Note.id))
+        return [
+            NoteRecord(row.created_at, row.author_id, self.vault.open_text(key, row.body, _place(row.id)))
+            for row in rows
+        ]

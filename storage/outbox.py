@@ -1,0 +1,172 @@
+"""The durable outbox: messages decided in a transaction, sent after it commits, retried until delivered.
+
+A payload is a small JSON document sealed under the request's data key (so shredding a request drops
+its undelivered messages too) or, for messages about no request, under the system key.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage import clock
+from storage.crypto import Place
+from storage.ids import new_id
+from storage.models import OutboxMessage, Request
+from storage.vault import Vault
+
+RECIPIENTS = ("requester", "volunteer", "assignee", "group", "chat")
+LOCK_FOR = timedelta(seconds=60)
+
+
+@dataclass(frozen=True, slots=True)
+class PendingMessage:
+    id: str
+    request_id: str | None
+    recipient: str
+    volunteer_id: str | None
+    purpose: str
+    payload: dict[str, Any]
+    attempts: int
+
+
+def _place(message_id: str) -> Place:
+    return Place("outbox", "payload", message_id)
+
+
+class Outbox:
+    def __init__(self, session: AsyncSession, vault: Vault) -> None:
+        self.session = session
+        self.vault = vault
+
+    async def _key_for(self, request_id: str | None) -> Any:
+        if request_id is None:
+            return await self.vault.system_key(self.session)
+        return await self.vault.data_key(self.session, request_id)
+
+    async def put(
+        self,
+        *,
+        recipient: str,
+        purpose: str,
+        payload: dict[str, Any],
+        request_id: str | None = None,
+        volunteer_id: str | None = None,
+        delay: timedelta | None = None,
+    ) -> str:
+        if recipient not in RECIPIENTS:
+            raise ValueError("unknown recipient kind")
+        if recipient == "volunteer" and volunteer_id is None:
+            raise ValueError("a volunteer message needs volunteer_id")
+        if recipient in ("requester", "assignee") and request_id is None:
+            raise ValueError("a requester or assignee message needs request_id")
+        message_id = new_id()
+        now = clock.now()
+        key = await self._key_for(request_id)
+        self.session.add(
+            OutboxMessage(
+                id=message_id,
+                request_id=request_id,
+                recipient=recipient,
+                volunteer_id=volunteer_id,
+                purpose=purpose,
+                payload=self.vault.seal_json(key, payload, _place(message_id)),
+                attempts=0,
+                created_at=now,
+                next_attempt_at=now + (delay or timedelta(0)),
+            )
+        )
+        return message_id
+
+    async def take_due(self, limit: int = 50) -> list[PendingMessage]:
+        """Lease a batch of due messages to this sender, oldest first.
+
+        Messages for the assignee of an unclaimed request are held: they become due when someone
+        claims it. On PostgreSQL concurrent senders skip each other's rows (FOR UPDATE SKIP LOCKED).
+        """
+        now = clock.now()
+        query = (
+            select(OutboxMessage)
+            .outerjoin(Request, Request.id == OutboxMessage.request_id)
+            .where(
+                OutboxMessage.failed_reason.is_(None),
+                OutboxMessage.next_attempt_at <= now,
+                or_(OutboxMessage.locked_until.is_(None), OutboxMessage.locked_until < now),
+                or_(
+                    OutboxMessage.recipient != "assignee",
+                    and_(Request.assignee_id.is_not(None), Request.status == "claimed"),
+                ),
+            )
+            .order_by(OutboxMessage.id)
+            .limit(limit)
+        )
+        if self.session.get_bind().dialect.name == "postgresql":
+            query = query.with_for_update(of=OutboxMessage, skip_locked=True)
+        rows = list(await self.session.scalars(query))
+        if not rows:
+            return []
+        await self.session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id.in_([row.id for row in rows]))
+            .values(locked_until=now + LOCK_FOR)
+        )
+        taken = []
+        for row in rows:
+            key = await self._key_for(row.request_id)
+            taken.append(
+                PendingMessage(
+                    id=row.id,
+                    request_id=row.request_id,
+                    recipient=row.recipient,
+                    volunteer_id=row.volunteer_id,
+                    purpose=row.purpose,
+                    payload=self.vault.open_json(key, row.payload, _place(row.id)),
+                    attempts=row.attempts,
+                )
+            )
+        return taken
+
+    async def done(self, message_id: str) -> None:
+        await self.session.execute(delete(OutboxMessage).where(OutboxMessage.id == message_id))
+
+    async def retry_at(self, message_id: str, moment: datetime, *, count_attempt: bool = True) -> None:
+        await self.session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id == message_id)
+            .values(
+                next_attempt_at=moment,
+                locked_until=None,
+                attempts=OutboxMessage.attempts + (1 if count_attempt else 0),
+            )
+        )
+
+    async def unlock(self, message_ids: list[str]) -> None:
+        """Give back leased messages this sender did not get to (they stay due)."""
+        if message_ids:
+            await self.session.execute(
+                update(OutboxMessage).where(OutboxMessage.id.in_(message_ids)).values(locked_until=None)
+            )
+
+    async def fail(self, message_id: str, reason: str) -> None:
+        """Stop retrying; the row stays (payload sealed) so the failure is visible, until purged."""
+        await self.session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id == message_id)
+            .values(failed_reason=reason[:32], locked_until=None, attempts=OutboxMessage.attempts + 1)
+        )
+
+    async def pending_count(self) -> int:
+        query = select(func.count()).select_from(OutboxMessage).where(OutboxMessage.failed_reason.is_(None))
+        return int(await self.session.scalar(query) or 0)
+
+    async def drop_failed_before(self, moment: datetime) -> int:
+        result = await self.session.execute(
+            delete(OutboxMessage)
+            .where(OutboxMessage.failed_reason.is_not(None), OutboxMessage.created_at < moment)
+            .returning(OutboxMessage.id)
+        )
+        return len(result.all())

@@ -1,0 +1,334 @@
+"""Requests: create, find, read decrypted, move through the queue, shred.
+
+Methods return plain dataclasses; nothing outside storage sees an ORM object or a ciphertext.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, case, delete, func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage import clock
+from storage.crypto import Place
+from storage.ids import new_id, new_request_code
+from storage.models import OPEN_STATUSES, DataKey, Request
+from storage.vault import Vault
+
+REQUESTER_DOMAIN = "tg-user"
+URGENCY_ORDER = ("48h", "week", "planning")
+CODE_ATTEMPTS = 8
+
+
+@dataclass(frozen=True, slots=True)
+class RequestRecord:
+    id: str
+    code: str
+    status: str
+    urgency: str
+    language: str
+    created_at: datetime
+    updated_at: datetime
+    claimed_at: datetime | None
+    closed_at: datetime | None
+    last_activity_at: datetime
+    escalated_at: datetime | None
+    assignee_id: str | None
+    outcome: str | None
+    flagged: bool
+    requester_blocked: bool
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_STATUSES
+
+
+@dataclass(frozen=True, slots=True)
+class RequestDetails:
+    record: RequestRecord
+    answers: dict[str, Any]
+
+
+def _record(row: Request) -> RequestRecord:
+    return RequestRecord(
+        id=row.id,
+        code=row.code,
+        status=row.status,
+        urgency=row.urgency,
+        language=row.language,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        claimed_at=row.claimed_at,
+        closed_at=row.closed_at,
+        last_activity_at=row.last_activity_at,
+        escalated_at=row.escalated_at,
+        assignee_id=row.assignee_id,
+        outcome=row.outcome,
+        flagged=row.flagged,
+        requester_blocked=row.requester_blocked,
+    )
+
+
+def _answers_place(request_id: str) -> Place:
+    return Place("requests", "answers", request_id)
+
+
+def _chat_place(request_id: str) -> Place:
+    return Place("requests", "chat_id", request_id)
+
+
+class DuplicateOpenRequest(Exception):
+    """The requester already has an open request (the database's partial unique index said so)."""
+
+
+class RequestRepository:
+    def __init__(self, session: AsyncSession, vault: Vault) -> None:
+        self.session = session
+        self.vault = vault
+
+    def requester_index(self, user_id: int) -> str:
+        return self.vault.blind(REQUESTER_DOMAIN, user_id)
+
+    async def create(
+        self, *, user_id: int, chat_id: int, answers: dict[str, Any], urgency: str, language: str
+    ) -> RequestRecord:
+        if urgency not in URGENCY_ORDER:
+            raise ValueError("unknown urgency")
+        now = clock.now()
+        for _ in range(CODE_ATTEMPTS):
+            request_id = new_id()
+            dek = await self.vault.new_data_key(self.session, request_id)
+            row = Request(
+                id=request_id,
+                code=new_request_code(),
+                requester_index=self.requester_index(user_id),
+                status="new",
+                urgency=urgency,
+                language=language,
+                created_at=now,
+                updated_at=now,
+                last_activity_at=now,
+                flagged=False,
+                requester_blocked=False,
+                answers=self.vault.seal_json(dek, answers, _answers_place(request_id)),
+                chat_id=self.vault.seal_text(dek, str(chat_id), _chat_place(request_id)),
+            )
+            try:
+                async with self.session.begin_nested():
+                    self.session.add(row)
+                    await self.session.flush()
+            except IntegrityError as error:
+                if "one_open" in str(error.orig) or await self.open_for_requester(user_id):
+                    raise DuplicateOpenRequest from None
+                continue  # a request code collided; draw another
+            return _record(row)
+        raise RuntimeError("could not draw a free request code")
+
+    async def by_code(self, code: str) -> RequestRecord | None:
+        row = await self.session.scalar(select(Request).where(Request.code == code))
+        return _record(row) if row else None
+
+    async def by_id(self, request_id: str) -> RequestRecord | None:
+        row = await self.session.get(Request, request_id, populate_existing=True)
+        return _record(row) if row else None
+
+    async def open_for_requester(self, user_id: int) -> RequestRecord | None:
+        row = await self.session.scalar(
+            select(Request).where(
+                Request.requester_index == self.requester_index(user_id),
+                Request.status.in_(OPEN_STATUSES),
+            )
+        )
+        return _record(row) if row else None
+
+    async def latest_for_requester(self, user_id: int) -> RequestRecord | None:
+        row = await self.session.scalar(
+            select(Request)
+            .where(Request.requester_index == self.requester_index(user_id))
+            .order_by(Request.created_at.desc())
+            .limit(1)
+        )
+        return _record(row) if row else None
+
+    async def ids_for_requester(self, user_id: int) -> list[str]:
+        return list(
+            await self.session.scalars(
+                select(Request.id).where(Request.requester_index == self.requester_index(user_id))
+            )
+        )
+
+    async def read(self, record: RequestRecord) -> RequestDetails:
+        """Decrypt the answers. Callers that show them to a person must audit the read."""
+        row = await self.session.get(Request, record.id)
+        if row is None:
+            raise LookupError("request is gone")
+        dek = await self.vault.data_key(self.session, record.id)
+        return RequestDetails(record, self.vault.open_json(dek, row.answers, _answers_place(record.id)))
+
+    async def requester_chat_id(self, request_id: str) -> int:
+        row = await self.session.get(Request, request_id)
+        if row is None:
+            raise LookupError("request is gone")
+        dek = await self.vault.data_key(self.session, request_id)
+        return int(self.vault.open_text(dek, row.chat_id, _chat_place(request_id)))
+
+    # -- listing -----------------------------------------------------------------------------------
+
+    @staticmethod
+    def _queue_order(query: Select[Any]) -> Select[Any]:
+        rank = case({u: i for i, u in enumerate(URGENCY_ORDER)}, value=Request.urgency, else_=99)
+        return query.order_by(rank, Request.created_at, Request.id)
+
+    async def list_by_status(self, status: str, *, limit: int = 50, offset: int = 0) -> list[RequestRecord]:
+        query = self._queue_order(select(Request).where(Request.status == status))
+        rows = await self.session.scalars(query.limit(limit).offset(offset))
+        return [_record(row) for row in rows]
+
+    async def count_by_status(self, status: str) -> int:
+        return int(await self.session.scalar(select(func.count()).where(Request.status == status)) or 0)
+
+    async def list_assigned(self, volunteer_id: str) -> list[RequestRecord]:
+        query = self._queue_order(
+            select(Request).where(Request.assignee_id == volunteer_id, Request.status == "claimed")
+        )
+        return [_record(row) for row in await self.session.scalars(query)]
+
+    async def open_backlog_by_urgency(self) -> dict[str, int]:
+        rows = await self.session.execute(
+            select(Request.urgency, func.count()).where(Request.status.in_(OPEN_STATUSES)).group_by(Request.urgency)
+        )
+        return {urgency: count for urgency, count in rows}
+
+    async def closed_before(self, moment: datetime) -> list[RequestRecord]:
+        rows = await self.session.scalars(select(Request).where(Request.status == "closed", Request.closed_at < moment))
+        return [_record(row) for row in rows]
+
+    async def claimed_idle_since(self, moment: datetime) -> list[RequestRecord]:
+        rows = await self.session.scalars(
+            select(Request).where(Request.status == "claimed", Request.last_activity_at < moment)
+        )
+        return [_record(row) for row in rows]
+
+    async def unescalated_urgent_since(self, moment: datetime) -> list[RequestRecord]:
+        rows = await self.session.scalars(
+            select(Request).where(
+                Request.status == "new",
+                Request.urgency == "48h",
+                Request.escalated_at.is_(None),
+                Request.created_at < moment,
+            )
+        )
+        return [_record(row) for row in rows]
+
+    # -- state changes: each one conditional, so concurrent actors cannot both win ---------------
+
+    async def _transition(self, request_id: str, *conditions: Any, **values: Any) -> RequestRecord | None:
+        values.setdefault("updated_at", clock.now())
+        result = await self.session.execute(
+            update(Request)
+            .where(Request.id == request_id, *conditions)
+            .values(**values)
+            .returning(Request.id)
+            .execution_options(synchronize_session=False)
+        )
+        if result.scalar_one_or_none() is None:
+            return None
+        return await self.by_id(request_id)
+
+    async def claim(self, request_id: str, volunteer_id: str) -> RequestRecord | None:
+        now = clock.now()
+        return await self._transition(
+            request_id,
+            Request.status == "new",
+            status="claimed",
+            assignee_id=volunteer_id,
+            claimed_at=now,
+            last_activity_at=now,
+        )
+
+    async def release(self, request_id: str, volunteer_id: str) -> RequestRecord | None:
+        return await self._transition(
+            request_id,
+            Request.status == "claimed",
+            Request.assignee_id == volunteer_id,
+            status="new",
+            assignee_id=None,
+            claimed_at=None,
+            last_activity_at=clock.now(),
+        )
+
+    async def transfer(self, request_id: str, from_id: str, to_id: str) -> RequestRecord | None:
+        return await self._transition(
+            request_id,
+            Request.status == "claimed",
+            Request.assignee_id == from_id,
+            assignee_id=to_id,
+            last_activity_at=clock.now(),
+        )
+
+    async def close(self, request_id: str, volunteer_id: str, outcome: str) -> RequestRecord | None:
+        now = clock.now()
+        return await self._transition(
+            request_id,
+            Request.status == "claimed",
+            Request.assignee_id == volunteer_id,
+            status="closed",
+            outcome=outcome,
+            closed_at=now,
+            last_activity_at=now,
+        )
+
+    async def reopen(self, request_id: str, volunteer_id: str) -> RequestRecord | None:
+        now = clock.now()
+        return await self._transition(
+            request_id,
+            Request.status == "closed",
+            status="claimed",
+            assignee_id=volunteer_id,
+            outcome=None,
+            closed_at=None,
+            claimed_at=now,
+            last_activity_at=now,
+        )
+
+    async def set_language(self, request_id: str, language: str) -> None:
+        await self._transition(request_id, language=language)
+
+    async def touch(self, request_id: str) -> None:
+        await self._transition(request_id, last_activity_at=clock.now())
+
+    async def set_flagged(self, request_id: str, flagged: bool) -> RequestRecord | None:
+        return await self._transition(request_id, flagged=flagged)
+
+    async def set_requester_blocked(self, request_id: str, blocked: bool) -> RequestRecord | None:
+        return await self._transition(request_id, requester_blocked=blocked)
+
+    async def mark_escalated(self, request_id: str) -> RequestRecord | None:
+        return await self._transition(request_id, Request.escalated_at.is_(None), escalated_at=clock.now())
+
+    async def expire_lease(self, request_id: str, moment: datetime) -> RequestRecord | None:
+        return await self._transition(
+            request_id,
+            Request.status == "claimed",
+            Request.last_activity_at < moment,
+            status="new",
+            assignee_id=None,
+            claimed_at=None,
+            last_activity_at=clock.now(),
+        )
+
+    # -- shredding ---------------------------------------------------------------------------------
+
+    async def shred(self, request_id: str) -> bool:
+        """Delete the data key and every row sealed under it, in the caller's transaction.
+
+        Notes, outbox messages and shown-message references go with the request row (ON DELETE
+        CASCADE); audit events stay but lose their pointer to it (ON DELETE SET NULL).
+        """
+        await self.session.execute(delete(DataKey).where(DataKey.owner_id == request_id))
+        result = await self.session.execute(delete(Request).where(Request.id == request_id).returning(Request.id))
+        return result.scalar_one_or_none() is not None

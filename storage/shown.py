@@ -1,0 +1,98 @@
+"""Messages the bot showed someone about a request: to thread replies, and to clean them up later.
+
+The chat-side message ids are sealed under the request's data key; ``lookup`` is a blind index of
+(audience, owner, message id), so a reply can find its request without a readable id in the database.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage import clock
+from storage.crypto import Place
+from storage.ids import new_id
+from storage.models import ShownMessage
+from storage.vault import Vault
+
+SHOWN_DOMAIN = "shown-message"
+
+
+@dataclass(frozen=True, slots=True)
+class Shown:
+    id: str
+    request_id: str
+    volunteer_id: str | None
+    audience: str
+    kind: str
+    message_id: int
+    peer_message_id: int | None
+    sent_at: datetime
+
+
+def _place(row_id: str) -> Place:
+    return Place("shown_messages", "ref", row_id)
+
+
+class ShownMessages:
+    def __init__(self, session: AsyncSession, vault: Vault) -> None:
+        self.session = session
+        self.vault = vault
+
+    def _lookup(self, audience: str, owner: str | None, message_id: int) -> str:
+        return self.vault.blind(SHOWN_DOMAIN, f"{audience}:{owner or ''}:{message_id}")
+
+    async def record(
+        self,
+        *,
+        request_id: str,
+        audience: str,
+        kind: str,
+        message_id: int,
+        volunteer_id: str | None = None,
+        peer_message_id: int | None = None,
+    ) -> None:
+        row_id = new_id()
+        key = await self.vault.data_key(self.session, request_id)
+        ref: dict[str, Any] = {"m": message_id, "p": peer_message_id}
+        self.session.add(
+            ShownMessage(
+                id=row_id,
+                request_id=request_id,
+                volunteer_id=volunteer_id,
+                audience=audience,
+                kind=kind,
+                lookup=self._lookup(audience, volunteer_id, message_id),
+                ref=self.vault.seal_json(key, ref, _place(row_id)),
+                sent_at=clock.now(),
+            )
+        )
+
+    async def _decode(self, row: ShownMessage) -> Shown:
+        key = await self.vault.data_key(self.session, row.request_id)
+        ref = self.vault.open_json(key, row.ref, _place(row.id))
+        return Shown(row.id, row.request_id, row.volunteer_id, row.audience, row.kind, ref["m"], ref["p"], row.sent_at)
+
+    async def find(self, audience: str, owner: str | None, message_id: int) -> Shown | None:
+        row = await self.session.scalar(
+            select(ShownMessage).where(ShownMessage.lookup == self._lookup(audience, owner, message_id))
+        )
+        return await self._decode(row) if row else None
+
+    async def for_request(
+        self, request_id: str, *, audience: str | None = None, volunteer_id: str | None = None
+    ) -> list[Shown]:
+        query = select(ShownMessage).where(ShownMessage.request_id == request_id)
+        if audience is not None:
+            query = query.where(ShownMessage.audience == audience)
+        if volunteer_id is not None:
+            query = query.where(ShownMessage.volunteer_id == volunteer_id)
+        return [await self._decode(row) for row in await self.session.scalars(query.order_by(ShownMessage.id))]
+
+    async def forget(self, ids: list[str]) -> None:
+        if ids:
+            await self.session.execute(delete(ShownMessage).where(ShownMessage.id.in_(ids)))

@@ -1,0 +1,183 @@
+"""Volunteers, coordinators and admins, and the one-time invites that make them.
+
+Their Telegram ids are blind-indexed for lookup and sealed (system key) for messaging; pseudonyms are
+sealed too, because a chosen pseudonym is often a name someone uses elsewhere.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage import clock
+from storage.crypto import Place
+from storage.ids import new_id
+from storage.models import Invite, Volunteer
+from storage.vault import Vault
+
+ROLES = ("volunteer", "coordinator", "admin")
+VOLUNTEER_DOMAIN = "tg-volunteer"
+INVITE_DOMAIN = "invite"
+INVITE_ALPHABET = "23456789abcdefghjkmnpqrstuvwxyz"
+INVITE_LENGTH = 12
+
+
+@dataclass(frozen=True, slots=True)
+class VolunteerRecord:
+    id: str
+    role: str
+    language: str
+    active: bool
+    pseudonym: str
+    created_at: datetime
+
+    @property
+    def is_coordinator(self) -> bool:
+        return self.role in ("coordinator", "admin")
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedInvite:
+    code: str
+    role: str
+    expires_at: datetime
+
+
+def _pseudonym_place(volunteer_id: str) -> Place:
+    return Place("volunteers", "pseudonym", volunteer_id)
+
+
+def _chat_place(volunteer_id: str) -> Place:
+    return Place("volunteers", "chat_id", volunteer_id)
+
+
+class VolunteerRepository:
+    def __init__(self, session: AsyncSession, vault: Vault) -> None:
+        self.session = session
+        self.vault = vault
+
+    def _index(self, user_id: int) -> str:
+        return self.vault.blind(VOLUNTEER_DOMAIN, user_id)
+
+    async def _record(self, row: Volunteer) -> VolunteerRecord:
+        key = await self.vault.system_key(self.session)
+        return VolunteerRecord(
+            id=row.id,
+            role=row.role,
+            language=row.language,
+            active=row.active,
+            pseudonym=self.vault.open_text(key, row.pseudonym, _pseudonym_place(row.id)),
+            created_at=row.created_at,
+        )
+
+    async def create(self, *, user_id: int, chat_id: int, role: str, pseudonym: str, language: str) -> VolunteerRecord:
+        if role not in ROLES:
+            raise ValueError("unknown role")
+        key = await self.vault.system_key(self.session)
+        existing = await self.session.scalar(select(Volunteer).where(Volunteer.tg_index == self._index(user_id)))
+        volunteer_id = existing.id if existing else new_id()
+        values = dict(
+            chat_id=self.vault.seal_text(key, str(chat_id), _chat_place(volunteer_id)),
+            pseudonym=self.vault.seal_text(key, pseudonym, _pseudonym_place(volunteer_id)),
+            role=role,
+            language=language,
+            active=True,
+            revoked_at=None,
+        )
+        if existing:  # a revoked volunteer invited again comes back under the same id
+            for name, value in values.items():
+                setattr(existing, name, value)
+            row = existing
+        else:
+            row = Volunteer(id=volunteer_id, tg_index=self._index(user_id), created_at=clock.now(), **values)
+            self.session.add(row)
+        await self.session.flush()
+        return await self._record(row)
+
+    async def by_telegram(self, user_id: int, *, active_only: bool = True) -> VolunteerRecord | None:
+        query = select(Volunteer).where(Volunteer.tg_index == self._index(user_id))
+        if active_only:
+            query = query.where(Volunteer.active.is_(True))
+        row = await self.session.scalar(query)
+        return await self._record(row) if row else None
+
+    async def by_id(self, volunteer_id: str) -> VolunteerRecord | None:
+        row = await self.session.get(Volunteer, volunteer_id)
+        return await self._record(row) if row else None
+
+    async def list_all(self, *, active_only: bool = True) -> list[VolunteerRecord]:
+        query = select(Volunteer).order_by(Volunteer.created_at)
+        if active_only:
+            query = query.where(Volunteer.active.is_(True))
+        return [await self._record(row) for row in await self.session.scalars(query)]
+
+    async def with_role(self, *roles: str) -> list[VolunteerRecord]:
+        return [v for v in await self.list_all() if v.role in roles]
+
+    async def chat_id(self, volunteer_id: str) -> int:
+        row = await self.session.get(Volunteer, volunteer_id)
+        if row is None:
+            raise LookupError("volunteer is gone")
+        key = await self.vault.system_key(self.session)
+        return int(self.vault.open_text(key, row.chat_id, _chat_place(volunteer_id)))
+
+    async def set_pseudonym(self, volunteer_id: str, pseudonym: str) -> None:
+        key = await self.vault.system_key(self.session)
+        await self.session.execute(
+            update(Volunteer)
+            .where(Volunteer.id == volunteer_id)
+            .values(pseudonym=self.vault.seal_text(key, pseudonym, _pseudonym_place(volunteer_id)))
+        )
+
+    async def set_language(self, volunteer_id: str, language: str) -> None:
+        await self.session.execute(update(Volunteer).where(Volunteer.id == volunteer_id).values(language=language))
+
+    async def revoke(self, volunteer_id: str) -> bool:
+        result = await self.session.execute(
+            update(Volunteer)
+            .where(Volunteer.id == volunteer_id, Volunteer.active.is_(True))
+            .values(active=False, revoked_at=clock.now())
+            .returning(Volunteer.id)
+        )
+        return result.scalar_one_or_none() is not None
+
+    # -- invites -----------------------------------------------------------------------------------
+
+    async def issue_invite(self, role: str, valid_for: timedelta, created_by: str | None) -> IssuedInvite:
+        if role not in ROLES:
+            raise ValueError("unknown role")
+        code = "".join(secrets.choice(INVITE_ALPHABET) for _ in range(INVITE_LENGTH))
+        now = clock.now()
+        invite = Invite(
+            id=new_id(),
+            code_index=self.vault.blind(INVITE_DOMAIN, code),
+            role=role,
+            created_at=now,
+            expires_at=now + valid_for,
+            created_by=created_by,
+        )
+        self.session.add(invite)
+        await self.session.flush()
+        return IssuedInvite(code, role, invite.expires_at)
+
+    async def redeem_invite(self, code: str) -> str | None:
+        """Use an invite once; returns its role, or None if unknown, used or expired."""
+        result = await self.session.execute(
+            update(Invite)
+            .where(
+                Invite.code_index == self.vault.blind(INVITE_DOMAIN, code.strip().lower()),
+                Invite.used_at.is_(None),
+                Invite.expires_at > clock.now(),
+            )
+            .values(used_at=clock.now())
+            .returning(Invite.role)
+        )
+        return result.scalar_one_or_none()

@@ -1,0 +1,86 @@
+"""The whole bot in one process: real settings, keyring, database, dispatcher and outbox, talking to
+the Telegram model through a recording session. Tests act as people and look at what they see."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from aiogram import Bot
+from aiogram.client.default import DefaultBotProperties
+from aiogram.enums import ParseMode
+from aiogram.fsm.storage.base import BaseStorage
+
+from bot.app import App, build_app
+from bot.log import configure_logging
+from bot.runtime import Runtime, open_runtime
+from tests.support.settings import make_settings
+from tests.support.telegram import FakeTelegram, FakeUser, InProcessClient, RecordingSession
+
+TOKEN = "42:TEST-token-not-real"
+
+
+@dataclass
+class Harness:
+    world: FakeTelegram
+    runtime: Runtime
+    app: App
+    client: InProcessClient
+    log: io.StringIO
+    data_dir: Path
+    settings_overrides: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def bot(self) -> Bot:
+        return self.app.bot
+
+    def user(self, user_id: int, language_code: str = "en", **kwargs: Any) -> FakeUser:
+        return self.world.user(user_id, language_code=language_code, **kwargs)
+
+    async def settle(self) -> None:
+        """Deliver every pending update, then everything the outbox has to send, until all is quiet."""
+        for _ in range(50):
+            delivered = await self.client.deliver()
+            sent = await self.app.sender.drain()
+            if not delivered and not sent and not self.world.pending_updates():
+                return
+        raise AssertionError("the bot did not settle")
+
+    async def run_jobs(self) -> dict[str, int]:
+        results = await self.app.jobs.run_due()
+        await self.settle()
+        return results
+
+    async def close(self) -> None:
+        await self.app.storage.close()
+        await self.runtime.close()
+
+
+async def start_harness(
+    data_dir: Path,
+    world: FakeTelegram | None = None,
+    *,
+    inner_storage: BaseStorage | None = None,
+    **settings_overrides: Any,
+) -> Harness:
+    log = io.StringIO()
+    configure_logging("DEBUG", "json", log)
+    world = world or FakeTelegram(token=TOKEN)
+    settings = make_settings(data_dir, **settings_overrides)
+    runtime = await open_runtime(settings, create_if_fresh=True, say=lambda _line: None)
+    bot = Bot(
+        token=TOKEN,
+        session=RecordingSession(world),
+        default=DefaultBotProperties(parse_mode=ParseMode.HTML, link_preview_is_disabled=True),
+    )
+    app = await build_app(runtime, bot, inner_storage=inner_storage)
+    client = InProcessClient(world, app.dispatcher, bot)
+    return Harness(world, runtime, app, client, log, data_dir, dict(settings_overrides))
+
+
+async def restart(harness: Harness) -> Harness:
+    """A new process over the same data directory and database: nothing in memory survives."""
+    await harness.close()
+    return await start_harness(harness.data_dir, harness.world, **harness.settings_overrides)

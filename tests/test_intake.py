@@ -1,0 +1,373 @@
+"""The requester's intake, as a person walks it, in each language."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from storage import clock
+from tests.support.harness import Harness, restart
+from tests.support.inspect import all_row_counts, count_rows, request_details, request_field
+from tests.support.intake import IntakeAnswers, Requester
+
+
+@pytest.mark.parametrize("language", ["ru", "uk", "en"])
+async def test_full_journey(harness: Harness, language: str) -> None:
+    person = Requester(harness, harness.user(1001, language_code=language), language)
+    code = await person.submit()
+
+    details = await request_details(harness, code)
+    assert details.answers == {
+        "who": "self",
+        "status": "mobilised",
+        "location": "belarus",
+        "documents": ["passport", "military_id_held"],
+        "health": "none",
+        "urgency": "week",
+        "help": ["leave", "legal"],
+        "description": "I was told we leave for the front next week.",
+    }
+    assert details.record.language == language and details.record.urgency == "week"
+    # Chat hygiene: the confirmation is all that is left, in the person's language.
+    visible = person.user.chat.visible()
+    assert len(visible) == 1 and visible[0].from_bot and code in (visible[0].text or "")
+    assert person.t("Your request is sent.") in (visible[0].text or "")
+    assert await count_rows(harness, "fsm_state") == 0
+
+
+async def test_language_is_preselected_from_telegram(harness: Harness) -> None:
+    person = Requester(harness, harness.user(1001, language_code="uk"), "uk")
+    await person.start()
+    assert "• Українська" in person.buttons()
+
+
+async def test_skipping_the_description(harness: Harness) -> None:
+    person = Requester(harness, harness.user(1001))
+    code = await person.submit(IntakeAnswers(description=None))
+    assert (await request_details(harness, code)).answers["description"] is None
+
+
+async def test_edit_from_review_returns_to_review(harness: Harness) -> None:
+    person = Requester(harness, harness.user(1001))
+    await person.reach_review()
+    await person.press("✏️ Urgency", translate=False)
+    assert person.last() == "How urgent is it?"
+    await person.press("Danger within 48 hours")
+    assert person.last().startswith("Please check your answers")
+    assert "Urgency: Danger within 48 hours" in person.last()
+
+    await person.press("✏️ Help needed", translate=False)
+    await person.press("Money for travel")  # a multi-select: toggles, then Done goes back to review
+    await person.press("Done")
+    assert "Help needed: Leaving the country, Legal advice, Money for travel" in person.last()
+
+    await person.press("✏️ Description", translate=False)
+    await person.send("Changed my mind about the wording.")
+    assert "Description: Changed my mind about the wording." in person.last()
+
+    await person.press("Submit")
+    details = await request_details(harness, person.request_code())
+    assert details.record.urgency == "48h"
+    assert details.answers["help"] == ["leave", "legal", "money"]
+    assert details.answers["description"] == "Changed my mind about the wording."
+
+
+async def test_back_on_every_step(harness: Harness) -> None:
+    person = Requester(harness, harness.user(1001))
+    await person.reach_review()
+    expected_before = [
+        "In a few words, what is happening?",
+        "What help is needed?",
+        "How urgent is it?",
+        "Is there a wound or illness",
+        "Which documents does the person have?",
+        "Where is the person now?",
+        "What is the situation of the person",
+        "Who is asking for help?",
+        "What we keep, and for how long",
+        "Before we start: your safety",
+        "Выберите язык",
+    ]
+    for prompt in expected_before:
+        await person.press("« Back")
+        assert person.last().startswith(prompt), (prompt, person.last())
+    assert "« Back" not in person.buttons()  # the first step has nowhere to go back to
+    # Going forward again keeps every earlier answer: the documents chosen before are still ticked.
+    await person.choose_language()
+    await person.press("I understand, continue")
+    await person.press("I agree")
+    await person.press("I am asking for myself")
+    await person.press("Mobilised")
+    await person.press("Belarus")
+    assert "✅ Internal passport" in person.buttons()
+    assert "✅ Military ID is held by the unit" in person.buttons()
+
+
+async def test_buttons_of_an_old_message_do_nothing(harness: Harness) -> None:
+    person = Requester(harness, harness.user(1001))
+    await person.through_consent()
+    old_prompt = person.user.chat.last_from_bot()
+    assert old_prompt is not None
+    await person.press("I am asking for myself")
+    # The prompt was edited into the next question; forge a press of the old "who" option.
+    update = person.user.press_data(old_prompt.message_id, "opt:who:relative")
+    await harness.settle()
+    answer = harness.world.callback_answers[update["callback_query"]["id"]]
+    assert answer.text == "That button belongs to an earlier message."
+    await person.press("Mobilised")
+    await person.press("Belarus")
+    assert person.last().startswith("Which documents")
+
+
+async def test_bad_inputs_get_a_reply_and_keep_the_state(harness: Harness) -> None:
+    person = Requester(harness, harness.user(1001))
+    await person.through_consent()
+
+    person.user.send_sticker()
+    await harness.settle()
+    texts = person.user.chat.texts()
+    assert "Please answer with the buttons under the question." in texts
+    assert person.last() == "Who is asking for help?"  # the question is asked again, last
+
+    await person.send("just typing instead of pressing")
+    assert person.last() == "Who is asking for help?"
+
+    await person.send("/claim R-ABCDEF")
+    assert "I don't know that command. /help lists what I can do." in person.user.chat.texts()
+    assert person.last() == "Who is asking for help?"
+
+    await person.send("/help")
+    assert person.last() == "Who is asking for help?"
+
+    await person.press("I am asking for myself")
+    await person.press("Other")
+    await person.press("Another country")
+    await person.press("Done")  # nothing chosen yet
+    assert person.last().startswith("Which documents")
+
+    await person.press("Internal passport")
+    await person.press("Done")
+    await person.press("Yes, a wound or illness that matters")
+    await person.press("Planning ahead")
+    await person.press("Psychological support")
+    await person.press("Done")
+
+    person.user.send_photo(caption="my unit")
+    await harness.settle()
+    assert any("Please describe it in a text message" in t for t in person.user.chat.texts())
+
+    await person.send("x" * 2001)
+    assert any("That is 2001 characters" in t for t in person.user.chat.texts())
+    assert person.last().startswith("In a few words")
+
+    hostile = "<b>not bold</b> & <script> 5 < 6 " + "🙂" * 10
+    await person.send(hostile)
+    assert person.last().startswith("Please check your answers")
+    assert hostile in person.last()
+
+    message_id = person.user.chat.visible()[-2].message_id
+    person.user.edit(message_id, "an edited description")
+    await harness.settle()
+    assert any("I don't read edited messages" in t for t in person.user.chat.texts())
+
+    await person.press("Submit")
+    details = await request_details(harness, person.request_code())
+    assert details.answers["description"] == hostile.strip()
+    assert details.answers["status"] == "other" and details.answers["health"] == "matters"
+
+
+async def test_flooding_is_answered_once(harness: Harness) -> None:
+    person = Requester(harness, harness.user(1001))
+    for _ in range(80):
+        person.user.send("hello?")
+    await harness.settle()
+    slow_down = "You are sending messages very fast. Please wait a minute, then go on."
+    assert person.user.chat.texts().count(slow_down) == 1
+    clock.travel(timedelta(minutes=2))
+
+
+async def test_restart_in_the_middle_resumes_at_the_same_step(harness: Harness) -> None:
+    person = Requester(harness, harness.user(1001))
+    await person.through_consent()
+    await person.press("For a relative or friend")
+    await person.press("Conscript")
+    assert person.last().startswith("Where is the person now?")
+
+    resumed = await restart(harness)
+    try:
+        person.h = resumed
+        await person.press("Russia, at home")  # the same live question, in a new process
+        assert person.last().startswith("Which documents")
+        await person.start()  # /start in the middle resumes, it does not start over
+        assert person.last().startswith("Which documents")
+        await person.press("Internal passport")
+        await person.press("Done")
+        await person.press("No")
+        await person.press("This week")
+        await person.press("Legal advice")
+        await person.press("Done")
+        await person.press("Skip")
+        await person.press("Submit")
+        details = await request_details(resumed, person.request_code())
+        assert details.answers["who"] == "relative" and details.answers["status"] == "conscript"
+        assert details.answers["location"] == "ru_home"
+    finally:
+        harness.app = resumed.app  # let the fixture close the live one
+        harness.runtime = resumed.runtime
+
+
+async def test_a_redelivered_update_changes_nothing_twice(harness: Harness) -> None:
+    person = Requester(harness, harness.user(1001))
+    await person.reach_review()
+    update = person.user.press(person.t("Submit"))
+    await harness.settle()
+    before = await all_row_counts(harness)
+    calls_before = len(harness.world.calls)
+    await harness.client.deliver_again(update)
+    await harness.settle()
+    assert await all_row_counts(harness) == before
+    assert await count_rows(harness, "requests") == 1
+    assert [c.method for c in harness.world.calls[calls_before:]] == []
+
+
+async def test_second_start_shows_the_open_request(harness: Harness) -> None:
+    person = Requester(harness, harness.user(1001))
+    code = await person.submit()
+    await person.start()
+    assert code in person.last() and "is waiting for a volunteer" in person.last()
+    assert await count_rows(harness, "requests") == 1
+
+
+async def test_chat_hygiene_deletes_exactly_the_tracked_messages(harness: Harness) -> None:
+    person = Requester(harness, harness.user(1001))
+    await person.reach_review()
+    intake_ids = {m.message_id for m in person.user.chat.visible()}
+    await person.press("Submit")
+    deleted = set(person.user.chat.deleted_ids())
+    assert intake_ids <= deleted
+    confirmation = person.user.chat.visible()
+    assert [m.message_id for m in confirmation] == [max(m.message_id for m in person.user.chat.all_messages())]
+
+
+async def test_chat_hygiene_can_be_turned_off(tmp_path: object) -> None:
+    from pathlib import Path
+
+    from tests.support.harness import start_harness
+
+    h = await start_harness(Path(str(tmp_path)) / "d", chat_hygiene=False)
+    try:
+        person = Requester(h, h.user(1001))
+        await person.reach_review()
+        deleted_during_intake = person.user.chat.deleted_ids()  # superseded questions only
+        await person.press("Submit")
+        assert person.user.chat.deleted_ids() == deleted_during_intake
+        assert len(person.user.chat.visible()) == 4  # /start, the description, the review, the confirmation
+        review = [m for m in person.user.chat.visible() if m.text.startswith("Please check")]
+        assert review and review[0].buttons == []  # no live Submit button left behind
+    finally:
+        await h.close()
+
+
+async def test_forget_leaves_no_row_for_the_requester(harness: Harness) -> None:
+    person = Requester(harness, harness.user(1001))
+    await person.submit()
+    empty = await all_row_counts(harness)
+    await person.send("/forget")
+    await person.press("Yes, erase everything")
+    counts = await all_row_counts(harness)
+    assert counts["requests"] == 0 and counts["fsm_state"] == 0 and counts["shown_messages"] == 0
+    assert counts["outbox"] == 0 and counts["notes"] == 0
+    assert counts["data_keys"] == 1  # only the system key remains
+    assert counts["stat_counters"] == empty["stat_counters"]  # statistics survive
+    assert [m.text for m in person.user.chat.visible()] == [
+        "Everything is erased. If you need help again, send /start."
+    ]
+
+
+async def test_forget_can_be_called_off(harness: Harness) -> None:
+    person = Requester(harness, harness.user(1001))
+    code = await person.submit()
+    await person.send("/forget")
+    await person.press("No, keep it")
+    assert await request_field(harness, code, "status") == "new"
+
+
+async def test_wipe_in_the_middle_deletes_the_chat_and_keeps_the_answers(harness: Harness) -> None:
+    person = Requester(harness, harness.user(1001))
+    await person.through_consent()
+    await person.press("I am asking for myself")
+    await person.send("/wipe")
+    assert person.user.chat.visible() == []
+    await person.start()
+    assert person.last().startswith("What is the situation")
+
+
+async def test_wipe_after_submit_deletes_the_confirmation(harness: Harness) -> None:
+    person = Requester(harness, harness.user(1001))
+    code = await person.submit()
+    await person.send("/wipe")
+    assert person.user.chat.visible() == []
+    assert await request_field(harness, code, "status") == "new"
+
+
+async def test_language_switch_mid_flow_rerenders_the_step(harness: Harness) -> None:
+    person = Requester(harness, harness.user(1001))
+    await person.through_consent()
+    await person.send("/language")
+    person.user.press("Українська")
+    await harness.settle()
+    person.language = "uk"
+    assert person.last() == person.t("Who is asking for help?")
+    await person.press("I am asking for myself")
+    assert person.last() == person.t("What is the situation of the person who needs help?")
+
+
+async def test_cancel_and_decline_erase_the_answers(harness: Harness) -> None:
+    person = Requester(harness, harness.user(1001))
+    await person.reach_review()
+    await person.press("Cancel")
+    assert person.last().startswith("Cancelled.")
+    assert await count_rows(harness, "fsm_state") == 0
+    await person.start()
+    await person.choose_language()
+    await person.press("I understand, continue")
+    await person.press("I do not agree")
+    assert person.last().startswith("Understood. Nothing was stored.")
+    assert await count_rows(harness, "fsm_state") == 0 and await count_rows(harness, "requests") == 0
+
+
+async def test_status_without_and_with_a_request(harness: Harness) -> None:
+    person = Requester(harness, harness.user(1001))
+    await person.send("/status")
+    assert person.last() == "You have no request. Send /start to ask for help."
+    code = await person.submit()
+    await person.send("/status")
+    assert code in person.last()
+
+
+async def test_abandoned_intakes_are_erased(harness: Harness) -> None:
+    person = Requester(harness, harness.user(1001))
+    await person.through_consent()
+    await person.press("I am asking for myself")
+    assert await count_rows(harness, "fsm_state") == 1
+    clock.travel(timedelta(hours=47))
+    await harness.run_jobs()
+    assert await count_rows(harness, "fsm_state") == 1  # not yet
+    clock.travel(timedelta(hours=26))
+    results = await harness.run_jobs()
+    assert results["abandoned_intakes"] == 1
+    assert await count_rows(harness, "fsm_state") == 0
+    # Messages over 48 hours old cannot be deleted by a bot; younger ones were. Nothing crashed.
+    assert harness.world.calls_of("deleteMessages")
+
+
+async def test_commands_are_registered_in_each_language(harness: Harness) -> None:
+    from bot.app import register_commands
+
+    await register_commands(harness.bot, harness.app.i18n)
+    for language in ("ru", "uk", "en"):
+        calls = [c for c in harness.world.calls_of("setMyCommands") if c.args.get("language_code") == language]
+        assert calls, language
+        names = [command["command"] for command in calls[-1].args["commands"]]
+        assert names == ["start", "status", "wipe", "forget", "cancel", "language", "help", "safety"]

@@ -1,0 +1,140 @@
+"""Start-up binding of keyring and database, and the key commands, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+
+from bot import keys
+from bot.runtime import open_runtime
+from storage.binding import KeyringMismatch
+from storage.keyring import Keyring, KeyringError, KeyringFile
+from storage.requests import RequestRepository
+from tests.support.settings import make_settings
+
+
+def _quiet(_line: str) -> None:
+    pass
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+async def test_fresh_directory_creates_keyring_and_database(tmp_path: Path) -> None:
+    said: list[str] = []
+    settings = make_settings(tmp_path / "data")
+    runtime = await open_runtime(settings, create_if_fresh=True, say=said.append)
+    await runtime.close()
+    assert (tmp_path / "data" / "keyring.json").stat().st_mode & 0o777 == 0o600
+    assert (tmp_path / "data" / "tropa.db").exists()
+    assert any("keyring" in line for line in said) and any("Database ready" in line for line in said)
+    # A second start binds to the same keyring silently.
+    said.clear()
+    runtime = await open_runtime(settings, create_if_fresh=True, say=said.append)
+    await runtime.close()
+    assert said == []
+
+
+async def test_wrong_keyring_refuses_and_writes_nothing(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path)
+    runtime = await open_runtime(settings, create_if_fresh=True, say=_quiet)
+    async with runtime.db.transaction() as session:
+        await RequestRepository(session, runtime.vault).create(
+            user_id=1, chat_id=1, answers={"x": 1}, urgency="week", language="en"
+        )
+    await runtime.close()
+    other = tmp_path / "other.json"
+    KeyringFile(other).create(Keyring.generate())
+    before = _digest(tmp_path / "tropa.db")
+    with pytest.raises(KeyringMismatch, match="does not belong"):
+        await open_runtime(make_settings(tmp_path, key_file=other), create_if_fresh=True, say=_quiet)
+    assert _digest(tmp_path / "tropa.db") == before
+
+
+async def test_missing_keyring_with_existing_data_refuses(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path)
+    await (await open_runtime(settings, create_if_fresh=True, say=_quiet)).close()
+    (tmp_path / "keyring.json").rename(tmp_path / "elsewhere.json")
+    with pytest.raises(KeyringError, match="holds data sealed"):
+        await open_runtime(settings, create_if_fresh=True, say=_quiet)
+    assert not (tmp_path / "keyring.json").exists()  # no new key silently generated
+
+
+async def test_without_create_a_missing_keyring_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(KeyringError, match="tropa keys init"):
+        await open_runtime(make_settings(tmp_path), create_if_fresh=False, say=_quiet)
+
+
+async def test_keyring_from_environment(tmp_path: Path, database_url: str) -> None:
+    keyring = Keyring.generate()
+    settings = make_settings(tmp_path, keyring=keyring.to_json(), database_url=database_url)
+    runtime = await open_runtime(settings, create_if_fresh=True, say=_quiet)
+    assert runtime.keyring.check_value == keyring.check_value
+    await runtime.close()
+    assert not (tmp_path / "keyring.json").exists()
+
+
+async def test_rotate_keeps_everything_readable_then_retire(tmp_path: Path, database_url: str) -> None:
+    settings = make_settings(tmp_path, database_url=database_url)
+    runtime = await open_runtime(settings, create_if_fresh=True, say=_quiet)
+    codes = []
+    async with runtime.db.transaction() as session:
+        for user in range(5):
+            record = await RequestRepository(session, runtime.vault).create(
+                user_id=user, chat_id=user, answers={"n": user}, urgency="week", language="en"
+            )
+            codes.append(record.code)
+    old_id = runtime.keyring.active_id.hex()
+    with pytest.raises(KeyringError, match="active"):
+        await keys.retire_key(runtime, old_id, _quiet)
+    said: list[str] = []
+    await keys.rotate_keys(runtime, said.append)
+    assert "re-wrapped 6 data keys" in said[0]  # five requests and the system key
+    await runtime.close()
+
+    runtime = await open_runtime(settings, create_if_fresh=False, say=_quiet)
+    async with runtime.db.transaction() as session:
+        repo = RequestRepository(session, runtime.vault)
+        for user, code in enumerate(codes):
+            record = await repo.by_code(code)
+            assert record is not None and (await repo.read(record)).answers == {"n": user}
+    await keys.retire_key(runtime, old_id, _quiet)
+    assert bytes.fromhex(old_id) not in KeyringFile(tmp_path / "keyring.json").load().keks
+    await runtime.close()
+
+    runtime = await open_runtime(settings, create_if_fresh=False, say=_quiet)
+    async with runtime.db.transaction() as session:
+        repo = RequestRepository(session, runtime.vault)
+        record = await repo.by_code(codes[0])
+        assert record is not None and (await repo.read(record)).answers == {"n": 0}
+    await runtime.close()
+
+
+async def test_retire_refuses_while_a_key_still_wraps_data(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path)
+    runtime = await open_runtime(settings, create_if_fresh=True, say=_quiet)
+    old = runtime.keyring
+    # Simulate a rotation whose re-wrap never ran: the file has a new active key, data is under the old.
+    runtime.keyring_source.save(old.with_new_active())
+    await runtime.close()
+    runtime = await open_runtime(settings, create_if_fresh=False, say=_quiet)
+    with pytest.raises(KeyringError, match="still wraps 1 data keys"):
+        await keys.retire_key(runtime, old.active_id.hex(), _quiet)
+    await runtime.close()
+
+
+async def test_old_keyring_missing_a_wrapping_key_is_refused(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path)
+    runtime = await open_runtime(settings, create_if_fresh=True, say=_quiet)
+    stale_copy = runtime.keyring
+    await keys.rotate_keys(runtime, _quiet)
+    await keys.retire_key(runtime, stale_copy.active_id.hex(), _quiet)
+    await runtime.close()
+    # Someone restores yesterday's keyring file: same check value, but it lacks today's key.
+    (tmp_path / "keyring.json").unlink()
+    KeyringFile(tmp_path / "keyring.json").create(stale_copy)
+    with pytest.raises(KeyringMismatch, match="lacks keys"):
+        await open_runtime(settings, create_if_fresh=False, say=_quiet)

@@ -1,0 +1,574 @@
+"""The Telegram model refuses what Telegram refuses and answers as Telegram answers, through real aiogram."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+import pytest
+from aiogram import Bot, Dispatcher, F, Router
+from aiogram.client.default import DefaultBotProperties
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.exceptions import (
+    TelegramBadRequest,
+    TelegramForbiddenError,
+    TelegramNetworkError,
+    TelegramNotFound,
+    TelegramRetryAfter,
+    TelegramServerError,
+    TelegramUnauthorizedError,
+)
+from aiogram.filters import CommandStart
+from aiogram.methods import TelegramMethod
+from aiogram.types import (
+    BotCommand,
+    BotCommandScopeChat,
+    BufferedInputFile,
+    CallbackQuery,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    InputMediaPhoto,
+    KeyboardButton,
+    Message,
+    MessageEntity,
+    ReplyKeyboardMarkup,
+    ReplyParameters,
+    Update,
+)
+from aiogram.utils.formatting import Bold, Text
+from aiogram.utils.text_decorations import html_decoration
+from aiohttp import ClientResponseError
+
+from storage import clock
+from tests.e2e.emulator import BotApiEmulator
+from tests.support.telegram import (
+    ApiError,
+    EntityParseError,
+    FakeTelegram,
+    FakeUser,
+    InProcessClient,
+    NoSuchButton,
+    RecordingSession,
+    parse_html,
+    parse_markdown_v2,
+    utf16_len,
+)
+
+TOKEN = "42:TEST-token-not-real"
+
+
+class GetTelepathy(TelegramMethod[bool]):
+    """A method Telegram does not have."""
+
+    __returning__ = bool
+    __api_method__ = "getTelepathy"
+
+
+NOT_MODIFIED = "message is not modified: specified new message content and reply markup are exactly the same"
+
+
+def keyboard(*rows: list[tuple[str, str]]) -> InlineKeyboardMarkup:
+    """Built by hand, so nothing on the client side checks the data."""
+    return InlineKeyboardMarkup(
+        inline_keyboard=[[InlineKeyboardButton(text=t, callback_data=d) for t, d in row] for row in rows]
+    )
+
+
+@pytest.fixture
+def world() -> FakeTelegram:
+    return FakeTelegram(token=TOKEN, bot_username="tropa_test_bot")
+
+
+@pytest.fixture
+async def bot(world: FakeTelegram) -> AsyncIterator[Bot]:
+    bot = Bot(TOKEN, session=RecordingSession(world), default=DefaultBotProperties(parse_mode="HTML"))
+    yield bot
+    await bot.session.close()
+
+
+@pytest.fixture
+def ann(world: FakeTelegram) -> FakeUser:
+    user = world.user(1001, first_name="Ann", username="ann")
+    user.start()
+    world.take_updates()
+    return user
+
+
+# --- formatting -------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("source", "text", "entities"),
+    [
+        ("5 &lt; 6 &amp;&amp; &quot;x&quot;", '5 < 6 && "x"', []),
+        ("<b>x</b>", "x", [{"type": "bold", "offset": 0, "length": 1}]),
+        (
+            "<b>😀<i>y</i></b>",
+            "😀y",
+            [{"type": "bold", "offset": 0, "length": 3}, {"type": "italic", "offset": 2, "length": 1}],
+        ),
+        (
+            '<a href="https://e.org">e</a>',
+            "e",
+            [{"type": "text_link", "offset": 0, "length": 1, "url": "https://e.org"}],
+        ),
+        (
+            '<pre><code class="language-py">1</code></pre>',
+            "1",
+            [{"type": "pre", "offset": 0, "length": 1, "language": "py"}],
+        ),
+        (
+            '<span class="tg-spoiler">s</span><tg-spoiler>t</tg-spoiler>',
+            "st",
+            [{"type": "spoiler", "offset": 0, "length": 1}, {"type": "spoiler", "offset": 1, "length": 1}],
+        ),
+        ("<blockquote expandable>q</blockquote>", "q", [{"type": "expandable_blockquote", "offset": 0, "length": 1}]),
+        ("&#65;&#x42;&nbsp;", "AB&nbsp;", []),
+        ("a > b", "a > b", []),
+    ],
+)
+def test_html_parses_like_telegram(source: str, text: str, entities: list[dict[str, object]]) -> None:
+    assert parse_html(source) == (text, entities)
+
+
+@pytest.mark.parametrize(
+    ("source", "reason"),
+    [
+        ("5 < 6", 'Unsupported start tag "" at byte offset 2'),
+        ("я <br>", 'Unsupported start tag "br" at byte offset 3'),
+        ("<b>x", 'Can\'t find end tag corresponding to start tag "b"'),
+        ("<b>x</i>", 'Unmatched end tag at byte offset 4, expected "</b>", found "</i>"'),
+        ("x</b>", "Unexpected end tag at byte offset 1"),
+        ("<span>x</span>", 'Tag "span" must have class "tg-spoiler" at byte offset 0'),
+        ("x <b", "Unclosed start tag at byte offset 2"),
+    ],
+)
+def test_html_errors_in_telegrams_words(source: str, reason: str) -> None:
+    with pytest.raises(EntityParseError) as caught:
+        parse_html(source)
+    assert caught.value.reason == reason
+    assert caught.value.description == f"Bad Request: can't parse entities: {reason}"
+
+
+def test_markdown_v2_demands_escapes() -> None:
+    assert parse_markdown_v2(r"*b* _i_ __u__ ~s~ ||p|| `c` [l](https://e.org/\)) Done\.").text == (
+        "b i u s p c l Done."
+    )
+    with pytest.raises(ValueError, match=r"Character '\.' is reserved"):
+        parse_markdown_v2("Done.")
+    with pytest.raises(ValueError, match="Can't find end of Bold entity at byte offset 0"):
+        parse_markdown_v2("*open")
+
+
+def test_utf16_len_counts_surrogate_pairs() -> None:
+    assert utf16_len("a😀я") == 4
+
+
+# --- sending text -------------------------------------------------------------------------------------------
+
+
+async def test_text_over_4096_characters_is_refused(bot: Bot, ann: FakeUser) -> None:
+    with pytest.raises(TelegramBadRequest, match="message is too long"):
+        await bot.send_message(ann.id, "x" * 4097)
+    sent = await bot.send_message(ann.id, "<b>" + "x" * 4096 + "</b>")  # counted after parsing
+    assert len(sent.text or "") == 4096
+    with pytest.raises(TelegramBadRequest, match="message text is empty"):
+        await bot.send_message(ann.id, "  <b> </b> ")
+
+
+async def test_html_must_escape_what_people_type(bot: Bot, ann: FakeUser) -> None:
+    with pytest.raises(TelegramBadRequest) as caught:
+        await bot.send_message(ann.id, "5 < 6")
+    assert caught.value.message == ('Bad Request: can\'t parse entities: Unsupported start tag "" at byte offset 2')
+    escaped = await bot.send_message(ann.id, html_decoration.quote("5 < 6"))
+    assert escaped.text == "5 < 6"
+    bold = await bot.send_message(ann.id, "<b>x</b>")
+    assert bold.entities is not None
+    assert [(e.type, e.offset, e.length) for e in bold.entities] == [("bold", 0, 1)]
+    assert ann.chat.texts() == ["5 < 6", "x"]
+
+
+async def test_markdown_v2_and_computed_entities(bot: Bot, ann: FakeUser) -> None:
+    with pytest.raises(TelegramBadRequest, match="reserved and must be escaped"):
+        await bot.send_message(ann.id, "Done.", parse_mode="MarkdownV2")
+    content = Text("<pseudonym> & co. ", Bold("Claimed"))
+    sent = await bot.send_message(ann.id, **content.as_kwargs())
+    assert sent.text == "<pseudonym> & co. Claimed"
+    assert sent.entities is not None
+    assert sent.entities[0].type == "bold"
+    with pytest.raises(TelegramBadRequest, match="can't parse entities"):
+        await bot.send_message(ann.id, "hi", parse_mode=None, entities=[MessageEntity(type="bold", offset=1, length=5)])
+
+
+async def test_form_and_json_params_are_the_same_request(world: FakeTelegram, ann: FakeUser) -> None:
+    markup = {"inline_keyboard": [[{"text": "Go", "callback_data": "go"}]]}
+    as_json = await world.call("sendMessage", {"chat_id": ann.id, "text": "a", "reply_markup": markup})
+    as_form = await world.call(
+        "sendmessage",
+        {
+            "chat_id": str(ann.id),
+            "text": "b",
+            "reply_markup": '{"inline_keyboard": [[{"text": "Go", "callback_data": "go"}]]}',
+            "protect_content": "true",
+        },
+    )
+    assert as_json["reply_markup"] == as_form["reply_markup"] == markup
+    assert as_form["has_protected_content"] is True
+    assert world.calls_of("sendMessage")[1].args["chat_id"] == ann.id
+    with pytest.raises(ApiError, match="404: Not Found"):
+        await world.call("sendTelepathy", {})
+
+
+# --- buttons and callbacks ----------------------------------------------------------------------------------
+
+
+async def test_callback_data_is_limited_to_64_bytes(bot: Bot, ann: FakeUser) -> None:
+    with pytest.raises(TelegramBadRequest, match="BUTTON_DATA_INVALID"):
+        await bot.send_message(ann.id, "pick", reply_markup=keyboard([("A", "a" * 65)]))
+    with pytest.raises(TelegramBadRequest, match="BUTTON_DATA_INVALID"):
+        await bot.send_message(ann.id, "pick", reply_markup=keyboard([("A", "я" * 33)]))  # 66 bytes
+    await bot.send_message(ann.id, "pick", reply_markup=keyboard([("A", "я" * 32)]))
+    text_only = InlineKeyboardMarkup(inline_keyboard=[[InlineKeyboardButton(text="Nothing")]])
+    with pytest.raises(TelegramBadRequest, match="Text buttons are unallowed"):
+        await bot.send_message(ann.id, "pick", reply_markup=text_only)
+
+
+async def test_pressing_a_button_sends_its_data(world: FakeTelegram, bot: Bot, ann: FakeUser) -> None:
+    old = await bot.send_message(ann.id, "old", reply_markup=keyboard([("Claim", "claim:1")]))
+    await bot.send_message(ann.id, "new", reply_markup=keyboard([("Claim", "claim:2"), ("Claim all", "all")]))
+    update = ann.press("Claim")
+    query = update["callback_query"]
+    assert query["data"] == "claim:2"  # the newest message, exact label preferred
+    assert query["message"]["text"] == "new"
+    assert query["from"]["id"] == ann.id
+    assert ann.press("all")["callback_query"]["data"] == "all"
+    assert ann.press("Claim", message_id=old.message_id)["callback_query"]["data"] == "claim:1"
+    assert ann.press_data(old.message_id, "forged:99")["callback_query"]["data"] == "forged:99"
+    with pytest.raises(NoSuchButton, match=r"visible buttons: \['Claim', 'Claim all', 'Claim'\]"):
+        ann.press("Release")
+    update_ids = [u["update_id"] for u in world.pending_updates()]
+    assert update_ids == sorted(update_ids)
+    assert len(update_ids) == 4
+
+
+async def test_callback_queries_are_answered_once_and_in_time(world: FakeTelegram, bot: Bot, ann: FakeUser) -> None:
+    await bot.send_message(ann.id, "pick", reply_markup=keyboard([("A", "a")]))
+    first = ann.press("A")["callback_query"]["id"]
+    with pytest.raises(TelegramBadRequest, match="MESSAGE_TOO_LONG"):
+        await bot.answer_callback_query(first, text="x" * 201)
+    await bot.answer_callback_query(first, text="Done", show_alert=True)
+    assert world.callback_answers[first].text == "Done"
+    assert world.callback_answers[first].show_alert is True
+    with pytest.raises(TelegramBadRequest, match="query is too old and response timeout expired"):
+        await bot.answer_callback_query(first)
+    late = ann.press("A")["callback_query"]["id"]
+    clock.travel(timedelta(seconds=16))
+    with pytest.raises(TelegramBadRequest, match="query ID is invalid"):
+        await bot.answer_callback_query(late)
+    with pytest.raises(TelegramBadRequest, match="query ID is invalid"):
+        await bot.answer_callback_query("12345")
+
+
+# --- editing and deleting -----------------------------------------------------------------------------------
+
+
+async def test_edit_with_the_same_content_is_not_modified(bot: Bot, ann: FakeUser) -> None:
+    markup = keyboard([("A", "a")])
+    sent = await bot.send_message(ann.id, "<b>Hi</b>", reply_markup=markup)
+    with pytest.raises(TelegramBadRequest, match=NOT_MODIFIED):
+        await bot.edit_message_text("<b>Hi</b>", chat_id=ann.id, message_id=sent.message_id, reply_markup=markup)
+    with pytest.raises(TelegramBadRequest, match="message is not modified"):
+        await bot.edit_message_reply_markup(chat_id=ann.id, message_id=sent.message_id, reply_markup=markup)
+    # Same text without the markup is a change: Telegram removes the keyboard.
+    edited = await bot.edit_message_text("<b>Hi</b>", chat_id=ann.id, message_id=sent.message_id)
+    assert isinstance(edited, Message)
+    assert edited.edit_date is not None
+    view = ann.chat.message(sent.message_id)
+    assert view.edited
+    assert view.buttons == []
+    mine = ann.send("my words")["message"]["message_id"]
+    with pytest.raises(TelegramBadRequest, match="message can't be edited"):
+        await bot.edit_message_text("theirs", chat_id=ann.id, message_id=mine)
+
+
+async def test_delete_window_is_48_hours(world: FakeTelegram, bot: Bot, ann: FakeUser) -> None:
+    old = await bot.send_message(ann.id, "old")
+    typed = ann.send("typed by Ann")["message"]["message_id"]
+    clock.travel(timedelta(hours=48, seconds=1))
+    with pytest.raises(TelegramBadRequest, match="message can't be deleted"):
+        await bot.delete_message(ann.id, old.message_id)
+    await bot.edit_message_text("expired", chat_id=ann.id, message_id=old.message_id)  # edits still work
+    fresh = await bot.send_message(ann.id, "fresh")
+    reply = ann.send("fresh from Ann")["message"]["message_id"]
+    assert await bot.delete_message(ann.id, fresh.message_id) is True
+    assert await bot.delete_message(ann.id, reply) is True  # both sides in a private chat
+    with pytest.raises(TelegramBadRequest, match="message to delete not found"):
+        await bot.delete_message(ann.id, fresh.message_id)
+    assert await bot.delete_messages(ann.id, [old.message_id, typed, 999]) is True  # skips silently
+    assert ann.chat.deleted_ids() == [fresh.message_id, reply]
+    assert [v.text for v in ann.chat.visible()] == ["/start", "expired", "typed by Ann"]
+    assert world.message(ann.id, fresh.message_id).deleted
+
+
+# --- who can be messaged ------------------------------------------------------------------------------------
+
+
+async def test_blocked_and_unknown_users(world: FakeTelegram, bot: Bot, ann: FakeUser) -> None:
+    stranger = world.user(2002, first_name="Bo")
+    with pytest.raises(TelegramBadRequest, match="chat not found"):
+        await bot.send_message(stranger.id, "hi")
+    update = ann.block_bot()
+    assert update["my_chat_member"]["new_chat_member"]["status"] == "kicked"
+    with pytest.raises(TelegramForbiddenError, match="bot was blocked by the user"):
+        await bot.send_message(ann.id, "hi")
+    ann.start()  # writing to the bot again unblocks it
+    await bot.send_message(ann.id, "welcome back")
+
+
+async def test_replies_and_copies(world: FakeTelegram, bot: Bot, ann: FakeUser) -> None:
+    with pytest.raises(TelegramBadRequest, match="message to be replied not found"):
+        await bot.send_message(ann.id, "re", reply_parameters=ReplyParameters(message_id=77))
+    orphan = await bot.send_message(
+        ann.id, "re", reply_parameters=ReplyParameters(message_id=77, allow_sending_without_reply=True)
+    )
+    assert orphan.reply_to_message is None
+    group = world.group(-1001234567890, "Volunteers", members=[ann])
+    photo = ann.send_photo(caption="from Ann")["message"]
+    copied = await bot.copy_message(group.id, ann.id, photo["message_id"], caption="<i>relayed</i>")
+    view = group.message(copied.message_id)
+    assert (view.kind, view.text, view.forwarded) == ("photo", "relayed", False)
+    assert "forward_origin" not in world.message(group.id, copied.message_id).data
+    with pytest.raises(TelegramBadRequest, match="message to copy not found"):
+        await bot.copy_message(group.id, ann.id, 999)
+    forwarded = await bot.forward_message(group.id, ann.id, photo["message_id"])
+    assert forwarded.forward_origin is not None
+    assert [m.message_id for m in world.forwarded_messages()] == [forwarded.message_id]
+
+
+async def test_protect_content_is_recorded(world: FakeTelegram, ann: FakeUser) -> None:
+    default = DefaultBotProperties(parse_mode="HTML", protect_content=True)
+    async with Bot(TOKEN, session=RecordingSession(world), default=default) as protected_bot:
+        sent = await protected_bot.send_message(ann.id, "secret")
+    assert sent.has_protected_content is True
+    last = ann.chat.last_from_bot()
+    assert last is not None
+    assert last.protected
+
+
+async def test_faults_fire_before_any_effect(world: FakeTelegram, bot: Bot, ann: FakeUser) -> None:
+    world.inject("sendMessage", kind="429", retry_after=7)
+    with pytest.raises(TelegramRetryAfter) as caught:
+        await bot.send_message(ann.id, "hi")
+    assert caught.value.retry_after == 7
+    assert ann.chat.texts() == []
+    world.inject(kind="500")
+    with pytest.raises(TelegramServerError):
+        await bot.send_message(ann.id, "hi")
+    world.inject("sendMessage", kind="drop")
+    with pytest.raises(TelegramNetworkError):
+        await bot.send_message(ann.id, "hi")
+    await bot.send_message(ann.id, "hi")
+    assert ann.chat.texts() == ["hi"]
+    assert [c.ok for c in world.calls_of("sendMessage")] == [False, False, False, True]
+
+
+async def test_media_groups_commands_and_forums(world: FakeTelegram, bot: Bot, ann: FakeUser) -> None:
+    album = await bot.send_media_group(
+        ann.id,
+        [
+            InputMediaPhoto(media=BufferedInputFile(b"1", "1.jpg"), caption="<b>one</b>"),
+            InputMediaPhoto(media=BufferedInputFile(b"2", "2.jpg")),
+        ],
+    )
+    assert len({m.media_group_id for m in album}) == 1
+    assert album[0].caption == "one"
+    assert album[1].photo is not None
+    again = await bot.send_photo(ann.id, album[1].photo[-1].file_id)  # a known file_id is sent again
+    assert again.photo is not None
+    assert world.file(again.photo[-1].file_id).data == b"2"
+    with pytest.raises(TelegramBadRequest, match="wrong file identifier"):
+        await bot.send_photo(ann.id, "no-such-file-id")
+    updates = ann.send_album(3, caption="three")
+    assert len({u["message"]["media_group_id"] for u in updates}) == 1
+
+    scope = BotCommandScopeChat(chat_id=ann.id)
+    await bot.set_my_commands([BotCommand(command="start", description="Start")], scope=scope, language_code="ru")
+    assert [c.command for c in await bot.get_my_commands(scope=scope, language_code="ru")] == ["start"]
+    assert await bot.get_my_commands() == []
+    with pytest.raises(TelegramBadRequest, match="BOT_COMMAND_INVALID"):
+        await bot.set_my_commands([BotCommand(command="Start Now", description="x")])
+
+    forum = world.group(-1009876543210, "Desk", members=[ann], forum=True)
+    topic = await bot.create_forum_topic(forum.id, "Request 7")
+    in_topic = await bot.send_message(forum.id, "new request", message_thread_id=topic.message_thread_id)
+    assert in_topic.is_topic_message
+    world.delete_topic(forum.id, topic.message_thread_id)
+    with pytest.raises(TelegramBadRequest, match="message thread not found"):
+        await bot.send_message(forum.id, "again", message_thread_id=topic.message_thread_id)
+    with pytest.raises(TelegramBadRequest, match="the chat is not a forum"):
+        await bot.create_forum_topic(ann.id, "x")
+
+
+async def test_every_user_action_is_a_valid_update(world: FakeTelegram, bot: Bot, ann: FakeUser) -> None:
+    forum = world.group(-1001112223334, "Desk", members=[ann], forum=True)
+    topic = await bot.create_forum_topic(forum.id, "Request 1")
+    await bot.send_message(
+        forum.id, "Take it?", message_thread_id=topic.message_thread_id, reply_markup=keyboard([("Claim", "c:1")])
+    )
+    await bot.send_message(ann.id, "Menu", reply_markup=ReplyKeyboardMarkup(keyboard=[[KeyboardButton(text="Help")]]))
+    said = ann.send("hi")
+    said_id = said["message"]["message_id"]
+    updates = [
+        said,
+        ann.send_photo(caption="p"),
+        ann.send_document(),
+        ann.send_voice(),
+        ann.send_video_note(),
+        ann.send_sticker(),
+        *ann.send_album(2),
+        ann.reply(said_id, "re"),
+        ann.edit(said_id, "/help edited"),
+        ann.press("Help"),  # a reply-keyboard button is sent as text
+        ann.block_bot(),
+        ann.unblock_bot(),
+        ann.in_chat(forum, topic.message_thread_id).send("in topic"),
+        ann.in_chat(forum).press("Claim"),
+    ]
+    parsed = [Update.model_validate(raw, context={"bot": bot}) for raw in updates]
+    assert [u.event_type for u in parsed] == [
+        *["message"] * 9,
+        "edited_message",
+        "message",
+        "my_chat_member",
+        "my_chat_member",
+        "message",
+        "callback_query",
+    ]
+    contents = [u.message.content_type for u in parsed[:8] if u.message]
+    assert contents == ["text", "photo", "document", "voice", "video_note", "sticker", "photo", "photo"]
+    reply, edit, in_topic = parsed[8].message, parsed[9].edited_message, parsed[13].message
+    assert reply is not None
+    assert reply.reply_to_message is not None
+    assert reply.reply_to_message.message_id == said_id
+    assert edit is not None
+    assert edit.text == "/help edited"
+    assert in_topic is not None
+    assert in_topic.message_thread_id == topic.message_thread_id
+    assert in_topic.is_topic_message
+    assert ann.chat.reply_keyboard() == [["Help"]]
+    assert [u.update_id for u in parsed] == sorted(u.update_id for u in parsed)
+
+
+# --- in-process dispatching ---------------------------------------------------------------------------------
+
+
+def build_dispatcher() -> Dispatcher:
+    router = Router()
+
+    @router.message(CommandStart())
+    async def start(message: Message) -> None:
+        await message.answer("Hello, <b>friend</b>", reply_markup=keyboard([("Claim", "claim:1")]))
+
+    @router.callback_query(F.data.startswith("claim:"))
+    async def claim(query: CallbackQuery) -> None:
+        await query.answer("Claimed")
+        if isinstance(query.message, Message):
+            await query.message.edit_text("Claimed by you")
+
+    dispatcher = Dispatcher()
+    dispatcher.include_router(router)
+    return dispatcher
+
+
+async def test_in_process_client_drives_a_dispatcher(world: FakeTelegram, bot: Bot) -> None:
+    client = InProcessClient(world, build_dispatcher(), bot)
+    volunteer = world.user(3003, first_name="Vera")
+    group = world.group(-1005550001111, "Volunteers", members=[volunteer], bot_is_admin=False)
+
+    start = await client.act(volunteer.start())
+    assert start["message"]["entities"] == [{"type": "bot_command", "offset": 0, "length": 6}]
+    assert volunteer.chat.texts() == ["Hello, friend"]
+
+    pressed = await client.act(volunteer.press("Claim"))
+    query_id = pressed["callback_query"]["id"]
+    assert world.callback_answers[query_id].text == "Claimed"
+    last = volunteer.chat.last_from_bot()
+    assert last is not None
+    assert (last.text, last.edited, last.buttons) == ("Claimed by you", True, [])
+    assert world.unanswered_queries() == []
+
+    # Re-delivery of a handled update reaches the handlers again; the second answer is refused.
+    with pytest.raises(TelegramBadRequest, match="query is too old"):
+        await client.deliver_again(pressed)
+
+    # A non-admin bot in privacy mode sees commands in a group, not chatter.
+    chatter = volunteer.in_chat(group).send("just talking")
+    assert "update_id" not in chatter
+    await client.act(volunteer.in_chat(group).send("/start@tropa_test_bot"))
+    assert group.texts() == ["Hello, friend"]
+
+
+async def test_wait_for_sees_changes(world: FakeTelegram, bot: Bot, ann: FakeUser) -> None:
+    async def later() -> None:
+        await asyncio.sleep(0.05)
+        await bot.send_message(ann.id, "eventually")
+
+    task = asyncio.create_task(later())
+    assert await world.wait_for(lambda: ann.chat.texts(), timeout=2) == ["eventually"]
+    await task
+    with pytest.raises(TimeoutError, match="condition not met"):
+        await world.wait_for(lambda: False, timeout=0.1)
+
+
+# --- over HTTP ----------------------------------------------------------------------------------------------
+
+
+async def test_http_emulator_with_aiogram_aiohttp_session(world: FakeTelegram) -> None:
+    user = world.user(4004, first_name="Ira")
+    async with BotApiEmulator(world) as emulator:
+        session = AiohttpSession(api=TelegramAPIServer.from_base(emulator.base_url))
+        async with Bot(TOKEN, session=session, default=DefaultBotProperties(parse_mode="HTML")) as bot:
+            assert (await bot.get_me()).username == "tropa_test_bot"
+
+            first, second = user.send("hello"), user.start()
+            updates = await bot.get_updates(timeout=1)
+            assert [u.update_id for u in updates] == [first["update_id"], second["update_id"]]
+            assert len(await bot.get_updates(timeout=0)) == 2  # not confirmed yet
+            assert await bot.get_updates(offset=updates[-1].update_id + 1, timeout=0) == []
+            assert world.pending_updates() == []  # confirmed by the offset
+
+            poll = asyncio.create_task(bot.get_updates(offset=updates[-1].update_id + 1, timeout=5))
+            await asyncio.sleep(0.1)
+            third = user.send("later")
+            woke = await asyncio.wait_for(poll, 2)
+            assert [u.update_id for u in woke] == [third["update_id"]]
+
+            photo = await bot.send_photo(user.id, BufferedInputFile(b"jpeg bytes", "p.jpg"), caption="<b>c</b>")
+            assert photo.photo is not None
+            assert world.file(photo.photo[-1].file_id).data == b"jpeg bytes"
+            downloaded = await bot.download(photo.photo[-1].file_id)
+            assert downloaded is not None
+            assert downloaded.read() == b"jpeg bytes"
+
+            with pytest.raises(TelegramBadRequest, match="Unsupported start tag"):
+                await bot.send_message(user.id, "5 < 6")
+            world.inject("sendMessage", kind="429", retry_after=3)
+            with pytest.raises(TelegramRetryAfter) as caught:
+                await bot.send_message(user.id, "hi")
+            assert caught.value.retry_after == 3
+            world.inject("sendMessage", kind="drop")
+            with pytest.raises(TelegramNetworkError):
+                await bot.send_message(user.id, "hi")
+            assert user.chat.texts() == ["c"]
+
+        other = AiohttpSession(api=TelegramAPIServer.from_base(emulator.base_url))
+        async with Bot("42:wrong", session=other) as stranger:
+            with pytest.raises(TelegramUnauthorizedError):
+                await stranger.get_me()
+        async with Bot(TOKEN, session=AiohttpSession(api=TelegramAPIServer.from_base(emulator.base_url))) as b:
+            with pytest.raises(ClientResponseError, match="404"):
+                await b.download_file("photos/missing.jpg")
+            with pytest.raises(TelegramNotFound, match="Not Found"):
+                await b.session.make_request(b, GetTelepathy())
