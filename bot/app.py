@@ -28,7 +28,7 @@ from bot.middlewares.transaction import TransactionMiddleware
 from bot.notices import NoticeRenderer
 from bot.runtime import Runtime
 from bot.settings import SUPPORTED_LANGUAGES, Settings
-from handlers import fallback, intake, operator, relay, requester, team
+from handlers import fallback, intake, operator, relay, requester, stats, team
 from services import maintenance
 from services.context import Services
 from services.delivery import OutboxSender
@@ -109,6 +109,7 @@ async def build_app(
         team.build_joining(),
         operator.build_router(),
         team.build_router(),
+        stats.build_router(),
         relay.build_volunteer_side(),
         requester.build_router(),
         intake.build_router(),

@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable, Sequence
 
 from aiogram.utils.token import TokenValidationError, validate_token
 
-from bot import keys
+from bot import keys, stats_cli
 from bot.log import configure_logging
 from bot.runtime import Runtime, open_runtime
 from bot.settings import Settings, SettingsError, load_settings
@@ -106,6 +106,10 @@ def build_parser() -> argparse.ArgumentParser:
     retire.add_argument("key_id", help="the key id, as shown by `tropa keys list`")
     keys_commands.add_parser("list", help="show key ids, the active one, and what each wraps")
     keys_parser.set_defaults(handler=cmd_keys)
+
+    stats = commands.add_parser("stats", help="aggregate statistics, the same numbers coordinators see")
+    stats_cli.add_arguments(stats)
+    stats.set_defaults(handler=stats_cli.run)
 
     return parser
 

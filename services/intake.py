@@ -5,8 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from services import metrics
 from services.events import RequestSubmitted
 from services.questionnaire import MULTI_SELECT, STAT_DIMENSIONS, complete
+from storage import clock
 from storage.clock import iso_week
 from storage.requests import DuplicateOpenRequest, RequestRecord
 
@@ -23,7 +25,7 @@ class ForgetResult:
 
 
 def submission_counters(answers: dict[str, Any], language: str) -> list[tuple[str, str]]:
-    items = [("submitted", "all"), ("language", language)]
+    items = [(metrics.SUBMITTED, metrics.ALL), ("language", language)]
     for step in STAT_DIMENSIONS:
         value = answers[step]
         values = value if step in MULTI_SELECT else [value]
@@ -68,6 +70,7 @@ class IntakeService:
         await self.services.counters.bump_many(
             iso_week(record.created_at), submission_counters(completed.values, language)
         )
+        await self.services.counters.bump(metrics.GAUGE_WEEK, metrics.BACKLOG, record.urgency)
         await self.services.audit.record("submitted", actor_id=None, request_id=record.id)
         outbox = self.services.outbox
         await outbox.put(
@@ -123,7 +126,12 @@ class IntakeService:
         message_ids = await self.requester_message_ids(user_id)
         shredded = 0
         for request_id in await self.services.requests.ids_for_requester(user_id):
+            record = await self.services.requests.by_id(request_id)
             await self.services.audit.record("forgotten", actor_id=None, request_id=None)
-            if await self.services.requests.shred(request_id):
-                shredded += 1
+            if record is None or not await self.services.requests.shred(request_id):
+                continue
+            shredded += 1
+            if record.is_open:
+                await self.services.counters.bump(iso_week(clock.now()), metrics.WITHDRAWN, metrics.ALL)
+                await self.services.counters.bump(metrics.GAUGE_WEEK, metrics.BACKLOG, record.urgency, by=-1)
         return ForgetResult(shredded, message_ids)

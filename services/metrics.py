@@ -13,9 +13,14 @@ CLAIMED = "claimed"
 CLOSED = "closed"
 FLAGGED = "flagged"
 REOPENED = "reopened"
+WITHDRAWN = "withdrawn"  # an open request erased by its requester (/forget)
 TIME_TO_CLAIM = "time_to_claim"
 TIME_TO_CLOSE = "time_to_close"
 ALL = "all"
+
+# Gauges: not per week but current totals, kept in the same table under this pseudo-week.
+GAUGE_WEEK = "total"
+BACKLOG = "backlog"  # open (new or claimed) requests by urgency
 
 # Upper bounds of the duration buckets, in minutes; the last bucket is open-ended.
 DURATION_BOUNDS_MINUTES: tuple[int, ...] = (15, 60, 240, 720, 1440, 4320, 10080)

@@ -229,6 +229,7 @@ class QueueService:
         await self.s.audit.record("closed", actor_id=volunteer.id, request_id=record.id, detail=outcome)
         week = iso_week(closed.closed_at)
         await self.s.counters.bump(week, metrics.CLOSED, outcome)
+        await self.s.counters.bump(metrics.GAUGE_WEEK, metrics.BACKLOG, closed.urgency, by=-1)
         await self.s.counters.bump(
             week, metrics.TIME_TO_CLOSE, metrics.duration_bucket(closed.closed_at - closed.created_at)
         )
@@ -253,6 +254,7 @@ class QueueService:
             raise QueueError("not_closed")
         await self.s.audit.record("reopened", actor_id=volunteer.id, request_id=record.id)
         await self.s.counters.bump(iso_week(clock.now()), metrics.REOPENED, metrics.ALL)
+        await self.s.counters.bump(metrics.GAUGE_WEEK, metrics.BACKLOG, reopened.urgency)
         return reopened
 
     async def flag(self, volunteer: VolunteerRecord, code: str) -> RequestRecord:

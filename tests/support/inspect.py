@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from storage.counters import Counters
 from storage.models import Base
 from storage.requests import RequestDetails, RequestRepository
 from tests.support.harness import Harness
@@ -33,3 +34,9 @@ async def request_field(h: Harness, code: str, name: str) -> Any:
     async with h.runtime.db.transaction() as session:
         record = await RequestRepository(session, h.runtime.vault).by_code(code)
         return getattr(record, name) if record else None
+
+
+async def counter_values(h: Harness) -> dict[tuple[str, str, str], int]:
+    async with h.runtime.db.transaction() as session:
+        rows = await Counters(session).rows()
+    return {(row.week, row.metric, row.bucket): row.count for row in rows}
