@@ -36,7 +36,7 @@ from services.events import Events, RequestSubmitted
 from services.jobs import Job, JobRunner
 from services.policy import Policy
 from services.queue import announce_submitted
-from storage.fsm import DatabaseStorage, EncryptedStorage
+from storage.fsm import DatabaseStorage, EncryptedStorage, SweepableRedisStorage
 
 log = structlog.get_logger()
 
@@ -92,12 +92,19 @@ async def build_app(
     i18n = create_i18n(settings.default_language)
     async with runtime.db.transaction() as session:
         system_key = await runtime.vault.system_key(session)
-    storage = EncryptedStorage(inner_storage or DatabaseStorage(runtime.db), system_key, runtime.keyring.blind)
+    if inner_storage is None:
+        inner_storage = (
+            SweepableRedisStorage.connect(settings.redis_url) if settings.redis_url else DatabaseStorage(runtime.db)
+        )
+    storage = EncryptedStorage(inner_storage, system_key, runtime.keyring.blind)
     sender = OutboxSender(runtime.db, runtime.vault, policy, events, bot, NoticeRenderer(i18n, settings.hours))
 
-    dispatcher = Dispatcher(storage=storage, events_isolation=isolation or SimpleEventIsolation())
+    # The update's transaction opens before the FSM middleware reads the state, so that read, every FSM
+    # write and the handler's own writes share one session and commit together (decision 0005).
+    dispatcher = Dispatcher(storage=storage, events_isolation=isolation or SimpleEventIsolation(), disable_fsm=True)
     dispatcher["i18n_catalog"] = i18n
     dispatcher.update.outer_middleware(TransactionMiddleware(runtime.db, runtime.vault, policy, events, sender.ring))
+    dispatcher.update.outer_middleware(dispatcher.fsm)
     roles, locale = RoleMiddleware(), LocaleMiddleware(i18n)
     throttling = ThrottlingMiddleware(settings.throttle_per_minute, runtime.keyring.blind)
     for observer in (dispatcher.message, dispatcher.edited_message, dispatcher.callback_query):

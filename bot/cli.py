@@ -7,12 +7,15 @@ import asyncio
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 
-from aiogram.utils.token import TokenValidationError, validate_token
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import keys, stats_cli
 from bot.log import configure_logging
 from bot.runtime import Runtime, open_runtime
 from bot.settings import Settings, SettingsError, load_settings
+from services.context import Services
+from services.events import Events
+from services.team import TeamError
 from storage import migrate as migrations
 from storage.keyring import KeyringError
 
@@ -36,6 +39,8 @@ def say(line: str) -> None:
 def _require_token(settings: Settings) -> str:
     if settings.bot_token is None or not settings.bot_token.get_secret_value().strip():
         raise Refused(BOTFATHER_STEPS)
+    from aiogram.utils.token import TokenValidationError, validate_token  # aiogram takes seconds to import
+
     token = settings.bot_token.get_secret_value().strip()
     try:
         validate_token(token)
@@ -84,6 +89,43 @@ def cmd_keys(settings: Settings, args: argparse.Namespace) -> None:
     asyncio.run(_with_runtime(settings, actions[args.keys_command]))
 
 
+def _services(runtime: Runtime, session: AsyncSession) -> Services:
+    from bot.app import policy_from
+
+    return Services(session, runtime.vault, policy_from(runtime.settings), Events())
+
+
+def cmd_volunteers(settings: Settings, args: argparse.Namespace) -> None:
+    async def invite(runtime: Runtime) -> None:
+        async with runtime.db.transaction() as session:
+            try:
+                issued = await _services(runtime, session).team.invite(None, args.role)
+            except TeamError as error:
+                raise Refused(f"cannot invite: {error.reason}") from None
+        say(f"One-time invite for a {issued.role}, valid until {issued.expires_at:%Y-%m-%d %H:%M} UTC.")
+        say("The person sends this to the bot in a private chat:")
+        say(f"/join {issued.code}")
+
+    async def roster(runtime: Runtime) -> None:
+        async with runtime.db.transaction() as session:
+            services = _services(runtime, session)
+            for volunteer in await services.volunteers.list_all():
+                held = len(await services.requests.list_assigned(volunteer.id))
+                say(f"{volunteer.pseudonym:<24} {volunteer.role:<12} holds {held}")
+
+    action = invite if args.volunteers_command == "invite" else roster
+    asyncio.run(_with_runtime(settings, action))
+
+
+def cmd_purge(settings: Settings, _args: argparse.Namespace) -> None:
+    async def purge(runtime: Runtime) -> None:
+        async with runtime.db.transaction() as session:
+            shredded = await _services(runtime, session).queue.purge_closed()
+        say(f"Shredded {shredded} closed requests older than {settings.retention_days} days.")
+
+    asyncio.run(_with_runtime(settings, purge))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tropa",
@@ -106,6 +148,16 @@ def build_parser() -> argparse.ArgumentParser:
     retire.add_argument("key_id", help="the key id, as shown by `tropa keys list`")
     keys_commands.add_parser("list", help="show key ids, the active one, and what each wraps")
     keys_parser.set_defaults(handler=cmd_keys)
+
+    volunteers = commands.add_parser("volunteers", help="the team: invite someone, or list who is on it")
+    volunteer_commands = volunteers.add_subparsers(dest="volunteers_command", required=True, metavar="ACTION")
+    invite = volunteer_commands.add_parser("invite", help="print a one-time invite code for a role")
+    invite.add_argument("role", choices=["volunteer", "coordinator", "admin"])
+    volunteer_commands.add_parser("list", help="pseudonyms, roles and how many requests each holds")
+    volunteers.set_defaults(handler=cmd_volunteers)
+
+    purge = commands.add_parser("purge", help="shred closed requests past the retention period now")
+    purge.set_defaults(handler=cmd_purge)
 
     stats = commands.add_parser("stats", help="aggregate statistics, the same numbers coordinators see")
     stats_cli.add_arguments(stats)

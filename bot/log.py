@@ -34,7 +34,15 @@ SAFE_KEYS = frozenset(
 )  # fmt: skip
 REDACTED = "[redacted]"
 _ID_LIKE = re.compile(r"(?<![\w.])-?\d{6,}(?![\w.])")
-_NOISY_LIBRARIES = ("aiosqlite", "asyncpg", "sqlalchemy.engine", "sqlalchemy.pool", "aiohttp.access")
+_NOISY_LIBRARIES = ("aiosqlite", "asyncpg", "sqlalchemy.engine", "sqlalchemy.pool", "aiohttp.access", "alembic")
+# Third-party format strings whose arguments are known to be only numbers and fixed words.
+_SAFE_FOREIGN_FORMATS = frozenset(
+    {
+        ("aiogram.event", "Update id=%s is %s. Duration %d ms by bot id=%d"),
+        ("aiogram.dispatcher", "Sleep for %f seconds and try again... (tryings = %d, bot id = %d)"),
+        ("aiogram.dispatcher", "Connection established (tryings = %d, bot id = %d)"),
+    }
+)
 
 
 def mask_ids(value: str) -> str:
@@ -58,7 +66,10 @@ def redact(_logger: WrappedLogger, _name: str, event_dict: EventDict) -> EventDi
     record = event_dict.get("_record")
     if record is not None and not event_dict.get("_from_structlog"):
         # A record from another library: its format string is code, its arguments may be data.
-        event_dict["event"] = str(record.msg) if isinstance(record.msg, str) else type(record.msg).__name__
+        if (record.name, record.msg) in _SAFE_FOREIGN_FORMATS:
+            event_dict["event"] = mask_ids(str(event_dict["event"]))  # already formatted by structlog
+        else:
+            event_dict["event"] = str(record.msg) if isinstance(record.msg, str) else type(record.msg).__name__
         event_dict["logger"] = record.name
     exc_info = event_dict.pop("exc_info", None)
     if exc_info:

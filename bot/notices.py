@@ -25,10 +25,11 @@ from aiogram.methods import (
     TelegramMethod,
 )
 from aiogram.utils.formatting import Bold, Italic, Text, as_list
-from aiogram.utils.i18n import I18n
+from aiogram.utils.i18n import I18n, ngettext
 from aiogram.utils.i18n import gettext as _
 
 from bot.settings import WorkingHours
+from handlers.format import fill
 from handlers.operator_views import card_markup, card_text, card_update_text, full_card_from_payload
 from services.delivery import Target
 
@@ -71,7 +72,7 @@ class NoticeRenderer:
         hours = self.working_hours
         content = as_list(
             Bold(_("Your request is sent.")),
-            Text(_("Its code:"), " ", Bold(payload["code"])),
+            fill(_("Its code: {code}"), code=payload["code"]),
             "",
             _(
                 "What happens next: a volunteer takes your request and writes to you here, through this "
@@ -95,17 +96,8 @@ class NoticeRenderer:
             "chat_not_found": _("the person's chat no longer exists"),
         }
         reason = reasons.get(str(payload.get("reason")), _("Telegram refused it"))
-        content = Text(
-            _("Your message for request"),
-            " ",
-            Bold(payload["code"]),
-            " ",
-            _("was not delivered:"),
-            " ",
-            reason,
-            ".",
-        )
-        return self.message(target, content)
+        template = _("Your message for request {code} was not delivered: {reason}.")
+        return self.message(target, fill(template, code=payload["code"], reason=Text(reason)))
 
     # -- the queue -----------------------------------------------------------------------------------
 
@@ -129,15 +121,15 @@ class NoticeRenderer:
 
     def _claimed(self, payload: dict[str, Any], target: Target) -> SendMessage:
         content = as_list(
-            Text(_("A volunteer has taken your request"), " ", Bold(payload["code"]), "."),
-            Text(_("They will write to you here as"), " ", Bold(_("Volunteer"), " ", payload["pseudonym"]), "."),
+            fill(_("A volunteer has taken your request {code}."), code=payload["code"]),
+            fill(_("Their messages here are signed {name}."), name=self.volunteer_label(str(payload["pseudonym"]))),
             _("You can write to them here too: just send a message."),
         )
         return self.message(target, content)
 
     def _closed(self, payload: dict[str, Any], target: Target) -> SendMessage:
         content = as_list(
-            Text(_("Your request"), " ", Bold(payload["code"]), " ", _("is closed.")),
+            fill(_("Your request {code} is closed."), code=payload["code"]),
             _(
                 "If you need help again, send /start. /forget erases everything now; otherwise it is erased "
                 "automatically later."
@@ -146,47 +138,43 @@ class NoticeRenderer:
         return self.message(target, content)
 
     def _lease_expired(self, payload: dict[str, Any], target: Target) -> SendMessage:
-        content = Text(
-            Bold(payload["code"]),
-            " ",
-            _("went back to the queue: no activity for {hours} hours.").format(hours=payload["hours"]),
+        hours = int(payload["hours"])
+        template = ngettext(
+            "{code} went back to the queue: no activity for {hours} hour.",
+            "{code} went back to the queue: no activity for {hours} hours.",
+            hours,
         )
-        return self.message(target, content)
+        return self.message(target, fill(template, code=payload["code"], hours=Text(str(hours))))
 
     def _escalation(self, payload: dict[str, Any], target: Target) -> SendMessage:
-        content = Text(
-            "⚠️ ",
-            Bold(payload["code"]),
-            " ",
-            _("is urgent (danger within 48 hours) and nobody has taken it yet."),
-        )
-        return self.message(target, content)
+        template = _("{code} is urgent (danger within 48 hours) and nobody has taken it yet.")
+        return self.message(target, Text("⚠️ ", fill(template, code=payload["code"])))
 
     def _flagged(self, payload: dict[str, Any], target: Target) -> SendMessage:
-        content = Text(
-            "🚩 ",
-            Bold(payload["code"]),
-            " ",
-            _("was flagged as suspicious by {name}.").format(name=payload["by"]),
-        )
-        return self.message(target, content)
+        template = _("{code} was flagged as suspicious by {name}.")
+        return self.message(target, Text("🚩 ", fill(template, code=payload["code"], name=payload["by"])))
 
     # -- the relay -----------------------------------------------------------------------------------
 
+    @staticmethod
+    def volunteer_label(pseudonym: str) -> str:
+        return _("Volunteer {pseudonym}").format(pseudonym=pseudonym)
+
     def _relay_in(self, payload: dict[str, Any], target: Target) -> TelegramMethod[Any]:
-        return self._relayed(Text(Bold(payload["code"], ":")), payload["content"], target, protect=True)
+        return self._relayed(str(payload["code"]), payload["content"], target, protect=True)
 
     def _relay_out(self, payload: dict[str, Any], target: Target) -> TelegramMethod[Any]:
-        label = Text(Bold(_("Volunteer"), " ", payload["pseudonym"], ":"))
-        return self._relayed(label, payload["content"], target, protect=False)
+        sender = self.volunteer_label(str(payload["pseudonym"]))
+        return self._relayed(sender, payload["content"], target, protect=False)
 
-    def _relayed(self, label: Text, content: dict[str, Any], target: Target, *, protect: bool) -> TelegramMethod[Any]:
+    def _relayed(self, sender: str, content: dict[str, Any], target: Target, *, protect: bool) -> TelegramMethod[Any]:
         kind = content["type"]
         common: dict[str, Any] = {"chat_id": target.chat_id, "protect_content": protect}
+        label = Text(Bold(sender, ":"))
         if kind == "text":
             return SendMessage(**common, **Text(label, "\n", content["text"]).as_kwargs())
         if kind == "label":
-            return SendMessage(**common, **Text(label, " ", Italic(_("sent this:"))).as_kwargs())
+            return SendMessage(**common, **Italic(fill(_("{sender} sent this:"), sender=sender)).as_kwargs())
         if kind in CAPTIONLESS_METHODS:
             method: TelegramMethod[Any] = CAPTIONLESS_METHODS[kind](**common, **{kind: content["file_id"]})
             return method

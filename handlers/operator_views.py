@@ -10,9 +10,11 @@ from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from aiogram.utils.formatting import Bold, Code, Italic, Text, as_line, as_list
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.i18n import lazy_gettext as __
+from aiogram.utils.i18n import ngettext
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from handlers.callbacks import Claim, CloseOutcome, QueuePageCb, Revoke, TransferTo
+from handlers.format import fill
 from handlers.views import LANGUAGE_NAMES, answers_summary, option_label
 from services.queue import OUTCOMES, NoteView, QueuePage
 from storage import clock
@@ -42,10 +44,10 @@ def age(since: datetime) -> str:
     if minutes < 2:
         return _("just now")
     if minutes < 120:
-        return _("{n} min ago").format(n=minutes)
+        return ngettext("{n} minute ago", "{n} minutes ago", minutes).format(n=minutes)
     if minutes < 48 * 60:
-        return _("{n} h ago").format(n=minutes // 60)
-    return _("{n} d ago").format(n=minutes // 1440)
+        return ngettext("{n} hour ago", "{n} hours ago", minutes // 60).format(n=minutes // 60)
+    return ngettext("{n} day ago", "{n} days ago", minutes // 1440).format(n=minutes // 1440)
 
 
 def urgency_label(urgency: str) -> str:
@@ -55,7 +57,7 @@ def urgency_label(urgency: str) -> str:
 def card_text(payload: Mapping[str, Any]) -> Text:
     created = datetime.fromisoformat(str(payload["created_at"]))
     return as_list(
-        Text("🆕 ", Bold(_("New request"), " ", payload["code"])),
+        Text("🆕 ", fill(_("New request {code}"), code=payload["code"])),
         as_line(Bold(_("Urgency"), ": "), urgency_label(str(payload["urgency"])), end=""),
         as_line(Bold(_("Situation"), ": "), option_label("status", str(payload["status"])), end=""),
         as_line(Bold(_("Where now"), ": "), option_label("location", str(payload["location"])), end=""),
@@ -64,7 +66,7 @@ def card_text(payload: Mapping[str, Any]) -> Text:
             LANGUAGE_NAMES.get(str(payload["language"]), str(payload["language"])),
             end="",
         ),
-        as_line(Bold(_("Received"), ": "), age(created), end=""),
+        as_line(Bold(_("Submitted"), ": "), age(created), end=""),
     )
 
 
@@ -76,22 +78,20 @@ def card_markup(code: str) -> InlineKeyboardMarkup:
 
 def card_update_text(code: str, state: str) -> Text:
     if state == "claimed":
-        return Text(Bold(code), " ", _("has been claimed by a volunteer."))
-    return Text(Bold(code), " ", _("is no longer in the queue."))
+        return fill(_("{code} has been claimed by a volunteer."), code=code)
+    return fill(_("{code} is no longer in the queue."), code=code)
 
 
 def full_card_text(details: RequestDetails, *, heading: str | None = None) -> Text:
     record = details.record
     return as_list(
-        Bold(heading or _("Request"), " ", record.code),
+        fill(heading or _("Request {code}"), code=record.code),
         Text(
             LANGUAGE_NAMES.get(record.language, record.language),
             " · ",
             urgency_label(record.urgency),
             " · ",
-            _("received"),
-            " ",
-            age(record.created_at),
+            _("submitted {age}").format(age=age(record.created_at)),
         ),
         "",
         *answers_summary(details.answers),
@@ -106,7 +106,7 @@ def full_card_text(details: RequestDetails, *, heading: str | None = None) -> Te
 
 
 def full_card_from_payload(payload: Mapping[str, Any]) -> Text:
-    heading = _("Transferred to you: request") if payload.get("reason") == "transferred" else None
+    heading = _("Transferred to you: request {code}") if payload.get("reason") == "transferred" else None
     created = datetime.fromisoformat(str(payload["created_at"]))
     record = RequestRecord(
         id="",
@@ -174,9 +174,7 @@ def mine_view(requests: list[RequestRecord]) -> Text:
                 " · ",
                 urgency_label(record.urgency),
                 " · ",
-                _("claimed"),
-                " ",
-                age(record.claimed_at or record.created_at),
+                _("claimed {age}").format(age=age(record.claimed_at or record.created_at)),
             )
             for record in requests
         ],
@@ -231,7 +229,7 @@ def roster_view(roster: list[tuple[VolunteerRecord, int]]) -> Text:
                 " · ",
                 str(ROLE_LABELS[volunteer.role]),
                 " · ",
-                _("holds {n}").format(n=held),
+                ngettext("holds {n} request", "holds {n} requests", held).format(n=held),
             )
             for volunteer, held in roster
         ],

@@ -5,13 +5,14 @@ from __future__ import annotations
 from aiogram.utils.formatting import Bold, Text, as_list
 from aiogram.utils.i18n import gettext as _
 
+from handlers.format import fill
 from services.questionnaire import DESCRIPTION_MAX
 from storage.requests import RequestRecord
 
 
 def answer_error(reason: str, *, length: int = 0) -> str:
     if reason == "too_long":
-        return _("That is {length} characters; please keep it under {limit}. Shorter is safer, too.").format(
+        return _("That is {length} characters; please keep it to {limit} at most. Shorter is safer, too.").format(
             length=length, limit=DESCRIPTION_MAX
         )
     if reason == "choose_at_least_one":
@@ -22,13 +23,14 @@ def answer_error(reason: str, *, length: int = 0) -> str:
 
 
 def request_status_text(request: RequestRecord) -> Text:
-    code = Bold(request.code)
     if request.status == "new":
-        line = Text(_("Your request"), " ", code, " ", _("is waiting for a volunteer. You will get a message here."))
+        line = fill(
+            _("Your request {code} is waiting for a volunteer. You will get a message here."), code=request.code
+        )
     elif request.status == "claimed":
-        line = Text(_("A volunteer is working on your request"), " ", code, ". ", _("Write here to reach them."))
+        line = fill(_("A volunteer is working on your request {code}. Write here to reach them."), code=request.code)
     else:
-        line = Text(_("Your request"), " ", code, " ", _("is closed. Send /start if you need help again."))
+        line = fill(_("Your request {code} is closed. Send /start if you need help again."), code=request.code)
     return as_list(line, "", _("/wipe clears this chat. /forget erases everything about you."))
 
 

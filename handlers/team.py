@@ -75,7 +75,7 @@ async def revoke_menu(message: Message, services: Services, volunteer: Volunteer
     if not others:
         await message.answer(_("There is nobody else on the team."), parse_mode=None)
         return
-    await message.answer(_("Whom should the bot no longer serve?"), reply_markup=revoke_markup(others), parse_mode=None)
+    await message.answer(_("Whom to remove from the team?"), reply_markup=revoke_markup(others), parse_mode=None)
 
 
 async def revoke(

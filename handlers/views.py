@@ -10,6 +10,7 @@ from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from aiogram.utils.formatting import Bold, Italic, Text, as_line, as_list
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.i18n import lazy_gettext as __
+from aiogram.utils.i18n import ngettext
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from handlers.callbacks import EditAnswer, LanguageChoice, Nav, OptionChoice
@@ -133,8 +134,16 @@ def consent_view(retention_days: int, abandoned_hours: int) -> View:
         Bold(_("What we keep, and for how long")),
         "",
         _("Your answers are stored encrypted. Only the volunteer who takes your request can read them."),
-        _("We erase your request {days} days after it is closed.").format(days=retention_days),
-        _("Unfinished answers are erased after {hours} hours.").format(hours=abandoned_hours),
+        ngettext(
+            "We erase your request {days} day after it is closed.",
+            "We erase your request {days} days after it is closed.",
+            retention_days,
+        ).format(days=retention_days),
+        ngettext(
+            "Unfinished answers are erased after {hours} hour.",
+            "Unfinished answers are erased after {hours} hours.",
+            abandoned_hours,
+        ).format(hours=abandoned_hours),
         _("Send /forget at any time to erase everything at once."),
         "",
         _("Do you agree?"),
@@ -152,7 +161,7 @@ QUESTIONS: dict[str, Any] = {
     Step.WHO: __("Who is asking for help?"),
     Step.STATUS: __("What is the situation of the person who needs help?"),
     Step.LOCATION: __("Where is the person now? Only roughly, never an exact place."),
-    Step.DOCUMENTS: __("Which documents does the person have? Choose all that apply, then press Done."),
+    Step.DOCUMENTS: __("What about the person's documents? Choose all that apply, then press Done."),
     Step.HEALTH: __("Is there a wound or illness that matters for planning?"),
     Step.URGENCY: __("How urgent is it?"),
     Step.HELP: __("What help is needed? Choose all that apply, then press Done."),
@@ -176,7 +185,7 @@ def choice_view(step: Step, answers: Mapping[str, Any]) -> View:
 def description_view() -> View:
     text = as_list(
         _("In a few words, what is happening? This is optional, up to {limit} characters.").format(
-            limit=f"{DESCRIPTION_MAX:,}".replace(",", " ")
+            limit=DESCRIPTION_MAX
         ),
         "",
         Bold(_("Do not write names, unit numbers, exact places or phone numbers.")),
@@ -207,7 +216,7 @@ def review_view(answers: Mapping[str, Any]) -> View:
         "",
         *answers_summary(answers),
         "",
-        _("Press Submit to send your request, or Edit to change an answer."),
+        _("Press Submit to send your request, or ✏️ to change an answer."),
     )
     builder = InlineKeyboardBuilder()
     for step in ANSWER_STEPS:

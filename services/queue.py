@@ -114,12 +114,16 @@ class QueueService:
 
     # -- announcing --------------------------------------------------------------------------------
 
-    async def announce(self, request: RequestRecord, coarse: dict[str, Any]) -> None:
+    async def announce(
+        self, request: RequestRecord, coarse: dict[str, Any], *, skip_volunteer: str | None = None
+    ) -> None:
         payload = card_payload(request, coarse)
         if self.s.policy.volunteer_chat_id is not None:
             await self.s.outbox.put(recipient="group", request_id=request.id, purpose="card", payload=payload)
             return
         for volunteer in await self.s.volunteers.list_all():
+            if volunteer.id == skip_volunteer:
+                continue
             await self.s.outbox.put(
                 recipient="volunteer",
                 volunteer_id=volunteer.id,
@@ -128,10 +132,12 @@ class QueueService:
                 payload=payload,
             )
 
-    async def announce_again(self, request: RequestRecord) -> None:
+    async def announce_again(self, request: RequestRecord, *, skip_volunteer: str | None = None) -> None:
+        """Back in the queue: a fresh card for everyone (but the volunteer who just let it go)."""
         details = await self.s.requests.read(request)
         await self.s.audit.record("announced", actor_id=None, request_id=request.id)
-        await self.announce(request, {step.value: details.answers.get(step) for step in STAT_DIMENSIONS})
+        coarse = {step.value: details.answers.get(step) for step in STAT_DIMENSIONS}
+        await self.announce(request, coarse, skip_volunteer=skip_volunteer)
 
     async def _retire_cards(self, request: RequestRecord, state: str) -> None:
         """Edit every triage card of this request down to one line without a button."""
@@ -196,7 +202,7 @@ class QueueService:
         if released is None:
             raise QueueError("not_yours")
         await self.s.audit.record("released", actor_id=volunteer.id, request_id=record.id)
-        await self.announce_again(released)
+        await self.announce_again(released, skip_volunteer=volunteer.id)
         return released
 
     async def transfer(self, volunteer: VolunteerRecord, code: str, to_volunteer_id: str) -> VolunteerRecord:
@@ -344,7 +350,7 @@ class QueueService:
                         "hours": int(self.s.policy.claim_lease.total_seconds() // 3600),
                     },
                 )
-            await self.announce_again(released)
+            await self.announce_again(released, skip_volunteer=holder)
         return expired
 
     async def escalate(self) -> int:

@@ -93,7 +93,7 @@ class TeamService:
             released = await self.s.requests.release(request.id, target.id)
             if released is not None:
                 await self.s.audit.record("released", actor_id=actor.id, request_id=request.id, detail="revoked")
-                await self.s.queue.announce_again(released)
+                await self.s.queue.announce_again(released, skip_volunteer=target.id)
         return target
 
     async def set_pseudonym(self, volunteer: VolunteerRecord, pseudonym: str) -> str:

@@ -17,10 +17,11 @@ from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
 from aiogram.fsm.state import State
-from aiogram.fsm.storage.base import BaseStorage, StateType, StorageKey
-from sqlalchemy import delete, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from aiogram.fsm.storage.base import BaseStorage, KeyBuilder, StateType, StorageKey
+from aiogram.fsm.storage.redis import RedisStorage
+from redis.asyncio import Redis
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import clock
 from storage.crypto import CryptoError, Key, Place, open_sealed, seal
@@ -28,6 +29,7 @@ from storage.db import Database
 from storage.models import FsmRecord
 
 FSM_DOMAIN = "fsm"
+_PINNED = "tropa.fsm.rows"
 _SEALED = "sealed"
 _TOUCHED = "t"
 _DATA = "d"
@@ -63,43 +65,52 @@ class Sweepable(Protocol):
 
 
 class DatabaseStorage(BaseStorage):
-    """FSM records in ``fsm_state``. Writes join the update's transaction when one is open."""
+    """FSM records in ``fsm_state``, through the ORM: within an update every read after the first comes
+    from the session's identity map and all writes reach the database in one flush at commit."""
 
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    async def _upsert(self, key: StorageKey, **values: Any) -> None:
-        values["updated_at"] = clock.now()
-        insert = sqlite_insert if self.db.is_sqlite else pg_insert
-        statement = insert(FsmRecord).values(key=storage_key_text(key), **values)
-        statement = statement.on_conflict_do_update(index_elements=[FsmRecord.key], set_=values)
-        async with self.db.session_or_transaction() as session:
-            await session.execute(statement)
-
-    async def _row(self, key: StorageKey) -> FsmRecord | None:
-        async with self.db.session_or_transaction() as session:
-            return await session.scalar(
-                select(FsmRecord)
-                .where(FsmRecord.key == storage_key_text(key))
-                .execution_options(populate_existing=True)
-            )
+    @staticmethod
+    async def _row(session: AsyncSession, key: StorageKey, *, create: bool) -> FsmRecord | None:
+        # The identity map holds unchanged objects only weakly; pin the row for the session's life so
+        # the many get_data/get_state calls of one update cost a single SELECT.
+        pinned: dict[str, FsmRecord | None] = session.info.setdefault(_PINNED, {})
+        text = storage_key_text(key)
+        if text in pinned:
+            row = pinned[text]
+        else:
+            row = pinned[text] = await session.get(FsmRecord, text)
+        if row is None and create:
+            row = pinned[text] = FsmRecord(key=text, state=None, data=None, updated_at=clock.now())
+            session.add(row)
+        return row
 
     async def set_state(self, key: StorageKey, state: StateType = None) -> None:
-        await self._upsert(key, state=_state_name(state))
+        name = _state_name(state)
+        async with self.db.session_or_transaction() as session:
+            row = await self._row(session, key, create=name is not None)
+            if row is not None:
+                row.state, row.updated_at = name, clock.now()
 
     async def get_state(self, key: StorageKey) -> str | None:
-        row = await self._row(key)
-        return row.state if row else None
+        async with self.db.session_or_transaction() as session:
+            row = await self._row(session, key, create=False)
+            return row.state if row else None
 
     async def set_data(self, key: StorageKey, data: Mapping[str, Any]) -> None:
         sealed = data.get(_SEALED)
-        await self._upsert(key, data=base64.b64decode(sealed) if sealed else None)
+        async with self.db.session_or_transaction() as session:
+            row = await self._row(session, key, create=sealed is not None)
+            if row is not None:
+                row.data, row.updated_at = (base64.b64decode(sealed) if sealed else None), clock.now()
 
     async def get_data(self, key: StorageKey) -> dict[str, Any]:
-        row = await self._row(key)
-        if row is None or row.data is None:
-            return {}
-        return {_SEALED: base64.b64encode(row.data).decode()}
+        async with self.db.session_or_transaction() as session:
+            row = await self._row(session, key, create=False)
+            if row is None or row.data is None:
+                return {}
+            return {_SEALED: base64.b64encode(row.data).decode()}
 
     async def keys(self, untouched_before: datetime | None = None) -> AsyncIterator[StorageKey]:
         query = select(FsmRecord.key)
@@ -112,7 +123,15 @@ class DatabaseStorage(BaseStorage):
 
     async def delete(self, key: StorageKey) -> None:
         async with self.db.session_or_transaction() as session:
-            await session.execute(delete(FsmRecord).where(FsmRecord.key == storage_key_text(key)))
+            row = await self._row(session, key, create=False)
+            if row is None:
+                return
+            if row in session.new:
+                session.expunge(row)  # created in this transaction: nothing to delete in the database
+            else:
+                await session.delete(row)
+                await session.flush()
+            session.info[_PINNED][storage_key_text(key)] = None
 
     async def close(self) -> None:
         return None
@@ -128,6 +147,36 @@ def _parse_key(text: str) -> StorageKey:
         business_connection_id=business or None,
         destiny=destiny,
     )
+
+
+REDIS_PREFIX = "tropa:fsm:"
+
+
+class RedisKeyBuilder(KeyBuilder):
+    """``tropa:fsm:<bot>:<chat>:<user>:<thread>:<business>:<destiny>:<part>``, ids already blinded."""
+
+    def build(self, key: StorageKey, part: str | None = None) -> str:
+        return f"{REDIS_PREFIX}{storage_key_text(key)}:{part or ''}"
+
+
+class SweepableRedisStorage(RedisStorage):
+    """aiogram's RedisStorage, able to list its keys for the abandoned-intake sweep."""
+
+    @classmethod
+    def connect(cls, url: str) -> SweepableRedisStorage:
+        return cls(Redis.from_url(url), key_builder=RedisKeyBuilder())
+
+    async def keys(self, untouched_before: datetime | None = None) -> AsyncIterator[StorageKey]:
+        seen: set[str] = set()
+        async for raw in self.redis.scan_iter(match=f"{REDIS_PREFIX}*", count=500):
+            text = (raw.decode() if isinstance(raw, bytes) else str(raw))[len(REDIS_PREFIX) :]
+            key_text = text.rsplit(":", 1)[0]
+            if key_text not in seen:
+                seen.add(key_text)
+                yield _parse_key(key_text)
+
+    async def delete(self, key: StorageKey) -> None:
+        await self.redis.delete(self.key_builder.build(key, "state"), self.key_builder.build(key, "data"))
 
 
 @dataclass(frozen=True)
@@ -196,16 +245,20 @@ class EncryptedStorage(BaseStorage):
         await self.inner.set_data(blinded, {_SEALED: self._seal(blinded, "data", payload)})
 
     async def get_data(self, key: StorageKey) -> dict[str, Any]:
-        return (await self._entry(self.blinded(key))).data
+        blinded = self.blinded(key)
+        return self._open_data(blinded, await self.inner.get_data(blinded))[0]
+
+    def _open_data(self, blinded: StorageKey, raw: Mapping[str, Any]) -> tuple[dict[str, Any], float]:
+        if not raw or _SEALED not in raw:
+            return {}, 0.0
+        document = json.loads(self._open(blinded, "data", raw[_SEALED]))
+        return dict(document[_DATA]), float(document[_TOUCHED])
 
     async def _entry(self, blinded: StorageKey) -> FsmEntry:
-        raw = await self.inner.get_data(blinded)
         sealed_state = await self.inner.get_state(blinded)
         state = None if sealed_state is None else self._open(blinded, "state", sealed_state).decode()
-        if not raw or _SEALED not in raw:
-            return FsmEntry(blinded, state, {}, 0.0)
-        document = json.loads(self._open(blinded, "data", raw[_SEALED]))
-        return FsmEntry(blinded, state, dict(document[_DATA]), float(document[_TOUCHED]))
+        data, touched = self._open_data(blinded, await self.inner.get_data(blinded))
+        return FsmEntry(blinded, state, data, touched)
 
     async def entries(self, untouched_before: datetime | None = None) -> AsyncIterator[FsmEntry]:
         """Records decrypted, for the abandoned-intake sweep.

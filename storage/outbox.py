@@ -20,6 +20,7 @@ from storage.models import OutboxMessage, Request
 from storage.vault import Vault
 
 RECIPIENTS = ("requester", "volunteer", "assignee", "group", "chat")
+_QUEUED = "tropa.outbox.queued"
 LOCK_FOR = timedelta(seconds=60)
 
 
@@ -67,6 +68,7 @@ class Outbox:
         message_id = new_id()
         now = clock.now()
         key = await self._key_for(request_id)
+        self.session.info[_QUEUED] = True
         self.session.add(
             OutboxMessage(
                 id=message_id,
@@ -81,6 +83,11 @@ class Outbox:
             )
         )
         return message_id
+
+    @staticmethod
+    def queued_in(session: AsyncSession) -> bool:
+        """Whether this session's transaction put anything into the outbox (so the sender should wake)."""
+        return bool(session.info.get(_QUEUED))
 
     async def take_due(self, limit: int = 50) -> list[PendingMessage]:
         """Lease a batch of due messages to this sender, oldest first.

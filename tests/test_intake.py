@@ -81,7 +81,7 @@ async def test_back_on_every_step(harness: Harness) -> None:
         "What help is needed?",
         "How urgent is it?",
         "Is there a wound or illness",
-        "Which documents does the person have?",
+        "What about the person's documents?",
         "Where is the person now?",
         "What is the situation of the person",
         "Who is asking for help?",
@@ -117,7 +117,7 @@ async def test_buttons_of_an_old_message_do_nothing(harness: Harness) -> None:
     assert answer.text == "That button belongs to an earlier message."
     await person.press("Mobilised")
     await person.press("Belarus")
-    assert person.last().startswith("Which documents")
+    assert person.last().startswith("What about the person's documents")
 
 
 async def test_bad_inputs_get_a_reply_and_keep_the_state(harness: Harness) -> None:
@@ -144,7 +144,7 @@ async def test_bad_inputs_get_a_reply_and_keep_the_state(harness: Harness) -> No
     await person.press("Other")
     await person.press("Another country")
     await person.press("Done")  # nothing chosen yet
-    assert person.last().startswith("Which documents")
+    assert person.last().startswith("What about the person's documents")
 
     await person.press("Internal passport")
     await person.press("Done")
@@ -198,9 +198,9 @@ async def test_restart_in_the_middle_resumes_at_the_same_step(harness: Harness) 
     try:
         person.h = resumed
         await person.press("Russia, at home")  # the same live question, in a new process
-        assert person.last().startswith("Which documents")
+        assert person.last().startswith("What about the person's documents")
         await person.start()  # /start in the middle resumes, it does not start over
-        assert person.last().startswith("Which documents")
+        assert person.last().startswith("What about the person's documents")
         await person.press("Internal passport")
         await person.press("Done")
         await person.press("No")

@@ -24,6 +24,7 @@ from services.policy import Policy
 from storage import clock
 from storage.db import Database
 from storage.models import ProcessedUpdate
+from storage.outbox import Outbox
 from storage.vault import Vault
 
 log = structlog.get_logger()
@@ -62,5 +63,7 @@ class TransactionMiddleware(BaseMiddleware):
                 return UNHANDLED
             data["services"] = Services(session, self.vault, self.policy, self.events)
             result = await handler(event, data)
-        self.after_commit()
+            queued = Outbox.queued_in(session)
+        if queued:
+            self.after_commit()
         return result

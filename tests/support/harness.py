@@ -20,6 +20,7 @@ from tests.support.settings import make_settings
 from tests.support.telegram import FakeTelegram, FakeUser, InProcessClient, RecordingSession
 
 TOKEN = "42:TEST-token-not-real"
+ADMIN_ID = 9001  # every harness has this admin (TROPA_ADMIN_IDS)
 
 
 @dataclass
@@ -68,7 +69,7 @@ async def start_harness(
     log = io.StringIO()
     configure_logging("DEBUG", "json", log)
     world = world or FakeTelegram(token=TOKEN)
-    settings = make_settings(data_dir, **settings_overrides)
+    settings = make_settings(data_dir, **{"admin_ids": (ADMIN_ID,), "default_language": "en", **settings_overrides})
     runtime = await open_runtime(settings, create_if_fresh=True, say=lambda _line: None)
     bot = Bot(
         token=TOKEN,

@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from storage.audit import AuditLog
 from storage.counters import Counters
 from storage.models import Base
 from storage.requests import RequestDetails, RequestRepository
@@ -40,3 +41,10 @@ async def counter_values(h: Harness) -> dict[tuple[str, str, str], int]:
     async with h.runtime.db.transaction() as session:
         rows = await Counters(session).rows()
     return {(row.week, row.metric, row.bucket): row.count for row in rows}
+
+
+async def audit_actions(h: Harness, code: str) -> list[str]:
+    async with h.runtime.db.transaction() as session:
+        record = await RequestRepository(session, h.runtime.vault).by_code(code)
+        assert record is not None
+        return [entry.action for entry in await AuditLog(session).for_request(record.id)]

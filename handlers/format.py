@@ -1,0 +1,21 @@
+"""Translated sentences with values in them, without giving up the translator's word order."""
+
+from __future__ import annotations
+
+import string
+from typing import Any
+
+from aiogram.utils.formatting import Bold, Text
+
+
+def fill(template: str, **values: Any) -> Text:
+    """``fill(_("Your request {code} is closed."), code="R-7KQ3XM")``: each placeholder becomes an entity
+    (bold, unless the value already is a formatting node); the value is never parsed as markup."""
+    parts: list[Any] = []
+    for literal, field, _spec, _conversion in string.Formatter().parse(template):
+        if literal:
+            parts.append(literal)
+        if field is not None:
+            value = values[field]
+            parts.append(value if isinstance(value, Text) else Bold(str(value)))
+    return Text(*parts)

@@ -1,0 +1,126 @@
+"""The `tropa` command as an operator uses it: help, refusals in one line, keys, migrate."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+TROPA = str(Path(sys.executable).parent / "tropa")
+
+
+def tropa(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("TROPA_")}
+    return subprocess.run(
+        [TROPA, *args], capture_output=True, text=True, env={**clean, **(env or {})}, cwd=cwd, timeout=60, check=False
+    )
+
+
+def test_help_lists_every_command() -> None:
+    result = tropa("--help")
+    assert result.returncode == 0
+    for command in ("run", "migrate", "keys", "volunteers", "purge", "stats"):
+        assert f"    {command}" in result.stdout
+    keys = tropa("keys", "--help").stdout
+    for action in ("init", "rotate", "retire", "list"):
+        assert action in keys
+
+
+def test_run_without_a_token_says_how_to_get_one(tmp_path: Path) -> None:
+    result = tropa("run", env={"TROPA_DATA_DIR": str(tmp_path / "data")}, cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and "@BotFather" in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "data").exists()  # nothing created before the token check
+
+
+def test_a_malformed_token_is_refused(tmp_path: Path) -> None:
+    result = tropa("run", env={"TROPA_BOT_TOKEN": "not-a-token", "TROPA_DATA_DIR": str(tmp_path)}, cwd=tmp_path)
+    assert result.returncode == 2 and "does not look like a bot token" in result.stderr
+
+
+class Cli:
+    """``tropa`` called in-process (a subprocess costs seconds of imports), as an operator would call it."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], cwd: Path) -> None:
+        self.monkeypatch, self.capsys = monkeypatch, capsys
+        for name in [n for n in os.environ if n.startswith("TROPA_")]:
+            monkeypatch.delenv(name)
+        monkeypatch.chdir(cwd)
+
+    def __call__(self, *args: str, **env: str) -> tuple[int, str, str]:
+        from bot.cli import main
+
+        with self.monkeypatch.context() as patch:
+            for name, value in env.items():
+                patch.setenv(name, value)
+            try:
+                main(list(args))
+                status = 0
+            except SystemExit as exit_:
+                status = int(exit_.code or 0)
+        captured = self.capsys.readouterr()
+        return status, captured.out, captured.err
+
+
+@pytest.fixture
+def cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> Cli:
+    return Cli(monkeypatch, capsys, tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("TROPA_RETENTION_DAYS", "soon"),
+        ("TROPA_ADMIN_IDS", "alice,bob"),
+        ("TROPA_WORKING_HOURS", "always"),
+        ("TROPA_DATABASE_URL", "mysql://x"),
+        ("TROPA_LOG_FORMAT", "xml"),
+        ("TROPA_WEBHOOK_URL", "https://example.org/hook"),
+    ],
+)
+def test_a_bad_setting_is_one_line_naming_it(cli: Cli, name: str, value: str) -> None:
+    status, _, err = cli("migrate", **{name: value})
+    assert status == 2
+    assert err.startswith("tropa: ") and err.count("\n") == 1 and "Traceback" not in err
+    assert name in err or (name == "TROPA_WEBHOOK_URL" and "TROPA_WEBHOOK_SECRET" in err)
+
+
+def test_settings_come_from_a_dotenv_file(cli: Cli, tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("TROPA_RETENTION_DAYS=soon\n")
+    status, _, err = cli("migrate")
+    assert status == 2 and "TROPA_RETENTION_DAYS" in err
+
+
+def test_keys_and_migrate_from_the_command_line(cli: Cli, tmp_path: Path) -> None:
+    status, _, err = cli("migrate")
+    assert status == 2 and "tropa keys init" in err
+    assert cli("keys", "init")[0] == 0
+    status, _, err = cli("keys", "init")
+    assert status == 2 and "refusing to overwrite" in err
+    status, out, _ = cli("migrate")
+    assert status == 0 and "revision" in out
+    listed = cli("keys", "list")[1]
+    assert "active" in listed and "wraps 1 data keys" in listed  # the system key
+    status, out, _ = cli("keys", "rotate")
+    assert status == 0 and "re-wrapped 1 data keys" in out
+    old = out.split("tropa keys retire ")[1].split()[0]
+    status, _, err = cli("keys", "retire", old)
+    assert status == 0, err
+    status, _, err = cli("keys", "retire", "nothex!")
+    assert status == 2 and "not a key id" in err
+    status, out, _ = cli("volunteers", "invite", "coordinator")
+    assert status == 0 and "/join " in out
+    status, out, _ = cli("purge")
+    assert status == 0 and "Shredded 0 closed requests" in out
+
+
+def test_a_foreign_keyring_is_refused_from_the_command_line(cli: Cli, tmp_path: Path) -> None:
+    cli("keys", "init")
+    cli("migrate")
+    other = tmp_path / "other"
+    cli("keys", "init", TROPA_DATA_DIR=str(other))
+    status, _, err = cli("migrate", TROPA_KEY_FILE=str(other / "keyring.json"))
+    assert status == 2 and "does not belong to this database" in err
