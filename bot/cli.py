@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -79,12 +80,13 @@ def cmd_migrate(settings: Settings, _args: argparse.Namespace) -> None:
 
 def cmd_keys(settings: Settings, args: argparse.Namespace) -> None:
     if args.keys_command == "init":
-        keys.init_keyring(settings, say)
+        keys.init_keyring(settings, say, with_passphrase=not args.no_passphrase)
         return
     actions: dict[str, Callable[[Runtime], Awaitable[None]]] = {
         "rotate": lambda runtime: keys.rotate_keys(runtime, say),
         "retire": lambda runtime: keys.retire_key(runtime, args.key_id, say),
         "list": lambda runtime: keys.list_keys(runtime, say),
+        "passphrase": lambda runtime: keys.change_passphrase(runtime, args.new_passphrase_file, say),
     }
     asyncio.run(_with_runtime(settings, actions[args.keys_command]))
 
@@ -142,11 +144,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     keys_parser = commands.add_parser("keys", help="manage the keyring: init, rotate, retire, list")
     keys_commands = keys_parser.add_subparsers(dest="keys_command", required=True, metavar="ACTION")
-    keys_commands.add_parser("init", help="create a new keyring file (refuses to overwrite one)")
+    init = keys_commands.add_parser("init", help="create a new keyring file (refuses to overwrite one)")
+    init.add_argument(
+        "--no-passphrase", action="store_true", help="do not lock it with a passphrase (development only)"
+    )
     keys_commands.add_parser("rotate", help="add a new active key and re-wrap every data key with it")
     retire = keys_commands.add_parser("retire", help="remove an old key once nothing is wrapped by it")
     retire.add_argument("key_id", help="the key id, as shown by `tropa keys list`")
     keys_commands.add_parser("list", help="show key ids, the active one, and what each wraps")
+    change = keys_commands.add_parser("passphrase", help="lock the keyring with a new passphrase (data untouched)")
+    change.add_argument("--new-passphrase-file", type=Path, help="read the new passphrase from this file")
     keys_parser.set_defaults(handler=cmd_keys)
 
     volunteers = commands.add_parser("volunteers", help="the team: invite someone, or list who is on it")

@@ -2,20 +2,41 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from bot import passphrase
 from bot.runtime import Runtime, Say, keyring_source
 from bot.settings import Settings
 from storage.keyring import Keyring, KeyringError
 from storage.vault import Vault
 
 
-def init_keyring(settings: Settings, say: Say) -> None:
+def init_keyring(settings: Settings, say: Say, *, with_passphrase: bool = True) -> None:
     source = keyring_source(settings)
     if not source.writable:
         raise KeyringError("TROPA_KEYRING is set: the keyring already comes from the environment")
+    if source.exists():
+        raise KeyringError(f"{source.describe()} already exists; refusing to overwrite a keyring")
+    chosen = passphrase.for_new(settings.key_passphrase_file, source.describe()) if with_passphrase else None
+    if with_passphrase and chosen is None:
+        raise KeyringError(
+            "no passphrase given: run in a terminal, set TROPA_KEY_PASSPHRASE_FILE, or pass --no-passphrase "
+            "(development only)"
+        )
     keyring = Keyring.generate()
-    source.save_new(keyring)
-    say(f"Created keyring {source.describe()} with key {keyring.active_id.hex()} (mode 0600).")
+    source.save_new(keyring, chosen)
+    locked = "locked with a passphrase" if chosen else "NOT locked with a passphrase"
+    say(f"Created keyring {source.describe()} with key {keyring.active_id.hex()} (mode 0600, {locked}).")
     say("Back it up now, apart from database backups: without it the data cannot be read.")
+
+
+async def change_passphrase(runtime: Runtime, new_passphrase_file: Path | None, say: Say) -> None:
+    where = runtime.keyring_source.describe()
+    chosen = passphrase.for_new(new_passphrase_file, where)
+    if chosen is None:
+        raise KeyringError("no new passphrase given: run in a terminal or pass --new-passphrase-file")
+    runtime.keyring_source.change_passphrase(runtime.keyring, chosen)
+    say(f"The keyring at {where} is now locked with the new passphrase. No data was touched.")
 
 
 async def rotate_keys(runtime: Runtime, say: Say) -> None:

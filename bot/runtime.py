@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.engine.url import make_url
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
+from bot import passphrase
 from bot.settings import Settings
 from storage import migrate
 from storage.binding import KEY_CHECK, KeyringMismatch, bind_or_verify
@@ -39,7 +40,9 @@ class Runtime:
 
 def keyring_source(settings: Settings) -> KeyringSource:
     inline = settings.keyring.get_secret_value() if settings.keyring else None
-    return KeyringSource(inline=inline, file=KeyringFile(settings.resolved_key_file))
+    source = KeyringSource(inline=inline, file=KeyringFile(settings.resolved_key_file))
+    source.passphrase = lambda: passphrase.for_unlock(settings.key_passphrase_file, source.describe())
+    return source
 
 
 def sqlite_path(url: str) -> Path | None:
@@ -77,7 +80,7 @@ async def open_runtime(settings: Settings, *, create_if_fresh: bool, say: Say = 
             )
         elif create_if_fresh and source.writable:
             keyring = Keyring.generate()
-            source.save_new(keyring)
+            source.save_new(keyring, passphrase.for_new(settings.key_passphrase_file, source.describe()))
             say(f"Created a new keyring at {source.describe()} (mode 0600). Back it up apart from the data.")
         else:
             raise KeyringError(f"no keyring at {source.describe()}; create one with `tropa keys init`")
@@ -86,6 +89,8 @@ async def open_runtime(settings: Settings, *, create_if_fresh: bool, say: Say = 
                 f"the keyring at {source.describe()} does not belong to this database "
                 "(key-check value differs); nothing was read or written"
             )
+        if not source.sealed:
+            say(passphrase.UNSEALED_WARNING.format(where=source.describe()))
         fresh = bound_to is None
         await migrate.upgrade(db)
         async with db.transaction() as session:

@@ -18,8 +18,13 @@ import hashlib
 import hmac
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.argon2 import Argon2id
 
 from storage.crypto import KEY_BYTES, Key, blind_index
 
@@ -111,6 +116,85 @@ def _b64(raw: bytes) -> str:
     return base64.b64encode(raw).decode()
 
 
+@dataclass(frozen=True)
+class KdfParams:
+    """Argon2id cost; stored in the file so a keyring sealed today opens with tomorrow's defaults."""
+
+    memory_kib: int = 128 * 1024
+    iterations: int = 3
+    lanes: int = 4
+
+
+MIN_MEMORY_KIB = 64 * 1024
+
+
+@dataclass(frozen=True)
+class Lock:
+    """A key derived from the passphrase, kept in memory so rotation can re-seal without asking again."""
+
+    key: bytes = field(repr=False)
+    salt: bytes
+    params: KdfParams
+
+    @classmethod
+    def derive(cls, passphrase: str, params: KdfParams | None = None, salt: bytes | None = None) -> Lock:
+        params = params or KdfParams()
+        if params.memory_kib < MIN_MEMORY_KIB:
+            raise KeyringError("the keyring's Argon2id memory cost is below 64 MiB; refusing to use it")
+        salt = salt or os.urandom(16)
+        kdf = Argon2id(
+            salt=salt, length=KEY_BYTES, iterations=params.iterations, lanes=params.lanes, memory_cost=params.memory_kib
+        )
+        return cls(kdf.derive(passphrase.encode("utf-8")), salt, params)
+
+    def _aad(self) -> bytes:
+        p = self.params
+        return f"tropa-keyring|argon2id|{p.memory_kib}|{p.iterations}|{p.lanes}".encode() + b"|" + self.salt
+
+    def seal(self, plain: str) -> str:
+        nonce = os.urandom(12)
+        ciphertext = AESGCM(self.key).encrypt(nonce, plain.encode(), self._aad())
+        document = {
+            "format": KEYRING_FORMAT,
+            "version": KEYRING_VERSION,
+            "sealed": {
+                "kdf": "argon2id",
+                "memory_kib": self.params.memory_kib,
+                "iterations": self.params.iterations,
+                "lanes": self.params.lanes,
+                "salt": _b64(self.salt),
+                "nonce": _b64(nonce),
+                "ciphertext": _b64(ciphertext),
+            },
+        }
+        return json.dumps(document, indent=2) + "\n"
+
+    @staticmethod
+    def sealed_params(text: str) -> tuple[KdfParams, bytes] | None:
+        """The cost and salt of a sealed keyring file, or None if it is not sealed."""
+        try:
+            sealed = json.loads(text).get("sealed")
+        except (ValueError, AttributeError):
+            return None
+        if not isinstance(sealed, dict):
+            return None
+        params = KdfParams(int(sealed["memory_kib"]), int(sealed["iterations"]), int(sealed["lanes"]))
+        return params, base64.b64decode(sealed["salt"])
+
+    def unseal(self, text: str, source: str) -> str:
+        sealed = json.loads(text)["sealed"]
+        try:
+            plain = AESGCM(self.key).decrypt(
+                base64.b64decode(sealed["nonce"]), base64.b64decode(sealed["ciphertext"]), self._aad()
+            )
+        except InvalidTag:
+            raise KeyringError(f"wrong passphrase for the keyring at {source}; nothing was read or written") from None
+        return plain.decode()
+
+
+PassphrasePrompt = Callable[[], str | None]
+
+
 class KeyringFile:
     """A keyring stored in a file. Writes are atomic (temp file + rename) and the file is 0600."""
 
@@ -120,9 +204,9 @@ class KeyringFile:
     def exists(self) -> bool:
         return self.path.exists()
 
-    def load(self) -> Keyring:
+    def read(self) -> str:
         try:
-            text = self.path.read_text(encoding="utf-8")
+            return self.path.read_text(encoding="utf-8")
         except FileNotFoundError:
             raise KeyringError(
                 f"no keyring at {self.path}: restore it from your key backup, or set TROPA_KEY_FILE "
@@ -130,9 +214,11 @@ class KeyringFile:
             ) from None
         except OSError as error:
             raise KeyringError(f"cannot read the keyring {self.path}: {error.strerror}") from None
-        return Keyring.from_json(text, str(self.path))
 
-    def create(self, keyring: Keyring) -> None:
+    def load(self) -> Keyring:
+        return Keyring.from_json(self.read(), str(self.path))
+
+    def create(self, keyring: Keyring, lock: Lock | None = None) -> None:
         """Write a new keyring; never overwrites one that exists."""
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -145,50 +231,80 @@ class KeyringFile:
         except OSError as error:
             raise KeyringError(f"cannot create a keyring at {self.path}: {error.strerror}") from None
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(keyring.to_json())
+            handle.write(lock.seal(keyring.to_json()) if lock else keyring.to_json())
             handle.flush()
             os.fsync(handle.fileno())
 
-    def replace(self, keyring: Keyring) -> None:
-        """Atomically replace an existing keyring (rotate, retire)."""
+    def replace(self, keyring: Keyring, lock: Lock | None = None) -> None:
+        """Atomically replace an existing keyring (rotate, retire, new passphrase)."""
         temporary = self.path.with_name(self.path.name + ".new")
         fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(keyring.to_json())
+            handle.write(lock.seal(keyring.to_json()) if lock else keyring.to_json())
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(temporary, self.path)
 
 
-@dataclass(frozen=True)
+@dataclass
 class KeyringSource:
-    """Where this process gets its keyring: the environment (read-only) or a file."""
+    """Where this process gets its keyring: the environment (read-only) or a file, sealed or not.
+
+    ``passphrase`` is asked only when the keyring is sealed. After a successful load the derived key
+    (never the passphrase) stays in memory so rotation and retirement can re-seal the file.
+    """
 
     inline: str | None
     file: KeyringFile
+    passphrase: PassphrasePrompt = lambda: None
+    lock: Lock | None = field(default=None, repr=False)
 
     @property
     def writable(self) -> bool:
         return self.inline is None
 
+    @property
+    def sealed(self) -> bool:
+        return self.lock is not None
+
     def describe(self) -> str:
         return "TROPA_KEYRING" if self.inline is not None else str(self.file.path)
 
     def load(self) -> Keyring:
-        if self.inline is not None:
-            return Keyring.from_json(self.inline, "TROPA_KEYRING")
-        return self.file.load()
+        text = self.inline if self.inline is not None else self.file.read()
+        sealed = Lock.sealed_params(text)
+        if sealed is None:
+            self.lock = None
+            return Keyring.from_json(text, self.describe())
+        passphrase = self.passphrase()
+        if not passphrase:
+            raise KeyringError(
+                f"the keyring at {self.describe()} is locked with a passphrase: run in a terminal, or set "
+                "TROPA_KEY_PASSPHRASE_FILE to a file that holds it"
+            )
+        params, salt = sealed
+        lock = Lock.derive(passphrase, params, salt)
+        keyring = Keyring.from_json(lock.unseal(text, self.describe()), self.describe())
+        self.lock = lock
+        return keyring
 
     def exists(self) -> bool:
         return self.inline is not None or self.file.exists()
 
-    def save_new(self, keyring: Keyring) -> None:
+    def save_new(self, keyring: Keyring, passphrase: str | None = None) -> None:
         self._require_writable()
-        self.file.create(keyring)
+        self.lock = Lock.derive(passphrase) if passphrase else None
+        self.file.create(keyring, self.lock)
 
     def save(self, keyring: Keyring) -> None:
         self._require_writable()
-        self.file.replace(keyring)
+        self.file.replace(keyring, self.lock)
+
+    def change_passphrase(self, keyring: Keyring, passphrase: str) -> None:
+        """Re-seal under a new passphrase (new salt). The keys, and so all data, stay as they are."""
+        self._require_writable()
+        self.lock = Lock.derive(passphrase)
+        self.file.replace(keyring, self.lock)
 
     def _require_writable(self) -> None:
         if not self.writable:

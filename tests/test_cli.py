@@ -97,8 +97,8 @@ def test_settings_come_from_a_dotenv_file(cli: Cli, tmp_path: Path) -> None:
 def test_keys_and_migrate_from_the_command_line(cli: Cli, tmp_path: Path) -> None:
     status, _, err = cli("migrate")
     assert status == 2 and "tropa keys init" in err
-    assert cli("keys", "init")[0] == 0
-    status, _, err = cli("keys", "init")
+    assert cli("keys", "init", "--no-passphrase")[0] == 0
+    status, _, err = cli("keys", "init", "--no-passphrase")
     assert status == 2 and "refusing to overwrite" in err
     status, out, _ = cli("migrate")
     assert status == 0 and "revision" in out
@@ -118,9 +118,9 @@ def test_keys_and_migrate_from_the_command_line(cli: Cli, tmp_path: Path) -> Non
 
 
 def test_a_foreign_keyring_is_refused_from_the_command_line(cli: Cli, tmp_path: Path) -> None:
-    cli("keys", "init")
+    cli("keys", "init", "--no-passphrase")
     cli("migrate")
     other = tmp_path / "other"
-    cli("keys", "init", TROPA_DATA_DIR=str(other))
+    cli("keys", "init", "--no-passphrase", TROPA_DATA_DIR=str(other))
     status, _, err = cli("migrate", TROPA_KEY_FILE=str(other / "keyring.json"))
     assert status == 2 and "does not belong to this database" in err
