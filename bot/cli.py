@@ -128,6 +128,15 @@ def cmd_purge(settings: Settings, _args: argparse.Namespace) -> None:
     asyncio.run(_with_runtime(settings, purge))
 
 
+def cmd_backup(settings: Settings, args: argparse.Namespace) -> None:
+    from bot import backup
+
+    if args.command == "backup":
+        backup.backup(settings, args.file, say)
+    else:
+        backup.restore(settings, args.file, say)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tropa",
@@ -162,6 +171,13 @@ def build_parser() -> argparse.ArgumentParser:
     invite.add_argument("role", choices=["volunteer", "coordinator", "admin"])
     volunteer_commands.add_parser("list", help="pseudonyms, roles and how many requests each holds")
     volunteers.set_defaults(handler=cmd_volunteers)
+
+    backup = commands.add_parser("backup", help="copy the database into one file, safe while the bot runs")
+    backup.add_argument("file", type=Path)
+    backup.set_defaults(handler=cmd_backup)
+    restore = commands.add_parser("restore", help="put a backup back (stop the bot first)")
+    restore.add_argument("file", type=Path)
+    restore.set_defaults(handler=cmd_backup)
 
     purge = commands.add_parser("purge", help="shred closed requests past the retention period now")
     purge.set_defaults(handler=cmd_purge)

@@ -1,0 +1,80 @@
+"""Backups: online copy while the bot runs, restore, and what a backup alone reveals (nothing)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.backup import BackupError, backup, restore
+from storage.requests import RequestRepository
+from tests.support.canary import canary, scan_directory
+from tests.support.harness import Harness
+from tests.support.intake import IntakeAnswers, Requester
+from tests.support.settings import make_settings
+
+
+async def test_backup_delete_everything_restore(harness: Harness, tmp_path: Path) -> None:
+    secrets = [canary("kept-1"), canary("kept-2"), canary("shredded")]
+    codes = []
+    for n, secret in enumerate(secrets):
+        codes.append(await Requester(harness, harness.user(1001 + n)).submit(IntakeAnswers(description=secret)))
+    forgetting = Requester(harness, harness.user(1003))
+    await forgetting.send("/forget")
+    await forgetting.press("Yes, erase everything")
+
+    said: list[str] = []
+    target = tmp_path / "backups" / "tropa-backup.db"
+    settings = make_settings(harness.data_dir)
+    backup(settings, target, said.append)  # while the bot is running
+    assert target.stat().st_mode & 0o777 == 0o600
+    assert scan_directory(target.parent, secrets) == {}  # ciphertext only
+    with pytest.raises(BackupError, match="refusing to overwrite"):
+        backup(settings, target, said.append)
+
+    await harness.close()
+    for leftover in harness.data_dir.glob("tropa.db*"):
+        leftover.unlink()
+    restore(settings, target, said.append)
+
+    from bot.runtime import open_runtime
+
+    runtime = await open_runtime(settings, create_if_fresh=False, say=said.append)
+    try:
+        async with runtime.db.transaction() as session:
+            repo = RequestRepository(session, runtime.vault)
+            for code, secret in zip(codes[:2], secrets[:2], strict=True):
+                record = await repo.by_code(code)
+                assert record is not None and (await repo.read(record)).answers["description"] == secret
+            assert await repo.by_code(codes[2]) is None  # shredded before the backup: still gone
+    finally:
+        await runtime.close()
+
+
+async def test_restore_refuses_a_backup_of_another_keyring(tmp_path: Path) -> None:
+    from bot.runtime import open_runtime
+
+    one, two = make_settings(tmp_path / "one"), make_settings(tmp_path / "two")
+    for settings in (one, two):
+        await (await open_runtime(settings, create_if_fresh=True, say=lambda _: None)).close()
+    backup(one, tmp_path / "one.db", lambda _: None)
+    with pytest.raises(BackupError, match="another keyring"):
+        restore(two, tmp_path / "one.db", lambda _: None)
+
+
+async def test_restore_refuses_while_the_bot_runs(harness: Harness, tmp_path: Path) -> None:
+    await Requester(harness, harness.user(1001)).submit()
+    settings = make_settings(harness.data_dir)
+    backup(settings, tmp_path / "b.db", lambda _: None)
+    async with harness.runtime.db.transaction() as session:  # a writer holds the database
+        from sqlalchemy import text
+
+        await session.execute(text("UPDATE meta SET value = value WHERE key = 'key_check'"))
+        with pytest.raises(BackupError, match="stop the bot"):
+            restore(settings, tmp_path / "b.db", lambda _: None)
+
+
+def test_postgresql_gets_the_pg_dump_command(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path, database_url="postgresql+asyncpg://postgres@127.0.0.1:5432/tropa")
+    with pytest.raises(BackupError, match="pg_dump --format=custom"):
+        backup(settings, tmp_path / "x.db", lambda _: None)
