@@ -12,10 +12,12 @@ from typing import Any
 
 from aiogram.methods import (
     DeleteMessages,
+    EditMessageCaption,
     EditMessageText,
     SendAnimation,
     SendAudio,
     SendDocument,
+    SendMediaGroup,
     SendMessage,
     SendPhoto,
     SendSticker,
@@ -23,6 +25,13 @@ from aiogram.methods import (
     SendVideoNote,
     SendVoice,
     TelegramMethod,
+)
+from aiogram.types import (
+    InputMediaAudio,
+    InputMediaDocument,
+    InputMediaPhoto,
+    InputMediaVideo,
+    ReplyParameters,
 )
 from aiogram.utils.formatting import Bold, Italic, Text, as_list
 from aiogram.utils.i18n import I18n, ngettext
@@ -51,6 +60,8 @@ class NoticeRenderer:
             "closed": self._closed,
             "relay_in": self._relay_in,
             "relay_out": self._relay_out,
+            "relay_edit": self._relay_edit,
+            "neutralize": self._neutralize,
             "lease_expired": self._lease_expired,
             "escalation": self._escalation,
             "flagged": self._flagged,
@@ -161,16 +172,31 @@ class NoticeRenderer:
         return _("Volunteer {pseudonym}").format(pseudonym=pseudonym)
 
     def _relay_in(self, payload: dict[str, Any], target: Target) -> TelegramMethod[Any]:
-        return self._relayed(str(payload["code"]), payload["content"], target, protect=True)
+        return self._relayed(str(payload["code"]), payload, target, protect=True)
 
     def _relay_out(self, payload: dict[str, Any], target: Target) -> TelegramMethod[Any]:
-        sender = self.volunteer_label(str(payload["pseudonym"]))
-        return self._relayed(sender, payload["content"], target, protect=False)
+        return self._relayed(self.volunteer_label(str(payload["pseudonym"])), payload, target, protect=False)
 
-    def _relayed(self, sender: str, content: dict[str, Any], target: Target, *, protect: bool) -> TelegramMethod[Any]:
+    def _sender(self, payload: dict[str, Any]) -> str:
+        if "pseudonym" in payload:
+            return self.volunteer_label(str(payload["pseudonym"]))
+        return str(payload.get("code") or payload.get("sender"))
+
+    @staticmethod
+    def _label(sender: str, content: dict[str, Any]) -> Text:
+        if content.get("edited"):
+            return Text(Bold(sender, " ", _("(edited)"), ":"))
+        return Text(Bold(sender, ":"))
+
+    def _relayed(self, sender: str, payload: dict[str, Any], target: Target, *, protect: bool) -> TelegramMethod[Any]:
+        content = payload["content"]
         kind = content["type"]
         common: dict[str, Any] = {"chat_id": target.chat_id, "protect_content": protect}
-        label = Text(Bold(sender, ":"))
+        if payload.get("reply_to"):
+            common["reply_parameters"] = ReplyParameters(
+                message_id=int(payload["reply_to"]), allow_sending_without_reply=True
+            )
+        label = self._label(sender, content)
         if kind == "text":
             return SendMessage(**common, **Text(label, "\n", content["text"]).as_kwargs())
         if kind == "label":
@@ -178,12 +204,74 @@ class NoticeRenderer:
         if kind in CAPTIONLESS_METHODS:
             method: TelegramMethod[Any] = CAPTIONLESS_METHODS[kind](**common, **{kind: content["file_id"]})
             return method
-        caption = Text(label, "\n", content["caption"]) if content.get("caption") else label
-        captioned = caption.as_kwargs(text_key="caption", entities_key="caption_entities")
-        media: TelegramMethod[Any] = MEDIA_METHODS[kind](**common, **{kind: content["file_id"]}, **captioned)
+        media: TelegramMethod[Any] = MEDIA_METHODS[kind](
+            **common, **{kind: content["file_id"]}, **self._caption(label, content)
+        )
         return media
 
+    @staticmethod
+    def _caption(label: Text, content: dict[str, Any]) -> dict[str, Any]:
+        caption = Text(label, "\n", content["caption"]) if content.get("caption") else label
+        return caption.as_kwargs(text_key="caption", entities_key="caption_entities")
 
+    def _relay_edit(self, payload: dict[str, Any], target: Target) -> TelegramMethod[Any]:
+        content = payload["content"]
+        label = self._label(self._sender(payload), content)
+        if content["type"] == "text":
+            return EditMessageText(
+                chat_id=target.chat_id,
+                message_id=int(payload["message_id"]),
+                **Text(label, "\n", content["text"]).as_kwargs(),
+            )
+        return EditMessageCaption(
+            chat_id=target.chat_id, message_id=int(payload["message_id"]), **self._caption(label, content)
+        )
+
+    def _neutralize(self, payload: dict[str, Any], target: Target) -> TelegramMethod[Any]:
+        reasons = {
+            "closed": _("Request {code} is closed."),
+            "released": _("Request {code} went back to the queue."),
+            "transferred": _("Request {code} is with another volunteer now."),
+            "lease_expired": _("Request {code} went back to the queue."),
+            "forgotten": _("Request {code} was erased by the person."),
+            "purged": _("Request {code} was erased after the retention period."),
+            "revoked": _("Request {code} went back to the queue."),
+        }
+        template = reasons.get(str(payload["reason"]), reasons["closed"])
+        content = Italic(fill(template, code=payload["code"]))
+        if payload.get("media"):
+            return EditMessageCaption(
+                chat_id=target.chat_id,
+                message_id=int(payload["message_id"]),
+                **content.as_kwargs(text_key="caption", entities_key="caption_entities"),
+            )
+        return EditMessageText(chat_id=target.chat_id, message_id=int(payload["message_id"]), **content.as_kwargs())
+
+    def render_album(self, payloads: list[dict[str, Any]], target: Target) -> SendMediaGroup:
+        """Album items, queued one by one as they arrived, sent as the one album they were."""
+        with self.i18n.context(), self.i18n.use_locale(target.locale):
+            first = payloads[0]
+            outgoing = first["kind"] == "relay_out"
+            label = self._label(self._sender(first), first["content"])
+            media = []
+            for index, payload in enumerate(payloads):
+                content = payload["content"]
+                if index == 0:
+                    caption = self._caption(label, content)  # the label goes on the album's first item
+                elif content.get("caption"):
+                    caption = Text(content["caption"]).as_kwargs(text_key="caption", entities_key="caption_entities")
+                else:
+                    caption = {}
+                media.append(ALBUM_TYPES[content["type"]](media=content["file_id"], **caption))
+            return SendMediaGroup(chat_id=target.chat_id, media=media, protect_content=not outgoing)
+
+
+ALBUM_TYPES: dict[str, Any] = {
+    "photo": InputMediaPhoto,
+    "video": InputMediaVideo,
+    "document": InputMediaDocument,
+    "audio": InputMediaAudio,
+}
 CAPTIONLESS_METHODS: dict[str, Any] = {"sticker": SendSticker, "video_note": SendVideoNote}
 MEDIA_METHODS: dict[str, Any] = {
     "photo": SendPhoto,

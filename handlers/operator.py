@@ -5,7 +5,9 @@ from __future__ import annotations
 from aiogram import Bot, F, Router
 from aiogram.enums import ChatType
 from aiogram.exceptions import TelegramBadRequest
-from aiogram.filters import Command, CommandObject, CommandStart
+from aiogram.filters import Command, CommandObject, CommandStart, StateFilter
+from aiogram.fsm.context import FSMContext
+from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.formatting import Text
 from aiogram.utils.i18n import I18n
@@ -16,6 +18,7 @@ from handlers.filters import HasRole
 from handlers.intake_chat import is_not_modified
 from handlers.operator_views import (
     audit_view,
+    canned_view,
     error_text,
     full_card_text,
     mine_view,
@@ -25,9 +28,9 @@ from handlers.operator_views import (
     transfer_markup,
     volunteer_help,
 )
-from handlers.views import language_view
+from handlers.views import LANGUAGE_NAMES, language_view
 from services.context import Services
-from services.queue import QueueError
+from services.queue import CANNED_KEY, QueueError
 from storage.requests import RequestDetails
 from storage.volunteers import VolunteerRecord
 
@@ -280,7 +283,10 @@ async def show_notes(message: Message, command: CommandObject, services: Service
     except QueueError as error:
         await message.answer(error_text(error.reason), parse_mode=None)
         return
-    await message.answer(protect_content=True, **notes_view(record.code, notes).as_kwargs())
+    sent = await message.answer(protect_content=True, **notes_view(record.code, notes).as_kwargs())
+    await services.shown.record(
+        request_id=record.id, audience="volunteer", kind="notes", message_id=sent.message_id, volunteer_id=volunteer.id
+    )
 
 
 async def show_audit(message: Message, command: CommandObject, services: Services, volunteer: VolunteerRecord) -> None:
@@ -293,6 +299,108 @@ async def show_audit(message: Message, command: CommandObject, services: Service
         await message.answer(error_text(error.reason), parse_mode=None)
         return
     await message.answer(protect_content=True, **audit_view(record.code, entries).as_kwargs())
+
+
+async def block(message: Message, command: CommandObject, services: Services, volunteer: VolunteerRecord) -> None:
+    code = await _code_argument(message, command, "/block CODE")
+    if code is None:
+        return
+    try:
+        record = await services.queue.block(volunteer, code)
+    except QueueError as error:
+        await message.answer(error_text(error.reason), parse_mode=None)
+        return
+    await message.answer(
+        _("{code}: the person is blocked. Their messages reach nobody and /start opens nothing.").format(
+            code=record.code
+        ),
+        parse_mode=None,
+    )
+
+
+async def unblock(message: Message, command: CommandObject, services: Services, volunteer: VolunteerRecord) -> None:
+    code = await _code_argument(message, command, "/unblock CODE")
+    if code is None:
+        return
+    try:
+        record = await services.queue.unblock(volunteer, code)
+    except QueueError as error:
+        await message.answer(error_text(error.reason), parse_mode=None)
+        return
+    await message.answer(_("{code}: the person is no longer blocked.").format(code=record.code), parse_mode=None)
+
+
+# -- canned replies ------------------------------------------------------------------------------------
+
+
+class CannedEntry(StatesGroup):
+    text = State()
+
+
+CANNED_LANGUAGES = ("ru", "uk", "en")
+
+
+async def canned(
+    message: Message, command: CommandObject, services: Services, volunteer: VolunteerRecord, state: FSMContext
+) -> None:
+    parts = (command.args or "").split()
+    if not parts:
+        await message.answer(**canned_view(await services.queue.canned_listing()).as_kwargs())
+        return
+    if not volunteer.is_coordinator or parts[0] not in ("add", "del") or len(parts) != 2:
+        await message.answer(_usage("/canned, /canned add KEY, /canned del KEY"), parse_mode=None)
+        return
+    key = parts[1].lower()
+    if parts[0] == "del":
+        try:
+            deleted = await services.queue.delete_canned(volunteer, key)
+        except QueueError as error:
+            await message.answer(error_text(error.reason), parse_mode=None)
+            return
+        await message.answer(_("Deleted #{key} ({count} languages).").format(key=key, count=deleted), parse_mode=None)
+        return
+    if not CANNED_KEY.fullmatch(key):
+        await message.answer(error_text("bad_canned_key"), parse_mode=None)
+        return
+    await state.set_state(CannedEntry.text)
+    await state.set_data({"canned_key": key, "canned_left": list(CANNED_LANGUAGES)})
+    await _ask_canned(message, key, CANNED_LANGUAGES[0])
+
+
+async def _ask_canned(message: Message, key: str, language: str) -> None:
+    await message.answer(
+        _("Send the text of #{key} in {language}, or /skip.").format(key=key, language=LANGUAGE_NAMES[language]),
+        parse_mode=None,
+    )
+
+
+async def canned_text(message: Message, services: Services, volunteer: VolunteerRecord, state: FSMContext) -> None:
+    data = await state.get_data()
+    key, left = str(data["canned_key"]), list(data["canned_left"])
+    if message.text and not message.text.startswith("/skip"):
+        try:
+            await services.queue.save_canned(volunteer, key, left[0], message.text)
+        except QueueError as error:
+            await message.answer(error_text(error.reason), parse_mode=None)
+            return
+    left = left[1:]
+    if left:
+        await state.update_data(canned_left=left)
+        await _ask_canned(message, key, left[0])
+        return
+    await state.clear()
+    languages = (await services.queue.canned_listing()).get(key, [])
+    await message.answer(
+        _("#{key} is ready in: {languages}. Volunteers send it with /reply CODE #{key}.").format(
+            key=key, languages=", ".join(LANGUAGE_NAMES[code] for code in languages) or "—"
+        ),
+        parse_mode=None,
+    )
+
+
+async def canned_cancel(message: Message, state: FSMContext) -> None:
+    await state.clear()
+    await message.answer(_("Stopped. What was already sent is saved."), parse_mode=None)
 
 
 def build_router() -> Router:
@@ -319,4 +427,9 @@ def build_router() -> Router:
     router.message.register(add_note, Command("note"))
     router.message.register(show_notes, Command("notes"))
     router.message.register(show_audit, Command("audit"), HasRole("coordinator"))
+    router.message.register(block, Command("block"), HasRole("coordinator"))
+    router.message.register(unblock, Command("unblock"), HasRole("coordinator"))
+    router.message.register(canned_cancel, StateFilter(CannedEntry), Command("cancel"))
+    router.message.register(canned_text, StateFilter(CannedEntry), F.text)
+    router.message.register(canned, Command("canned"))
     return router

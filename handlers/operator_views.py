@@ -220,6 +220,17 @@ def audit_view(code: str, entries: list[tuple[AuditEntry, str]]) -> Text:
     )
 
 
+def canned_view(listing: dict[str, list[str]]) -> Text:
+    if not listing:
+        return Text(_("No canned replies yet. Coordinators add them with /canned add KEY."))
+    return as_list(
+        Bold(_("Canned replies")),
+        *[Text(Code(f"#{key}"), " · ", ", ".join(languages)) for key, languages in listing.items()],
+        "",
+        _("Send one with /reply CODE #KEY: it goes out in the requester's language."),
+    )
+
+
 def roster_view(roster: list[tuple[VolunteerRecord, int]]) -> Text:
     return as_list(
         Bold(_("Team")),
@@ -261,6 +272,8 @@ QUEUE_ERRORS: dict[str, Any] = {
     "bad_code": __("This invite code is not valid, already used, or expired."),
     "self": __("You cannot revoke yourself."),
     "bad_pseudonym": __("A pseudonym is 2 to 32 letters, digits, spaces or dashes."),
+    "bad_canned_key": __("A canned reply key is 1 to 32 lowercase letters, digits, dashes or underscores."),
+    "no_canned": __("There is no canned reply with that key. /canned lists them."),
 }
 
 
@@ -285,6 +298,7 @@ def volunteer_help(volunteer: VolunteerRecord) -> Text:
         _("/reopen CODE: reopen a closed request"),
         _("/flag CODE: mark a request as suspicious"),
         _("/pseudonym NAME: change your pseudonym"),
+        _("/canned: canned replies (/reply CODE #KEY sends one)"),
         _("/language: change your language"),
     ]
     if volunteer.is_coordinator:
@@ -294,6 +308,8 @@ def volunteer_help(volunteer: VolunteerRecord) -> Text:
             _("/audit CODE: who saw and did what"),
             _("/volunteers: the team"),
             _("/stats: statistics"),
+            _("/block CODE, /unblock CODE: stop or restore a provocateur's access"),
+            _("/canned add KEY, /canned del KEY: keep canned replies"),
         ]
     if volunteer.is_admin:
         lines += [

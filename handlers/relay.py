@@ -22,14 +22,23 @@ def content_of(message: Message) -> dict[str, Any] | None:
     """What a message says, as something the bot can send again: text, or a file id and caption."""
     if message.text is not None:
         return {"type": "text", "text": message.text}
-    caption = message.caption
+    found: dict[str, Any] | None = None
     if message.photo:
-        return {"type": "photo", "file_id": message.photo[-1].file_id, "caption": caption}
+        found = {"type": "photo", "file_id": message.photo[-1].file_id}
     for kind in ("voice", "document", "video", "audio", "animation", "video_note", "sticker"):
         media = getattr(message, kind)
-        if media is not None:
-            return {"type": kind, "file_id": media.file_id, "caption": caption}
-    return None
+        if found is None and media is not None:
+            found = {"type": kind, "file_id": media.file_id}
+    if found is None:
+        return None
+    found["caption"] = message.caption
+    if message.media_group_id:
+        found["album"] = message.media_group_id
+    return found
+
+
+def replied_id(message: Message) -> int | None:
+    return message.reply_to_message.message_id if message.reply_to_message else None
 
 
 async def location_refused(message: Message, bot: Bot) -> None:
@@ -57,16 +66,21 @@ async def from_requester(message: Message, services: Services) -> None:
             parse_mode=None,
         )
         return
-    await services.relay.from_requester(message.from_user.id, message.message_id, content)
+    await services.relay.from_requester(message.from_user.id, message.message_id, content, reply_to=replied_id(message))
     if request.status == "new":
         await message.answer(_("Saved. A volunteer will see it as soon as they take your request."), parse_mode=None)
 
 
 async def _to_requester(
-    message: Message, services: Services, volunteer: VolunteerRecord, code: str, content: dict[str, Any]
+    message: Message,
+    services: Services,
+    volunteer: VolunteerRecord,
+    code: str,
+    content: dict[str, Any],
+    reply_to: int | None = None,
 ) -> None:
     try:
-        await services.relay.to_requester(volunteer, code, content, message.message_id)
+        await services.relay.to_requester(volunteer, code, content, message.message_id, reply_to=reply_to)
     except QueueError as error:
         await message.answer(error_text(error.reason), parse_mode=None)
 
@@ -78,7 +92,19 @@ async def reply_command(
     if len(parts) < 2:
         await message.answer(_("Usage: {usage}").format(usage="/reply CODE text"), parse_mode=None)
         return
-    await _to_requester(message, services, volunteer, parts[0], {"type": "text", "text": parts[1]})
+    code, text = parts
+    if text.startswith("#") and len(text.split()) == 1:  # a canned reply, in the requester's language
+        try:
+            request = await services.queue.find(code)
+        except QueueError as error:
+            await message.answer(error_text(error.reason), parse_mode=None)
+            return
+        canned = await services.queue.canned_text(text[1:].lower(), request.language)
+        if canned is None:
+            await message.answer(error_text("no_canned"), parse_mode=None)
+            return
+        text = canned
+    await _to_requester(message, services, volunteer, code, {"type": "text", "text": text})
 
 
 async def reply_to_relayed(message: Message, services: Services, volunteer: VolunteerRecord) -> None:
@@ -91,7 +117,26 @@ async def reply_to_relayed(message: Message, services: Services, volunteer: Volu
             parse_mode=None,
         )
         return
-    await _to_requester(message, services, volunteer, code, content)
+    await _to_requester(message, services, volunteer, code, content, replied_id(message))
+
+
+async def requester_edited(message: Message, services: Services) -> None:
+    assert message.from_user is not None
+    content = content_of(message)
+    if content is None or not await services.relay.edit_from_requester(
+        message.from_user.id, message.message_id, content
+    ):
+        await message.answer(_("I don't read edited messages. Please send a new message instead."), parse_mode=None)
+
+
+async def volunteer_edited(message: Message, services: Services, volunteer: VolunteerRecord) -> None:
+    content = content_of(message)
+    if content is not None and content["type"] == "text" and content["text"].startswith("/reply"):
+        # An edited "/reply CODE text": what the requester should see is the new text alone.
+        parts = content["text"].split(maxsplit=2)
+        content = {"type": "text", "text": parts[2]} if len(parts) == 3 else None
+    if content is None or not await services.relay.edit_from_volunteer(volunteer, message.message_id, content):
+        await message.answer(_("Only edits of messages you sent to a requester are passed on."), parse_mode=None)
 
 
 async def volunteer_chatter(message: Message) -> None:
@@ -106,6 +151,8 @@ def build_requester_side() -> Router:
     router.message.filter(F.chat.type == ChatType.PRIVATE, StateFilter(None), ~F.text.startswith("/"))
     router.message.register(location_refused, F.location | F.venue | F.live_period)
     router.message.register(from_requester, ~HasRole("volunteer"))
+    router.edited_message.filter(F.chat.type == ChatType.PRIVATE, StateFilter(None), ~HasRole("volunteer"))
+    router.edited_message.register(requester_edited)
     return router
 
 
@@ -115,4 +162,6 @@ def build_volunteer_side() -> Router:
     router.message.register(reply_command, Command("reply"))
     router.message.register(reply_to_relayed, F.reply_to_message, ~F.text.startswith("/"))
     router.message.register(volunteer_chatter, ~F.text.startswith("/"))
+    router.edited_message.filter(F.chat.type == ChatType.PRIVATE, HasRole("volunteer"))
+    router.edited_message.register(volunteer_edited)
     return router

@@ -1,9 +1,58 @@
-"""Coordinator statistics (/stats). Placeholder until issue 5 lands."""
+"""Coordinator statistics (/stats): a period choice, then a chart and a summary, from counters only.
+
+Coordinators and admins only. For anyone else the role filter fails and the command falls through to
+the fallback router's unknown-command reply; a period button pressed (or forged) by someone without the
+role falls through to the stale-button answer. Statistics go only to the private chat.
+"""
 
 from __future__ import annotations
 
-from aiogram import Router
+import asyncio
+
+from aiogram import Bot, F, Router
+from aiogram.enums import ChatType
+from aiogram.filters import Command
+from aiogram.types import BufferedInputFile, CallbackQuery, Message
+
+from bot.chart import render_chart
+from handlers.filters import HasRole
+from handlers.stats_views import (
+    StatsPeriod,
+    chart_caption,
+    chart_spec,
+    period_markup,
+    period_prompt,
+    summary_messages,
+)
+from services.context import Services
+from services.stats import compute_summary
+
+CHART_FILENAME = "tropa-stats.png"
+
+
+async def ask_period(message: Message) -> None:
+    await message.answer(**period_prompt().as_kwargs(), reply_markup=period_markup())
+
+
+async def show_stats(callback: CallbackQuery, callback_data: StatsPeriod, services: Services, bot: Bot) -> None:
+    summary = await compute_summary(services.counters, callback_data.period, min_cell=services.policy.stats_min_cell)
+    await callback.answer()  # before drawing: Telegram wants an answer within seconds
+    spec = chart_spec(summary)  # labels are translated here, in this update's locale
+    png = await asyncio.to_thread(render_chart, spec)
+    chat_id = callback.from_user.id  # the private chat (the router accepts presses from nowhere else)
+    await bot.send_photo(
+        chat_id=chat_id,
+        photo=BufferedInputFile(png, filename=CHART_FILENAME),
+        **chart_caption(summary).as_kwargs(text_key="caption", entities_key="caption_entities"),
+    )
+    for part in summary_messages(summary):
+        await bot.send_message(chat_id=chat_id, **part.as_kwargs())
 
 
 def build_router() -> Router:
-    return Router(name="stats")
+    router = Router(name="stats")
+    router.message.filter(F.chat.type == ChatType.PRIVATE, HasRole("coordinator"))
+    router.callback_query.filter(F.message.chat.type == ChatType.PRIVATE, HasRole("coordinator"))
+    router.message.register(ask_period, Command("stats"))
+    router.callback_query.register(show_stats, StatsPeriod.filter())
+    return router

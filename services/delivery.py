@@ -36,11 +36,16 @@ from services.policy import Policy
 from storage import clock
 from storage.db import Database
 from storage.outbox import PendingMessage
+from storage.shown import Peer
 from storage.vault import Shredded, Vault
 
 log = structlog.get_logger()
 MAX_BACKOFF_SECONDS = 300
 MAX_ATTEMPTS = 50
+ALBUM_SETTLE = timedelta(seconds=1.5)  # Telegram delivers an album's items as separate updates, quickly
+ALBUM_MAX = 10
+# Payload kinds for which a 400 means "nothing left to do" (the message is gone, or too old), not failure.
+SETTLED_BY_BAD_REQUEST = frozenset({"delete", "neutralize", "relay_edit", "card_update"})
 
 
 @dataclass(frozen=True)
@@ -51,6 +56,8 @@ class Target:
 
 class Renderer(Protocol):
     def render(self, payload: dict[str, Any], target: Target) -> TelegramMethod[Any]: ...
+
+    def render_album(self, payloads: list[dict[str, Any]], target: Target) -> TelegramMethod[Any]: ...
 
 
 class Unresolvable(Exception):
@@ -98,9 +105,8 @@ class OutboxSender:
                 batch = await self._services(session).outbox.take_due()
             if not batch:
                 return delivered
-            for message in batch:
-                if await self._deliver(message):
-                    delivered += 1
+            for unit in self._units(batch):
+                delivered += await self._deliver(unit)
                 if self._paused_until > clock.now():
                     break  # flood control: stop this batch; the rest is unlocked and retried
             async with self.db.transaction() as session:
@@ -130,42 +136,76 @@ class OutboxSender:
             return Target(self.policy.volunteer_chat_id, self.policy.default_language)
         return Target(int(message.payload["chat_id"]), str(message.payload.get("locale", "ru")))
 
-    async def _deliver(self, message: PendingMessage) -> bool:
+    @staticmethod
+    def _units(batch: list[PendingMessage]) -> list[list[PendingMessage]]:
+        """One message per unit, except album items, which travel together (at most ten per album)."""
+        units: list[list[PendingMessage]] = []
+        albums: dict[tuple[str, str | None, str | None, str], list[PendingMessage]] = {}
+        for message in batch:
+            if message.album is None:
+                units.append([message])
+                continue
+            key = (message.recipient, message.volunteer_id, message.request_id, message.album)
+            if key not in albums or len(albums[key]) == ALBUM_MAX:
+                albums[key] = []
+                units.append(albums[key])
+            albums[key].append(message)
+        return units
+
+    async def _deliver(self, unit: list[PendingMessage]) -> int:
+        """Send one message, or one album; returns how many messages Telegram accepted."""
+        lead = unit[0]
+        if lead.album is not None and clock.now() - max(m.created_at for m in unit) < ALBUM_SETTLE:
+            for message in unit:  # the rest of the album may still be on its way
+                await self._retry(message, ALBUM_SETTLE, count_attempt=False)
+            return 0
         try:
             async with self.db.transaction() as session:
-                target = await self._target(self._services(session), message)
-            method = self.renderer.render(message.payload, target)
+                target = await self._target(self._services(session), lead)
+            if len(unit) > 1:
+                method: TelegramMethod[Any] = self.renderer.render_album([m.payload for m in unit], target)
+            else:
+                method = self.renderer.render(lead.payload, target)
         except Shredded:
-            await self._finish(message, None)
-            return False
+            for message in unit:
+                await self._finish(message, None)
+            return 0
         except Unresolvable:
-            await self._retry(message, timedelta(seconds=60), count_attempt=False)
-            return False
+            for message in unit:
+                await self._retry(message, timedelta(seconds=60), count_attempt=False)
+            return 0
         try:
             result = await self.bot(method)
         except TelegramRetryAfter as error:
             self._paused_until = clock.now() + timedelta(seconds=error.retry_after)
-            log.warning("outbox.flood_control", retry_after=error.retry_after, purpose=message.purpose)
-            await self._retry(message, timedelta(seconds=error.retry_after), count_attempt=False)
-            return False
+            log.warning("outbox.flood_control", retry_after=error.retry_after, purpose=lead.purpose)
+            for message in unit:
+                await self._retry(message, timedelta(seconds=error.retry_after), count_attempt=False)
+            return 0
         except TelegramForbiddenError:
-            log.info("outbox.recipient_blocked", purpose=message.purpose)
-            await self._fail(message, "blocked", tell_assignee=True)
-            return False
+            log.info("outbox.recipient_blocked", purpose=lead.purpose)
+            for message in unit:
+                await self._fail(message, "blocked", tell_assignee=message is lead)
+            return 0
         except TelegramBadRequest as error:
-            if message.payload.get("kind") == "delete":
-                await self._finish(message, None)  # gone already, or too old: nothing more to do
-                return False
+            if lead.payload.get("kind") in SETTLED_BY_BAD_REQUEST:
+                for message in unit:
+                    await self._finish(message, None)  # gone already, or too old: nothing more to do
+                return 0
             reason = "chat_not_found" if "chat not found" in error.message else "bad_request"
-            log.warning("outbox.refused", purpose=message.purpose, reason=reason)
-            await self._fail(message, reason, tell_assignee=reason == "chat_not_found")
-            return False
+            log.warning("outbox.refused", purpose=lead.purpose, reason=reason)
+            for message in unit:
+                await self._fail(message, reason, tell_assignee=message is lead and reason == "chat_not_found")
+            return 0
         except (TelegramNetworkError, TelegramServerError, TelegramNotFound, TimeoutError) as error:
-            log.warning("outbox.transient_error", purpose=message.purpose, error=type(error).__name__)
-            await self._retry(message, self._backoff(message.attempts))
-            return False
-        await self._finish(message, result if isinstance(result, Message) else None)
-        return True
+            log.warning("outbox.transient_error", purpose=lead.purpose, error=type(error).__name__)
+            for message in unit:
+                await self._retry(message, self._backoff(message.attempts))
+            return 0
+        sent = result if isinstance(result, list) else [result]
+        for message, one in zip(unit, sent, strict=False):
+            await self._finish(message, one if isinstance(one, Message) else None)
+        return len(unit)
 
     @staticmethod
     def _backoff(attempts: int) -> timedelta:
@@ -205,11 +245,12 @@ class OutboxSender:
                     volunteer_id = message.volunteer_id
                     if message.recipient == "assignee":
                         volunteer_id = request.assignee_id
+                    peer = message.payload.get("peer")
                     await services.shown.record(
                         request_id=request.id,
                         audience=message.recipient if message.recipient != "assignee" else "volunteer",
-                        kind=str(track),
+                        kind=str(track) if sent.text is not None else f"{track}_media",
                         message_id=sent.message_id,
                         volunteer_id=volunteer_id,
-                        peer_message_id=message.payload.get("peer_message_id"),
+                        peer=Peer(peer["audience"], peer["owner"], int(peer["id"])) if peer else None,
                     )

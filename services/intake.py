@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from services import metrics
 from services.events import RequestSubmitted
+from services.hygiene import clear_volunteer_view
 from services.questionnaire import MULTI_SELECT, STAT_DIMENSIONS, complete
 from storage import clock
 from storage.clock import iso_week
@@ -39,6 +40,9 @@ class IntakeService:
 
     async def open_request(self, user_id: int) -> RequestRecord | None:
         return await self.services.requests.open_for_requester(user_id)
+
+    async def is_blocked(self, user_id: int) -> bool:
+        return await self.services.requests.is_blocked(user_id)
 
     async def latest_request(self, user_id: int) -> RequestRecord | None:
         return await self.services.requests.latest_for_requester(user_id)
@@ -107,13 +111,15 @@ class IntakeService:
             )
 
     async def requester_message_ids(self, user_id: int) -> list[int]:
-        """Every message in the requester's chat that the bot tracked after submission (for /wipe)."""
+        """Every message in the requester's chat that the bot tracked after submission (for /wipe).
+
+        Only ``message_id``: a relayed copy's peer is a message in the volunteer's chat.
+        """
         ids: list[int] = []
         for request_id in await self.services.requests.ids_for_requester(user_id):
-            for shown in await self.services.shown.for_request(request_id, audience="requester"):
-                ids.append(shown.message_id)
-                if shown.peer_message_id is not None:
-                    ids.append(shown.peer_message_id)
+            ids += [
+                shown.message_id for shown in await self.services.shown.for_request(request_id, audience="requester")
+            ]
         return ids
 
     async def forget_messages(self, user_id: int) -> None:
@@ -128,6 +134,8 @@ class IntakeService:
         for request_id in await self.services.requests.ids_for_requester(user_id):
             record = await self.services.requests.by_id(request_id)
             await self.services.audit.record("forgotten", actor_id=None, request_id=None)
+            if record is not None and record.assignee_id is not None:
+                await clear_volunteer_view(self.services, record, record.assignee_id, "forgotten")
             if record is None or not await self.services.requests.shred(request_id):
                 continue
             shredded += 1

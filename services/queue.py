@@ -6,14 +6,17 @@ wish, not a permission. Errors are ``QueueError`` with a stable reason the handl
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from services import metrics
 from services.events import RequestSubmitted
+from services.hygiene import clear_volunteer_view
 from services.questionnaire import STAT_DIMENSIONS
 from storage import clock
 from storage.audit import AuditEntry
+from storage.canned import CannedReplies
 from storage.clock import iso_week
 from storage.ids import normalize_request_code
 from storage.notes import NoteRecord, Notes
@@ -23,6 +26,7 @@ from storage.volunteers import VolunteerRecord
 if TYPE_CHECKING:
     from services.context import Services
 
+CANNED_KEY = re.compile(r"[a-z0-9_-]{1,32}")
 OUTCOMES = ("left", "legal", "psych", "stays", "no_response", "duplicate", "suspicious")
 NOTE_MAX = 3000
 PAGE_SIZE = 8
@@ -202,6 +206,7 @@ class QueueService:
         if released is None:
             raise QueueError("not_yours")
         await self.s.audit.record("released", actor_id=volunteer.id, request_id=record.id)
+        await clear_volunteer_view(self.s, released, volunteer.id, "released")
         await self.announce_again(released, skip_volunteer=volunteer.id)
         return released
 
@@ -214,6 +219,7 @@ class QueueService:
         if moved is None:
             raise QueueError("not_yours")
         await self.s.audit.record("transferred", actor_id=volunteer.id, request_id=record.id, detail=target.id)
+        await clear_volunteer_view(self.s, moved, volunteer.id, "transferred")
         details = await self.read(target, moved)
         await self.s.outbox.put(
             recipient="volunteer",
@@ -241,6 +247,7 @@ class QueueService:
         )
         if outcome == "suspicious" and not closed.flagged:
             await self._flag(volunteer, closed)
+        await clear_volunteer_view(self.s, closed, volunteer.id, "closed")
         await self.s.outbox.put(
             recipient="requester",
             request_id=record.id,
@@ -285,6 +292,57 @@ class QueueService:
                 payload={"kind": "flagged", "code": record.code, "by": volunteer.pseudonym},
             )
         return flagged
+
+    # -- provocateurs ----------------------------------------------------------------------------
+
+    async def block(self, coordinator: VolunteerRecord, code: str) -> RequestRecord:
+        """The requester's messages are accepted and dropped, /start opens nothing, nobody is notified."""
+        if not coordinator.is_coordinator:
+            raise QueueError("not_yours")
+        record = await self.find(code)
+        await self.s.requests.block_requester(record.id, coordinator.id)
+        await self.s.audit.record("blocked", actor_id=coordinator.id, request_id=record.id)
+        await self._retire_cards(record, "blocked")
+        return record
+
+    async def unblock(self, coordinator: VolunteerRecord, code: str) -> RequestRecord:
+        if not coordinator.is_coordinator:
+            raise QueueError("not_yours")
+        record = await self.find(code)
+        await self.s.requests.unblock_requester(record.id)
+        await self.s.audit.record("unblocked", actor_id=coordinator.id, request_id=record.id)
+        return record
+
+    # -- canned replies ----------------------------------------------------------------------------
+
+    async def canned_text(self, key: str, language: str) -> str | None:
+        """A canned reply in ``language``, or in the nearest language it exists in."""
+        canned = CannedReplies(self.s.session, self.s.vault)
+        for candidate in (language, "en", "ru", "uk"):
+            text = await canned.get(key, candidate)
+            if text is not None:
+                return text
+        return None
+
+    async def save_canned(self, coordinator: VolunteerRecord, key: str, language: str, text: str) -> None:
+        if not coordinator.is_coordinator:
+            raise QueueError("not_yours")
+        if not CANNED_KEY.fullmatch(key) or language not in ("ru", "uk", "en"):
+            raise QueueError("bad_canned_key")
+        if not text.strip() or len(text) > NOTE_MAX:
+            raise QueueError("too_long" if text.strip() else "empty")
+        await CannedReplies(self.s.session, self.s.vault).put(key, language, text.strip())
+        await self.s.audit.record("canned_saved", actor_id=coordinator.id, request_id=None, detail=f"{key}/{language}")
+
+    async def delete_canned(self, coordinator: VolunteerRecord, key: str) -> int:
+        if not coordinator.is_coordinator:
+            raise QueueError("not_yours")
+        deleted = await CannedReplies(self.s.session, self.s.vault).delete(key)
+        await self.s.audit.record("canned_deleted", actor_id=coordinator.id, request_id=None, detail=key)
+        return deleted
+
+    async def canned_listing(self) -> dict[str, list[str]]:
+        return await CannedReplies(self.s.session, self.s.vault).languages_by_key()
 
     # -- notes and audit ---------------------------------------------------------------------------
 
@@ -339,6 +397,7 @@ class QueueService:
             expired += 1
             await self.s.audit.record("lease_expired", actor_id=holder, request_id=record.id)
             if holder is not None:
+                await clear_volunteer_view(self.s, released, holder, "lease_expired")
                 await self.s.outbox.put(
                     recipient="volunteer",
                     volunteer_id=holder,
@@ -381,6 +440,8 @@ class QueueService:
         shredded = 0
         for record in await self.s.requests.closed_before(clock.now() - self.s.policy.retention):
             await self.s.audit.record("purged", actor_id=None, request_id=None)
+            if record.assignee_id is not None:
+                await clear_volunteer_view(self.s, record, record.assignee_id, "purged")
             if await self.s.requests.shred(record.id):
                 shredded += 1
         return shredded

@@ -3,7 +3,9 @@
 Messages travel as outbox payloads describing *what* was said (text, or a Telegram file id with its
 caption), never as forwards: the other side sees "Volunteer Birch:" or "R-7KQ3XM:", not an account.
 A requester's message that arrives before anyone claimed the request waits, sealed, and is delivered
-on claim.
+on claim. Each delivered copy is remembered with its original (``storage/shown.py``), so a reply is
+threaded on the other side and an edit edits the copy; album items carry their group id and the
+sender delivers them as one album.
 """
 
 from __future__ import annotations
@@ -12,12 +14,14 @@ from typing import TYPE_CHECKING, Any
 
 from services.queue import QueueError
 from storage.requests import RequestRecord
+from storage.shown import Peer
 from storage.volunteers import VolunteerRecord
 
 if TYPE_CHECKING:
     from services.context import Services
 
 RELAYED_TYPES = ("text", "photo", "voice", "document", "video", "audio", "video_note", "sticker", "animation")
+CAPTIONLESS = ("video_note", "sticker")
 CAPTION_LIMIT = 1024
 LABEL_ROOM = 64  # "Volunteer <pseudonym>:" or "R-XXXXXX:" in front of a caption
 TEXT_LIMIT = 4096
@@ -26,7 +30,7 @@ TEXT_LIMIT = 4096
 def split_caption(content: dict[str, Any]) -> list[dict[str, Any]]:
     """A caption too long to carry a label goes ahead of its media as a text of its own."""
     caption = content.get("caption") or ""
-    if content["type"] == "text" or len(caption) + LABEL_ROOM <= CAPTION_LIMIT:
+    if content["type"] == "text" or content.get("album") or len(caption) + LABEL_ROOM <= CAPTION_LIMIT:
         return [content]
     return [{"type": "text", "text": caption}, {**content, "caption": None}]
 
@@ -39,9 +43,6 @@ def split_text(content: dict[str, Any]) -> list[dict[str, Any]]:
     return [{"type": "text", "text": text[start : start + room]} for start in range(0, len(text), room)]
 
 
-CAPTIONLESS = ("video_note", "sticker")
-
-
 def pieces(content: dict[str, Any]) -> list[dict[str, Any]]:
     """One message may become several, each one Bot API call: a label ahead of media that take no
     caption, a long caption ahead of its media, a long text in parts."""
@@ -49,11 +50,17 @@ def pieces(content: dict[str, Any]) -> list[dict[str, Any]]:
     return label + [piece for part in split_caption(content) for piece in split_text(part)]
 
 
+def _peer(peer: Peer) -> dict[str, Any]:
+    return {"audience": peer.audience, "owner": peer.owner, "id": peer.message_id}
+
+
 class RelayService:
     def __init__(self, services: Services) -> None:
         self.s = services
 
-    async def from_requester(self, user_id: int, message_id: int, content: dict[str, Any]) -> RequestRecord | None:
+    async def from_requester(
+        self, user_id: int, message_id: int, content: dict[str, Any], *, reply_to: int | None = None
+    ) -> RequestRecord | None:
         """Queue a requester's message for whoever holds (or will hold) their open request."""
         request = await self.s.requests.open_for_requester(user_id)
         if request is None:
@@ -61,6 +68,8 @@ class RelayService:
         await self.s.shown.record(request_id=request.id, audience="requester", kind="own", message_id=message_id)
         if request.requester_blocked:
             return request  # accepted politely, delivered to nobody
+        original = Peer("requester", None, message_id)
+        threaded = await self.s.shown.counterpart(Peer("requester", None, reply_to)) if reply_to else None
         for piece in pieces(content):
             await self.s.outbox.put(
                 recipient="assignee",
@@ -71,13 +80,20 @@ class RelayService:
                     "code": request.code,
                     "content": piece,
                     "track": "relay",
-                    "peer_message_id": message_id,
+                    "peer": _peer(original),
+                    "reply_to": threaded,
                 },
             )
         return request
 
     async def to_requester(
-        self, volunteer: VolunteerRecord, code: str, content: dict[str, Any], volunteer_message_id: int
+        self,
+        volunteer: VolunteerRecord,
+        code: str,
+        content: dict[str, Any],
+        volunteer_message_id: int,
+        *,
+        reply_to: int | None = None,
     ) -> RequestRecord:
         request = await self.s.queue.find(code)
         if request.assignee_id != volunteer.id or request.status != "claimed":
@@ -89,6 +105,8 @@ class RelayService:
             message_id=volunteer_message_id,
             volunteer_id=volunteer.id,
         )
+        original = Peer("volunteer", volunteer.id, volunteer_message_id)
+        threaded = await self.s.shown.counterpart(Peer("volunteer", volunteer.id, reply_to)) if reply_to else None
         for piece in pieces(content):
             await self.s.outbox.put(
                 recipient="requester",
@@ -99,7 +117,8 @@ class RelayService:
                     "pseudonym": volunteer.pseudonym,
                     "content": piece,
                     "track": "relay",
-                    "peer_message_id": volunteer_message_id,
+                    "peer": _peer(original),
+                    "reply_to": threaded,
                 },
             )
         await self.s.requests.touch(request.id)
@@ -112,3 +131,53 @@ class RelayService:
             return None
         request = await self.s.requests.by_id(shown.request_id)
         return request.code if request else None
+
+    # -- edits -------------------------------------------------------------------------------------
+
+    async def edit_from_requester(self, user_id: int, message_id: int, content: dict[str, Any]) -> bool:
+        """Carry a requester's edit to the copy the volunteer has; False if there is no open request."""
+        request = await self.s.requests.open_for_requester(user_id)
+        if request is None:
+            return False
+        if request.requester_blocked:
+            return True
+        copies = await self.s.shown.copies_of(Peer("requester", None, message_id))
+        if not copies:  # not delivered yet (or never): pass the new wording on as a message
+            await self.from_requester(user_id, message_id, {**content, "edited": True})
+            return True
+        for copy in copies:
+            await self.s.outbox.put(
+                recipient="volunteer",
+                volunteer_id=copy.volunteer_id,
+                request_id=request.id,
+                purpose="relay",
+                payload={
+                    "kind": "relay_edit",
+                    "message_id": copy.message_id,
+                    "sender": request.code,
+                    "content": content,
+                },
+            )
+        return True
+
+    async def edit_from_volunteer(self, volunteer: VolunteerRecord, message_id: int, content: dict[str, Any]) -> bool:
+        """Carry a volunteer's edit to the requester's copy; False if the message was not relayed."""
+        shown = await self.s.shown.find("volunteer", volunteer.id, message_id)
+        if shown is None:
+            return False
+        request = await self.s.requests.by_id(shown.request_id)
+        if request is None or request.assignee_id != volunteer.id:
+            return False
+        for copy in await self.s.shown.copies_of(Peer("volunteer", volunteer.id, message_id)):
+            await self.s.outbox.put(
+                recipient="requester",
+                request_id=request.id,
+                purpose="relay",
+                payload={
+                    "kind": "relay_edit",
+                    "message_id": copy.message_id,
+                    "pseudonym": volunteer.pseudonym,
+                    "content": content,
+                },
+            )
+        return True

@@ -6,6 +6,7 @@ import re
 import secrets
 from typing import TYPE_CHECKING
 
+from services.hygiene import clear_volunteer_view
 from storage.volunteers import ROLES, IssuedInvite, VolunteerRecord
 
 if TYPE_CHECKING:
@@ -92,6 +93,7 @@ class TeamService:
         for request in await self.s.requests.list_assigned(target.id):
             released = await self.s.requests.release(request.id, target.id)
             if released is not None:
+                await clear_volunteer_view(self.s, released, target.id, "revoked")
                 await self.s.audit.record("released", actor_id=actor.id, request_id=request.id, detail="revoked")
                 await self.s.queue.announce_again(released, skip_volunteer=target.id)
         return target

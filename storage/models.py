@@ -229,8 +229,33 @@ class ShownMessage(Base):
     audience: Mapped[str] = mapped_column(String(16))
     kind: Mapped[str] = mapped_column(String(16))
     lookup: Mapped[str] = mapped_column(String(BLIND_LENGTH), index=True)
+    # The other side of a relayed pair (the original a copy was made from), for edits and replies.
+    peer_lookup: Mapped[str | None] = mapped_column(String(BLIND_LENGTH), nullable=True, index=True)
     ref: Mapped[bytes] = mapped_column(Sealed)
     sent_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class BlockedRequester(Base):
+    """A requester a coordinator blocked as a provocateur: their messages reach nobody, /start opens nothing.
+
+    Kept by blind index, apart from requests, so a block outlives the request's shredding.
+    """
+
+    __tablename__ = "blocked_requesters"
+    requester_index: Mapped[str] = mapped_column(String(BLIND_LENGTH), primary_key=True)
+    blocked_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    blocked_by: Mapped[str | None] = mapped_column(ForeignKey("volunteers.id", ondelete="SET NULL"), nullable=True)
+
+
+class CannedReply(Base):
+    """A reply template in one language, kept by coordinators; sealed like everything volunteers write."""
+
+    __tablename__ = "canned_replies"
+    key: Mapped[str] = mapped_column(String(32), primary_key=True)
+    language: Mapped[str] = mapped_column(String(2), primary_key=True)
+    id: Mapped[str] = mapped_column(String(ID_LENGTH), unique=True)
+    text: Mapped[bytes] = mapped_column(Sealed)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class ProcessedUpdate(Base):
@@ -262,5 +287,6 @@ SEALED_COLUMNS: frozenset[tuple[str, str]] = frozenset(
         ("fsm_state", "data"),
         ("outbox", "payload"),
         ("shown_messages", "ref"),
+        ("canned_replies", "text"),
     }
 )

@@ -33,6 +33,12 @@ class PendingMessage:
     purpose: str
     payload: dict[str, Any]
     attempts: int
+    created_at: datetime
+
+    @property
+    def album(self) -> str | None:
+        content = self.payload.get("content")
+        return str(content["album"]) if isinstance(content, dict) and content.get("album") else None
 
 
 def _place(message_id: str) -> Place:
@@ -133,6 +139,7 @@ class Outbox:
                     purpose=row.purpose,
                     payload=self.vault.open_json(key, row.payload, _place(row.id)),
                     attempts=row.attempts,
+                    created_at=row.created_at,
                 )
             )
         return taken

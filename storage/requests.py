@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from storage import clock
 from storage.crypto import Place
 from storage.ids import new_id, new_request_code
-from storage.models import OPEN_STATUSES, DataKey, Request
+from storage.models import OPEN_STATUSES, BlockedRequester, DataKey, Request
 from storage.vault import Vault
 
 REQUESTER_DOMAIN = "tg-user"
@@ -184,12 +184,13 @@ class RequestRepository:
         return query.order_by(rank, Request.created_at, Request.id)
 
     async def list_by_status(self, status: str, *, limit: int = 50, offset: int = 0) -> list[RequestRecord]:
-        query = self._queue_order(select(Request).where(Request.status == status))
+        query = self._queue_order(select(Request).where(Request.status == status, Request.requester_blocked.is_(False)))
         rows = await self.session.scalars(query.limit(limit).offset(offset))
         return [_record(row) for row in rows]
 
     async def count_by_status(self, status: str) -> int:
-        return int(await self.session.scalar(select(func.count()).where(Request.status == status)) or 0)
+        query = select(func.count()).where(Request.status == status, Request.requester_blocked.is_(False))
+        return int(await self.session.scalar(query) or 0)
 
     async def list_assigned(self, volunteer_id: str) -> list[RequestRecord]:
         query = self._queue_order(
@@ -219,6 +220,7 @@ class RequestRepository:
                 Request.status == "new",
                 Request.urgency == "48h",
                 Request.escalated_at.is_(None),
+                Request.requester_blocked.is_(False),
                 Request.created_at < moment,
             )
         )
@@ -320,6 +322,35 @@ class RequestRepository:
             claimed_at=None,
             last_activity_at=clock.now(),
         )
+
+    # -- blocking provocateurs ---------------------------------------------------------------------
+
+    async def requester_index_of(self, request_id: str) -> str | None:
+        return await self.session.scalar(select(Request.requester_index).where(Request.id == request_id))
+
+    async def block_requester(self, request_id: str, blocked_by: str) -> bool:
+        index = await self.requester_index_of(request_id)
+        if index is None:
+            return False
+        if await self.session.get(BlockedRequester, index) is None:
+            self.session.add(BlockedRequester(requester_index=index, blocked_at=clock.now(), blocked_by=blocked_by))
+        await self.session.execute(
+            update(Request).where(Request.requester_index == index).values(requester_blocked=True)
+        )
+        return True
+
+    async def unblock_requester(self, request_id: str) -> bool:
+        index = await self.requester_index_of(request_id)
+        if index is None:
+            return False
+        await self.session.execute(delete(BlockedRequester).where(BlockedRequester.requester_index == index))
+        await self.session.execute(
+            update(Request).where(Request.requester_index == index).values(requester_blocked=False)
+        )
+        return True
+
+    async def is_blocked(self, user_id: int) -> bool:
+        return await self.session.get(BlockedRequester, self.requester_index(user_id)) is not None
 
     # -- shredding ---------------------------------------------------------------------------------
 

@@ -23,6 +23,15 @@ SHOWN_DOMAIN = "shown-message"
 
 
 @dataclass(frozen=True, slots=True)
+class Peer:
+    """A message in someone's chat: who sees it (requester/volunteer/group), whose chat, which id."""
+
+    audience: str
+    owner: str | None
+    message_id: int
+
+
+@dataclass(frozen=True, slots=True)
 class Shown:
     id: str
     request_id: str
@@ -54,9 +63,11 @@ class ShownMessages:
         kind: str,
         message_id: int,
         volunteer_id: str | None = None,
-        peer_message_id: int | None = None,
+        peer: Peer | None = None,
     ) -> None:
+        """Remember a message; ``peer`` is the original it was copied from (relays), in the other chat."""
         row_id = new_id()
+        peer_message_id = peer.message_id if peer else None
         key = await self.vault.data_key(self.session, request_id)
         ref: dict[str, Any] = {"m": message_id, "p": peer_message_id}
         self.session.add(
@@ -67,6 +78,7 @@ class ShownMessages:
                 audience=audience,
                 kind=kind,
                 lookup=self._lookup(audience, volunteer_id, message_id),
+                peer_lookup=self._lookup(peer.audience, peer.owner, peer.message_id) if peer else None,
                 ref=self.vault.seal_json(key, ref, _place(row_id)),
                 sent_at=clock.now(),
             )
@@ -82,6 +94,24 @@ class ShownMessages:
             select(ShownMessage).where(ShownMessage.lookup == self._lookup(audience, owner, message_id))
         )
         return await self._decode(row) if row else None
+
+    async def copies_of(self, original: Peer) -> list[Shown]:
+        """The copies made of ``original`` in the other side's chat."""
+        rows = await self.session.scalars(
+            select(ShownMessage).where(
+                ShownMessage.peer_lookup == self._lookup(original.audience, original.owner, original.message_id)
+            )
+        )
+        return [await self._decode(row) for row in rows]
+
+    async def counterpart(self, message: Peer) -> int | None:
+        """For a message in one chat, the id of its relayed twin in the other chat: the original if
+        ``message`` is a copy, else the copy made of it. Threads replies across the relay."""
+        shown = await self.find(message.audience, message.owner, message.message_id)
+        if shown is not None and shown.peer_message_id is not None:
+            return shown.peer_message_id
+        copies = await self.copies_of(message)
+        return copies[0].message_id if copies else None
 
     async def for_request(
         self, request_id: str, *, audience: str | None = None, volunteer_id: str | None = None

@@ -1,0 +1,51 @@
+"""Canned replies: short templates per language, sealed under the system key."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage import clock
+from storage.crypto import Place
+from storage.ids import new_id
+from storage.models import CannedReply
+from storage.vault import Vault
+
+
+def _place(row_id: str) -> Place:
+    return Place("canned_replies", "text", row_id)
+
+
+class CannedReplies:
+    def __init__(self, session: AsyncSession, vault: Vault) -> None:
+        self.session = session
+        self.vault = vault
+
+    async def put(self, key: str, language: str, text: str) -> None:
+        row = await self.session.get(CannedReply, (key, language))
+        system = await self.vault.system_key(self.session)
+        if row is None:
+            row = CannedReply(key=key, language=language, id=new_id(), text=b"", updated_at=clock.now())
+            self.session.add(row)
+        row.text = self.vault.seal_text(system, text, _place(row.id))
+        row.updated_at = clock.now()
+
+    async def get(self, key: str, language: str) -> str | None:
+        row = await self.session.get(CannedReply, (key, language))
+        if row is None:
+            return None
+        return self.vault.open_text(await self.vault.system_key(self.session), row.text, _place(row.id))
+
+    async def delete(self, key: str) -> int:
+        result = await self.session.execute(delete(CannedReply).where(CannedReply.key == key).returning(CannedReply.id))
+        return len(result.all())
+
+    async def languages_by_key(self) -> dict[str, list[str]]:
+        listing: dict[str, list[str]] = defaultdict(list)
+        for key, language in await self.session.execute(
+            select(CannedReply.key, CannedReply.language).order_by(CannedReply.key, CannedReply.language)
+        ):
+            listing[key].append(language)
+        return dict(listing)
