@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import signal
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 import structlog
 from aiogram import Bot, Dispatcher
@@ -16,14 +19,19 @@ from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
 from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage
 from aiogram.fsm.storage.memory import SimpleEventIsolation
+from aiogram.fsm.storage.redis import RedisEventIsolation
 from aiogram.types import BotCommand, BotCommandScopeAllPrivateChats, ErrorEvent
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
+from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_application
+from aiohttp import web
+from redis.asyncio import Redis
 
 from bot.i18n import create_i18n, pick_language
 from bot.middlewares.locale import LocaleMiddleware
+from bot.middlewares.retry import RetryAfterMiddleware
 from bot.middlewares.roles import RoleMiddleware
-from bot.middlewares.throttling import ThrottlingMiddleware
+from bot.middlewares.throttling import MemoryCounter, RedisCounter, ThrottlingMiddleware
 from bot.middlewares.transaction import TransactionMiddleware
 from bot.notices import NoticeRenderer
 from bot.runtime import Runtime
@@ -36,7 +44,8 @@ from services.events import Events, RequestSubmitted
 from services.jobs import Job, JobRunner
 from services.policy import Policy
 from services.queue import announce_submitted
-from storage.fsm import DatabaseStorage, EncryptedStorage, SweepableRedisStorage
+from services.ratelimit import Limits, MemoryLimiter, NoLimits, RedisLimiter, SendLimiter
+from storage.fsm import DatabaseStorage, EncryptedStorage, RedisKeyBuilder, SweepableRedisStorage
 
 log = structlog.get_logger()
 
@@ -55,8 +64,16 @@ def policy_from(settings: Settings) -> Policy:
     )
 
 
+def send_limiter(settings: Settings, redis: Redis | None, blind: Callable[[str, int], str]) -> SendLimiter:
+    if settings.send_per_second == 0:
+        return NoLimits()
+    limits = Limits(settings.send_per_second, settings.send_chat_interval, settings.send_group_interval)
+    return RedisLimiter(redis, limits, blind) if redis else MemoryLimiter(limits)
+
+
 def build_bot(settings: Settings, token: str, **session_kwargs: Any) -> Bot:
     session = AiohttpSession(**session_kwargs)
+    session.middleware(RetryAfterMiddleware())
     if settings.telegram_api_base:
         session.api = TelegramAPIServer.from_base(settings.telegram_api_base)
     return Bot(
@@ -77,6 +94,12 @@ class App:
     events: Events
     sender: OutboxSender
     jobs: JobRunner
+    redis: Redis | None = None
+
+    async def close(self) -> None:
+        await self.storage.close()
+        if self.redis is not None:
+            await self.redis.aclose()
 
 
 async def build_app(
@@ -92,21 +115,37 @@ async def build_app(
     i18n = create_i18n(settings.default_language)
     async with runtime.db.transaction() as session:
         system_key = await runtime.vault.system_key(session)
+    # Several replicas share Redis for FSM state, per-person locks, flood counting and sending limits;
+    # one box keeps all of it in the database and in memory (docs/decisions/0006-replicas.md).
+    redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
     if inner_storage is None:
         inner_storage = (
-            SweepableRedisStorage.connect(settings.redis_url) if settings.redis_url else DatabaseStorage(runtime.db)
+            SweepableRedisStorage(redis, key_builder=RedisKeyBuilder()) if redis else DatabaseStorage(runtime.db)
         )
+    if isolation is None:
+        isolation = RedisEventIsolation(redis, key_builder=RedisKeyBuilder()) if redis else SimpleEventIsolation()
     storage = EncryptedStorage(inner_storage, system_key, runtime.keyring.blind)
-    sender = OutboxSender(runtime.db, runtime.vault, policy, events, bot, NoticeRenderer(i18n, settings.hours))
+    sender = OutboxSender(
+        runtime.db,
+        runtime.vault,
+        policy,
+        events,
+        bot,
+        NoticeRenderer(i18n, settings.hours),
+        send_limiter(settings, redis, runtime.keyring.blind),
+    )
 
     # The update's transaction opens before the FSM middleware reads the state, so that read, every FSM
     # write and the handler's own writes share one session and commit together (decision 0005).
-    dispatcher = Dispatcher(storage=storage, events_isolation=isolation or SimpleEventIsolation(), disable_fsm=True)
+    dispatcher = Dispatcher(storage=storage, events_isolation=isolation, disable_fsm=True)
     dispatcher["i18n_catalog"] = i18n
     dispatcher.update.outer_middleware(TransactionMiddleware(runtime.db, runtime.vault, policy, events, sender.ring))
     dispatcher.update.outer_middleware(dispatcher.fsm)
     roles, locale = RoleMiddleware(), LocaleMiddleware(i18n)
-    throttling = ThrottlingMiddleware(settings.throttle_per_minute, runtime.keyring.blind)
+    counter = (
+        RedisCounter(redis, settings.throttle_per_minute) if redis else MemoryCounter(settings.throttle_per_minute)
+    )
+    throttling = ThrottlingMiddleware(counter, settings.throttle_per_minute, runtime.keyring.blind)
     for observer in (dispatcher.message, dispatcher.edited_message, dispatcher.callback_query):
         observer.outer_middleware(roles)
         observer.outer_middleware(locale)
@@ -144,7 +183,7 @@ async def build_app(
         await Services(session, runtime.vault, policy, events).team.ensure_admins(
             settings.admin_ids, settings.default_language
         )
-    return App(runtime, bot, dispatcher, storage, i18n, policy, events, sender, jobs)
+    return App(runtime, bot, dispatcher, storage, i18n, policy, events, sender, jobs, redis)
 
 
 async def on_error(event: ErrorEvent, i18n_catalog: I18n) -> bool:
@@ -191,31 +230,98 @@ async def register_commands(bot: Bot, i18n: I18n) -> None:
 
 
 async def serve(runtime: Runtime, token: str) -> None:
+    """Run until stopped: long polling by default, or a webhook server when TROPA_WEBHOOK_URL is set."""
     settings = runtime.settings
     bot = build_bot(settings, token)
     app = await build_app(runtime, bot)
     workers: list[asyncio.Task[None]] = []
     try:
         me = await bot.get_me()
-        log.info("bot.starting", mode="polling", database="sqlite" if runtime.db.is_sqlite else "postgresql")
+        mode = "webhook" if settings.webhook_url else "polling"
+        log.info("bot.starting", mode=mode, database="sqlite" if runtime.db.is_sqlite else "postgresql")
         await register_commands(bot, app.i18n)
-        await bot.delete_webhook(drop_pending_updates=False)
         workers = [
             asyncio.create_task(app.sender.run(settings.outbox_interval_seconds), name="outbox"),
             asyncio.create_task(app.jobs.run(settings.job_interval_seconds), name="jobs"),
         ]
-        print(f"Tropa is running as @{me.username}. Press Ctrl+C to stop.", flush=True)
-        await app.dispatcher.start_polling(
-            bot,
-            polling_timeout=settings.polling_timeout,
-            allowed_updates=app.dispatcher.resolve_used_update_types(),
-            handle_signals=True,
-        )
+        if settings.webhook_url:
+            await serve_webhook(app, me.username or "")
+        else:
+            await bot.delete_webhook(drop_pending_updates=False)
+            print(f"Tropa is running as @{me.username}. Press Ctrl+C to stop.", flush=True)
+            await app.dispatcher.start_polling(
+                bot,
+                polling_timeout=settings.polling_timeout,
+                allowed_updates=app.dispatcher.resolve_used_update_types(),
+                handle_signals=True,
+            )
     finally:
         for task in workers:
             task.cancel()
         for task in workers:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        await app.storage.close()
+        await app.close()
         await bot.session.close()
+
+
+def webhook_application(app: App) -> web.Application:
+    """The webhook endpoint (secret checked by aiogram, the update handled before Telegram gets its 200,
+    so an update a dying replica never finished is delivered again), /healthz and /readyz."""
+    settings = app.runtime.settings
+    assert settings.webhook_url is not None and settings.webhook_secret is not None
+    web_app = web.Application()
+    SimpleRequestHandler(
+        dispatcher=app.dispatcher,
+        bot=app.bot,
+        secret_token=settings.webhook_secret.get_secret_value(),
+        handle_in_background=False,
+    ).register(web_app, path=urlsplit(settings.webhook_url).path or "/")
+    setup_application(web_app, app.dispatcher, bot=app.bot)
+
+    async def healthz(_request: web.Request) -> web.Response:
+        return web.json_response({"ok": True})
+
+    async def readyz(_request: web.Request) -> web.Response:
+        checks = {"keyring": True, "database": False, "redis": None}
+        with contextlib.suppress(Exception):
+            async with app.runtime.db.engine.connect() as connection:
+                await connection.exec_driver_sql("SELECT 1")
+            checks["database"] = True
+        if app.redis is not None:
+            checks["redis"] = False
+            with contextlib.suppress(Exception):
+                checks["redis"] = bool(await app.redis.ping())
+        ready = all(value is not False for value in checks.values())
+        return web.json_response({"ok": ready, **checks}, status=200 if ready else 503)
+
+    web_app.router.add_get("/healthz", healthz)
+    web_app.router.add_get("/readyz", readyz)
+    return web_app
+
+
+async def serve_webhook(app: App, username: str) -> None:
+    settings = app.runtime.settings
+    assert settings.webhook_url is not None and settings.webhook_secret is not None
+    # Every replica calls this on start; Telegram answers the same call with the same result.
+    await app.bot.set_webhook(
+        url=settings.webhook_url,
+        secret_token=settings.webhook_secret.get_secret_value(),
+        allowed_updates=app.dispatcher.resolve_used_update_types(),
+        drop_pending_updates=False,
+    )
+    runner = web.AppRunner(webhook_application(app), handle_signals=False, shutdown_timeout=30)
+    await runner.setup()
+    site = web.TCPSite(runner, settings.webhook_host, settings.webhook_port)
+    await site.start()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    log.info("webhook.listening", host=settings.webhook_host, port=settings.webhook_port)
+    print(f"Tropa is running as @{username} (webhook on port {settings.webhook_port}).", flush=True)
+    await stop.wait()
+    # SIGTERM: stop taking updates, finish the ones in flight (aiohttp waits for them), then exit.
+    log.info("webhook.stopping")
+    await site.stop()
+    await runner.cleanup()

@@ -85,6 +85,9 @@ class Settings(BaseSettings):
     chat_hygiene: bool = True
     default_language: Literal["ru", "uk", "en"] = "ru"
     throttle_per_minute: int = Field(default=60, ge=1, le=10_000)
+    send_per_second: int = Field(default=30, ge=0, le=1000, description="0 turns the sending limiter off")
+    send_chat_interval: float = Field(default=1.0, ge=0, le=60)
+    send_group_interval: float = Field(default=3.0, ge=0, le=600)
     job_interval_seconds: float = Field(default=60.0, gt=0, le=3600)
     outbox_interval_seconds: float = Field(default=1.0, gt=0, le=60)
     polling_timeout: int = Field(default=25, ge=0, le=50)

@@ -33,6 +33,7 @@ from aiogram.types import Message
 from services.context import Services
 from services.events import Events
 from services.policy import Policy
+from services.ratelimit import NoLimits, SendLimiter
 from storage import clock
 from storage.db import Database
 from storage.outbox import PendingMessage
@@ -66,8 +67,16 @@ class Unresolvable(Exception):
 
 class OutboxSender:
     def __init__(
-        self, db: Database, vault: Vault, policy: Policy, events: Events, bot: Bot, renderer: Renderer
+        self,
+        db: Database,
+        vault: Vault,
+        policy: Policy,
+        events: Events,
+        bot: Bot,
+        renderer: Renderer,
+        limiter: SendLimiter | None = None,
     ) -> None:
+        self.limiter = limiter or NoLimits()
         self.db = db
         self.vault = vault
         self.policy = policy
@@ -174,6 +183,7 @@ class OutboxSender:
             for message in unit:
                 await self._retry(message, timedelta(seconds=60), count_attempt=False)
             return 0
+        await self.limiter.wait(target.chat_id)
         try:
             result = await self.bot(method)
         except TelegramRetryAfter as error:

@@ -9,36 +9,69 @@ from __future__ import annotations
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Protocol
 
 import structlog
 from aiogram import BaseMiddleware
 from aiogram.types import CallbackQuery, Message, TelegramObject, User
 from aiogram.utils.i18n import gettext as _
+from redis.asyncio import Redis
 
 log = structlog.get_logger()
 WINDOW_SECONDS = 60.0
 
 
-class ThrottlingMiddleware(BaseMiddleware):
-    def __init__(self, per_minute: int, blind: Callable[[str, int], str]) -> None:
-        self.per_minute = per_minute
-        self.blind = blind
-        self._hits: dict[str, deque[float]] = {}
-        self._warned: dict[str, float] = {}
+class HitCounter(Protocol):
+    async def hit(self, who: str) -> tuple[int, bool]:
+        """Count one event for ``who`` in the current minute; returns (events so far, first over the limit
+        to be told)."""
 
-    def _over_limit(self, who: str, now: float) -> bool:
+
+class MemoryCounter:
+    def __init__(self, per_minute: int) -> None:
+        self.per_minute = per_minute
+        self._hits: dict[str, deque[float]] = {}
+        self._warned: set[str] = set()
+
+    async def hit(self, who: str) -> tuple[int, bool]:
+        now = time.monotonic()
         hits = self._hits.setdefault(who, deque())
         while hits and hits[0] <= now - WINDOW_SECONDS:
             hits.popleft()
-        if len(hits) >= self.per_minute:
-            return True
+        if not hits:
+            self._warned.discard(who)
         hits.append(now)
         if len(self._hits) > 10_000:  # forget people who went quiet, so memory stays bounded
             for key in [k for k, v in self._hits.items() if not v or v[-1] <= now - WINDOW_SECONDS]:
                 self._hits.pop(key, None)
-                self._warned.pop(key, None)
-        return False
+                self._warned.discard(key)
+        over = len(hits) > self.per_minute
+        tell = over and who not in self._warned
+        if tell:
+            self._warned.add(who)
+        return len(hits), tell
+
+
+class RedisCounter:
+    """Shared by replicas: a counter per person and minute; ``who`` is already a blind index."""
+
+    def __init__(self, redis: Redis, per_minute: int) -> None:
+        self.redis = redis
+        self.per_minute = per_minute
+
+    async def hit(self, who: str) -> tuple[int, bool]:
+        key = f"tropa:throttle:{who}:{int(time.time() // WINDOW_SECONDS)}"
+        count = int(await self.redis.incr(key))
+        if count == 1:
+            await self.redis.expire(key, int(WINDOW_SECONDS) * 2)
+        return count, count == self.per_minute + 1
+
+
+class ThrottlingMiddleware(BaseMiddleware):
+    def __init__(self, counter: HitCounter, per_minute: int, blind: Callable[[str, int], str]) -> None:
+        self.counter = counter
+        self.per_minute = per_minute
+        self.blind = blind
 
     async def __call__(
         self,
@@ -49,17 +82,14 @@ class ThrottlingMiddleware(BaseMiddleware):
         user: User | None = data.get("event_from_user")
         if user is None or data.get("volunteer") is not None:
             return await handler(event, data)
-        who = self.blind("throttle", user.id)
-        now = time.monotonic()
-        if not self._over_limit(who, now):
-            self._warned.pop(who, None)
+        count, tell = await self.counter.hit(self.blind("throttle", user.id)[:32])
+        if count <= self.per_minute:
             return await handler(event, data)
         log.info("requester.throttled")
-        if who not in self._warned:
-            self._warned[who] = now
+        if tell:
             text = _("You are sending messages very fast. Please wait a minute, then go on.")
             if isinstance(event, Message):
-                await event.answer(text)
+                await event.answer(text, parse_mode=None)
             elif isinstance(event, CallbackQuery):
                 await event.answer(text, show_alert=True)
         elif isinstance(event, CallbackQuery):

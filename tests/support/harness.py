@@ -55,7 +55,7 @@ class Harness:
         return results
 
     async def close(self) -> None:
-        await self.app.storage.close()
+        await self.app.close()
         await self.runtime.close()
 
 
@@ -69,7 +69,8 @@ async def start_harness(
     log = io.StringIO()
     configure_logging("DEBUG", "json", log)
     world = world or FakeTelegram(token=TOKEN)
-    settings = make_settings(data_dir, **{"admin_ids": (ADMIN_ID,), "default_language": "en", **settings_overrides})
+    defaults = {"admin_ids": (ADMIN_ID,), "default_language": "en", "send_per_second": 0}
+    settings = make_settings(data_dir, **{**defaults, **settings_overrides})
     runtime = await open_runtime(settings, create_if_fresh=True, say=lambda _line: None)
     bot = Bot(
         token=TOKEN,

@@ -1,0 +1,39 @@
+"""A request middleware on the bot's session: a short flood-control wait is waited out, once or twice,
+instead of failing a reply the person is waiting for. Longer waits fail as before (the outbox retries)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import structlog
+from aiogram import Bot
+from aiogram.client.session.middlewares.base import BaseRequestMiddleware, NextRequestMiddlewareType
+from aiogram.exceptions import TelegramRetryAfter
+from aiogram.methods import TelegramMethod
+from aiogram.methods.base import Response, TelegramType
+
+log = structlog.get_logger()
+
+
+class RetryAfterMiddleware(BaseRequestMiddleware):
+    def __init__(self, max_wait: float = 10.0, attempts: int = 2) -> None:
+        self.max_wait = max_wait
+        self.attempts = attempts
+
+    async def __call__(
+        self, make_request: NextRequestMiddlewareType[TelegramType], bot: Bot, method: TelegramMethod[TelegramType]
+    ) -> Response[TelegramType]:
+        for attempt in range(self.attempts + 1):
+            try:
+                return await make_request(bot, method)
+            except TelegramRetryAfter as error:
+                if attempt == self.attempts or error.retry_after > self.max_wait:
+                    raise
+                log.info("telegram.flood_wait", retry_after=error.retry_after, method=type(method).__name__)
+                await asyncio.sleep(error.retry_after)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def __repr__(self) -> str:  # keeps aiogram's middleware manager happy when it lists middlewares
+        return f"{type(self).__name__}(max_wait={self.max_wait})"
+
+
