@@ -9,6 +9,7 @@ import re
 from datetime import time
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
@@ -132,6 +133,24 @@ class Settings(BaseSettings):
             return "postgresql+asyncpg://" + raw.split("://", 1)[1]
         if not raw.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
             raise ValueError("use sqlite+aiosqlite:///path or postgresql+asyncpg://user@host/db")
+        return raw
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _check_webhook_url(cls, raw: str | None) -> str | None:
+        if raw is None:
+            return raw
+        parts = urlsplit(raw)
+        loopback = parts.hostname in {"127.0.0.1", "localhost", "::1"}
+        if parts.scheme != "https" and not (parts.scheme == "http" and loopback):
+            raise ValueError("Telegram only posts to https:// URLs (ports 443, 80, 88 or 8443)")
+        return raw
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _check_webhook_secret(cls, raw: SecretStr | None) -> SecretStr | None:
+        if raw is not None and not re.fullmatch(r"[A-Za-z0-9_-]{16,256}", raw.get_secret_value()):
+            raise ValueError("use 16 to 256 characters from A-Z, a-z, 0-9, _ and -")
         return raw
 
     @model_validator(mode="after")
