@@ -1,0 +1,546 @@
+"""Coordinator statistics: /stats as people use it, the chart, `tropa stats`, and the suppression rule."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import os
+import re
+import struct
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from matplotlib.image import imread
+from sqlalchemy import delete
+
+from bot.chart import render_chart
+from bot.cli import main
+from bot.i18n import create_i18n
+from bot.runtime import open_runtime
+from handlers.stats_views import StatsPeriod, chart_spec, summary_messages
+from services import metrics
+from services.context import Services
+from services.stats import (
+    Cell,
+    Period,
+    Shown,
+    StatsSummary,
+    compute_summary,
+    percentile_bucket,
+    period_weeks,
+    summarize,
+    suppress,
+)
+from storage import clock
+from storage.clock import iso_week
+from storage.counters import CounterRow, Counters
+from storage.models import Request
+from tests.support.harness import Harness
+from tests.support.inspect import count_rows, counter_values
+from tests.support.intake import IntakeAnswers, Requester
+from tests.support.settings import make_settings
+from tests.support.telegram import FakeUser
+
+ADMIN = 9100
+UNKNOWN = "I don't know that command. /help lists what I can do."
+STALE = "That button belongs to an earlier message."
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+# -- people ----------------------------------------------------------------------------------------
+
+
+async def _send(h: Harness, user: FakeUser, text: str) -> str:
+    user.send(text)
+    await h.settle()
+    last = user.chat.last_from_bot()
+    return (last.text or "") if last else ""
+
+
+async def _press(h: Harness, user: FakeUser, label: str) -> None:
+    user.press(label)
+    await h.settle()
+
+
+async def _admin(h: Harness) -> FakeUser:
+    """The admin named in settings (made as `tropa run` makes them), then everything else through the bot."""
+    async with h.runtime.db.transaction() as session:
+        await Services(session, h.runtime.vault, h.app.policy, h.app.events).team.ensure_admins((ADMIN,), "en")
+    return h.user(ADMIN, first_name="Admin")
+
+
+async def _join(h: Harness, admin: FakeUser, user_id: int, role: str) -> tuple[FakeUser, str]:
+    """Invite and join through the bot; returns the person and their pseudonym."""
+    invite = await _send(h, admin, f"/invite {role}")
+    code = re.search(r"/join (\w+)", invite)
+    assert code, invite
+    person = h.user(user_id, first_name=f"{role} {user_id}")
+    await _send(h, person, f"/join {code.group(1)}")
+    welcome = person.chat.last_from_bot()
+    assert welcome is not None and "Welcome to the team." in (welcome.text or ""), person.chat.texts()
+    name = re.search(r"Requesters will see you as (.+?)\.", welcome.text or "")
+    assert name
+    return person, name.group(1)
+
+
+async def _stats(h: Harness, user: FakeUser, button: str) -> tuple[str, bytes]:
+    """/stats, press a period; returns the summary (every message after the chart) and the chart's PNG."""
+    photos_before = len(h.world.calls_of("sendPhoto"))
+    assert await _send(h, user, "/stats") == "Statistics: choose a period."
+    await _press(h, user, button)
+    photos = h.world.calls_of("sendPhoto")[photos_before:]
+    assert len(photos) == 1 and photos[0].ok, photos
+    sent = photos[0].result
+    after = [m for m in user.chat.visible() if m.message_id > sent["message_id"]]
+    assert after and all(m.from_bot and m.kind == "text" for m in after)
+    return "\n\n".join(m.text for m in after), h.world.file(sent["photo"][-1]["file_id"]).data
+
+
+def _png_size(png: bytes) -> tuple[int, int]:
+    assert png[:8] == PNG_SIGNATURE
+    length, kind = struct.unpack(">I4s", png[8:16])
+    assert kind == b"IHDR" and length == 13
+    width, height = struct.unpack(">II", png[16:24])
+    return width, height
+
+
+def _next_monday_morning() -> timedelta:
+    """How far to move the clock so a scripted day stays inside one ISO week."""
+    now = clock.now()
+    monday = (now + timedelta(days=7 - now.weekday())).replace(hour=9, minute=0, second=0, microsecond=0)
+    return monday - now
+
+
+# -- the scripted helpline -------------------------------------------------------------------------
+
+# What the scripted helpline below must show (threshold 5). Received 13: 3 for a relative, 3 from abroad,
+# 7 "this week" and 6 "planning ahead", 10 in English and 3 in Russian, all "mobilised" and healthy. A
+# breakdown that adds up to a shown total and has one small cell (or one small non-zero cell among
+# zeros) hides its next smallest cell too ("*"); multi-select questions do not add up, so they need not.
+EXPECTED_BODY = """Requests
+Received: 13
+Claimed: 10
+Closed: 7
+• Helped to leave: 5
+• Legal consultation: <5
+• Psychological support: <5
+• Advised, stays: <5
+• No response: <5
+• Duplicate: <5
+• Suspicious: <5
+Erased by the requester while open: <5
+Reopened: <5
+Flagged as suspicious: <5
+
+Open right now
+Open requests: 5
+• Danger within 48 hours: <5
+• This week: <5
+• Planning ahead: 5
+
+Waiting times
+Time to claim: median ≤ 15 min, 90% within ≤ 4 h (of 10)
+Time to close: median ≤ 4 h, 90% within ≤ 4 h (of 7)
+
+Who is asking
+• I am asking for myself: *
+• For a relative or friend: <5
+
+Situation
+• Received a summons (not serving yet): <5
+• Conscript: <5
+• Mobilised: 13
+• Contract soldier: <5
+• Already left the unit: <5
+• Wounded or in hospital: <5
+• Other: <5
+
+Where now
+• Russia, at home: <5
+• Russia, in a unit or hospital: <5
+• Front line or occupied territory: <5
+• Belarus: *
+• Kazakhstan, Kyrgyzstan or Armenia: <5
+• Another country: <5
+
+Documents (several answers per request)
+• Internal passport: 13
+• Valid foreign passport: <5
+• Foreign passport taken away, or none: <5
+• Military ID is held by the unit: 13
+
+Health
+• Yes, a wound or illness that matters: <5
+• No: *
+
+Urgency
+• Danger within 48 hours: <5
+• This week: 7
+• Planning ahead: *
+
+Help needed (several answers per request)
+• Leaving the country: 13
+• Legal advice: 13
+• Hiding or a safe place: <5
+• Money for travel: <5
+• Psychological support: <5
+• Asylum abroad: <5
+
+Language
+• Русский: <5
+• Українська: <5
+• English: *
+
+* also hidden, so that the small numbers cannot be worked out from the total."""
+
+
+def _answers(user_id: int) -> IntakeAnswers:
+    return IntakeAnswers(
+        who="For a relative or friend" if user_id <= 1003 else "I am asking for myself",
+        location="Another country" if 1004 <= user_id <= 1006 else "Belarus",
+        urgency="This week" if user_id <= 1007 else "Planning ahead",
+    )
+
+
+async def _scripted_helpline(h: Harness) -> tuple[FakeUser, FakeUser, FakeUser]:
+    """13 requests, 10 claimed (6 at once, 4 two hours later), 7 closed, 1 erased by its requester."""
+    clock.travel(_next_monday_morning())
+    admin = await _admin(h)
+    vera, _ = await _join(h, admin, 2001, "volunteer")
+    cora, _ = await _join(h, admin, 2002, "coordinator")
+
+    codes: dict[int, str] = {}
+    for user_id in range(1001, 1014):
+        language = "ru" if user_id >= 1011 else "en"
+        person = Requester(h, h.user(user_id, language_code=language), language)
+        codes[user_id] = await person.submit(_answers(user_id))
+        if user_id == 1013:
+            await person.send("/forget")
+            await person.press("Yes, erase everything")
+            assert person.last() == person.t("Everything is erased. If you need help again, send /start.")
+
+    for user_id in range(1001, 1007):
+        await _send(h, vera, f"/claim {codes[user_id]}")
+    clock.travel(timedelta(hours=2))
+    for user_id in range(1007, 1011):
+        await _send(h, vera, f"/claim {codes[user_id]}")
+    outcomes = {1001: "Helped to leave", 1006: "Legal consultation", 1007: "No response"}
+    for user_id in range(1001, 1008):
+        await _send(h, vera, f"/close {codes[user_id]}")
+        await _press(h, vera, outcomes.get(user_id, "Helped to leave"))
+        assert vera.chat.last_from_bot().text == f"{codes[user_id]} is closed. Thank you."  # type: ignore[union-attr]
+    return admin, vera, cora
+
+
+async def _purge(h: Harness) -> int:
+    async with h.runtime.db.transaction() as session:
+        return await Services(session, h.runtime.vault, h.app.policy, h.app.events).queue.purge_closed()
+
+
+async def test_stats_show_the_expected_numbers_and_survive_purging(harness_any_db: Harness) -> None:
+    h = harness_any_db
+    admin, _, cora = await _scripted_helpline(h)
+    week = iso_week(clock.now())
+
+    text, png = await _stats(h, cora, "Current week")
+    assert text == (
+        f"Statistics for the current week\nWeek {week}\nNumbers below 5 are shown as <5.\n\n{EXPECTED_BODY}"
+    )
+    assert "• Another country: <5" in text  # 3 requests
+    assert _png_size(png)[0] <= 1200
+    text, _ = await _stats(h, cora, "All time")
+    assert text == f"Statistics for all time\nWeek {week}\nNumbers below 5 are shown as <5.\n\n{EXPECTED_BODY}"
+    admin_text, _ = await _stats(h, admin, "Last 4 weeks")  # admins see statistics too
+    assert EXPECTED_BODY in admin_text
+
+    # Past retention every closed request is shredded; the counters, and so the statistics, stay.
+    clock.travel(timedelta(days=h.app.policy.retention.days + 1))
+    counters = await counter_values(h)
+    before, chart_before = await _stats(h, cora, "All time")
+    assert before.startswith(f"Statistics for all time\nWeeks {week} to {iso_week(clock.now())}\n")
+    assert EXPECTED_BODY in before
+    assert await _purge(h) == 7
+    assert await count_rows(h, "requests") == 5
+    after, chart_after = await _stats(h, cora, "All time")
+    assert (after, chart_after) == (before, chart_before)
+    assert await counter_values(h) == counters
+
+    # Statistics never read the requests table: without any request the output is the same.
+    async with h.runtime.db.transaction() as session:
+        await session.execute(delete(Request))
+    assert await count_rows(h, "requests") == 0
+    assert await _stats(h, cora, "All time") == (before, chart_before)
+
+
+async def test_only_coordinators_and_admins_get_statistics(harness_any_db: Harness) -> None:
+    h = harness_any_db
+    admin = await _admin(h)
+    vera, _ = await _join(h, admin, 2001, "volunteer")
+    cora, cora_name = await _join(h, admin, 2002, "coordinator")
+    stranger = h.user(3001, first_name="Stranger")
+    requester = Requester(h, h.user(1001))
+    await requester.submit()
+
+    for user in (vera, stranger, requester.user):
+        assert await _send(h, user, "/stats") == UNKNOWN
+
+    # A forged period button, on whatever bot message they have, gets no statistics either.
+    for user in (vera, stranger, requester.user):
+        last = user.chat.last_from_bot()
+        assert last is not None
+        update = user.press_data(last.message_id, StatsPeriod(period=Period.ALL).pack())
+        await h.settle()
+        assert h.world.callback_answers[update["callback_query"]["id"]].text == STALE
+    # A coordinator's old buttons stop working when they are removed from the team.
+    await _send(h, cora, "/stats")
+    await _send(h, admin, "/revoke")
+    await _press(h, admin, f"✖ {cora_name}")
+    update = cora.press("All time")
+    await h.settle()
+    assert h.world.callback_answers[update["callback_query"]["id"]].text == STALE
+    # A forged period that does not exist is nobody's statistics.
+    await _send(h, admin, "/stats")
+    last = admin.chat.last_from_bot()
+    assert last is not None
+    update = admin.press_data(last.message_id, "stats:forever")
+    await h.settle()
+    assert h.world.callback_answers[update["callback_query"]["id"]].text == STALE
+
+    assert h.world.calls_of("sendPhoto") == []
+    for user in (vera, stranger, requester.user, cora, admin):
+        assert not any("Statistics for" in text for text in user.chat.texts())
+
+
+async def test_stats_in_the_coordinators_language(harness: Harness) -> None:
+    h = harness
+    admin = await _admin(h)
+    invite = await _send(h, admin, "/invite coordinator")
+    code = re.search(r"/join (\w+)", invite)
+    assert code
+    olena = h.user(2003, language_code="uk", first_name="Olena")
+    await _send(h, olena, f"/join {code.group(1)}")
+    i18n = h.app.i18n
+    olena.send("/stats")
+    await h.settle()
+    assert olena.chat.last_from_bot().text == i18n.gettext("Statistics: choose a period.", locale="uk")  # type: ignore[union-attr]
+    await _press(h, olena, i18n.gettext("Last 12 weeks", locale="uk"))
+    caption = [m for m in olena.chat.visible() if m.kind == "photo"][-1].text
+    assert caption.startswith(i18n.gettext("Statistics for the last 12 weeks", locale="uk"))
+    assert i18n.gettext("Open right now", locale="uk") in (olena.chat.last_from_bot().text or "")  # type: ignore[union-attr]
+
+
+# -- the chart -------------------------------------------------------------------------------------
+
+
+def _rows_for(week: str, **status_counts: int) -> list[CounterRow]:
+    rows = [CounterRow(week, "submitted", "all", sum(status_counts.values()))]
+    rows += [CounterRow(week, "status", status, count) for status, count in status_counts.items()]
+    return rows
+
+
+def test_chart_is_a_png_of_sensible_size() -> None:
+    now = datetime(2026, 11, 25, 12, tzinfo=UTC)
+    rows: list[CounterRow] = []
+    for back in range(12):
+        week = iso_week(now - timedelta(weeks=back))
+        rows += _rows_for(week, mobilised=20 + back, summons=3, contract=6 + back % 4, conscript=back % 3)
+        rows += [
+            CounterRow(week, "claimed", "all", 25),
+            CounterRow(week, "time_to_claim", "le60", 15),
+            CounterRow(week, "time_to_claim", "le240", 10),
+            CounterRow(week, "closed", "left", 20),
+        ]
+    summary = summarize(rows, Period.TWELVE_WEEKS, min_cell=5, now=now)
+    i18n = create_i18n("ru")
+    with i18n.context(), i18n.use_locale("ru"):
+        spec = chart_spec(summary)
+    png = render_chart(spec)
+
+    width, height = _png_size(png)
+    assert 600 <= width <= 1200 and 400 <= height <= 800
+    assert 5_000 < len(png) < 200_000
+    assert imread(io.BytesIO(png), format="png").shape[:2] == (height, width)
+    # Labels are the coordinator's language.
+    assert spec.title == i18n.gettext("Statistics for the last 12 weeks", locale="ru")
+    # "summons" (3) is small; pooled with the next smallest non-zero category, never drawn alone.
+    latest = summary.chart[-1]
+    assert latest.week == iso_week(now)
+    by_status = {cell.key: cell for cell in latest.segments}
+    assert by_status["summons"].shown is Shown.SMALL
+    assert by_status["contract"].shown is Shown.COMPLEMENT
+    assert latest.pooled == 3 + 6
+    drawn = {stack.label: stack.values[-1] for stack in spec.stacks}
+    assert sum(drawn.values()) == 20 and spec.small_groups.values[-1] == 9
+
+
+def test_a_week_below_the_threshold_draws_no_bar() -> None:
+    now = datetime(2026, 11, 25, 12, tzinfo=UTC)
+    summary = summarize(_rows_for(iso_week(now), mobilised=3), Period.THIS_WEEK, min_cell=5, now=now)
+    bar = summary.chart[0]
+    assert bar.total == Cell("submitted", None, Shown.SMALL) and bar.pooled == 0
+    i18n = create_i18n("en")
+    with i18n.context(), i18n.use_locale("en"):
+        spec = chart_spec(summary)
+    assert spec.hidden == (True,) and all(stack.values == (0,) for stack in spec.stacks)
+    assert _png_size(render_chart(spec)) <= (1200, 800)
+
+
+# -- the suppression rule --------------------------------------------------------------------------
+
+
+def _shown(cells: tuple[Cell, ...]) -> list[int | str]:
+    return [cell.count if cell.count is not None else ("<" if cell.shown is Shown.SMALL else "*") for cell in cells]
+
+
+def test_small_cells_and_their_complement() -> None:
+    def run(*counts: int, total: bool = True) -> list[int | str]:
+        return _shown(suppress([(str(i), c) for i, c in enumerate(counts)], 5, sums_to_total=total))
+
+    assert run(9, 3) == ["*", "<"]  # one small cell: the next smallest goes too
+    assert run(12, 7, 3) == [12, "*", "<"]
+    assert run(12, 7, 0) == [12, "*", "<"]  # even a zero, which could otherwise be subtracted
+    assert run(10, 3, 0, 0) == ["*", "<", "<", "<"]  # one non-zero small cell among zeros
+    assert run(10, 3, 2) == [10, "<", "<"]  # two small cells hide each other
+    assert run(10, 3, total=False) == [10, "<"]  # options of a multi-select do not add up to a total
+    assert run(3, 1) == ["<", "<"]
+    assert run(5, 6) == [5, 6]
+    assert run(7, 6, 3) == [7, "*", "<"]
+    assert run(6, 6, 3) == ["*", 6, "<"]  # ties: the first in the questionnaire's order
+
+
+def test_totals_and_percentiles_below_the_threshold_are_hidden() -> None:
+    now = datetime(2026, 11, 25, 12, tzinfo=UTC)
+    week = iso_week(now)
+    rows = [
+        CounterRow(week, "submitted", "all", 4),
+        CounterRow(week, "claimed", "all", 4),
+        CounterRow(week, "time_to_claim", "le15", 4),
+        CounterRow(week, "closed", "left", 6),
+        CounterRow(week, "time_to_close", "le60", 3),
+        CounterRow(week, "time_to_close", "over", 3),
+        CounterRow("total", "backlog", "48h", 2),
+    ]
+    summary = summarize(rows, Period.THIS_WEEK, min_cell=5, now=now)
+    assert summary.received.shown is Shown.SMALL and summary.received.count is None
+    assert summary.time_to_claim.median is None and summary.time_to_claim.sample.shown is Shown.SMALL
+    assert (summary.time_to_close.median, summary.time_to_close.p90) == ("le60", "over")
+    assert summary.backlog.shown is Shown.SMALL
+    text = _english(summary)
+    assert "Received: <5" in text and "Time to claim: too few to estimate" in text
+    assert "Time to close: median ≤ 1 h, 90% within > 7 d (of 6)" in text
+    # Another threshold is named as it is.
+    assert "Received: <10" in _english(summarize(rows, Period.THIS_WEEK, min_cell=10, now=now))
+
+
+def _english(summary: StatsSummary) -> str:
+    i18n = create_i18n("en")
+    with i18n.context(), i18n.use_locale("en"):
+        return "\n".join(part.render()[0] for part in summary_messages(summary))
+
+
+def test_percentiles_report_the_bucket_of_the_nearest_rank() -> None:
+    assert percentile_bucket({}, 0.5) is None
+    assert percentile_bucket({"le15": 5, "le240": 5}, 0.5) == "le15"
+    assert percentile_bucket({"le15": 5, "le240": 5}, 0.9) == "le240"
+    assert percentile_bucket({"le15": 4, "le240": 6}, 0.5) == "le240"
+    assert percentile_bucket({"over": 1, "le60": 9}, 0.9) == "le60"
+    assert percentile_bucket({"over": 2, "le60": 8}, 0.9) == metrics.OVER
+
+
+def test_periods_are_iso_weeks_across_the_new_year() -> None:
+    now = datetime(2027, 1, 6, tzinfo=UTC)  # Wednesday of 2027-W01
+    assert period_weeks(Period.THIS_WEEK, now) == ("2027-W01",)
+    assert period_weeks(Period.FOUR_WEEKS, now) == ("2026-W51", "2026-W52", "2026-W53", "2027-W01")  # 2026 has 53
+    assert len(period_weeks(Period.TWELVE_WEEKS, now)) == 12
+    assert period_weeks(Period.ALL, now, ["total", "2026-W52"]) == ("2026-W52", "2026-W53", "2027-W01")
+    assert period_weeks(Period.ALL, now) == ("2027-W01",)
+
+
+def test_the_chart_backlog_is_cumulative_from_the_first_week() -> None:
+    now = datetime(2026, 11, 25, 12, tzinfo=UTC)
+    weeks = [iso_week(now - timedelta(weeks=back)) for back in (2, 1, 0)]
+    rows = [
+        CounterRow(weeks[0], "submitted", "all", 20),
+        CounterRow(weeks[1], "submitted", "all", 10),
+        CounterRow(weeks[1], "closed", "left", 8),
+        CounterRow(weeks[1], "withdrawn", "all", 2),
+        CounterRow(weeks[2], "reopened", "all", 1),
+        CounterRow(weeks[2], "closed", "legal", 19),
+    ]
+    summary = summarize(rows, Period.FOUR_WEEKS, min_cell=5, now=now)
+    assert [bar.backlog for bar in summary.chart] == [None, 20, 20, None]  # 0, 20, 20, 2 (hidden: < 5)
+    assert [bar.week for bar in summary.chart] == [iso_week(now - timedelta(weeks=3)), *weeks]
+
+
+# -- the command line ------------------------------------------------------------------------------
+
+
+async def _seeded_database(data_dir: Path) -> dict[str, object]:
+    settings = make_settings(data_dir)
+    runtime = await open_runtime(settings, create_if_fresh=True, say=lambda _line: None)
+    try:
+        week = iso_week(clock.now())
+        async with runtime.db.transaction() as session:
+            counters = Counters(session)
+            await counters.bump(week, "submitted", "all", 12)
+            await counters.bump(week, "who", "self", 9)
+            await counters.bump(week, "who", "relative", 3)
+            await counters.bump(week, "language", "en", 12)
+            await counters.bump(week, "claimed", "all", 6)
+            await counters.bump(week, "time_to_claim", "le60", 6)
+            await counters.bump("total", "backlog", "week", 6)
+        async with runtime.db.transaction() as session:
+            summary = await compute_summary(Counters(session), Period.ALL, min_cell=5)
+        from bot.stats_cli import summary_json
+
+        return summary_json(summary)
+    finally:
+        await runtime.close()
+
+
+@pytest.fixture
+def cli_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A working directory without a .env, and only our own TROPA_ settings."""
+    for name in list(os.environ):
+        if name.startswith("TROPA_"):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+    data_dir = tmp_path / "data"
+    monkeypatch.setenv("TROPA_DATA_DIR", str(data_dir))
+    monkeypatch.setenv("TROPA_DEFAULT_LANGUAGE", "en")
+    return data_dir
+
+
+def test_cli_prints_the_same_numbers(cli_environment: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    expected = asyncio.run(_seeded_database(cli_environment))
+    capsys.readouterr()
+
+    main(["stats", "--period", "all", "--format", "json"])  # returns: exit status 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed == expected
+    assert printed["received"] == 12 and printed["claimed"] == 6 and printed["open_now"] == 6
+    assert printed["breakdowns"]["who"] == {"self": "*", "relative": "<5"}
+    assert printed["time_to_claim"]["median_bucket"] == "le60"
+
+    main(["stats", "--period", "this_week", "--format", "csv"])
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "section,key,value"
+    assert {"totals,received,12", "who,self,*", "who,relative,<5", "open_now_by_urgency,week,6"} <= set(lines)
+
+    main(["stats", "--period", "4_weeks"])
+    text = capsys.readouterr().out
+    assert "Statistics for the last 4 weeks" in text and "Received: 12" in text
+    assert "• For a relative or friend: <5" in text and "• I am asking for myself: *" in text
+
+    main(["stats", "--format", "text", "--language", "uk"])
+    assert create_i18n().gettext("Statistics for the last 4 weeks", locale="uk") in capsys.readouterr().out
+
+
+def test_cli_refuses_without_a_keyring(cli_environment: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["stats", "--format", "json"])
+    assert exit_info.value.code == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and "no keyring" in captured.err
