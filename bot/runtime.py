@@ -6,6 +6,7 @@ key-check value is compared *before* any migration or write runs.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,41 +62,66 @@ async def stored_key_check(db: Database) -> str | None:
         return None  # no schema yet
 
 
+def _missing(db_file: Path | None) -> bool:
+    return db_file is not None and not db_file.exists()
+
+
+async def _stored_key_check(url: str, db_file: Path | None) -> str | None:
+    """Read the database's key-check value without creating anything (a missing SQLite file is fresh)."""
+    if _missing(db_file):
+        return None
+    probe = Database(url)
+    try:
+        return await stored_key_check(probe)
+    finally:
+        await probe.dispose()
+
+
+def _create_sqlite_file(db_file: Path) -> None:
+    """Make the database file 0600 before SQLite does (its -wal and -shm files copy the mode)."""
+    db_file.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if not db_file.exists():
+        os.close(os.open(db_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+
+
 async def open_runtime(settings: Settings, *, create_if_fresh: bool, say: Say = print) -> Runtime:
-    """Load the keyring, verify it against the database, migrate, bind. Raises KeyringError to refuse."""
+    """Load the keyring, verify it against the database, migrate, bind. Raises KeyringError to refuse.
+
+    Nothing is created or written until the keyring has been found (or made, on a fresh data directory)
+    and found to belong to the database.
+    """
     source = keyring_source(settings)
     url = settings.resolved_database_url
     db_file = sqlite_path(url)
-    if db_file is not None and not db_file.parent.exists():
-        db_file.parent.mkdir(parents=True, mode=0o700)
+    bound_to = await _stored_key_check(url, db_file)
+    if source.exists():
+        keyring = source.load()
+    elif bound_to is not None:
+        raise KeyringError(
+            f"no keyring at {source.describe()}, but the database holds data sealed with one; "
+            "nothing was written. Restore the keyring from your key backup or set TROPA_KEY_FILE."
+        )
+    elif create_if_fresh and source.writable:
+        keyring = Keyring.generate()
+        source.save_new(keyring, passphrase.for_new(settings.key_passphrase_file, source.describe()))
+        say(f"Created a new keyring at {source.describe()} (mode 0600). Back it up apart from the data.")
+    else:
+        raise KeyringError(f"no keyring at {source.describe()}; create one with `tropa keys init`")
+    if bound_to is not None and bound_to != keyring.check_value:
+        raise KeyringMismatch(
+            f"the keyring at {source.describe()} does not belong to this database "
+            "(key-check value differs); nothing was read or written"
+        )
+    if not source.sealed:
+        say(passphrase.UNSEALED_WARNING.format(where=source.describe()))
+    if db_file is not None:
+        _create_sqlite_file(db_file)
     db = Database(url)
     try:
-        bound_to = await stored_key_check(db)
-        if source.exists():
-            keyring = source.load()
-        elif bound_to is not None:
-            raise KeyringError(
-                f"no keyring at {source.describe()}, but the database holds data sealed with one; "
-                "nothing was written. Restore the keyring from your key backup or set TROPA_KEY_FILE."
-            )
-        elif create_if_fresh and source.writable:
-            keyring = Keyring.generate()
-            source.save_new(keyring, passphrase.for_new(settings.key_passphrase_file, source.describe()))
-            say(f"Created a new keyring at {source.describe()} (mode 0600). Back it up apart from the data.")
-        else:
-            raise KeyringError(f"no keyring at {source.describe()}; create one with `tropa keys init`")
-        if bound_to is not None and bound_to != keyring.check_value:
-            raise KeyringMismatch(
-                f"the keyring at {source.describe()} does not belong to this database "
-                "(key-check value differs); nothing was read or written"
-            )
-        if not source.sealed:
-            say(passphrase.UNSEALED_WARNING.format(where=source.describe()))
-        fresh = bound_to is None
         await migrate.upgrade(db)
         async with db.transaction() as session:
             await bind_or_verify(session, keyring)
-        if fresh:
+        if bound_to is None:
             say(f"Database ready at {db_file.resolve() if db_file else make_url(url).render_as_string()}")
         return Runtime(settings, db, source, keyring, Vault(keyring))
     except BaseException:

@@ -139,3 +139,14 @@ async def test_old_keyring_missing_a_wrapping_key_is_refused(tmp_path: Path) -> 
     KeyringFile(tmp_path / "keyring.json").create(stale_copy)
     with pytest.raises(KeyringMismatch, match="lacks keys"):
         await open_runtime(settings, create_if_fresh=False, say=_quiet)
+
+
+async def test_refusing_creates_nothing_and_the_database_is_private(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    with pytest.raises(KeyringError):
+        await open_runtime(make_settings(data), create_if_fresh=False, say=_quiet)
+    assert not data.exists()
+    runtime = await open_runtime(make_settings(data), create_if_fresh=True, say=_quiet)
+    await runtime.close()
+    assert (data / "tropa.db").stat().st_mode & 0o777 == 0o600
+    assert data.stat().st_mode & 0o777 == 0o700
