@@ -173,12 +173,15 @@ class QueueService:
         if claimed is None:
             raise QueueError("mine" if record.assignee_id == volunteer.id else "taken")
         assert claimed.claimed_at is not None
+        # Statistics count requests, not events: a request claimed again after a release counts once.
+        first_claim = await self.s.audit.count("claimed", record.id) == 0
         await self.s.audit.record("claimed", actor_id=volunteer.id, request_id=record.id)
-        week = iso_week(claimed.claimed_at)
-        await self.s.counters.bump(week, metrics.CLAIMED, metrics.ALL)
-        await self.s.counters.bump(
-            week, metrics.TIME_TO_CLAIM, metrics.duration_bucket(claimed.claimed_at - claimed.created_at)
-        )
+        if first_claim:
+            week = iso_week(claimed.claimed_at)
+            await self.s.counters.bump(week, metrics.CLAIMED, metrics.ALL)
+            await self.s.counters.bump(
+                week, metrics.TIME_TO_CLAIM, metrics.duration_bucket(claimed.claimed_at - claimed.created_at)
+            )
         await self.s.outbox.put(
             recipient="requester",
             request_id=record.id,
@@ -238,13 +241,15 @@ class QueueService:
         if closed is None:
             raise QueueError("not_yours")
         assert closed.closed_at is not None
+        first_close = await self.s.audit.count("closed", record.id) == 0  # a reopened request closes once
         await self.s.audit.record("closed", actor_id=volunteer.id, request_id=record.id, detail=outcome)
-        week = iso_week(closed.closed_at)
-        await self.s.counters.bump(week, metrics.CLOSED, outcome)
         await self.s.counters.bump(metrics.GAUGE_WEEK, metrics.BACKLOG, closed.urgency, by=-1)
-        await self.s.counters.bump(
-            week, metrics.TIME_TO_CLOSE, metrics.duration_bucket(closed.closed_at - closed.created_at)
-        )
+        if first_close:
+            week = iso_week(closed.closed_at)
+            await self.s.counters.bump(week, metrics.CLOSED, outcome)
+            await self.s.counters.bump(
+                week, metrics.TIME_TO_CLOSE, metrics.duration_bucket(closed.closed_at - closed.created_at)
+            )
         if outcome == "suspicious" and not closed.flagged:
             await self._flag(volunteer, closed)
         await clear_volunteer_view(self.s, closed, volunteer.id, "closed")

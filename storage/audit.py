@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import clock
@@ -46,7 +46,5 @@ class AuditLog:
         return [AuditEntry(row.at, row.actor_id, row.action, row.detail) for row in rows]
 
     async def count(self, action: str, request_id: str) -> int:
-        rows = await self.session.scalars(
-            select(AuditEvent.id).where(AuditEvent.action == action, AuditEvent.request_id == request_id)
-        )
-        return len(list(rows))
+        query = select(func.count()).where(AuditEvent.action == action, AuditEvent.request_id == request_id)
+        return int(await self.session.scalar(query) or 0)

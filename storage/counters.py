@@ -39,7 +39,8 @@ class Counters:
             await self.bump(week, metric, bucket)
 
     async def rows(self, weeks: Iterable[str] | None = None) -> list[CounterRow]:
-        query = select(StatCounter)
+        # Plain columns, not ORM objects: statistics read every counter row, and objects cost 3-5x more.
+        query = select(StatCounter.week, StatCounter.metric, StatCounter.bucket, StatCounter.count)
         if weeks is not None:
             query = query.where(StatCounter.week.in_(list(weeks)))
-        return [CounterRow(row.week, row.metric, row.bucket, row.count) for row in await self.session.scalars(query)]
+        return [CounterRow(*row) for row in await self.session.execute(query)]

@@ -12,6 +12,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from aiogram.fsm.storage.base import StorageKey
 from sqlalchemy import select
 
 from bot.log import configure_logging
@@ -116,7 +117,9 @@ async def test_the_intake_leaves_no_plaintext_in_redis(tmp_path: Path, redis_url
         await person.press("Planning ahead")
         await person.press("Submit")
         assert "Your request is sent." in person.last()
-        assert [key async for key in storage.redis.scan_iter(match="tropa:fsm:*")] == []
+        blinded = h.app.storage.blinded(StorageKey(bot_id=42, chat_id=REQUESTER_ID, user_id=REQUESTER_ID))
+        mine = [storage.key_builder.build(blinded, part) for part in ("state", "data")]
+        assert await storage.redis.exists(*mine) == 0  # this person's intake left nothing in Redis
         assert scan_directory(h.data_dir, planted) == {}
         assert find_in_bytes((first_log + h.log.getvalue()).encode(), planted) == []
     finally:
