@@ -183,7 +183,11 @@ class OutboxSender:
             for message in unit:
                 await self._retry(message, timedelta(seconds=60), count_attempt=False)
             return 0
-        await self.limiter.wait(target.chat_id)
+        busy_for = await self.limiter.acquire(target.chat_id)
+        if busy_for > 0:  # this chat must wait; its lane waits with it, the others go on
+            for message in unit:
+                await self._retry(message, timedelta(seconds=busy_for), count_attempt=False)
+            return 0
         try:
             result = await self.bot(method)
         except TelegramRetryAfter as error:

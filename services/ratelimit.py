@@ -14,6 +14,10 @@ from typing import Protocol
 
 from redis.asyncio import Redis
 
+# Counted over 1.1 s rather than 1 s: the margin absorbs the jitter between the moment a sender is
+# allowed and the moment Telegram receives the message.
+GLOBAL_WINDOW_MS = 1100
+
 
 @dataclass(frozen=True)
 class Limits:
@@ -26,13 +30,15 @@ class Limits:
 
 
 class SendLimiter(Protocol):
-    async def wait(self, chat_id: int) -> None:
-        """Return when a message to ``chat_id`` may be sent without exceeding the limits."""
+    async def acquire(self, chat_id: int) -> float:
+        """Wait out the bot-wide limit, then take a slot for ``chat_id`` and return 0 -- or, if that chat
+        is still busy, take nothing and return the seconds until it is free (the caller defers only that
+        chat's messages, so one busy group does not hold up everyone else)."""
 
 
 class NoLimits:
-    async def wait(self, chat_id: int) -> None:
-        return None
+    async def acquire(self, chat_id: int) -> float:
+        return 0.0
 
 
 class MemoryLimiter:
@@ -44,33 +50,34 @@ class MemoryLimiter:
         self._next: dict[int, float] = {}
         self._lock = asyncio.Lock()
 
-    async def wait(self, chat_id: int) -> None:
+    async def acquire(self, chat_id: int) -> float:
         async with self._lock:
             while True:
                 now = time.monotonic()
-                self._sent = [t for t in self._sent if t > now - 1.0]
-                delay = max(
-                    self._next.get(chat_id, 0.0) - now,
-                    (self._sent[0] + 1.0 - now) if len(self._sent) >= self.limits.per_second else 0.0,
-                )
-                if delay <= 0:
-                    self._sent.append(now)
-                    self._next[chat_id] = now + self.limits.interval(chat_id)
-                    if len(self._next) > 50_000:
-                        self._next = {c: t for c, t in self._next.items() if t > now}
-                    return
-                await asyncio.sleep(delay)
+                chat_wait = self._next.get(chat_id, 0.0) - now
+                if chat_wait > 0:
+                    return chat_wait
+                self._sent = [t for t in self._sent if t > now - GLOBAL_WINDOW_MS / 1000]
+                if len(self._sent) >= self.limits.per_second:
+                    await asyncio.sleep(self._sent[0] + GLOBAL_WINDOW_MS / 1000 - now)
+                    continue
+                self._sent.append(now)
+                self._next[chat_id] = now + self.limits.interval(chat_id)
+                if len(self._next) > 50_000:
+                    self._next = {c: t for c, t in self._next.items() if t > now}
+                return 0.0
 
 
 # Atomic on the Redis server, on the server's clock (replicas' clocks may differ): a sliding one-second
 # window of sends for the whole bot, and a per-chat key that lives for the chat's interval.
-# Returns 0 when the caller may send now, otherwise how many milliseconds to wait before asking again.
+# Returns 0 when the caller may send now; a negative number is how many milliseconds that chat is still
+# busy, a positive one how long the whole bot must wait before asking again.
 _ACQUIRE = """
 local now_parts = redis.call('TIME')
 local now = tonumber(now_parts[1]) * 1000 + math.floor(tonumber(now_parts[2]) / 1000)
 local window, limit, interval = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local chat_wait = redis.call('PTTL', KEYS[2])
-if chat_wait > 0 then return chat_wait end
+if chat_wait > 0 then return -chat_wait end
 redis.call('ZREMRANGEBYSCORE', KEYS[1], 0, now - window)
 if redis.call('ZCARD', KEYS[1]) >= limit then
   local oldest = tonumber(redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')[2])
@@ -81,11 +88,6 @@ redis.call('PEXPIRE', KEYS[1], window * 2)
 if interval > 0 then redis.call('SET', KEYS[2], '1', 'PX', interval) end
 return 0
 """
-
-
-# Counted over 1.1 s rather than 1 s: the margin absorbs the jitter between the moment a sender is
-# allowed and the moment Telegram receives the message.
-GLOBAL_WINDOW_MS = 1100
 
 
 class RedisLimiter:
@@ -99,14 +101,16 @@ class RedisLimiter:
         self.blind = blind
         self._acquire = redis.register_script(_ACQUIRE)
 
-    async def wait(self, chat_id: int) -> None:
+    async def acquire(self, chat_id: int) -> float:
         keys = [f"{self.PREFIX}global", f"{self.PREFIX}chat:{self.blind('rate', chat_id)[:32]}"]
         interval_ms = int(self.limits.interval(chat_id) * 1000)
         while True:
             member = uuid.uuid4().hex
-            wait_ms = int(
+            answer = int(
                 await self._acquire(keys=keys, args=[GLOBAL_WINDOW_MS, self.limits.per_second, interval_ms, member])
             )
-            if wait_ms <= 0:
-                return
-            await asyncio.sleep(wait_ms / 1000)
+            if answer == 0:
+                return 0.0
+            if answer < 0:
+                return -answer / 1000
+            await asyncio.sleep(answer / 1000)

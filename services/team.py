@@ -6,6 +6,8 @@ import re
 import secrets
 from typing import TYPE_CHECKING
 
+from sqlalchemy.exc import IntegrityError
+
 from services.hygiene import clear_volunteer_view
 from storage.volunteers import ROLES, IssuedInvite, VolunteerRecord
 
@@ -59,16 +61,21 @@ class TeamService:
         """Admins named in settings exist and are admins (in a private chat, chat id == user id)."""
         created = 0
         for user_id in admin_ids:
-            existing = await self.s.volunteers.by_telegram(user_id)
-            if existing is not None and existing.is_admin:
+            existing = await self.s.volunteers.by_telegram(user_id, active_only=False)
+            if existing is not None and existing.is_admin and existing.active:
                 continue
-            await self.s.volunteers.create(
-                user_id=user_id,
-                chat_id=user_id,
-                role="admin",
-                pseudonym=existing.pseudonym if existing else generated_pseudonym(),
-                language=existing.language if existing else language,
-            )
+            try:
+                # Replicas starting together race here; whoever loses finds the row made by the other.
+                async with self.s.session.begin_nested():
+                    await self.s.volunteers.create(
+                        user_id=user_id,
+                        chat_id=user_id,
+                        role="admin",
+                        pseudonym=existing.pseudonym if existing else generated_pseudonym(),
+                        language=existing.language if existing else language,
+                    )
+            except IntegrityError:
+                continue
             created += 1
         return created
 

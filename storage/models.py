@@ -195,9 +195,10 @@ class FsmRecord(Base):
 
 
 class OutboxMessage(Base):
-    """A message to send after the transaction that decided it commits; see services/outbox.py."""
+    """A message to send after the transaction that decided it commits; see services/delivery.py."""
 
     __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_lane", "lane", "id"),)
     id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
     request_id: Mapped[str | None] = mapped_column(
         ForeignKey("requests.id", ondelete="CASCADE"), nullable=True, index=True
@@ -205,6 +206,10 @@ class OutboxMessage(Base):
     recipient: Mapped[str] = mapped_column(String(16))
     volunteer_id: Mapped[str | None] = mapped_column(ForeignKey("volunteers.id", ondelete="CASCADE"), nullable=True)
     purpose: Mapped[str] = mapped_column(String(24))
+    # One lane per recipient: messages in a lane go out in order, lanes do not wait for each other.
+    lane: Mapped[str] = mapped_column(String(48))
+    # Items of one album (a blind index of Telegram's media group id) travel as one sendMediaGroup.
+    album: Mapped[str | None] = mapped_column(String(32), nullable=True)
     payload: Mapped[bytes] = mapped_column(Sealed)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -10,8 +10,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy import and_, delete, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from storage import clock
 from storage.crypto import Place
@@ -75,6 +76,8 @@ class Outbox:
         now = clock.now()
         key = await self._key_for(request_id)
         self.session.info[_QUEUED] = True
+        content = payload.get("content")
+        album = content.get("album") if isinstance(content, dict) else None
         self.session.add(
             OutboxMessage(
                 id=message_id,
@@ -82,6 +85,8 @@ class Outbox:
                 recipient=recipient,
                 volunteer_id=volunteer_id,
                 purpose=purpose,
+                lane=self._lane(recipient, request_id, volunteer_id, payload),
+                album=self.vault.blind("outbox-album", str(album))[:32] if album else None,
                 payload=self.vault.seal_json(key, payload, _place(message_id)),
                 attempts=0,
                 created_at=now,
@@ -89,6 +94,16 @@ class Outbox:
             )
         )
         return message_id
+
+    def _lane(self, recipient: str, request_id: str | None, volunteer_id: str | None, payload: dict[str, Any]) -> str:
+        """Messages to one recipient keep their order; different recipients never wait for each other."""
+        if recipient in ("requester", "assignee"):
+            return f"{recipient}:{request_id}"
+        if recipient == "volunteer":
+            return f"volunteer:{volunteer_id}"
+        if recipient == "group":
+            return "group"
+        return "chat:" + self.vault.blind("outbox-lane", int(payload["chat_id"]))[:32]
 
     @staticmethod
     def queued_in(session: AsyncSession) -> bool:
@@ -102,6 +117,11 @@ class Outbox:
         claims it. On PostgreSQL concurrent senders skip each other's rows (FOR UPDATE SKIP LOCKED).
         """
         now = clock.now()
+        postgres = self.session.get_bind().dialect.name == "postgresql"
+        earlier = aliased(OutboxMessage)
+        lane_head = ~exists().where(
+            earlier.lane == OutboxMessage.lane, earlier.id < OutboxMessage.id, earlier.failed_reason.is_(None)
+        )
         query = (
             select(OutboxMessage)
             .outerjoin(Request, Request.id == OutboxMessage.request_id)
@@ -113,15 +133,17 @@ class Outbox:
                     OutboxMessage.recipient != "assignee",
                     and_(Request.assignee_id.is_not(None), Request.status == "claimed"),
                 ),
+                lane_head,
             )
             .order_by(OutboxMessage.id)
             .limit(limit)
         )
-        if self.session.get_bind().dialect.name == "postgresql":
+        if postgres:
             query = query.with_for_update(of=OutboxMessage, skip_locked=True)
         rows = list(await self.session.scalars(query))
         if not rows:
             return []
+        rows = await self._with_album_siblings(rows, postgres)
         await self.session.execute(
             update(OutboxMessage)
             .where(OutboxMessage.id.in_([row.id for row in rows]))
@@ -143,6 +165,29 @@ class Outbox:
                 )
             )
         return taken
+
+    async def _with_album_siblings(self, heads: list[OutboxMessage], postgres: bool) -> list[OutboxMessage]:
+        """A lane head that starts an album brings the album's other items (they follow it in the lane)."""
+        rows: list[OutboxMessage] = []
+        for head in heads:
+            rows.append(head)
+            if head.album is None:
+                continue
+            siblings = (
+                select(OutboxMessage)
+                .where(
+                    OutboxMessage.lane == head.lane,
+                    OutboxMessage.album == head.album,
+                    OutboxMessage.id > head.id,
+                    OutboxMessage.failed_reason.is_(None),
+                )
+                .order_by(OutboxMessage.id)
+                .limit(9)
+            )
+            if postgres:
+                siblings = siblings.with_for_update(skip_locked=True)
+            rows += list(await self.session.scalars(siblings))
+        return rows
 
     async def done(self, message_id: str) -> None:
         await self.session.execute(delete(OutboxMessage).where(OutboxMessage.id == message_id))

@@ -78,9 +78,11 @@ class PlainRenderer:
 class RecordingLimiter(RedisLimiter):
     granted: ClassVar[list[float]] = []
 
-    async def wait(self, chat_id: int) -> None:
-        await super().wait(chat_id)
-        self.granted.append(time.monotonic())
+    async def acquire(self, chat_id: int) -> float:
+        busy_for = await super().acquire(chat_id)
+        if busy_for == 0:
+            self.granted.append(time.monotonic())
+        return busy_for
 
 
 async def test_two_senders_drain_a_thousand_messages_once_within_the_global_rate(
