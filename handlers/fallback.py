@@ -45,7 +45,7 @@ async def unexpected_input(message: Message, state: FSMContext, services: Servic
 async def edited(message: Message, state: FSMContext, services: Services, bot: Bot) -> None:
     chat = IntakeChat(bot, state, message.chat.id, services.policy)
     if await chat.current_step() is not None:
-        text = _("I don't read edited messages. To change an answer, use ✏️ on the review screen.")
+        text = _("I don't read edited messages. Before you send, you can change every answer with ✏️.")
     else:
         text = _("I don't read edited messages. Please send a new message instead.")
     await reply_in_intake(message, chat, services, text)

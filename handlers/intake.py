@@ -47,9 +47,7 @@ async def start(message: Message, state: FSMContext, services: Services, bot: Bo
     assert message.from_user is not None
     if await services.intake.is_blocked(message.from_user.id):
         # Someone a coordinator judged a provocateur: a polite answer, and nothing opens.
-        await message.answer(
-            _("Thank you. Your request has been received; a volunteer will write to you here."), parse_mode=None
-        )
+        await message.answer(_("Thank you, we have received your message."), parse_mode=None)
         return
     request = await services.intake.open_request(message.from_user.id)
     if request is not None:

@@ -10,7 +10,7 @@ from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.formatting import Text
-from aiogram.utils.i18n import I18n
+from aiogram.utils.i18n import I18n, ngettext
 from aiogram.utils.i18n import gettext as _
 
 from handlers.callbacks import Claim, CloseOutcome, LanguageChoice, QueuePageCb, TransferTo
@@ -357,7 +357,8 @@ async def canned(
         except QueueError as error:
             await message.answer(error_text(error.reason), parse_mode=None)
             return
-        await message.answer(_("Deleted #{key} ({count} languages).").format(key=key, count=deleted), parse_mode=None)
+        text = ngettext("Deleted #{key} ({count} language).", "Deleted #{key} ({count} languages).", deleted)
+        await message.answer(text.format(key=key, count=deleted), parse_mode=None)
         return
     if not CANNED_KEY.fullmatch(key):
         await message.answer(error_text("bad_canned_key"), parse_mode=None)
@@ -400,7 +401,7 @@ async def canned_text(message: Message, services: Services, volunteer: Volunteer
 
 async def canned_cancel(message: Message, state: FSMContext) -> None:
     await state.clear()
-    await message.answer(_("Stopped. What was already sent is saved."), parse_mode=None)
+    await message.answer(_("Stopped. The texts you already typed in are saved."), parse_mode=None)
 
 
 def build_router() -> Router:

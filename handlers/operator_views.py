@@ -272,7 +272,7 @@ QUEUE_ERRORS: dict[str, Any] = {
     "bad_code": __("This invite code is not valid, already used, or expired."),
     "self": __("You cannot revoke yourself."),
     "bad_pseudonym": __("A pseudonym is 2 to 32 letters, digits, spaces or dashes."),
-    "bad_canned_key": __("A canned reply key is 1 to 32 lowercase letters, digits, dashes or underscores."),
+    "bad_canned_key": __("A canned reply key is 1 to 32 lowercase Latin letters, digits, dashes or underscores."),
     "no_canned": __("There is no canned reply with that key. /canned lists them."),
 }
 
@@ -309,7 +309,7 @@ def volunteer_help(volunteer: VolunteerRecord) -> Text:
             _("/volunteers: the team"),
             _("/stats: statistics"),
             _("/block CODE, /unblock CODE: stop or restore a provocateur's access"),
-            _("/canned add KEY, /canned del KEY: keep canned replies"),
+            _("/canned add KEY, /canned del KEY: add or delete canned replies"),
         ]
     if volunteer.is_admin:
         lines += [

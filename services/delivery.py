@@ -216,6 +216,7 @@ class OutboxSender:
             for message in unit:
                 await self._retry(message, self._backoff(message.attempts))
             return 0
+        log.info("outbox.sent", purpose=lead.purpose, count=len(unit))
         sent = result if isinstance(result, list) else [result]
         for message, one in zip(unit, sent, strict=False):
             await self._finish(message, one if isinstance(one, Message) else None)

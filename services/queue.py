@@ -188,6 +188,7 @@ class QueueService:
             purpose="notice",
             payload={"kind": "claimed", "code": record.code, "pseudonym": volunteer.pseudonym},
         )
+        await self.s.outbox.drop_unsent(record.id, "card")  # cards still waiting would offer a taken request
         await self._retire_cards(claimed, "claimed")
         return await self.read(volunteer, claimed)
 

@@ -22,7 +22,7 @@ from storage.vault import Vault
 
 RECIPIENTS = ("requester", "volunteer", "assignee", "group", "chat")
 _QUEUED = "tropa.outbox.queued"
-LOCK_FOR = timedelta(seconds=60)
+LOCK_FOR = timedelta(seconds=30)  # how long a sender that died keeps its batch from the others
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,6 +188,20 @@ class Outbox:
                 siblings = siblings.with_for_update(skip_locked=True)
             rows += list(await self.session.scalars(siblings))
         return rows
+
+    async def drop_unsent(self, request_id: str, purpose: str) -> int:
+        """Forget messages of one purpose about a request that have not gone out (stale triage cards)."""
+        result = await self.session.execute(
+            delete(OutboxMessage)
+            .where(
+                OutboxMessage.request_id == request_id,
+                OutboxMessage.purpose == purpose,
+                OutboxMessage.locked_until.is_(None),
+                OutboxMessage.failed_reason.is_(None),
+            )
+            .returning(OutboxMessage.id)
+        )
+        return len(result.all())
 
     async def done(self, message_id: str) -> None:
         await self.session.execute(delete(OutboxMessage).where(OutboxMessage.id == message_id))

@@ -163,7 +163,7 @@ async def test_a_blocked_provocateur_reaches_nobody_and_opens_nothing(harness: H
     await person.send("/forget")
     await person.press("Yes, erase everything")
     await person.send("/start")
-    assert person.last() == "Thank you. Your request has been received; a volunteer will write to you here."
+    assert person.last() == "Thank you, we have received your message."
     assert await harness.client.deliver() == []
     await boss.send("/queue")
     assert code not in boss.last()
