@@ -29,7 +29,7 @@ from redis.asyncio import Redis
 
 from bot.i18n import create_i18n, pick_language
 from bot.middlewares.locale import LocaleMiddleware
-from bot.middlewares.retry import RetryAfterMiddleware
+from bot.middlewares.retry import BestEffortCallbackAnswers, RetryAfterMiddleware
 from bot.middlewares.roles import RoleMiddleware
 from bot.middlewares.throttling import MemoryCounter, RedisCounter, ThrottlingMiddleware
 from bot.middlewares.transaction import TransactionMiddleware
@@ -74,6 +74,7 @@ def send_limiter(settings: Settings, redis: Redis | None, blind: Callable[[str, 
 def build_bot(settings: Settings, token: str, **session_kwargs: Any) -> Bot:
     session = AiohttpSession(**session_kwargs)
     session.middleware(RetryAfterMiddleware())
+    session.middleware(BestEffortCallbackAnswers())
     if settings.telegram_api_base:
         session.api = TelegramAPIServer.from_base(settings.telegram_api_base)
     return Bot(

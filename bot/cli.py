@@ -8,6 +8,7 @@ import sys
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
+import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import keys, stats_cli
@@ -201,3 +202,25 @@ def main(argv: Sequence[str] | None = None) -> None:
         sys.exit(EXIT_REFUSED)
     except KeyboardInterrupt:
         sys.exit(130)
+    except Exception as error:  # noqa: BLE001 - the last line of defence: no raw traceback on stderr
+        refusal = telegram_refusal(error)
+        if refusal:
+            print(f"tropa: {refusal}", file=sys.stderr)
+            sys.exit(EXIT_REFUSED)
+        structlog.get_logger().error("tropa.crashed", error=type(error).__name__, exc_info=error)
+        print(f"tropa: stopped by an unexpected {type(error).__name__}; see the log above", file=sys.stderr)
+        sys.exit(1)
+
+
+def telegram_refusal(error: Exception) -> str | None:
+    """One line for Telegram refusing the bot at start-up (a wrong token, a webhook URL it rejects)."""
+    module = type(error).__module__
+    if not module.startswith("aiogram.exceptions"):
+        return None
+    from aiogram.exceptions import TelegramAPIError, TelegramUnauthorizedError
+
+    if isinstance(error, TelegramUnauthorizedError):
+        return "Telegram refused the bot token (Unauthorized): check TROPA_BOT_TOKEN with @BotFather"
+    if isinstance(error, TelegramAPIError):
+        return f"Telegram refused {type(error.method).__name__}: {error.message}"
+    return None

@@ -376,3 +376,16 @@ async def test_commands_are_registered_in_each_language(harness: Harness) -> Non
         assert calls, language
         names = [command["command"] for command in calls[-1].args["commands"]]
         assert names == ["start", "status", "wipe", "forget", "cancel", "language", "help", "safety"]
+
+
+async def test_submit_survives_a_callback_that_was_already_answered(harness: Harness) -> None:
+    """A replica answered the press and died before committing; the re-delivered press must still submit."""
+    person = Requester(harness, harness.user(1001))
+    await person.reach_review()
+    update = person.user.press(person.t("Submit"))
+    harness.world.take_updates()
+    await harness.bot.answer_callback_query(update["callback_query"]["id"])  # the dead replica's answer
+    await harness.client.deliver_again(update)
+    await harness.settle()
+    assert await count_rows(harness, "requests") == 1
+    assert "Your request is sent." in person.last()

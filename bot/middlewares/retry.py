@@ -1,5 +1,11 @@
-"""A request middleware on the bot's session: a short flood-control wait is waited out, once or twice,
-instead of failing a reply the person is waiting for. Longer waits fail as before (the outbox retries)."""
+"""Request middlewares on the bot's session.
+
+- A short flood-control wait is waited out, once or twice, instead of failing a reply the person is
+  waiting for. Longer waits fail as before (the outbox retries).
+- Answering a button press is a courtesy: when Telegram refuses it (the query is too old, or it was
+  already answered by a replica that died before committing), the update's real work must not be
+  rolled back for it.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +14,8 @@ import asyncio
 import structlog
 from aiogram import Bot
 from aiogram.client.session.middlewares.base import BaseRequestMiddleware, NextRequestMiddlewareType
-from aiogram.exceptions import TelegramRetryAfter
-from aiogram.methods import TelegramMethod
+from aiogram.exceptions import TelegramBadRequest, TelegramRetryAfter
+from aiogram.methods import AnswerCallbackQuery, TelegramMethod
 from aiogram.methods.base import Response, TelegramType
 
 log = structlog.get_logger()
@@ -37,3 +43,17 @@ class RetryAfterMiddleware(BaseRequestMiddleware):
         return f"{type(self).__name__}(max_wait={self.max_wait})"
 
 
+class BestEffortCallbackAnswers(BaseRequestMiddleware):
+    async def __call__(
+        self, make_request: NextRequestMiddlewareType[TelegramType], bot: Bot, method: TelegramMethod[TelegramType]
+    ) -> Response[TelegramType]:
+        try:
+            return await make_request(bot, method)
+        except TelegramBadRequest:
+            if not isinstance(method, AnswerCallbackQuery):
+                raise
+            log.info("telegram.callback_answer_refused")
+            return Response[TelegramType](ok=True, result=True)
+
+    def __repr__(self) -> str:
+        return type(self).__name__

@@ -15,6 +15,7 @@ from aiogram.fsm.storage.base import BaseStorage
 
 from bot.app import App, build_app
 from bot.log import configure_logging
+from bot.middlewares.retry import BestEffortCallbackAnswers, RetryAfterMiddleware
 from bot.runtime import Runtime, open_runtime
 from tests.support.settings import make_settings
 from tests.support.telegram import FakeTelegram, FakeUser, InProcessClient, RecordingSession
@@ -72,9 +73,12 @@ async def start_harness(
     defaults = {"admin_ids": (ADMIN_ID,), "default_language": "en", "send_per_second": 0}
     settings = make_settings(data_dir, **{**defaults, **settings_overrides})
     runtime = await open_runtime(settings, create_if_fresh=True, say=lambda _line: None)
+    session = RecordingSession(world)
+    session.middleware(RetryAfterMiddleware())
+    session.middleware(BestEffortCallbackAnswers())
     bot = Bot(
         token=TOKEN,
-        session=RecordingSession(world),
+        session=session,
         default=DefaultBotProperties(parse_mode=ParseMode.HTML, link_preview_is_disabled=True),
     )
     app = await build_app(runtime, bot, inner_storage=inner_storage)
