@@ -18,7 +18,7 @@ from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
 from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage
-from aiogram.fsm.storage.memory import SimpleEventIsolation
+from aiogram.fsm.storage.memory import DisabledEventIsolation, SimpleEventIsolation
 from aiogram.fsm.storage.redis import RedisEventIsolation
 from aiogram.types import BotCommand, BotCommandScopeAllPrivateChats, ErrorEvent
 from aiogram.utils.i18n import I18n
@@ -29,6 +29,7 @@ from redis.asyncio import Redis
 
 from bot.i18n import create_i18n, pick_language
 from bot.middlewares.locale import LocaleMiddleware
+from bot.middlewares.person_lock import PersonLockMiddleware
 from bot.middlewares.retry import BestEffortCallbackAnswers, RetryAfterMiddleware
 from bot.middlewares.roles import RoleMiddleware
 from bot.middlewares.throttling import MemoryCounter, RedisCounter, ThrottlingMiddleware
@@ -48,6 +49,7 @@ from services.ratelimit import Limits, MemoryLimiter, NoLimits, RedisLimiter, Se
 from storage.fsm import DatabaseStorage, EncryptedStorage, RedisKeyBuilder, SweepableRedisStorage
 
 log = structlog.get_logger()
+PERSON_LOCK_SECONDS = 15
 
 
 def policy_from(settings: Settings) -> Policy:
@@ -124,7 +126,13 @@ async def build_app(
             SweepableRedisStorage(redis, key_builder=RedisKeyBuilder()) if redis else DatabaseStorage(runtime.db)
         )
     if isolation is None:
-        isolation = RedisEventIsolation(redis, key_builder=RedisKeyBuilder()) if redis else SimpleEventIsolation()
+        # A replica killed mid-update leaves its lock behind: it expires after this long (aiogram's
+        # default is a minute), while a live update keeps it only for the milliseconds it needs.
+        isolation = (
+            RedisEventIsolation(redis, key_builder=RedisKeyBuilder(), lock_kwargs={"timeout": PERSON_LOCK_SECONDS})
+            if redis
+            else SimpleEventIsolation()
+        )
     storage = EncryptedStorage(inner_storage, system_key, runtime.keyring.blind)
     sender = OutboxSender(
         runtime.db,
@@ -136,10 +144,12 @@ async def build_app(
         send_limiter(settings, redis, runtime.keyring.blind),
     )
 
-    # The update's transaction opens before the FSM middleware reads the state, so that read, every FSM
-    # write and the handler's own writes share one session and commit together (decision 0005).
-    dispatcher = Dispatcher(storage=storage, events_isolation=isolation, disable_fsm=True)
+    # Per update: the person's lock, then the transaction, then the FSM state read inside it; so the read,
+    # every FSM write and the handler's own writes commit together, and the person's next update starts
+    # only after that commit (decision 0005). aiogram's own isolation is off: ours locks blinded keys.
+    dispatcher = Dispatcher(storage=storage, events_isolation=DisabledEventIsolation(), disable_fsm=True)
     dispatcher["i18n_catalog"] = i18n
+    dispatcher.update.outer_middleware(PersonLockMiddleware(dispatcher.fsm, storage, isolation))
     dispatcher.update.outer_middleware(TransactionMiddleware(runtime.db, runtime.vault, policy, events, sender.ring))
     dispatcher.update.outer_middleware(dispatcher.fsm)
     roles, locale = RoleMiddleware(), LocaleMiddleware(i18n)

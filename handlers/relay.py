@@ -41,15 +41,23 @@ def replied_id(message: Message) -> int | None:
     return message.reply_to_message.message_id if message.reply_to_message else None
 
 
-async def location_refused(message: Message, bot: Bot) -> None:
+async def _reply(message: Message, services: Services, text: str) -> None:
+    """Answer the requester, and remember the answer with their request so /wipe and /forget remove it."""
+    sent = await message.answer(text, parse_mode=None)
+    if message.from_user is not None:
+        await services.intake.remember_in_chat(message.from_user.id, [sent.message_id])
+
+
+async def location_refused(message: Message, bot: Bot, services: Services) -> None:
     """A location would say exactly where someone is: it is deleted, never passed on."""
     await delete_messages(bot, message.chat.id, [message.message_id])
-    await message.answer(
+    await _reply(
+        message,
+        services,
         _(
             "For your safety, locations are never passed on, and I deleted yours from this chat. "
             "Please do not share your exact location."
         ),
-        parse_mode=None,
     )
 
 
@@ -58,17 +66,19 @@ async def from_requester(message: Message, services: Services) -> None:
     content = content_of(message)
     request = await services.intake.open_request(message.from_user.id)
     if request is None:
-        await message.answer(_("To ask for help, send /start."), parse_mode=None)
+        await _reply(message, services, _("To ask for help, send /start."))
         return
     if content is None:
-        await message.answer(
+        await services.intake.remember_in_chat(message.from_user.id, [message.message_id])
+        await _reply(
+            message,
+            services,
             _("This kind of message cannot be passed on. Please send text, a photo, a voice message or a file."),
-            parse_mode=None,
         )
         return
     await services.relay.from_requester(message.from_user.id, message.message_id, content, reply_to=replied_id(message))
     if request.status == "new":
-        await message.answer(_("Saved. A volunteer will see it as soon as they take your request."), parse_mode=None)
+        await _reply(message, services, _("Saved. A volunteer will see it as soon as they take your request."))
 
 
 async def _to_requester(

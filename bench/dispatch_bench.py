@@ -1,0 +1,511 @@
+"""Benchmark: what Tropa's dispatcher costs per update, and whether the queue and /stats keep up with history.
+
+One process, one run, nothing on the network:
+
+1. Dispatch. Updates go through ``Dispatcher.feed_update`` with ``tests.support.telegram.RecordingSession``
+   over a ``FakeTelegram`` (the bot's calls are serialized and answered as Telegram would, in-process).
+   (a) a bare aiogram ``Dispatcher`` with one no-op message handler; (a') the same handler sending one
+   message, which is what the recording session itself costs per call; (b) Tropa's real dispatcher
+   (``build_app``) on SQLite, ``--requesters`` people walking the whole intake step by step, interleaved
+   (start, language, safety, consent, the answers, a description, submit), with the outbox sender running
+   as in production and drained before the clock stops. At most ``--concurrency`` updates are handled at
+   once, so latency is handling time, not time spent queueing. Both sides build their updates the same
+   way (a person acting in the ``FakeTelegram``, then ``Update.model_validate``).
+2. Queue page (``services.queue.page(0)`` in a transaction) and the /stats summary
+   (``services.stats.compute_summary`` for all time) with 1,000 and with 100,000 requests in the database:
+   a few created through ``RequestRepository.create``, the rest bulk-inserted as plain rows (with the
+   statistics counters their submission, claim and close would have bumped), median of ``--runs`` runs.
+
+    .venv/bin/python bench/dispatch_bench.py [--requesters 200] [--concurrency 8] [--runs 15] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import io
+import json
+import math
+import random
+import resource
+import statistics
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from aiogram import Bot, Dispatcher
+from aiogram.client.default import DefaultBotProperties
+from aiogram.enums import ParseMode
+from aiogram.types import Message, Update
+from sqlalchemy import func, insert, select
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.app import build_app, policy_from
+from bot.log import configure_logging
+from bot.runtime import Runtime, open_runtime
+from services.context import Services
+from services.events import Events
+from services.intake import submission_counters
+from services.questionnaire import MULTI_SELECT, OPTIONS, STAT_DIMENSIONS
+from services.queue import OUTCOMES
+from storage import clock
+from storage.clock import iso_week
+from storage.counters import Counters
+from storage.ids import CODE_ALPHABET, CODE_LENGTH, CODE_PREFIX
+from storage.models import Request, StatCounter
+from storage.outbox import Outbox
+from storage.requests import RequestRepository
+from tests.support.settings import make_settings
+from tests.support.telegram import FakeTelegram, FakeUser, RecordingSession
+
+try:
+    from services.stats import Period, compute_summary
+except ImportError:  # statistics not written yet: that part is skipped with a note
+    Period = compute_summary = None  # type: ignore[assignment,misc]
+
+TOKEN = "42:TEST-token-not-real"  # noqa: S105 - a fake token for a fake server
+# The intake by the labels an English-speaking person presses, after /start and before the description.
+PRESSES = (
+    "English",
+    "I understand, continue",
+    "I agree",
+    "I am asking for myself",
+    "Mobilised",
+    "Belarus",
+    "Internal passport",
+    "Done",
+    "No",
+    "This week",
+    "Leaving the country",
+    "Done",
+)
+UPDATES_PER_REQUESTER = 1 + len(PRESSES) + 2  # /start, the presses, the description, Submit
+SIZES = (1_000, 100_000)
+CREATED_THROUGH_REPOSITORY = 25
+CHUNK = 5_000
+OUTBOX_PATIENCE_SECONDS = 600
+
+
+def new_bot(world: FakeTelegram) -> Bot:
+    return Bot(
+        token=TOKEN,
+        session=RecordingSession(world),
+        default=DefaultBotProperties(parse_mode=ParseMode.HTML, link_preview_is_disabled=True),
+    )
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(fraction * len(ordered)) - 1)]
+
+
+def peak_rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
+
+
+@dataclass
+class Feeder:
+    """Hands updates to a dispatcher, at most ``concurrency`` at a time, timing each one's handling."""
+
+    dispatcher: Dispatcher
+    bot: Bot
+    concurrency: int
+    latencies: list[float] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._slots = asyncio.Semaphore(self.concurrency)
+
+    async def feed(self, raw: dict[str, Any]) -> None:
+        update = Update.model_validate(raw, context={"bot": self.bot})
+        async with self._slots:
+            started = time.perf_counter()
+            await self.dispatcher.feed_update(self.bot, update)
+            self.latencies.append(time.perf_counter() - started)
+
+
+@dataclass
+class DispatchResult:
+    name: str
+    updates: int
+    seconds: float
+    latencies: list[float]
+    checks: dict[str, Any] = field(default_factory=dict)
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "updates": self.updates,
+            "seconds": round(self.seconds, 3),
+            "updates_per_second": round(self.updates / self.seconds, 1),
+            "p50_ms": round(percentile(self.latencies, 0.50) * 1000, 3),
+            "p99_ms": round(percentile(self.latencies, 0.99) * 1000, 3),
+            **self.checks,
+        }
+
+
+def people(world: FakeTelegram, count: int) -> list[FakeUser]:
+    return [world.user(100_000 + n, first_name=f"Person {n}", language_code="en") for n in range(count)]
+
+
+async def bare_run(requesters: int, concurrency: int, *, echo: bool) -> DispatchResult:
+    """(a) and (a'): the same number of updates, from the same number of people, to a bare dispatcher."""
+    world = FakeTelegram(token=TOKEN)
+    bot = new_bot(world)
+    dispatcher = Dispatcher()
+
+    @dispatcher.message()
+    async def handler(message: Message) -> None:
+        if echo:
+            await message.answer("ok")
+
+    feeder = Feeder(dispatcher, bot, concurrency)
+
+    async def chat(user: FakeUser) -> None:
+        for step in range(UPDATES_PER_REQUESTER):
+            update = user.send(f"message {step}")
+            world.take_updates()  # fed directly; nothing polls the world
+            await feeder.feed(update)
+
+    users = people(world, requesters)
+    started = time.perf_counter()
+    await asyncio.gather(*(chat(user) for user in users))
+    seconds = time.perf_counter() - started
+    await bot.session.close()
+    name = "bare aiogram, one sendMessage per update" if echo else "bare aiogram, no-op handler"
+    return DispatchResult(name, len(feeder.latencies), seconds, feeder.latencies)
+
+
+async def tropa_run(requesters: int, concurrency: int, data_dir: Path, *, limited: bool = False) -> DispatchResult:
+    """(b): Tropa's dispatcher, every requester walking the intake to the end, interleaved. The outbox's
+    send limiter (Telegram's rates: 30 a second, one a second per chat) is off unless ``limited``: (b)
+    measures handling, not waiting out rate limits; (b') shows how long the outbox takes with them."""
+    settings = make_settings(data_dir, **({} if limited else {"send_per_second": 0}))
+    runtime = await open_runtime(settings, create_if_fresh=True, say=lambda _line: None)
+    world = FakeTelegram(token=TOKEN)
+    bot = new_bot(world)
+    app = await build_app(runtime, bot)
+    feeder = Feeder(app.dispatcher, bot, concurrency)
+
+    async def act(update: dict[str, Any]) -> None:
+        world.take_updates()
+        await feeder.feed(update)
+
+    async def walk(user: FakeUser) -> None:
+        await act(user.send("/start"))
+        for label in PRESSES:
+            await act(user.press(label))
+        await act(user.send("We are told we leave for the front next week."))
+        await act(user.press("Submit"))
+
+    walking = True
+
+    async def deliver() -> None:
+        """The outbox sender's job, as in production, stopped between rounds (a cancelled round would
+        leave its leased messages locked)."""
+        while walking:
+            await app.sender.drain()
+            await asyncio.sleep(0.05)
+
+    users = people(world, requesters)
+    sender = asyncio.create_task(deliver())
+    try:
+        started = time.perf_counter()
+        await asyncio.gather(*(walk(user) for user in users))
+        walked = time.perf_counter()
+        walking = False
+        await sender
+        while True:  # until nothing is left, not just nothing due (a rate limit may have put some off)
+            await app.sender.drain()
+            async with runtime.db.transaction() as session:
+                if not await Outbox(session, runtime.vault).pending_count():
+                    break
+            if time.perf_counter() - walked > OUTBOX_PATIENCE_SECONDS:
+                raise SystemExit(f"the outbox still had messages {OUTBOX_PATIENCE_SECONDS} s after the last update")
+            await asyncio.sleep(0.05)
+        seconds = time.perf_counter() - started
+        drain_seconds = time.perf_counter() - walked
+        async with runtime.db.transaction() as session:
+            stored = await session.scalar(select(func.count()).select_from(Request))
+        confirmations = sum(
+            1 for user in users for message in user.chat.visible() if "Your request is sent." in message.text
+        )
+        clean_chats = sum(1 for user in users if len(user.chat.visible()) == 1)
+    finally:
+        walking = False
+        await asyncio.gather(sender, return_exceptions=True)
+        await app.storage.close()
+        await bot.session.close()
+        await runtime.close()
+    checks = {
+        "requests_stored": stored,
+        "confirmations": confirmations,
+        "chats_left_clean": clean_chats,
+        "outbox_drain_after_last_update_seconds": round(drain_seconds, 3),
+    }
+    if not stored == confirmations == clean_chats == requesters:
+        raise SystemExit(f"Tropa did not finish every intake: {checks}")
+    name = "Tropa (build_app, SQLite" + (", send limiter on)" if limited else ")")
+    return DispatchResult(name, len(feeder.latencies), seconds, feeder.latencies, checks)
+
+
+# -- the queue and /stats at 1k and 100k requests ------------------------------------------------------
+
+
+def request_code(number: int) -> str:
+    digits = []
+    for _ in range(CODE_LENGTH):
+        number, digit = divmod(number, len(CODE_ALPHABET))
+        digits.append(CODE_ALPHABET[digit])
+    return CODE_PREFIX + "".join(digits)
+
+
+def random_answers(rng: random.Random) -> dict[str, Any]:
+    return {
+        step.value: sorted(rng.sample(OPTIONS[step], rng.randint(1, 2)))
+        if step in MULTI_SELECT
+        else rng.choice(OPTIONS[step])
+        for step in STAT_DIMENSIONS
+    }
+
+
+def request_row(number: int, rng: random.Random, now: datetime) -> tuple[dict[str, Any], list[tuple[str, str, str]]]:
+    """A request's plaintext columns (random bytes where ciphertext would be), and the counters its
+    submission, claim and close would have bumped. One in ten is still waiting in the queue."""
+    created = now - timedelta(minutes=rng.randrange(52 * 7 * 24 * 60))
+    answers = random_answers(rng)
+    language = rng.choice(("ru", "ru", "uk", "en"))
+    bumps = [(iso_week(created), metric, bucket) for metric, bucket in submission_counters(answers, language)]
+    status, claimed_at, closed_at, outcome = "new", None, None, None
+    if rng.random() < 0.9:
+        status, claimed_at = "claimed", created + timedelta(minutes=rng.randrange(1, 600))
+        bumps.append((iso_week(claimed_at), "claimed", "all"))
+        if rng.random() < 0.8:
+            status, outcome = "closed", rng.choice(OUTCOMES)
+            closed_at = claimed_at + timedelta(minutes=rng.randrange(1, 20_000))
+            bumps.append((iso_week(closed_at), "closed", outcome))
+    row = {
+        "id": f"{number:032x}",
+        "code": request_code(number),
+        "requester_index": f"{number:064x}",
+        "status": status,
+        "urgency": answers["urgency"],
+        "language": language,
+        "created_at": created,
+        "updated_at": closed_at or claimed_at or created,
+        "claimed_at": claimed_at,
+        "closed_at": closed_at,
+        "last_activity_at": closed_at or claimed_at or created,
+        "escalated_at": None,
+        "assignee_id": None,
+        "outcome": outcome,
+        "flagged": False,
+        "requester_blocked": False,
+        "answers": rng.randbytes(200),
+        "chat_id": rng.randbytes(40),
+    }
+    return row, bumps
+
+
+async def create_a_few(runtime: Runtime, count: int) -> None:
+    """The first requests go through the repository, sealed as the bot seals them."""
+    rng = random.Random(0)
+    async with runtime.db.transaction() as session:
+        repository = RequestRepository(session, runtime.vault)
+        for n in range(count):
+            answers = {**random_answers(rng), "description": "Written by the benchmark."}
+            await repository.create(
+                user_id=900_000 + n, chat_id=900_000 + n, answers=answers, urgency=answers["urgency"], language="ru"
+            )
+
+
+async def bulk_insert(runtime: Runtime, start: int, stop: int) -> None:
+    rng = random.Random(start)
+    now = clock.now()
+    upsert = sqlite_insert(StatCounter)
+    upsert = upsert.on_conflict_do_update(
+        index_elements=[StatCounter.week, StatCounter.metric, StatCounter.bucket],
+        set_={"count": StatCounter.count + upsert.excluded.count},
+    )
+    for chunk in range(start, stop, CHUNK):
+        rows, counts = [], Counter[tuple[str, str, str]]()
+        for number in range(chunk, min(chunk + CHUNK, stop)):
+            row, bumps = request_row(number, rng, now)
+            rows.append(row)
+            counts.update(bumps)
+        async with runtime.db.transaction() as session:
+            await session.execute(insert(Request), rows)
+            await session.execute(
+                upsert, [{"week": w, "metric": m, "bucket": b, "count": n} for (w, m, b), n in counts.items()]
+            )
+
+
+async def median_time(runtime: Runtime, runs: int, work: Callable[[AsyncSession], Awaitable[Any]]) -> float:
+    await _once(runtime, work)  # warm: the connection, the statement cache, SQLite's page cache
+    return statistics.median([await _once(runtime, work) for _ in range(runs)])
+
+
+async def _once(runtime: Runtime, work: Callable[[AsyncSession], Awaitable[Any]]) -> float:
+    started = time.perf_counter()
+    async with runtime.db.transaction() as session:
+        await work(session)
+    return time.perf_counter() - started
+
+
+async def history_run(runs: int, data_dir: Path) -> dict[str, Any]:
+    runtime = await open_runtime(make_settings(data_dir), create_if_fresh=True, say=lambda _line: None)
+    policy = policy_from(runtime.settings)
+
+    async def queue_page(session: AsyncSession) -> None:
+        page = await Services(session, runtime.vault, policy, Events()).queue.page(0)
+        assert page.requests
+
+    async def stats_summary(session: AsyncSession) -> None:
+        await compute_summary(Counters(session), Period.ALL, min_cell=policy.stats_min_cell)
+
+    sizes: dict[str, Any] = {}
+    try:
+        await create_a_few(runtime, CREATED_THROUGH_REPOSITORY)
+        stored = CREATED_THROUGH_REPOSITORY
+        for size in SIZES:
+            await bulk_insert(runtime, stored, size)
+            stored = size
+            async with runtime.db.transaction() as session:
+                total = await session.scalar(select(func.count()).select_from(Request))
+                waiting = await session.scalar(select(func.count()).where(Request.status == "new"))
+                counter_rows = await session.scalar(select(func.count()).select_from(StatCounter))
+            numbers: dict[str, Any] = {
+                "requests": total,
+                "waiting": waiting,
+                "counter_rows": counter_rows,
+                "queue_page_ms": round(await median_time(runtime, runs, queue_page) * 1000, 3),
+            }
+            if compute_summary is not None:
+                numbers["stats_summary_ms"] = round(await median_time(runtime, runs, stats_summary) * 1000, 3)
+            sizes[str(size)] = numbers
+    finally:
+        await runtime.close()
+    small, large = (sizes[str(size)] for size in SIZES)
+    ratios = {key: round(large[key] / small[key], 2) for key in ("queue_page_ms", "stats_summary_ms") if key in small}
+    result: dict[str, Any] = {"runs": runs, "sizes": sizes, "ratios_100k_to_1k": ratios}
+    if compute_summary is None:
+        result["note"] = "services/stats.py does not exist yet: the /stats summary was not measured"
+    return result
+
+
+# -- the report ------------------------------------------------------------------------------------------
+
+
+async def bench(args: argparse.Namespace, directory: Path) -> dict[str, Any]:
+    log = io.StringIO()
+    configure_logging("INFO", "json", log)  # as in production, into memory instead of a terminal
+    bare = await bare_run(args.requesters, args.concurrency, echo=False)
+    echo = await bare_run(args.requesters, args.concurrency, echo=True)
+    tropa = await tropa_run(args.requesters, args.concurrency, directory / "dispatch")
+    limited = None
+    if args.limited_requesters:
+        limited = await tropa_run(args.limited_requesters, args.concurrency, directory / "limited", limited=True)
+    rss_after_dispatch = peak_rss_mib()
+    history = await history_run(args.runs, directory / "history")
+    errors = [line for line in log.getvalue().splitlines() if '"level": "error"' in line]
+    b, a, a_echo = tropa.summary(), bare.summary(), echo.summary()
+    return {
+        "requesters": args.requesters,
+        "concurrency": args.concurrency,
+        "dispatch": {
+            "bare": a,
+            "bare_send": a_echo,
+            "tropa": b,
+            **({"tropa_send_limiter": limited.summary()} if limited else {}),
+        },
+        "ratio_tropa_to_bare": round(b["updates_per_second"] / a["updates_per_second"], 4),
+        "ratio_tropa_to_bare_send": round(b["updates_per_second"] / a_echo["updates_per_second"], 4),
+        "history": history,
+        "peak_rss_mib": {"after_dispatch": round(rss_after_dispatch, 1), "at_end": round(peak_rss_mib(), 1)},
+        "errors_logged": len(errors),
+    }
+
+
+def print_report(results: dict[str, Any]) -> None:
+    dispatch = results["dispatch"]
+    print(
+        f"Dispatch: {results['requesters']} requesters x {UPDATES_PER_REQUESTER} updates, "
+        f"concurrency {results['concurrency']}, recording session, no network"
+    )
+    labels = {
+        "bare": "(a)  bare aiogram, no-op handler",
+        "bare_send": "(a') bare aiogram, one sendMessage",
+        "tropa": "(b)  Tropa, SQLite, outbox drained",
+    }
+    for key, label in labels.items():
+        row = dispatch[key]
+        print(
+            f"  {label:<38} {row['updates']:>6} updates {row['updates_per_second']:>10,.1f}/s"
+            f"   p50 {row['p50_ms']:>8.3f} ms   p99 {row['p99_ms']:>8.3f} ms"
+        )
+    tropa = dispatch["tropa"]
+    print(
+        f"  ratio (b)/(a) {results['ratio_tropa_to_bare']:.4f}   (b)/(a') {results['ratio_tropa_to_bare_send']:.4f}"
+        f"   requests stored {tropa['requests_stored']}, confirmations {tropa['confirmations']},"
+        f" chats left clean {tropa['chats_left_clean']}, outbox empty"
+        f" {tropa['outbox_drain_after_last_update_seconds']:.2f} s after the last update"
+    )
+    if limited := dispatch.get("tropa_send_limiter"):
+        print(
+            f"  (b') the same with the production send limiter, {limited['requests_stored']} requesters:"
+            f" {limited['updates_per_second']:,.1f} updates/s; the outbox was empty"
+            f" {limited['outbox_drain_after_last_update_seconds']:.2f} s after the last update"
+        )
+    history = results["history"]
+    print(f"Queue page and /stats summary (median of {history['runs']} runs, SQLite)")
+    for size, numbers in history["sizes"].items():
+        stats = f"   /stats summary {numbers['stats_summary_ms']:>8.3f} ms" if "stats_summary_ms" in numbers else ""
+        print(
+            f"  {int(size):>7,} requests ({numbers['waiting']:>6,} waiting, {numbers['counter_rows']:>5,} counter rows)"
+            f"   queue page {numbers['queue_page_ms']:>8.3f} ms{stats}"
+        )
+    ratios = ", ".join(
+        f"{key.removesuffix('_ms').replace('_', ' ')} {value:.2f}"
+        for key, value in history["ratios_100k_to_1k"].items()
+    )
+    print(f"  ratio 100k/1k: {ratios}")
+    if "note" in history:
+        print(f"  note: {history['note']}")
+    rss = results["peak_rss_mib"]
+    print(f"Peak RSS: {rss['after_dispatch']:.1f} MiB after the dispatch runs, {rss['at_end']:.1f} MiB at the end")
+    if results["errors_logged"]:
+        print(f"warning: the bot logged {results['errors_logged']} errors during the run")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requesters", type=int, default=200, help="people walking the intake (default 200)")
+    parser.add_argument("--concurrency", type=int, default=8, help="updates handled at once (default 8)")
+    parser.add_argument(
+        "--limited-requesters",
+        type=int,
+        default=20,
+        help="requesters for the extra run with the outbox's send limiter on (default 20, 0 skips it)",
+    )
+    parser.add_argument("--runs", type=int, default=15, help="timed runs per queue/stats measurement (default 15)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object instead of the report")
+    args = parser.parse_args()
+    if args.requesters < 1 or args.concurrency < 1 or args.runs < 1 or args.limited_requesters < 0:
+        parser.error("--requesters, --concurrency and --runs must be at least 1")
+    with tempfile.TemporaryDirectory(prefix="tropa-dispatch-bench-") as directory:
+        results = asyncio.run(bench(args, Path(directory)))
+    if args.json:
+        print(json.dumps(results))
+    else:
+        print_report(results)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,388 @@
+"""The load test: real `tropa run` replicas in webhook mode, on PostgreSQL and Redis, behind a round-robin
+balancer that delivers the emulator's updates the way Telegram and a load balancer would.
+
+Simulated requesters walk the intake at once while volunteers claim from /queue and relay; midway one
+replica is killed with SIGKILL and started again. The run measures throughput and handling time and
+checks the invariants a helpline cannot give up: one request per submitter, every relayed message
+exactly once, no request claimed twice, no periodic job run twice in a period, and the outbox within
+the bot-wide sending rate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+import re
+import secrets
+import socket
+import statistics
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import asyncpg
+
+from bot.runtime import open_runtime
+from tests.e2e.emulator import BotApiEmulator
+from tests.e2e.process import ADMIN_ID, BotProcess, bot_environment
+from tests.support.settings import make_settings
+from tests.support.telegram import FakeTelegram, FakeUser
+
+WEBHOOK_PATH = "/telegram"
+GLOBAL_RATE = 30
+
+
+@dataclass
+class LoadConfig:
+    requesters: int = 50
+    replicas: int = 2
+    volunteers: int = 5
+    kill_midway: bool = True
+    concurrency: int = 40  # parallel webhook deliveries, like Telegram's max_connections
+    deadline: float = 300.0  # seconds for the whole run
+
+
+@dataclass
+class LoadResult:
+    config: LoadConfig
+    elapsed: float
+    updates: int
+    attempts: int
+    errors: int
+    failed_in_bot: int
+    updates_per_second: float
+    p50_ms: float
+    p99_ms: float
+    submitted: int
+    completed: int
+    invariants: dict[str, bool]
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "config": self.config.__dict__,
+            "elapsed_s": round(self.elapsed, 2),
+            "updates": self.updates,
+            "webhook_attempts": self.attempts,
+            "webhook_errors": self.errors,
+            "updates_failed_in_bot": self.failed_in_bot,
+            "updates_per_second": round(self.updates_per_second, 1),
+            "p50_ms": round(self.p50_ms, 1),
+            "p99_ms": round(self.p99_ms, 1),
+            "submitted": self.submitted,
+            "completed_cases": self.completed,
+            "invariants": self.invariants,
+            "details": self.details,
+        }
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class Balancer:
+    """Takes updates from the emulator and POSTs each to a replica, round-robin, until one answers 2xx."""
+
+    def __init__(self, world: FakeTelegram, urls: list[str], secret: str, concurrency: int) -> None:
+        self.world = world
+        self.urls = urls
+        self.secret = secret
+        self.concurrency = concurrency
+        self.queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self.latencies: list[float] = []
+        self.attempts = 0
+        self.errors = 0
+        self.delivered = 0
+        self._next = itertools.count()
+
+    async def run(self) -> None:
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60)) as session:
+            workers = [asyncio.create_task(self._worker(session)) for _ in range(self.concurrency)]
+            try:
+                while True:
+                    for update in self.world.take_updates():
+                        self.queue.put_nowait(update)
+                    await asyncio.sleep(0.005)
+            finally:
+                for worker in workers:
+                    worker.cancel()
+                await asyncio.gather(*workers, return_exceptions=True)
+
+    async def _worker(self, session: aiohttp.ClientSession) -> None:
+        headers = {"X-Telegram-Bot-Api-Secret-Token": self.secret, "Content-Type": "application/json"}
+        while True:
+            update = await self.queue.get()
+            body = json.dumps(update)
+            while True:
+                url = self.urls[next(self._next) % len(self.urls)]
+                self.attempts += 1
+                started = time.perf_counter()
+                try:
+                    async with session.post(url, data=body, headers=headers) as response:
+                        await response.read()
+                        if 200 <= response.status < 300:
+                            self.latencies.append(time.perf_counter() - started)
+                            self.delivered += 1
+                            break
+                except (aiohttp.ClientError, TimeoutError):
+                    pass
+                self.errors += 1  # as Telegram does: try again, here on the next replica
+                await asyncio.sleep(0.1)
+
+
+class People:
+    """Requesters and volunteers acting through the emulator, each waiting for the bot like a person."""
+
+    def __init__(self, world: FakeTelegram, timeout: float) -> None:
+        self.world = world
+        self.timeout = timeout
+
+    async def until(self, predicate: Any, timeout: float | None = None) -> Any:  # noqa: ASYNC109
+        return await self.world.wait_for(predicate, timeout=timeout or self.timeout, interval=0.05)
+
+    async def press(self, user: FakeUser, label: str, message_id: int | None = None) -> str:
+        update = user.press(label, message_id)
+        query = update["callback_query"]["id"]
+        await self.until(lambda: query in self.world.callback_answers)
+        return self.world.callback_answers[query].text or ""
+
+    async def send(self, user: FakeUser, text: str) -> None:
+        sent = user.send(text)["message"]["message_id"]
+        chat = self.world._chat_state(user.id)
+        await self.until(lambda: any(m.from_bot for i, m in chat.messages.items() if i > sent))
+
+    @staticmethod
+    def texts(user: FakeUser) -> list[str]:
+        return [m.text or "" for m in user.chat.visible() if m.from_bot]
+
+    @staticmethod
+    def ever_shown(user: FakeUser) -> list[str]:
+        """Everything the bot ever put in this chat, deleted or not (hygiene deletes after a close)."""
+        return [m.text or "" for m in user.chat.all_messages() if m.from_bot]
+
+
+async def _requester(people: People, user: FakeUser, n: int, state: dict[str, Any]) -> None:
+    await people.send(user, "/start")
+    for label in ("English", "I understand, continue", "I agree", "I am asking for myself", "Mobilised"):
+        await people.press(user, label)
+    for label in ("Belarus", "Internal passport", "Done", "No", "This week", "Legal advice", "Done"):
+        await people.press(user, label)
+    await people.send(user, f"description-{n}-{state['canary']}")
+    pressed = user.press("Submit")
+    state["submitted"].add(n)  # pressed: from now on exactly one request must exist for this person
+    query = pressed["callback_query"]["id"]
+    await people.until(lambda: query in people.world.callback_answers)
+    confirmation = await people.until(
+        lambda: next((t for t in people.texts(user) if "Your request is sent." in t), None), timeout=120
+    )
+    code = re.search(r"R-[0-9A-Z]{6}", confirmation).group(0)  # type: ignore[union-attr]
+    state["codes"][n] = code
+    user.send(f"hello-{n}-{state['canary']}")
+    await people.until(lambda: any(f"answer-{code}" in t for t in people.texts(user)), timeout=240)
+    user.send(f"thanks-{n}")
+    await people.until(lambda: any("is closed" in t for t in people.texts(user)), timeout=240)
+    state["completed"].add(n)
+
+
+async def _volunteer(people: People, user: FakeUser, state: dict[str, Any], stop: asyncio.Event) -> None:
+    cases: list[asyncio.Task[None]] = []
+    while not stop.is_set():
+        await people.send(user, "/queue")
+        listing = people.texts(user)[-1]
+        codes = re.findall(r"R-[0-9A-Z]{6}", listing)
+        if not codes:
+            await asyncio.sleep(2.0)  # an empty queue: look again in a while, as a person would
+            continue
+        code = codes[0]
+        answer = await people.press(user, f"Claim {code}")
+        if answer.startswith("It is yours"):
+            cases.append(asyncio.create_task(_case(people, user, code, state)))
+    for case in cases:
+        case.cancel()
+    await asyncio.gather(*cases, return_exceptions=True)
+
+
+async def _case(people: People, user: FakeUser, code: str, state: dict[str, Any]) -> None:
+    await people.until(lambda: any(t.startswith(f"{code}:\nhello-") for t in people.texts(user)), timeout=240)
+    user.send(f"/reply {code} answer-{code}")
+    await people.until(lambda: any(t.startswith(f"{code}:\nthanks-") for t in people.texts(user)), timeout=240)
+    await people.send(user, f"/close {code}")
+    closing = user.chat.last_from_bot()
+    assert closing is not None
+    await people.press(user, "Helped to leave", closing.message_id)
+
+
+async def _join(people: People, admin: FakeUser, user: FakeUser) -> None:
+    await people.send(admin, "/invite volunteer")
+    invite = re.search(r"/join (\w+)", people.texts(admin)[-1]).group(1)  # type: ignore[union-attr]
+    await people.send(user, f"/join {invite}")
+
+
+def _busiest_second(stamps: list[float]) -> int:
+    stamps.sort()
+    busiest, start = 0, 0
+    for end, moment in enumerate(stamps):
+        while moment - stamps[start] >= 1.0:
+            start += 1
+        busiest = max(busiest, end - start + 1)
+    return busiest
+
+
+async def run_load(config: LoadConfig, workdir: Path, database_url: str, redis_url: str) -> LoadResult:
+    world = FakeTelegram()
+    emulator = BotApiEmulator(world)
+    api_base = await emulator.start()
+    secret = secrets.token_urlsafe(24)
+    keys = workdir / "keys"
+    settings = make_settings(keys, database_url=database_url)
+    await (await open_runtime(settings, create_if_fresh=True, say=lambda _line: None)).close()
+    ports = [free_port() for _ in range(config.replicas)]
+    replicas = []
+    for index, port in enumerate(ports):
+        data = workdir / f"replica-{index}"
+        data.mkdir(parents=True, exist_ok=True)
+        env = bot_environment(api_base, data, database_url)
+        env.update(
+            TROPA_KEY_FILE=str(keys / "keyring.json"),
+            TROPA_REDIS_URL=redis_url,
+            TROPA_WEBHOOK_URL=f"https://tropa.test{WEBHOOK_PATH}",  # what Telegram is told; the balancer posts locally
+            TROPA_WEBHOOK_SECRET=secret,
+            TROPA_WEBHOOK_HOST="127.0.0.1",
+            TROPA_WEBHOOK_PORT=str(port),
+            TROPA_LOG_LEVEL="INFO",
+            TROPA_SEND_PER_SECOND=str(GLOBAL_RATE),
+        )
+        replicas.append(BotProcess(env, data, data))
+    await asyncio.gather(*(replica.start(timeout=60) for replica in replicas))
+    balancer = Balancer(world, [f"http://127.0.0.1:{p}{WEBHOOK_PATH}" for p in ports], secret, config.concurrency)
+    pushing = asyncio.create_task(balancer.run())
+    people = People(world, timeout=90)
+    state: dict[str, Any] = {
+        "submitted": set(),
+        "codes": {},
+        "completed": set(),
+        "canary": secrets.token_hex(8),
+        "volunteers": config.volunteers,
+    }
+    stop = asyncio.Event()
+    started = time.perf_counter()
+    try:
+        admin = world.user(ADMIN_ID, language_code="en")
+        await people.send(admin, "/start")
+        volunteers = [world.user(80_000 + v, language_code="en") for v in range(config.volunteers)]
+        for volunteer in volunteers:
+            await _join(people, admin, volunteer)
+        requesters = [world.user(100_000 + n, language_code="en") for n in range(config.requesters)]
+        walking = [asyncio.create_task(_requester(people, user, n, state)) for n, user in enumerate(requesters)]
+        working = [asyncio.create_task(_volunteer(people, user, state, stop)) for user in volunteers]
+        if config.kill_midway:
+            await people.until(lambda: len(state["submitted"]) >= config.requesters // 2, timeout=config.deadline)
+            await replicas[0].kill()
+            await asyncio.sleep(1.0)
+            await replicas[0].start(timeout=60)
+        done, pending = await asyncio.wait(walking, timeout=config.deadline)
+        for task in pending:
+            task.cancel()
+        stop.set()
+        await asyncio.gather(*working, return_exceptions=True)
+        errors_in_walk = [repr(task.exception()) for task in done if task.exception() is not None]
+        elapsed = time.perf_counter() - started
+        await asyncio.sleep(2.0)  # let the outboxes settle before counting
+    finally:
+        pushing.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await pushing
+        for replica in replicas:
+            await replica.stop()
+        await emulator.stop()
+
+    invariants, details = await _check(world, replicas, database_url, state)
+    details["requester_errors"] = errors_in_walk[:5]
+    details["stuck"] = {
+        n: [(m.message_id, (m.text or "")[:40], m.buttons[:1], m.deleted) for m in requesters[n].chat.all_messages()][
+            -6:
+        ]
+        for n in sorted(set(range(config.requesters)) - state["completed"])
+    }
+    details["stuck_answers"] = [a.text for a in world.callback_answers.values() if a.text and "earlier" in a.text]
+    latencies = sorted(balancer.latencies) or [0.0]
+    logs = "".join(replica.log_text() for replica in replicas)
+    return LoadResult(
+        config=config,
+        elapsed=elapsed,
+        updates=balancer.delivered,
+        attempts=balancer.attempts,
+        errors=balancer.errors,
+        failed_in_bot=logs.count('"update.failed"'),
+        updates_per_second=balancer.delivered / elapsed if elapsed else 0.0,
+        p50_ms=statistics.median(latencies) * 1000,
+        p99_ms=latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1000,
+        submitted=len(state["submitted"]),
+        completed=len(state["completed"]),
+        invariants=invariants,
+        details=details,
+    )
+
+
+async def _check(
+    world: FakeTelegram, replicas: list[BotProcess], database_url: str, state: dict[str, Any]
+) -> tuple[dict[str, bool], dict[str, Any]]:
+    connection = await asyncpg.connect(database_url.replace("postgresql+asyncpg://", "postgresql://"))
+    try:
+        requests = await connection.fetchval("SELECT count(*) FROM requests")
+        per_requester = await connection.fetchval(
+            "SELECT count(*) FROM (SELECT requester_index FROM requests GROUP BY requester_index "
+            "HAVING count(*) > 1) AS twice"
+        )
+        claimed_twice = await connection.fetchval(
+            "SELECT count(*) FROM (SELECT request_id FROM audit_events WHERE action = 'claimed' "
+            "GROUP BY request_id HAVING count(*) > 1) AS twice"
+        )
+        job_runs = await connection.fetch("SELECT name, period FROM job_runs")
+    finally:
+        await connection.close()
+
+    broken: dict[str, tuple[int, int]] = {}
+    volunteers = [world.user(80_000 + v) for v in range(state["volunteers"])]
+    for n in state["completed"]:
+        code = state["codes"][n]
+        answers = sum(f"answer-{code}" in t for t in People.ever_shown(world.user(100_000 + n)))
+        hellos = sum(t.startswith(f"{code}:\nhello-{n}-") for v in volunteers for t in People.ever_shown(v))
+        if (answers, hellos) != (1, 1):
+            broken[code] = (answers, hellos)
+    relayed_once = not broken
+
+    logs = [replica.log_text() for replica in replicas]
+    done_lines = [line for text in logs for line in text.splitlines() if '"job.done"' in line]
+    job_periods = [(json.loads(line)["job"], json.loads(line)["period"]) for line in done_lines]
+    sent = [
+        datetime.fromisoformat(json.loads(line)["timestamp"]).timestamp()
+        for text in logs
+        for line in text.splitlines()
+        if '"outbox.sent"' in line
+        for _ in range(json.loads(line).get("count", 1))
+    ]
+    busiest = _busiest_second(sent) if sent else 0
+    invariants = {
+        "one_request_per_submitter": requests == len(state["submitted"]) and per_requester == 0,
+        "relayed_exactly_once": relayed_once,
+        "no_request_claimed_twice": claimed_twice == 0,
+        "no_job_twice_in_a_period": len(job_periods) == len(set(job_periods))
+        and len(job_runs) == len({(row["name"], row["period"]) for row in job_runs}),
+        "outbox_within_global_rate": busiest <= GLOBAL_RATE,
+    }
+    details = {
+        "requests": requests,
+        "outbox_sent": len(sent),
+        "busiest_second": busiest,
+        "job_runs": len(job_runs),
+        "relays_not_once": broken,
+    }
+    return invariants, details
