@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextvars import ContextVar
 from typing import Any
 
@@ -24,6 +24,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry
 
 current_session: ContextVar[AsyncSession | None] = ContextVar("tropa_current_session", default=None)
+_AFTER_COMMIT = "tropa.after_commit"
+
+
+def after_commit(session: AsyncSession, callback: Callable[[], Awaitable[None]]) -> None:
+    """Run ``callback`` once ``session``'s transaction has committed (never if it rolls back)."""
+    session.info.setdefault(_AFTER_COMMIT, []).append(callback)
+
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 
@@ -81,6 +88,9 @@ class Database:
                     yield session
             finally:
                 current_session.reset(token)
+            callbacks = session.info.pop(_AFTER_COMMIT, [])
+        for callback in callbacks:
+            await callback()
 
     @contextlib.asynccontextmanager
     async def session_or_transaction(self) -> AsyncIterator[AsyncSession]:

@@ -25,11 +25,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import clock
 from storage.crypto import CryptoError, Key, Place, open_sealed, seal
-from storage.db import Database
+from storage.db import Database, after_commit, current_session
 from storage.models import FsmRecord
 
 FSM_DOMAIN = "fsm"
 _PINNED = "tropa.fsm.rows"
+_HELD = "tropa.fsm.held"
 _SEALED = "sealed"
 _TOUCHED = "t"
 _DATA = "d"
@@ -190,11 +191,19 @@ class FsmEntry:
 
 
 class EncryptedStorage(BaseStorage):
+    """Seals and blinds for any inner storage.
+
+    With an inner storage outside the database (Redis), writes made while a database transaction is
+    open are held back and written only after it commits: an update that fails, or a replica that dies
+    in the middle of one, leaves the person's state exactly as it was, like the rest of the update.
+    """
+
     def __init__(self, inner: BaseStorage, key: Key, index_key_blind: Any) -> None:
         """``index_key_blind(domain, value) -> hex`` is the keyring's blind-index function."""
         self.inner = inner
         self._key = key
         self._blind = index_key_blind
+        self.transactional = isinstance(inner, DatabaseStorage)
 
     def _blind_int(self, value: int) -> int:
         # 60 bits of the HMAC: storages want integers, and collisions need ~10^9 people.
@@ -219,14 +228,81 @@ class EncryptedStorage(BaseStorage):
     def _open(self, blinded: StorageKey, column: str, text: str) -> bytes:
         return open_sealed(self._key, base64.b64decode(text), self._place(blinded, column))
 
+    # -- held-back writes (inner storages outside the database) ------------------------------------
+
+    def _held(self) -> dict[StorageKey, dict[str, Any]] | None:
+        session = current_session.get()
+        if session is None or self.transactional:
+            return None
+        held: dict[StorageKey, dict[str, Any]] | None = session.info.get(_HELD)
+        if held is None:
+            held = session.info[_HELD] = {}
+            after_commit(session, lambda: self._write_held(held))
+        return held
+
+    async def _write_held(self, held: dict[StorageKey, dict[str, Any]]) -> None:
+        for blinded, writes in held.items():
+            if writes.get("delete"):
+                await self._inner_delete(blinded)
+                continue
+            if "state" in writes:
+                await self.inner.set_state(blinded, writes["state"])
+            if "data" in writes:
+                await self.inner.set_data(blinded, writes["data"])
+
+    async def _inner_delete(self, blinded: StorageKey) -> None:
+        if isinstance(self.inner, Sweepable):
+            await self.inner.delete(blinded)
+        else:
+            await self.inner.set_state(blinded, None)
+            await self.inner.set_data(blinded, {})
+
+    async def _inner_state(self, blinded: StorageKey) -> str | None:
+        held = self._held()
+        if held is not None and blinded in held:
+            if held[blinded].get("delete"):
+                return None
+            if "state" in held[blinded]:
+                return held[blinded]["state"]  # type: ignore[no-any-return]
+        return await self.inner.get_state(blinded)
+
+    async def _inner_data(self, blinded: StorageKey) -> dict[str, Any]:
+        held = self._held()
+        if held is not None and blinded in held:
+            if held[blinded].get("delete"):
+                return {}
+            if "data" in held[blinded]:
+                return dict(held[blinded]["data"])
+        return await self.inner.get_data(blinded)
+
+    async def _put_state(self, blinded: StorageKey, sealed: str | None) -> None:
+        held = self._held()
+        if held is None:
+            await self.inner.set_state(blinded, sealed)
+        else:
+            writes = held.setdefault(blinded, {})
+            writes.pop("delete", None)
+            writes["state"] = sealed
+
+    async def _put_data(self, blinded: StorageKey, data: dict[str, Any]) -> None:
+        held = self._held()
+        if held is None:
+            await self.inner.set_data(blinded, data)
+        else:
+            writes = held.setdefault(blinded, {})
+            writes.pop("delete", None)
+            writes["data"] = data
+
+    # -- BaseStorage ---------------------------------------------------------------------------------
+
     async def set_state(self, key: StorageKey, state: StateType = None) -> None:
         blinded = self.blinded(key)
         name = _state_name(state)
-        await self.inner.set_state(blinded, None if name is None else self._seal(blinded, "state", name.encode()))
+        await self._put_state(blinded, None if name is None else self._seal(blinded, "state", name.encode()))
 
     async def get_state(self, key: StorageKey) -> str | None:
         blinded = self.blinded(key)
-        sealed = await self.inner.get_state(blinded)
+        sealed = await self._inner_state(blinded)
         return None if sealed is None else self._open(blinded, "state", sealed).decode()
 
     async def set_data(self, key: StorageKey, data: Mapping[str, Any]) -> None:
@@ -236,17 +312,17 @@ class EncryptedStorage(BaseStorage):
         if not data:
             # FSMContext.clear() sets no state, then no data: remove the record instead of keeping
             # an empty row that still says this person once talked to the bot.
-            if isinstance(self.inner, Sweepable) and await self.inner.get_state(blinded) is None:
-                await self.inner.delete(blinded)
+            if await self._inner_state(blinded) is None:
+                await self.delete_blinded(blinded)
             else:
-                await self.inner.set_data(blinded, {})
+                await self._put_data(blinded, {})
             return
         payload = json.dumps({_DATA: dict(data), _TOUCHED: time.time()}, ensure_ascii=False).encode()
-        await self.inner.set_data(blinded, {_SEALED: self._seal(blinded, "data", payload)})
+        await self._put_data(blinded, {_SEALED: self._seal(blinded, "data", payload)})
 
     async def get_data(self, key: StorageKey) -> dict[str, Any]:
         blinded = self.blinded(key)
-        return self._open_data(blinded, await self.inner.get_data(blinded))[0]
+        return self._open_data(blinded, await self._inner_data(blinded))[0]
 
     def _open_data(self, blinded: StorageKey, raw: Mapping[str, Any]) -> tuple[dict[str, Any], float]:
         if not raw or _SEALED not in raw:
@@ -255,9 +331,9 @@ class EncryptedStorage(BaseStorage):
         return dict(document[_DATA]), float(document[_TOUCHED])
 
     async def _entry(self, blinded: StorageKey) -> FsmEntry:
-        sealed_state = await self.inner.get_state(blinded)
+        sealed_state = await self._inner_state(blinded)
         state = None if sealed_state is None else self._open(blinded, "state", sealed_state).decode()
-        data, touched = self._open_data(blinded, await self.inner.get_data(blinded))
+        data, touched = self._open_data(blinded, await self._inner_data(blinded))
         return FsmEntry(blinded, state, data, touched)
 
     async def entries(self, untouched_before: datetime | None = None) -> AsyncIterator[FsmEntry]:
@@ -276,8 +352,11 @@ class EncryptedStorage(BaseStorage):
                 yield FsmEntry(blinded, None, {}, 0.0)
 
     async def delete_blinded(self, blinded: StorageKey) -> None:
-        if isinstance(self.inner, Sweepable):
-            await self.inner.delete(blinded)
+        held = self._held()
+        if held is not None:
+            held[blinded] = {"delete": True}
+        else:
+            await self._inner_delete(blinded)
 
     async def close(self) -> None:
         await self.inner.close()

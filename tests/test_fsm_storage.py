@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from aiogram.fsm.storage.base import StorageKey
@@ -69,3 +70,63 @@ async def test_database_storage_clears_rows_and_sweeps(db: Database, keyring: Ke
     await storage.set_data(KEY, {})
     async with db.transaction() as session:
         assert await session.scalar(select(func.count()).select_from(FsmRecord)) == 0
+
+
+@pytest.mark.parametrize("backend", ["database", pytest.param("redis", marks=pytest.mark.redis)])
+async def test_an_update_that_fails_leaves_the_state_as_it_was(
+    tmp_path: Path, backend: str, request: pytest.FixtureRequest
+) -> None:
+    """A handler writes the next step, then Telegram fails it: the person must still be at the old step,
+    so the re-delivered update is handled from there (Redis writes wait for the database commit)."""
+    from storage.fsm import SweepableRedisStorage
+    from tests.support.harness import start_harness
+    from tests.support.intake import Requester
+
+    settings: dict[str, object] = {}
+    inner = None
+    if backend == "redis":
+        redis_url = request.getfixturevalue("redis_url")
+        inner = SweepableRedisStorage.connect(redis_url)
+        settings["redis_url"] = redis_url
+    h = await start_harness(tmp_path / "data", inner_storage=inner, **settings)
+    try:
+        person = Requester(h, h.user(1001))
+        await person.reach_review()
+        await person.press("✏️ Description", translate=False)
+        h.world.inject(method="sendMessage", kind="500", times=1)
+        update = person.user.send("a new description")
+        await h.client.deliver()  # the error handler answers the person; the update is rolled back
+        state = h.app.dispatcher.fsm.get_context(h.bot, chat_id=1001, user_id=1001)
+        assert await state.get_state() == "Intake:description"  # not advanced by the failed update
+        await h.client.deliver_again(update)
+        await h.settle()
+        assert "Description: a new description" in person.last()
+        assert await state.get_state() == "Intake:review"
+    finally:
+        await h.close()
+
+
+async def test_the_person_lock_is_taken_on_a_blinded_key(harness: object) -> None:
+    """aiogram's isolation would lock on the raw StorageKey (raw ids in Redis key names); ours blinds it."""
+    import contextlib
+    from collections.abc import AsyncIterator
+
+    from aiogram.fsm.storage.memory import SimpleEventIsolation
+
+    from bot.middlewares.person_lock import PersonLockMiddleware
+    from tests.support.harness import Harness
+
+    assert isinstance(harness, Harness)
+    seen: list[StorageKey] = []
+
+    class Recording(SimpleEventIsolation):
+        @contextlib.asynccontextmanager
+        async def lock(self, key: StorageKey) -> AsyncIterator[None]:
+            seen.append(key)
+            yield
+
+    lock = next(m for m in harness.app.dispatcher.update.outer_middleware if isinstance(m, PersonLockMiddleware))
+    lock.isolation = Recording()
+    harness.user(USER).send("/start")
+    await harness.settle()
+    assert seen and all(USER not in (key.chat_id, key.user_id) for key in seen)

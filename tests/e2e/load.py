@@ -100,6 +100,7 @@ class Balancer:
         self.attempts = 0
         self.errors = 0
         self.delivered = 0
+        self.trail: dict[int, list[tuple[int, str]]] = {}  # update id -> (replica, outcome) per attempt
         self._next = itertools.count()
 
     async def run(self) -> None:
@@ -121,18 +122,20 @@ class Balancer:
             update = await self.queue.get()
             body = json.dumps(update)
             while True:
-                url = self.urls[next(self._next) % len(self.urls)]
+                index = next(self._next) % len(self.urls)
                 self.attempts += 1
                 started = time.perf_counter()
+                trail = self.trail.setdefault(int(update["update_id"]), [])
                 try:
-                    async with session.post(url, data=body, headers=headers) as response:
+                    async with session.post(self.urls[index], data=body, headers=headers) as response:
                         await response.read()
+                        trail.append((index, str(response.status)))
                         if 200 <= response.status < 300:
                             self.latencies.append(time.perf_counter() - started)
                             self.delivered += 1
                             break
-                except (aiohttp.ClientError, TimeoutError):
-                    pass
+                except (aiohttp.ClientError, TimeoutError) as error:
+                    trail.append((index, type(error).__name__))
                 self.errors += 1  # as Telegram does: try again, here on the next replica
                 await asyncio.sleep(0.1)
 
@@ -312,6 +315,7 @@ async def run_load(config: LoadConfig, workdir: Path, database_url: str, redis_u
         for n in sorted(set(range(config.requesters)) - state["completed"])
     }
     details["stuck_answers"] = [a.text for a in world.callback_answers.values() if a.text and "earlier" in a.text]
+    details["retried_updates"] = {uid: trail for uid, trail in balancer.trail.items() if len(trail) > 1}
     latencies = sorted(balancer.latencies) or [0.0]
     logs = "".join(replica.log_text() for replica in replicas)
     return LoadResult(
