@@ -15,11 +15,11 @@ import structlog
 from aiogram import Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.session.base import BaseSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
 from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage
 from aiogram.fsm.storage.memory import DisabledEventIsolation, SimpleEventIsolation
-from aiogram.fsm.storage.redis import RedisEventIsolation
 from aiogram.types import BotCommand, BotCommandScopeAllPrivateChats, ErrorEvent
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
@@ -29,8 +29,8 @@ from redis.asyncio import Redis
 
 from bot.i18n import create_i18n, pick_language
 from bot.middlewares.locale import LocaleMiddleware
-from bot.middlewares.person_lock import PersonLockMiddleware
-from bot.middlewares.retry import BestEffortCallbackAnswers, RetryAfterMiddleware
+from bot.middlewares.person_lock import PersonLockMiddleware, RenewedRedisLocks
+from bot.middlewares.retry import AfterCommit, BestEffortCallbackAnswers, RetryAfterMiddleware
 from bot.middlewares.roles import RoleMiddleware
 from bot.middlewares.throttling import MemoryCounter, RedisCounter, ThrottlingMiddleware
 from bot.middlewares.transaction import TransactionMiddleware
@@ -49,7 +49,6 @@ from services.ratelimit import Limits, MemoryLimiter, NoLimits, RedisLimiter, Se
 from storage.fsm import DatabaseStorage, EncryptedStorage, RedisKeyBuilder, SweepableRedisStorage
 
 log = structlog.get_logger()
-PERSON_LOCK_SECONDS = 15
 
 
 def policy_from(settings: Settings) -> Policy:
@@ -73,10 +72,16 @@ def send_limiter(settings: Settings, redis: Redis | None, blind: Callable[[str, 
     return RedisLimiter(redis, limits, blind) if redis else MemoryLimiter(limits)
 
 
-def build_bot(settings: Settings, token: str, **session_kwargs: Any) -> Bot:
-    session = AiohttpSession(**session_kwargs)
+def install_request_middlewares(session: BaseSession) -> None:
+    """Outermost first: defer what can wait for the commit, then retry flood waits, then soften answers."""
+    session.middleware(AfterCommit())
     session.middleware(RetryAfterMiddleware())
     session.middleware(BestEffortCallbackAnswers())
+
+
+def build_bot(settings: Settings, token: str, **session_kwargs: Any) -> Bot:
+    session = AiohttpSession(**session_kwargs)
+    install_request_middlewares(session)
     if settings.telegram_api_base:
         session.api = TelegramAPIServer.from_base(settings.telegram_api_base)
     return Bot(
@@ -126,13 +131,7 @@ async def build_app(
             SweepableRedisStorage(redis, key_builder=RedisKeyBuilder()) if redis else DatabaseStorage(runtime.db)
         )
     if isolation is None:
-        # A replica killed mid-update leaves its lock behind: it expires after this long (aiogram's
-        # default is a minute), while a live update keeps it only for the milliseconds it needs.
-        isolation = (
-            RedisEventIsolation(redis, key_builder=RedisKeyBuilder(), lock_kwargs={"timeout": PERSON_LOCK_SECONDS})
-            if redis
-            else SimpleEventIsolation()
-        )
+        isolation = RenewedRedisLocks(redis) if redis else SimpleEventIsolation()
     storage = EncryptedStorage(inner_storage, system_key, runtime.keyring.blind)
     sender = OutboxSender(
         runtime.db,

@@ -29,7 +29,7 @@ SAFE_KEYS = frozenset(
         "update_id", "who", "request", "volunteer", "role", "step", "action", "outcome", "kind",
         "method", "status", "error", "reason", "count", "attempt", "retry_after", "duration_ms",
         "job", "period", "key_id", "revision", "mode", "path", "url", "database", "shredded",
-        "delivered", "pending", "language", "purpose", "since", "rewrapped", "host", "port",
+        "delivered", "pending", "language", "purpose", "since", "rewrapped", "host", "port", "outbox_id",
     }
 )  # fmt: skip
 REDACTED = "[redacted]"

@@ -8,15 +8,19 @@ key from raw Telegram ids; this one locks on the blinded FSM key (docs/decisions
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from aiogram import BaseMiddleware, Bot
 from aiogram.fsm.middleware import FSMContextMiddleware
-from aiogram.fsm.storage.base import BaseEventIsolation
+from aiogram.fsm.storage.base import BaseEventIsolation, StorageKey
 from aiogram.types import TelegramObject
+from redis.asyncio import Redis
+from redis.exceptions import LockError
 
-from storage.fsm import EncryptedStorage
+from storage.fsm import EncryptedStorage, storage_key_text
 
 
 class PersonLockMiddleware(BaseMiddleware):
@@ -37,3 +41,40 @@ class PersonLockMiddleware(BaseMiddleware):
             return await handler(event, data)
         async with self.isolation.lock(key=self.storage.blinded(context.key)):
             return await handler(event, data)
+
+
+class RenewedRedisLocks(BaseEventIsolation):
+    """Person locks shared by replicas: short-lived in Redis, renewed by their holder while it works.
+
+    A live update keeps its lock as long as it needs; a replica killed mid-update stops renewing, and
+    its lock is gone within ``ttl`` seconds -- well inside the 15 seconds Telegram gives a bot to
+    answer a button press, so the person's re-delivered press is still answered.
+    """
+
+    PREFIX = "tropa:lock:"
+
+    def __init__(self, redis: Redis, ttl: float = 5.0) -> None:
+        self.redis = redis
+        self.ttl = ttl
+
+    @contextlib.asynccontextmanager
+    async def lock(self, key: StorageKey) -> AsyncIterator[None]:
+        held = self.redis.lock(self.PREFIX + storage_key_text(key), timeout=self.ttl, sleep=0.02)
+        await held.acquire()
+        renewing = asyncio.create_task(self._renew(held))
+        try:
+            yield
+        finally:
+            renewing.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await renewing
+            with contextlib.suppress(LockError):
+                await held.release()
+
+    async def _renew(self, held: Any) -> None:
+        while True:
+            await asyncio.sleep(self.ttl / 3)
+            await held.reacquire()
+
+    async def close(self) -> None:
+        return None

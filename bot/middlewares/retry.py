@@ -5,6 +5,9 @@
 - Answering a button press is a courtesy: when Telegram refuses it (the query is too old, or it was
   already answered by a replica that died before committing), the update's real work must not be
   rolled back for it.
+- Edits, callback answers and deletions made while an update's transaction is open are sent after it
+  commits (their results are never used): a person never sees a question whose state is not yet
+  durable, so nothing they do can race an update that a dying replica never committed.
 """
 
 from __future__ import annotations
@@ -14,9 +17,19 @@ import asyncio
 import structlog
 from aiogram import Bot
 from aiogram.client.session.middlewares.base import BaseRequestMiddleware, NextRequestMiddlewareType
-from aiogram.exceptions import TelegramBadRequest, TelegramRetryAfter
-from aiogram.methods import AnswerCallbackQuery, TelegramMethod
+from aiogram.exceptions import TelegramAPIError, TelegramBadRequest, TelegramNetworkError, TelegramRetryAfter
+from aiogram.methods import (
+    AnswerCallbackQuery,
+    DeleteMessage,
+    DeleteMessages,
+    EditMessageCaption,
+    EditMessageReplyMarkup,
+    EditMessageText,
+    TelegramMethod,
+)
 from aiogram.methods.base import Response, TelegramType
+
+from storage.db import after_commit, current_session
 
 log = structlog.get_logger()
 
@@ -54,6 +67,39 @@ class BestEffortCallbackAnswers(BaseRequestMiddleware):
                 raise
             log.info("telegram.callback_answer_refused")
             return Response[TelegramType](ok=True, result=True)
+
+    def __repr__(self) -> str:
+        return type(self).__name__
+
+
+AFTER_COMMIT_METHODS = (
+    AnswerCallbackQuery,
+    EditMessageText,
+    EditMessageReplyMarkup,
+    EditMessageCaption,
+    DeleteMessage,
+    DeleteMessages,
+)
+
+
+class AfterCommit(BaseRequestMiddleware):
+    async def __call__(
+        self, make_request: NextRequestMiddlewareType[TelegramType], bot: Bot, method: TelegramMethod[TelegramType]
+    ) -> Response[TelegramType]:
+        session = current_session.get()
+        deferred = method
+        if session is None or not isinstance(method, AFTER_COMMIT_METHODS):
+            return await make_request(bot, method)
+
+        async def send() -> None:
+            try:
+                await make_request(bot, deferred)
+            except (TelegramAPIError, TelegramNetworkError) as error:
+                # "not modified", a message already gone: the state is committed either way.
+                log.info("telegram.after_commit_refused", method=type(method).__name__, error=type(error).__name__)
+
+        after_commit(session, send)
+        return Response[TelegramType](ok=True, result=True)
 
     def __repr__(self) -> str:
         return type(self).__name__

@@ -34,6 +34,7 @@ from tests.support.settings import make_settings
 from tests.support.telegram import FakeTelegram, FakeUser
 
 WEBHOOK_PATH = "/telegram"
+GROUP_ID = -1001000000001
 GLOBAL_RATE = 30
 
 
@@ -41,7 +42,7 @@ GLOBAL_RATE = 30
 class LoadConfig:
     requesters: int = 50
     replicas: int = 2
-    volunteers: int = 5
+    volunteers: int = 10
     kill_midway: bool = True
     concurrency: int = 40  # parallel webhook deliveries, like Telegram's max_connections
     deadline: float = 300.0  # seconds for the whole run
@@ -146,18 +147,48 @@ class People:
     def __init__(self, world: FakeTelegram, timeout: float) -> None:
         self.world = world
         self.timeout = timeout
+        self.sent: dict[int, list[int]] = {}  # person -> their update ids, for diagnosing a stuck walk
+        self._last_query: dict[int, str] = {}
 
     async def until(self, predicate: Any, timeout: float | None = None) -> Any:  # noqa: ASYNC109
         return await self.world.wait_for(predicate, timeout=timeout or self.timeout, interval=0.05)
 
+    def _look(self, user: FakeUser) -> tuple[Any, ...]:
+        chat = self.world._chat_state(user.id)
+        last = [chat.messages[i] for i in sorted(chat.messages)[-3:]]
+        return (chat.next_message_id, *((m.message_id, m.deleted, m.data.get("edit_date")) for m in last))
+
     async def press(self, user: FakeUser, label: str, message_id: int | None = None) -> str:
-        update = user.press(label, message_id)
-        query = update["callback_query"]["id"]
-        await self.until(lambda: query in self.world.callback_answers)
-        return self.world.callback_answers[query].text or ""
+        """Press and wait for the answer. A press handled only after a replica died can be past Telegram's
+        15 seconds for answering it: then, as a person would, wait for the chat to change instead. A press
+        on a message the dead replica sent before the update was handled again elsewhere is answered
+        "earlier message": the person presses the same button on the newest message."""
+        text = ""
+        for _ in range(3):
+            before = self._look(user)
+            update = user.press(label, message_id)
+            self.sent.setdefault(user.id, []).append(int(update["update_id"]))
+            query = update["callback_query"]["id"]
+            self._last_query[user.id] = query
+            try:
+                await self.until(lambda q=query: q in self.world.callback_answers, timeout=20)
+            except TimeoutError:
+                await self.until(lambda b=before: self._look(user) != b)
+            answer = self.world.callback_answers.get(query)
+            text = (answer.text or "") if answer else ""
+            if message_id is not None or "earlier message" not in text:
+                return text
+            await asyncio.sleep(0.2)
+        return text
+
+    def answer_to_last_press(self, user: FakeUser) -> str:
+        answer = self.world.callback_answers.get(self._last_query.get(user.id, ""))
+        return (answer.text or "") if answer else ""
 
     async def send(self, user: FakeUser, text: str) -> None:
-        sent = user.send(text)["message"]["message_id"]
+        update = user.send(text)
+        self.sent.setdefault(user.id, []).append(int(update["update_id"]))
+        sent = update["message"]["message_id"]
         chat = self.world._chat_state(user.id)
         await self.until(lambda: any(m.from_bot for i, m in chat.messages.items() if i > sent))
 
@@ -178,10 +209,8 @@ async def _requester(people: People, user: FakeUser, n: int, state: dict[str, An
     for label in ("Belarus", "Internal passport", "Done", "No", "This week", "Legal advice", "Done"):
         await people.press(user, label)
     await people.send(user, f"description-{n}-{state['canary']}")
-    pressed = user.press("Submit")
     state["submitted"].add(n)  # pressed: from now on exactly one request must exist for this person
-    query = pressed["callback_query"]["id"]
-    await people.until(lambda: query in people.world.callback_answers)
+    await people.press(user, "Submit")
     confirmation = await people.until(
         lambda: next((t for t in people.texts(user) if "Your request is sent." in t), None), timeout=120
     )
@@ -196,6 +225,7 @@ async def _requester(people: People, user: FakeUser, n: int, state: dict[str, An
 
 async def _volunteer(people: People, user: FakeUser, state: dict[str, Any], stop: asyncio.Event) -> None:
     cases: list[asyncio.Task[None]] = []
+    mine: set[str] = set()
     while not stop.is_set():
         await people.send(user, "/queue")
         listing = people.texts(user)[-1]
@@ -203,13 +233,23 @@ async def _volunteer(people: People, user: FakeUser, state: dict[str, Any], stop
         if not codes:
             await asyncio.sleep(2.0)  # an empty queue: look again in a while, as a person would
             continue
-        code = codes[0]
-        answer = await people.press(user, f"Claim {code}")
-        if answer.startswith("It is yours"):
+        code = next((c for c in codes if c not in mine), None)
+        if code is None:  # the page still lists what this volunteer holds: its claims not yet committed
+            await asyncio.sleep(0.5)
+            continue
+        await people.press(user, f"Claim {code}")
+        # Won when the full request is shown to this volunteer; the answer to the press is only a toast.
+        await people.until(lambda c=code: _shown_request(people, user, c) or people.answer_to_last_press(user))
+        if _shown_request(people, user, code):
+            mine.add(code)
             cases.append(asyncio.create_task(_case(people, user, code, state)))
     for case in cases:
         case.cancel()
     await asyncio.gather(*cases, return_exceptions=True)
+
+
+def _shown_request(people: People, user: FakeUser, code: str) -> bool:
+    return any(t.startswith(f"Request {code}") for t in people.texts(user))
 
 
 async def _case(people: People, user: FakeUser, code: str, state: dict[str, Any]) -> None:
@@ -261,6 +301,7 @@ async def run_load(config: LoadConfig, workdir: Path, database_url: str, redis_u
             TROPA_WEBHOOK_PORT=str(port),
             TROPA_LOG_LEVEL="INFO",
             TROPA_SEND_PER_SECOND=str(GLOBAL_RATE),
+            TROPA_VOLUNTEER_CHAT_ID=str(GROUP_ID),  # triage cards to the team's group, as a team of this size has
         )
         replicas.append(BotProcess(env, data, data))
     await asyncio.gather(*(replica.start(timeout=60) for replica in replicas))
@@ -282,15 +323,22 @@ async def run_load(config: LoadConfig, workdir: Path, database_url: str, redis_u
         volunteers = [world.user(80_000 + v, language_code="en") for v in range(config.volunteers)]
         for volunteer in volunteers:
             await _join(people, admin, volunteer)
+        world.group(GROUP_ID, "Volunteers", members=[admin, *volunteers])
         requesters = [world.user(100_000 + n, language_code="en") for n in range(config.requesters)]
         walking = [asyncio.create_task(_requester(people, user, n, state)) for n, user in enumerate(requesters)]
         working = [asyncio.create_task(_volunteer(people, user, state, stop)) for user in volunteers]
         if config.kill_midway:
             await people.until(lambda: len(state["submitted"]) >= config.requesters // 2, timeout=config.deadline)
+            state["killed_at"] = time.perf_counter() - started
             await replicas[0].kill()
             await asyncio.sleep(1.0)
             await replicas[0].start(timeout=60)
+        all_submitted = asyncio.create_task(
+            people.until(lambda: len(state["codes"]) == config.requesters, timeout=config.deadline)
+        )
         done, pending = await asyncio.wait(walking, timeout=config.deadline)
+        state["all_confirmed_at"] = (time.perf_counter() - started) if all_submitted.done() else None
+        all_submitted.cancel()
         for task in pending:
             task.cancel()
         stop.set()
@@ -308,6 +356,7 @@ async def run_load(config: LoadConfig, workdir: Path, database_url: str, redis_u
 
     invariants, details = await _check(world, replicas, database_url, state)
     details["requester_errors"] = errors_in_walk[:5]
+    details["killed_at_s"] = round(state.get("killed_at", 0.0), 1)
     details["stuck"] = {
         n: [(m.message_id, (m.text or "")[:40], m.buttons[:1], m.deleted) for m in requesters[n].chat.all_messages()][
             -6:
@@ -315,7 +364,18 @@ async def run_load(config: LoadConfig, workdir: Path, database_url: str, redis_u
         for n in sorted(set(range(config.requesters)) - state["completed"])
     }
     details["stuck_answers"] = [a.text for a in world.callback_answers.values() if a.text and "earlier" in a.text]
-    details["retried_updates"] = {uid: trail for uid, trail in balancer.trail.items() if len(trail) > 1}
+    details["retried_updates"] = len([trail for trail in balancer.trail.values() if len(trail) > 1])
+    logs_by_update: dict[int, list[str]] = {}
+    for replica_index, replica in enumerate(replicas):
+        for line in replica.log_text().splitlines():
+            with contextlib.suppress(ValueError, KeyError, TypeError):
+                record = json.loads(line)
+                if "update_id" in record:
+                    logs_by_update.setdefault(int(record["update_id"]), []).append(f"{replica_index}:{record['event']}")
+    details["stuck_updates"] = {
+        n: [(u, balancer.trail.get(u), logs_by_update.get(u, [])[-3:]) for u in people.sent.get(100_000 + n, [])[-3:]]
+        for n in sorted(set(range(config.requesters)) - state["completed"])
+    }
     latencies = sorted(balancer.latencies) or [0.0]
     logs = "".join(replica.log_text() for replica in replicas)
     return LoadResult(

@@ -13,9 +13,8 @@ from aiogram.client.default import DefaultBotProperties
 from aiogram.enums import ParseMode
 from aiogram.fsm.storage.base import BaseStorage
 
-from bot.app import App, build_app
+from bot.app import App, build_app, install_request_middlewares
 from bot.log import configure_logging
-from bot.middlewares.retry import BestEffortCallbackAnswers, RetryAfterMiddleware
 from bot.runtime import Runtime, open_runtime
 from tests.support.settings import make_settings
 from tests.support.telegram import FakeTelegram, FakeUser, InProcessClient, RecordingSession
@@ -74,8 +73,7 @@ async def start_harness(
     settings = make_settings(data_dir, **{**defaults, **settings_overrides})
     runtime = await open_runtime(settings, create_if_fresh=True, say=lambda _line: None)
     session = RecordingSession(world)
-    session.middleware(RetryAfterMiddleware())
-    session.middleware(BestEffortCallbackAnswers())
+    install_request_middlewares(session)
     bot = Bot(
         token=TOKEN,
         session=session,
