@@ -11,12 +11,14 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
+import sqlalchemy.exc
 import structlog
 from aiogram import Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.session.base import BaseSession
 from aiogram.client.telegram import TelegramAPIServer
+from aiogram.dispatcher.event.bases import SkipHandler
 from aiogram.enums import ParseMode
 from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage
 from aiogram.fsm.storage.memory import DisabledEventIsolation, SimpleEventIsolation
@@ -26,6 +28,8 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_application
 from aiohttp import web
 from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from bot.i18n import create_i18n, pick_language
 from bot.middlewares.locale import LocaleMiddleware
@@ -72,23 +76,26 @@ def send_limiter(settings: Settings, redis: Redis | None, blind: Callable[[str, 
     return RedisLimiter(redis, limits, blind) if redis else MemoryLimiter(limits)
 
 
-def install_request_middlewares(session: BaseSession) -> None:
+def install_request_middlewares(session: BaseSession) -> AfterCommit:
     """Outermost first: defer what can wait for the commit, then retry flood waits, then soften answers."""
-    session.middleware(AfterCommit())
+    deferring = AfterCommit()
+    session.middleware(deferring)
     session.middleware(RetryAfterMiddleware())
     session.middleware(BestEffortCallbackAnswers())
+    return deferring
 
 
-def build_bot(settings: Settings, token: str, **session_kwargs: Any) -> Bot:
+def build_bot(settings: Settings, token: str, **session_kwargs: Any) -> tuple[Bot, AfterCommit]:
     session = AiohttpSession(**session_kwargs)
-    install_request_middlewares(session)
+    deferring = install_request_middlewares(session)
     if settings.telegram_api_base:
         session.api = TelegramAPIServer.from_base(settings.telegram_api_base)
-    return Bot(
+    bot = Bot(
         token=token,
         session=session,
         default=DefaultBotProperties(parse_mode=ParseMode.HTML, link_preview_is_disabled=True),
     )
+    return bot, deferring
 
 
 @dataclass
@@ -116,6 +123,7 @@ async def build_app(
     *,
     inner_storage: BaseStorage | None = None,
     isolation: BaseEventIsolation | None = None,
+    deferring: AfterCommit | None = None,
 ) -> App:
     settings = runtime.settings
     policy = policy_from(settings)
@@ -132,7 +140,7 @@ async def build_app(
         )
     if isolation is None:
         isolation = RenewedRedisLocks(redis) if redis else SimpleEventIsolation()
-    storage = EncryptedStorage(inner_storage, system_key, runtime.keyring.blind)
+    storage = EncryptedStorage(inner_storage, system_key, runtime.keyring.blind, journal=runtime.db)
     sender = OutboxSender(
         runtime.db,
         runtime.vault,
@@ -143,6 +151,8 @@ async def build_app(
         send_limiter(settings, redis, runtime.keyring.blind),
     )
 
+    if deferring is not None:
+        deferring.store = sender
     # Per update: the person's lock, then the transaction, then the FSM state read inside it; so the read,
     # every FSM write and the handler's own writes commit together, and the person's next update starts
     # only after that commit (decision 0005). aiogram's own isolation is off: ours locks blinded keys.
@@ -196,8 +206,23 @@ async def build_app(
     return App(runtime, bot, dispatcher, storage, i18n, policy, events, sender, jobs, redis)
 
 
-async def on_error(event: ErrorEvent, i18n_catalog: I18n) -> bool:
-    """Log the failure (type and frames only) and tell the person something went wrong."""
+# The database or Redis out of reach for a moment: the update was rolled back whole, so it is safe to
+# run again, and on a webhook Telegram delivers it again when it is not answered with 200.
+OUTAGES: tuple[type[BaseException], ...] = (
+    RedisConnectionError,
+    RedisTimeoutError,
+    sqlalchemy.exc.OperationalError,
+    sqlalchemy.exc.InterfaceError,
+    ConnectionError,
+)
+
+
+async def on_error(event: ErrorEvent, i18n_catalog: I18n, redelivered_on_failure: bool = False) -> bool:
+    """Log the failure (type and frames only) and tell the person something went wrong; on a webhook,
+    an outage instead fails the call, so Telegram delivers the update again (to this or another replica)."""
+    if redelivered_on_failure and isinstance(event.exception, OUTAGES):
+        log.warning("update.redelivery_requested", error=type(event.exception).__name__)
+        raise SkipHandler  # no error handler took it: the exception reaches the webhook, which answers 500
     log.error("update.failed", error=type(event.exception).__name__, exc_info=event.exception)
     update = event.update
     user = update.message.from_user if update.message else None
@@ -242,8 +267,8 @@ async def register_commands(bot: Bot, i18n: I18n) -> None:
 async def serve(runtime: Runtime, token: str) -> None:
     """Run until stopped: long polling by default, or a webhook server when TROPA_WEBHOOK_URL is set."""
     settings = runtime.settings
-    bot = build_bot(settings, token)
-    app = await build_app(runtime, bot)
+    bot, deferring = build_bot(settings, token)
+    app = await build_app(runtime, bot, deferring=deferring)
     workers: list[asyncio.Task[None]] = []
     try:
         me = await bot.get_me()
@@ -281,6 +306,7 @@ def webhook_application(app: App) -> web.Application:
     settings = app.runtime.settings
     assert settings.webhook_url is not None and settings.webhook_secret is not None
     web_app = web.Application()
+    app.dispatcher["redelivered_on_failure"] = True
     SimpleRequestHandler(
         dispatcher=app.dispatcher,
         bot=app.bot,

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from aiogram import methods
 from aiogram.methods import (
     DeleteMessages,
     EditMessageCaption,
@@ -62,6 +63,7 @@ class NoticeRenderer:
             "relay_out": self._relay_out,
             "relay_edit": self._relay_edit,
             "neutralize": self._neutralize,
+            "method": self._method,
             "lease_expired": self._lease_expired,
             "escalation": self._escalation,
             "flagged": self._flagged,
@@ -226,6 +228,13 @@ class NoticeRenderer:
         return EditMessageCaption(
             chat_id=target.chat_id, message_id=int(payload["message_id"]), **self._caption(label, content)
         )
+
+    @staticmethod
+    def _method(payload: dict[str, Any], target: Target) -> TelegramMethod[Any]:
+        """An edit or a deletion an update queued (see bot/middlewares/retry.py: AfterCommit)."""
+        method_type = getattr(methods, str(payload["method"]))
+        method: TelegramMethod[Any] = method_type.model_validate(payload["params"])
+        return method
 
     def _neutralize(self, payload: dict[str, Any], target: Target) -> TelegramMethod[Any]:
         reasons = {

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from dataclasses import dataclass
+from contextvars import ContextVar
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any, Protocol
 
@@ -36,17 +37,23 @@ from services.policy import Policy
 from services.ratelimit import NoLimits, SendLimiter
 from storage import clock
 from storage.db import Database
-from storage.outbox import PendingMessage
+from storage.outbox import LOCK_FOR, LeaseLost, PendingMessage
 from storage.shown import Peer
 from storage.vault import Shredded, Vault
 
 log = structlog.get_logger()
 MAX_BACKOFF_SECONDS = 300
 MAX_ATTEMPTS = 50
+# Set while the outbox sends: the session's flood-wait middleware then leaves the wait to the outbox.
+sending_from_outbox: ContextVar[bool] = ContextVar("tropa_sending_from_outbox", default=False)
+SEND_TIMEOUT = 10  # seconds; below the outbox lease, which is renewed just before each send
+# A lease with less than this left is renewed before a send (one that fresh cannot run out mid-send).
+RENEW_BELOW = timedelta(seconds=SEND_TIMEOUT + 2)
+assert RENEW_BELOW < LOCK_FOR
 ALBUM_SETTLE = timedelta(seconds=1.5)  # Telegram delivers an album's items as separate updates, quickly
 ALBUM_MAX = 10
 # Payload kinds for which a 400 means "nothing left to do" (the message is gone, or too old), not failure.
-SETTLED_BY_BAD_REQUEST = frozenset({"delete", "neutralize", "relay_edit", "card_update"})
+SETTLED_BY_BAD_REQUEST = frozenset({"delete", "neutralize", "relay_edit", "card_update", "method"})
 
 
 @dataclass(frozen=True)
@@ -119,10 +126,16 @@ class OutboxSender:
                 if self._paused_until > clock.now():
                     break  # flood control: stop this batch; the rest is unlocked and retried
             async with self.db.transaction() as session:
-                await self._services(session).outbox.unlock([m.id for m in batch])
+                await self._services(session).outbox.unlock(batch)
         return delivered
 
-    async def _target(self, services: Services, message: PendingMessage) -> Target:
+    async def _target(self, message: PendingMessage) -> Target:
+        if message.recipient == "chat":
+            return Target(int(message.payload["chat_id"]), str(message.payload.get("locale", "ru")))
+        async with self.db.transaction() as session:
+            return await self._resolve(self._services(session), message)
+
+    async def _resolve(self, services: Services, message: PendingMessage) -> Target:
         if message.recipient == "requester":
             assert message.request_id is not None
             request = await services.requests.by_id(message.request_id)
@@ -143,7 +156,7 @@ class OutboxSender:
             if self.policy.volunteer_chat_id is None:
                 raise Unresolvable("no volunteers' group configured")
             return Target(self.policy.volunteer_chat_id, self.policy.default_language)
-        return Target(int(message.payload["chat_id"]), str(message.payload.get("locale", "ru")))
+        raise Unresolvable(f"unknown recipient kind {message.recipient}")
 
     @staticmethod
     def _units(batch: list[PendingMessage]) -> list[list[PendingMessage]]:
@@ -161,16 +174,48 @@ class OutboxSender:
             albums[key].append(message)
         return units
 
-    async def _deliver(self, unit: list[PendingMessage]) -> int:
+    async def store_effect(self, session: Any, name: str, params: dict[str, Any], chat_id: int) -> PendingMessage:
+        """Queue an edit or a deletion an update made, in that update's transaction and leased to this
+        process: it reaches the person even if this process dies right after the commit."""
+        payload = {"kind": "method", "method": name, "params": params, "chat_id": chat_id}
+        lease = clock.now() + LOCK_FOR
+        message_id = await self._services(session).outbox.put(
+            recipient="chat", purpose="effect", payload=payload, lease=lease
+        )
+        return PendingMessage(
+            id=message_id,
+            request_id=None,
+            recipient="chat",
+            volunteer_id=None,
+            purpose="effect",
+            payload=payload,
+            attempts=0,
+            created_at=clock.now(),
+            lease=lease,
+        )
+
+    async def deliver_now(self, message: PendingMessage) -> None:
+        """Send what ``store_effect`` queued, right after the update's commit, without waiting."""
+        await self._deliver([message], limited=False)
+
+    async def _deliver(self, unit: list[PendingMessage], *, limited: bool = True) -> int:
         """Send one message, or one album; returns how many messages Telegram accepted."""
         lead = unit[0]
+        if lead.lease is None or lead.lease - clock.now() < RENEW_BELOW:
+            try:
+                async with self.db.transaction() as session:
+                    lease = await self._services(session).outbox.renew([m.id for m in unit], lead.lease)
+            except LeaseLost:
+                log.warning("outbox.lease_lost", purpose=lead.purpose)
+                return 0
+            unit = [replace(message, lease=lease) for message in unit]
+            lead = unit[0]
         if lead.album is not None and clock.now() - max(m.created_at for m in unit) < ALBUM_SETTLE:
             for message in unit:  # the rest of the album may still be on its way
                 await self._retry(message, ALBUM_SETTLE, count_attempt=False)
             return 0
         try:
-            async with self.db.transaction() as session:
-                target = await self._target(self._services(session), lead)
+            target = await self._target(lead)
             if len(unit) > 1:
                 method: TelegramMethod[Any] = self.renderer.render_album([m.payload for m in unit], target)
             else:
@@ -183,13 +228,14 @@ class OutboxSender:
             for message in unit:
                 await self._retry(message, timedelta(seconds=60), count_attempt=False)
             return 0
-        busy_for = await self.limiter.acquire(target.chat_id)
+        # An update's own edits answer the person who just acted: they go at once, like any reply.
+        busy_for = await self.limiter.acquire(target.chat_id) if limited else 0.0
         if busy_for > 0:  # this chat must wait; its lane waits with it, the others go on
             for message in unit:
                 await self._retry(message, timedelta(seconds=busy_for), count_attempt=False)
             return 0
         try:
-            result = await self.bot(method)
+            result = await self._send(method)
         except TelegramRetryAfter as error:
             self._paused_until = clock.now() + timedelta(seconds=error.retry_after)
             log.warning("outbox.flood_control", retry_after=error.retry_after, purpose=lead.purpose)
@@ -216,11 +262,20 @@ class OutboxSender:
             for message in unit:
                 await self._retry(message, self._backoff(message.attempts))
             return 0
-        log.info("outbox.sent", purpose=lead.purpose, count=len(unit))
+        log.info("outbox.sent", purpose=lead.purpose, count=len(unit), outbox_id=lead.id)
         sent = result if isinstance(result, list) else [result]
         for message, one in zip(unit, sent, strict=False):
             await self._finish(message, one if isinstance(one, Message) else None)
         return len(unit)
+
+    async def _send(self, method: TelegramMethod[Any]) -> Any:
+        """One bounded attempt: a flood wait comes back here at once (the lane is retried later) instead
+        of being waited out inside the session, so a send always ends well within the lease."""
+        token = sending_from_outbox.set(True)
+        try:
+            return await self.bot(method, request_timeout=SEND_TIMEOUT)
+        finally:
+            sending_from_outbox.reset(token)
 
     @staticmethod
     def _backoff(attempts: int) -> timedelta:

@@ -49,7 +49,7 @@ def abandoned_intake_sweep(storage: EncryptedStorage) -> Action:
                 )
             await storage.delete_blinded(entry.key)
             erased += 1
-        return erased
+        return erased + await storage.forget_journal(older_than=cutoff)
 
     return sweep
 

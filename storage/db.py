@@ -25,6 +25,12 @@ from sqlalchemy.pool import ConnectionPoolEntry
 
 current_session: ContextVar[AsyncSession | None] = ContextVar("tropa_current_session", default=None)
 _AFTER_COMMIT = "tropa.after_commit"
+_BEFORE_COMMIT = "tropa.before_commit"
+
+
+def before_commit(session: AsyncSession, callback: Callable[[], Awaitable[None]]) -> None:
+    """Run ``callback`` inside ``session``'s transaction once its work is done, just before it commits."""
+    session.info.setdefault(_BEFORE_COMMIT, []).append(callback)
 
 
 def after_commit(session: AsyncSession, callback: Callable[[], Awaitable[None]]) -> None:
@@ -86,6 +92,8 @@ class Database:
             try:
                 async with session.begin():
                     yield session
+                    for prepare in session.info.pop(_BEFORE_COMMIT, []):
+                        await prepare()
             finally:
                 current_session.reset(token)
             callbacks = session.info.pop(_AFTER_COMMIT, [])

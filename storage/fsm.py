@@ -20,17 +20,20 @@ from aiogram.fsm.state import State
 from aiogram.fsm.storage.base import BaseStorage, KeyBuilder, StateType, StorageKey
 from aiogram.fsm.storage.redis import RedisStorage
 from redis.asyncio import Redis
-from sqlalchemy import select
+from sqlalchemy import delete, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import clock
 from storage.crypto import CryptoError, Key, Place, open_sealed, seal
-from storage.db import Database, after_commit, current_session
+from storage.db import Database, after_commit, before_commit, current_session
 from storage.models import FsmRecord
 
 FSM_DOMAIN = "fsm"
 _PINNED = "tropa.fsm.rows"
 _HELD = "tropa.fsm.held"
+_CHECKED = "tropa.fsm.journal_checked"
 _SEALED = "sealed"
 _TOUCHED = "t"
 _DATA = "d"
@@ -198,12 +201,15 @@ class EncryptedStorage(BaseStorage):
     in the middle of one, leaves the person's state exactly as it was, like the rest of the update.
     """
 
-    def __init__(self, inner: BaseStorage, key: Key, index_key_blind: Any) -> None:
-        """``index_key_blind(domain, value) -> hex`` is the keyring's blind-index function."""
+    def __init__(self, inner: BaseStorage, key: Key, index_key_blind: Any, journal: Database | None = None) -> None:
+        """``index_key_blind(domain, value) -> hex`` is the keyring's blind-index function. ``journal``:
+        the database whose ``fsm_state`` table records, in each update's transaction, what an inner
+        storage outside the database is about to be given (unused when the inner storage is that table)."""
         self.inner = inner
         self._key = key
         self._blind = index_key_blind
         self.transactional = isinstance(inner, DatabaseStorage)
+        self.journal = None if self.transactional else journal
 
     def _blind_int(self, value: int) -> int:
         # 60 bits of the HMAC: storages want integers, and collisions need ~10^9 people.
@@ -229,6 +235,9 @@ class EncryptedStorage(BaseStorage):
         return open_sealed(self._key, base64.b64decode(text), self._place(blinded, column))
 
     # -- held-back writes (inner storages outside the database) ------------------------------------
+    #
+    # ``held`` maps a blinded key to the person's whole record as this transaction leaves it:
+    # {"state": sealed state or None, "data": inner data dict}; no state and no data means deleted.
 
     def _held(self) -> dict[StorageKey, dict[str, Any]] | None:
         session = current_session.get()
@@ -237,18 +246,87 @@ class EncryptedStorage(BaseStorage):
         held: dict[StorageKey, dict[str, Any]] | None = session.info.get(_HELD)
         if held is None:
             held = session.info[_HELD] = {}
+            before_commit(session, lambda: self._journal_held(session, held))
             after_commit(session, lambda: self._write_held(held))
         return held
 
+    async def _adopt_journal(self, held: dict[StorageKey, dict[str, Any]], blinded: StorageKey) -> None:
+        """A journal row still there means an update committed but its process died before writing the
+        inner storage: the row is the person's latest state. This transaction takes it over (and writes
+        it through at its own commit)."""
+        session = current_session.get()
+        if self.journal is None or session is None or blinded in held:
+            return
+        checked: set[StorageKey] = session.info.setdefault(_CHECKED, set())
+        if blinded in checked:
+            return
+        checked.add(blinded)
+        row = await session.get(FsmRecord, storage_key_text(blinded))
+        if row is not None:
+            data = {_SEALED: base64.b64encode(row.data).decode()} if row.data else {}
+            held[blinded] = {"state": row.state, "data": data}
+
+    async def _record(self, blinded: StorageKey) -> dict[str, Any] | None:
+        """This transaction's copy of the person's record, if it has one (it wrote, or took over a journal)."""
+        held = self._held()
+        if held is None:
+            return None
+        await self._adopt_journal(held, blinded)
+        return held.get(blinded)
+
+    async def _writable(self, held: dict[StorageKey, dict[str, Any]], blinded: StorageKey) -> dict[str, Any]:
+        record = await self._record(blinded)
+        if record is None:
+            record = held[blinded] = {
+                "state": await self.inner.get_state(blinded),
+                "data": await self.inner.get_data(blinded),
+            }
+        return record
+
+    async def _journal_held(self, session: AsyncSession, held: dict[StorageKey, dict[str, Any]]) -> None:
+        """In the update's transaction, just before it commits: what the inner storage is about to get."""
+        if self.journal is None or not held:
+            return
+        upsert = (sqlite_insert if session.get_bind().dialect.name == "sqlite" else pg_insert)(FsmRecord)
+        upsert = upsert.on_conflict_do_update(
+            index_elements=[FsmRecord.key],
+            set_={
+                "state": upsert.excluded.state,
+                "data": upsert.excluded.data,
+                "updated_at": upsert.excluded.updated_at,
+            },
+        )
+        rows = []
+        for blinded, record in held.items():
+            sealed = record["data"].get(_SEALED)
+            data = base64.b64decode(sealed) if sealed else None
+            rows.append(
+                {"key": storage_key_text(blinded), "state": record["state"], "data": data, "updated_at": clock.now()}
+            )
+        await session.execute(upsert, rows)
+
     async def _write_held(self, held: dict[StorageKey, dict[str, Any]]) -> None:
-        for blinded, writes in held.items():
-            if writes.get("delete"):
+        for blinded, record in held.items():
+            if record["state"] is None and not record["data"]:
                 await self._inner_delete(blinded)
                 continue
-            if "state" in writes:
-                await self.inner.set_state(blinded, writes["state"])
-            if "data" in writes:
-                await self.inner.set_data(blinded, writes["data"])
+            await self.inner.set_state(blinded, record["state"])
+            await self.inner.set_data(blinded, record["data"])
+        if self.journal is not None and held:
+            async with self.journal.transaction() as session:
+                keys = [storage_key_text(blinded) for blinded in held]
+                await session.execute(delete(FsmRecord).where(FsmRecord.key.in_(keys)))
+
+    async def forget_journal(self, older_than: datetime) -> int:
+        """Journal rows nobody came back for (their process died, the person never wrote again) are
+        abandoned intakes like any other: erased after the same period."""
+        if self.journal is None:
+            return 0
+        async with self.journal.session_or_transaction() as session:
+            result = await session.execute(
+                delete(FsmRecord).where(FsmRecord.updated_at < older_than).returning(FsmRecord.key)
+            )
+            return len(result.all())
 
     async def _inner_delete(self, blinded: StorageKey) -> None:
         if isinstance(self.inner, Sweepable):
@@ -258,21 +336,15 @@ class EncryptedStorage(BaseStorage):
             await self.inner.set_data(blinded, {})
 
     async def _inner_state(self, blinded: StorageKey) -> str | None:
-        held = self._held()
-        if held is not None and blinded in held:
-            if held[blinded].get("delete"):
-                return None
-            if "state" in held[blinded]:
-                return held[blinded]["state"]  # type: ignore[no-any-return]
+        record = await self._record(blinded)
+        if record is not None:
+            return record["state"]  # type: ignore[no-any-return]
         return await self.inner.get_state(blinded)
 
     async def _inner_data(self, blinded: StorageKey) -> dict[str, Any]:
-        held = self._held()
-        if held is not None and blinded in held:
-            if held[blinded].get("delete"):
-                return {}
-            if "data" in held[blinded]:
-                return dict(held[blinded]["data"])
+        record = await self._record(blinded)
+        if record is not None:
+            return dict(record["data"])
         return await self.inner.get_data(blinded)
 
     async def _put_state(self, blinded: StorageKey, sealed: str | None) -> None:
@@ -280,18 +352,14 @@ class EncryptedStorage(BaseStorage):
         if held is None:
             await self.inner.set_state(blinded, sealed)
         else:
-            writes = held.setdefault(blinded, {})
-            writes.pop("delete", None)
-            writes["state"] = sealed
+            (await self._writable(held, blinded))["state"] = sealed
 
     async def _put_data(self, blinded: StorageKey, data: dict[str, Any]) -> None:
         held = self._held()
         if held is None:
             await self.inner.set_data(blinded, data)
         else:
-            writes = held.setdefault(blinded, {})
-            writes.pop("delete", None)
-            writes["data"] = data
+            (await self._writable(held, blinded))["data"] = data
 
     # -- BaseStorage ---------------------------------------------------------------------------------
 
@@ -354,7 +422,7 @@ class EncryptedStorage(BaseStorage):
     async def delete_blinded(self, blinded: StorageKey) -> None:
         held = self._held()
         if held is not None:
-            held[blinded] = {"delete": True}
+            held[blinded] = {"state": None, "data": {}}
         else:
             await self._inner_delete(blinded)
 

@@ -18,6 +18,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     MetaData,
+    SmallInteger,
     String,
     text,
 )
@@ -120,6 +121,8 @@ class Request(Base):
     requester_index: Mapped[str] = mapped_column(String(BLIND_LENGTH), index=True)
     status: Mapped[str] = mapped_column(String(16))
     urgency: Mapped[str] = mapped_column(String(16))
+    # The queue's order (most urgent first) as a number, so an index can serve the queue page.
+    urgency_rank: Mapped[int] = mapped_column(SmallInteger, server_default=text("99"))
     language: Mapped[str] = mapped_column(String(2))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -146,6 +149,7 @@ class Request(Base):
             postgresql_where=text("status IN ('new', 'claimed')"),
         ),
         Index("ix_requests_queue", "status", "urgency", "created_at"),
+        Index("ix_requests_waiting", "status", "requester_blocked", "urgency_rank", "created_at", "id"),
     )
 
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, exists, func, or_, select, update
+from sqlalchemy import and_, case, delete, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -22,7 +22,13 @@ from storage.vault import Vault
 
 RECIPIENTS = ("requester", "volunteer", "assignee", "group", "chat")
 _QUEUED = "tropa.outbox.queued"
-LOCK_FOR = timedelta(seconds=30)  # how long a sender that died keeps its batch from the others
+# How long a sender that died keeps its messages from the others. A sender renews its lease just before
+# each send, and one send is bounded well below this (services/delivery.py: SEND_TIMEOUT).
+LOCK_FOR = timedelta(seconds=15)
+
+
+class LeaseLost(Exception):
+    """A sender's lease ran out and another sender took the messages."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +41,7 @@ class PendingMessage:
     payload: dict[str, Any]
     attempts: int
     created_at: datetime
+    lease: datetime | None  # the locked_until this sender set: another sender's lease is a different value
 
     @property
     def album(self) -> str | None:
@@ -65,7 +72,10 @@ class Outbox:
         request_id: str | None = None,
         volunteer_id: str | None = None,
         delay: timedelta | None = None,
+        lease: datetime | None = None,
     ) -> str:
+        """Queue a message. ``lease``: this process sends it itself right after the commit; the lease
+        keeps other senders off it until then, and hands it to them if this process dies first."""
         if recipient not in RECIPIENTS:
             raise ValueError("unknown recipient kind")
         if recipient == "volunteer" and volunteer_id is None:
@@ -91,6 +101,7 @@ class Outbox:
                 attempts=0,
                 created_at=now,
                 next_attempt_at=now + (delay or timedelta(0)),
+                locked_until=lease,
             )
         )
         return message_id
@@ -135,7 +146,9 @@ class Outbox:
                 ),
                 lane_head,
             )
-            .order_by(OutboxMessage.id)
+            # A person waiting for a reply goes before a triage card: in a busy volunteer's chat the
+            # one-message-a-second slot would otherwise always go to the backlog of older cards.
+            .order_by(case((OutboxMessage.purpose == "card", 1), else_=0), OutboxMessage.id)
             .limit(limit)
         )
         if postgres:
@@ -144,27 +157,39 @@ class Outbox:
         if not rows:
             return []
         rows = await self._with_album_siblings(rows, postgres)
+        lease = now + LOCK_FOR
         await self.session.execute(
-            update(OutboxMessage)
-            .where(OutboxMessage.id.in_([row.id for row in rows]))
-            .values(locked_until=now + LOCK_FOR)
+            update(OutboxMessage).where(OutboxMessage.id.in_([row.id for row in rows])).values(locked_until=lease)
         )
-        taken = []
-        for row in rows:
-            key = await self._key_for(row.request_id)
-            taken.append(
-                PendingMessage(
-                    id=row.id,
-                    request_id=row.request_id,
-                    recipient=row.recipient,
-                    volunteer_id=row.volunteer_id,
-                    purpose=row.purpose,
-                    payload=self.vault.open_json(key, row.payload, _place(row.id)),
-                    attempts=row.attempts,
-                    created_at=row.created_at,
-                )
-            )
-        return taken
+        return [await self._pending(row, lease) for row in rows]
+
+    async def renew(self, message_ids: list[str], lease: datetime | None) -> datetime:
+        """Extend this sender's lease on messages it is about to send. LeaseLost when another sender
+        holds any of them (this sender was too slow and its lease ran out): then it must not send them."""
+        renewed = clock.now() + LOCK_FOR
+        result = await self.session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id.in_(message_ids), OutboxMessage.locked_until == lease)
+            .values(locked_until=renewed)
+            .execution_options(synchronize_session=False)
+        )
+        if result.rowcount != len(message_ids):  # type: ignore[attr-defined]
+            raise LeaseLost("another sender holds these messages")
+        return renewed
+
+    async def _pending(self, row: OutboxMessage, lease: datetime | None) -> PendingMessage:
+        key = await self._key_for(row.request_id)
+        return PendingMessage(
+            id=row.id,
+            request_id=row.request_id,
+            recipient=row.recipient,
+            volunteer_id=row.volunteer_id,
+            purpose=row.purpose,
+            payload=self.vault.open_json(key, row.payload, _place(row.id)),
+            attempts=row.attempts,
+            created_at=row.created_at,
+            lease=lease,
+        )
 
     async def _with_album_siblings(self, heads: list[OutboxMessage], postgres: bool) -> list[OutboxMessage]:
         """A lane head that starts an album brings the album's other items (they follow it in the lane)."""
@@ -217,11 +242,15 @@ class Outbox:
             )
         )
 
-    async def unlock(self, message_ids: list[str]) -> None:
-        """Give back leased messages this sender did not get to (they stay due)."""
-        if message_ids:
+    async def unlock(self, messages: list[PendingMessage]) -> None:
+        """Give back leased messages this sender did not get to (they stay due); a lease that ran out
+        and was taken by another sender is not ours to give back."""
+        for message in messages:
             await self.session.execute(
-                update(OutboxMessage).where(OutboxMessage.id.in_(message_ids)).values(locked_until=None)
+                update(OutboxMessage)
+                .where(OutboxMessage.id == message.id, OutboxMessage.locked_until == message.lease)
+                .values(locked_until=None)
+                .execution_options(synchronize_session=False)
             )
 
     async def fail(self, message_id: str, reason: str) -> None:

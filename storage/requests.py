@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, case, delete, func, select, update
+from sqlalchemy import Select, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -108,6 +108,7 @@ class RequestRepository:
                 requester_index=self.requester_index(user_id),
                 status="new",
                 urgency=urgency,
+                urgency_rank=URGENCY_ORDER.index(urgency),
                 language=language,
                 created_at=now,
                 updated_at=now,
@@ -180,8 +181,7 @@ class RequestRepository:
 
     @staticmethod
     def _queue_order(query: Select[Any]) -> Select[Any]:
-        rank = case({u: i for i, u in enumerate(URGENCY_ORDER)}, value=Request.urgency, else_=99)
-        return query.order_by(rank, Request.created_at, Request.id)
+        return query.order_by(Request.urgency_rank, Request.created_at, Request.id)
 
     async def list_by_status(self, status: str, *, limit: int = 50, offset: int = 0) -> list[RequestRecord]:
         query = self._queue_order(select(Request).where(Request.status == status, Request.requester_blocked.is_(False)))

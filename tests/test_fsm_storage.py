@@ -130,3 +130,66 @@ async def test_the_person_lock_is_taken_on_a_blinded_key(harness: object) -> Non
     harness.user(USER).send("/start")
     await harness.settle()
     assert seen and all(USER not in (key.chat_id, key.user_id) for key in seen)
+
+
+class _DiesAfterCommit(Exception):
+    pass
+
+
+async def test_a_process_that_dies_between_commit_and_redis_write_loses_no_state(
+    db: Database, keyring: Keyring, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The update committed (its dedupe marker too, so it will never run again) but its process died
+    before writing the inner storage: the journal row written in that transaction is the person's state,
+    and the next update takes it over and writes it through."""
+    from sqlalchemy import func, select
+
+    from storage.models import FsmRecord
+
+    inner = MemoryStorage()
+    system_key = Key.generate()
+    dying = EncryptedStorage(inner, system_key, keyring.blind, journal=db)
+
+    async def die(_held: object) -> None:
+        raise _DiesAfterCommit
+
+    monkeypatch.setattr(dying, "_write_held", die)
+
+    async def update() -> None:
+        async with db.transaction():
+            await dying.set_state(KEY, "Intake:review")
+            await dying.set_data(KEY, {"answers": {"description": "JOURNALED"}, "prompt": 7})
+
+    with pytest.raises(_DiesAfterCommit):
+        await update()
+    assert all(r.state is None and not r.data for r in inner.storage.values())  # nothing reached it
+    async with db.transaction() as session:
+        row = await session.scalar(select(FsmRecord))
+        assert row is not None and b"JOURNALED" not in (row.data or b"") and "review" not in str(row.state)
+
+    survivor = EncryptedStorage(inner, system_key, keyring.blind, journal=db)
+    async with db.transaction():
+        assert await survivor.get_state(KEY) == "Intake:review"
+        assert (await survivor.get_data(KEY))["prompt"] == 7
+    assert await survivor.get_state(KEY) == "Intake:review"  # written through to the inner storage
+    async with db.transaction() as session:
+        assert await session.scalar(select(func.count()).select_from(FsmRecord)) == 0  # journal settled
+
+
+async def test_a_cleared_state_is_journaled_as_a_deletion(db: Database, keyring: Keyring) -> None:
+    from sqlalchemy import func, select
+
+    from storage.models import FsmRecord
+
+    inner = MemoryStorage()
+    storage = EncryptedStorage(inner, Key.generate(), keyring.blind, journal=db)
+    async with db.transaction():
+        await storage.set_state(KEY, "Intake:who")
+        await storage.set_data(KEY, {"chat": USER})
+    async with db.transaction():
+        await storage.set_state(KEY, None)
+        await storage.set_data(KEY, {})
+        assert await storage.get_state(KEY) is None
+    assert await storage.get_state(KEY) is None and await storage.get_data(KEY) == {}
+    async with db.transaction() as session:
+        assert await session.scalar(select(func.count()).select_from(FsmRecord)) == 0

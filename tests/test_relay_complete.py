@@ -11,9 +11,9 @@ from tests.support.intake import IntakeAnswers, Requester
 from tests.support.team import Member, admin, join
 
 
-async def _claimed_case(h: Harness, description: str = "I am at the station, details later.") -> tuple[
-    Member, Member, Requester, str
-]:
+async def _claimed_case(
+    h: Harness, description: str = "I am at the station, details later."
+) -> tuple[Member, Member, Requester, str]:
     boss = await admin(h)
     vera = await join(h, boss, 2001)
     person = Requester(h, h.user(1001))

@@ -12,9 +12,11 @@ from typing import Any, ClassVar
 
 import pytest
 from aiogram import Bot
+from aiogram.fsm.storage.base import StorageKey
 from aiogram.methods import SendMessage, TelegramMethod
 from aiohttp.test_utils import TestClient, TestServer
 from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from bot.app import webhook_application
 from services.delivery import OutboxSender, Target
@@ -233,3 +235,37 @@ async def test_a_webhook_call_without_the_secret_changes_nothing(replicas: tuple
             "database": True,
             "redis": True,
         }
+
+
+async def test_an_outage_fails_the_webhook_call_so_telegram_delivers_the_update_again(
+    replicas: tuple[Harness, Harness], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Redis (or the database) out of reach for a moment: the update is rolled back and the webhook call
+    fails, so Telegram delivers it again, instead of the person getting "something went wrong"."""
+    first, _ = replicas
+    first.runtime.settings.webhook_url = "https://bot.example.org/telegram"  # type: ignore[misc]
+    alice = first.world.user(1002, language_code="en")
+    update = alice.send("/start")
+    first.world.take_updates()
+    inner = first.app.storage.inner
+    real_get_state = inner.get_state
+    failures = iter([RedisConnectionError("Redis went away")])
+
+    async def flaky_get_state(key: StorageKey) -> str | None:
+        failure = next(failures, None)
+        if failure is not None:
+            raise failure
+        return await real_get_state(key)
+
+    monkeypatch.setattr(inner, "get_state", flaky_get_state)
+    headers = {"X-Telegram-Bot-Api-Secret-Token": SECRET}
+    async with TestClient(TestServer(webhook_application(first.app))) as client:
+        response = await client.post("/telegram", data=json.dumps(update), headers=headers)
+        assert response.status == 500
+        assert await count_rows(first, "processed_updates") == 0
+        assert alice.chat.last_from_bot() is None
+
+        response = await client.post("/telegram", data=json.dumps(update), headers=headers)
+        assert response.status == 200
+        assert await count_rows(first, "processed_updates") == 1
+        assert alice.chat.last_from_bot() is not None

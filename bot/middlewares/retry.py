@@ -1,7 +1,8 @@
 """Request middlewares on the bot's session.
 
 - A short flood-control wait is waited out, once or twice, instead of failing a reply the person is
-  waiting for. Longer waits fail as before (the outbox retries).
+  waiting for. Longer waits fail as before (the outbox retries), and so does any wait met by the
+  outbox's own sends: it holds a lease on what it sends and reschedules the lane itself.
 - Answering a button press is a courtesy: when Telegram refuses it (the query is too old, or it was
   already answered by a replica that died before committing), the update's real work must not be
   rolled back for it.
@@ -13,9 +14,11 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any, Protocol
 
 import structlog
 from aiogram import Bot
+from aiogram.client.default import Default
 from aiogram.client.session.middlewares.base import BaseRequestMiddleware, NextRequestMiddlewareType
 from aiogram.exceptions import TelegramAPIError, TelegramBadRequest, TelegramNetworkError, TelegramRetryAfter
 from aiogram.methods import (
@@ -28,8 +31,11 @@ from aiogram.methods import (
     TelegramMethod,
 )
 from aiogram.methods.base import Response, TelegramType
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.delivery import sending_from_outbox
 from storage.db import after_commit, current_session
+from storage.outbox import PendingMessage
 
 log = structlog.get_logger()
 
@@ -46,7 +52,7 @@ class RetryAfterMiddleware(BaseRequestMiddleware):
             try:
                 return await make_request(bot, method)
             except TelegramRetryAfter as error:
-                if attempt == self.attempts or error.retry_after > self.max_wait:
+                if attempt == self.attempts or error.retry_after > self.max_wait or sending_from_outbox.get():
                     raise
                 log.info("telegram.flood_wait", retry_after=error.retry_after, method=type(method).__name__)
                 await asyncio.sleep(error.retry_after)
@@ -82,7 +88,27 @@ AFTER_COMMIT_METHODS = (
 )
 
 
+class EffectStore(Protocol):
+    async def store_effect(
+        self, session: AsyncSession, name: str, params: dict[str, Any], chat_id: int
+    ) -> PendingMessage: ...
+
+    async def deliver_now(self, message: PendingMessage) -> None: ...
+
+
+def as_json(bot: Bot, method: TelegramMethod[Any]) -> dict[str, Any]:
+    """A method's fields as JSON, with aiogram's ``Default(...)`` placeholders resolved from ``bot``."""
+    resolved = {name: bot.default[value.name] for name, value in method.__dict__.items() if isinstance(value, Default)}
+    return method.model_copy(update=resolved).model_dump(mode="json", exclude_unset=True)
+
+
 class AfterCommit(BaseRequestMiddleware):
+    """Once ``store`` is set (by build_app, when the outbox exists), edits and deletions are also written
+    into the update's transaction, so they survive a process that dies right after committing."""
+
+    def __init__(self) -> None:
+        self.store: EffectStore | None = None
+
     async def __call__(
         self, make_request: NextRequestMiddlewareType[TelegramType], bot: Bot, method: TelegramMethod[TelegramType]
     ) -> Response[TelegramType]:
@@ -90,6 +116,13 @@ class AfterCommit(BaseRequestMiddleware):
         deferred = method
         if session is None or not isinstance(method, AFTER_COMMIT_METHODS):
             return await make_request(bot, method)
+        store = self.store
+        if store is not None and not isinstance(method, AnswerCallbackQuery):
+            queued = await store.store_effect(
+                session, type(method).__name__, as_json(bot, method), int(getattr(method, "chat_id", 0) or 0)
+            )
+            after_commit(session, lambda: store.deliver_now(queued))
+            return Response[TelegramType](ok=True, result=True)
 
         async def send() -> None:
             try:

@@ -195,7 +195,8 @@ async def team(live: LiveBot, ledger: CanaryLedger, *roles: str) -> tuple[Member
         code = await admin.invite(role)
         member = person(live, Member, 2001 + index, "en", ledger)
         await member.send(f"/join {code}", until=lambda m=member: m.t("Welcome to the team.") in m.last())
-        assert f"/join {code}" not in [m.text for m in member.visible()]  # the spent code is deleted
+        # The spent code is deleted once the join has committed (deletions go out after the commit).
+        await member.wait(lambda m=member, c=code: f"/join {c}" not in [v.text for v in m.visible()])
         members.append(member)
     return admin, members
 

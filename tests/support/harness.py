@@ -73,13 +73,13 @@ async def start_harness(
     settings = make_settings(data_dir, **{**defaults, **settings_overrides})
     runtime = await open_runtime(settings, create_if_fresh=True, say=lambda _line: None)
     session = RecordingSession(world)
-    install_request_middlewares(session)
+    deferring = install_request_middlewares(session)
     bot = Bot(
         token=TOKEN,
         session=session,
         default=DefaultBotProperties(parse_mode=ParseMode.HTML, link_preview_is_disabled=True),
     )
-    app = await build_app(runtime, bot, inner_storage=inner_storage)
+    app = await build_app(runtime, bot, inner_storage=inner_storage, deferring=deferring)
     client = InProcessClient(world, app.dispatcher, bot)
     return Harness(world, runtime, app, client, log, data_dir, dict(settings_overrides))
 

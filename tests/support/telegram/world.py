@@ -1691,7 +1691,7 @@ class FakeTelegram:
             edited="edit_date" in data,
             reply_to=None if reply_to == thread_id else reply_to,
             forwarded="forward_origin" in data,
-            entities=copy.deepcopy(entities),
+            entities=[dict(entity) for entity in entities],
             deleted=message.deleted,
             thread_id=thread_id,
             media_group_id=data.get("media_group_id"),
