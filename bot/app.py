@@ -133,7 +133,10 @@ async def build_app(
         system_key = await runtime.vault.system_key(session)
     # Several replicas share Redis for FSM state, per-person locks, flood counting and sending limits;
     # one box keeps all of it in the database and in memory (docs/decisions/0006-replicas.md).
-    redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
+    # No Redis command may wait forever: a hung one becomes an outage the update is retried after.
+    redis = (
+        Redis.from_url(settings.redis_url, socket_timeout=10, socket_connect_timeout=5) if settings.redis_url else None
+    )
     if inner_storage is None:
         inner_storage = (
             SweepableRedisStorage(redis, key_builder=RedisKeyBuilder()) if redis else DatabaseStorage(runtime.db)

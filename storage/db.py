@@ -18,6 +18,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextvars import ContextVar
 from typing import Any
 
+import structlog
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
@@ -39,6 +40,11 @@ def after_commit(session: AsyncSession, callback: Callable[[], Awaitable[None]])
 
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+# What runs after a commit is durable already (outbox rows, the FSM journal): one that hangs is given up
+# after this long, so it cannot hold the person's lock, and everyone waiting behind it, indefinitely.
+AFTER_COMMIT_TIMEOUT = 15.0
+
+log = structlog.get_logger()
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
@@ -98,7 +104,10 @@ class Database:
                 current_session.reset(token)
             callbacks = session.info.pop(_AFTER_COMMIT, [])
         for callback in callbacks:
-            await callback()
+            try:
+                await asyncio.wait_for(callback(), AFTER_COMMIT_TIMEOUT)
+            except TimeoutError:
+                log.warning("after_commit.timeout", callback=getattr(callback, "__qualname__", "?"))
 
     @contextlib.asynccontextmanager
     async def session_or_transaction(self) -> AsyncIterator[AsyncSession]:

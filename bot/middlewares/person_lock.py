@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
+import structlog
 from aiogram import BaseMiddleware, Bot
 from aiogram.fsm.middleware import FSMContextMiddleware
 from aiogram.fsm.storage.base import BaseEventIsolation, StorageKey
@@ -21,6 +23,8 @@ from redis.asyncio import Redis
 from redis.exceptions import LockError
 
 from storage.fsm import EncryptedStorage, storage_key_text
+
+log = structlog.get_logger()
 
 
 class PersonLockMiddleware(BaseMiddleware):
@@ -60,20 +64,29 @@ class RenewedRedisLocks(BaseEventIsolation):
     @contextlib.asynccontextmanager
     async def lock(self, key: StorageKey) -> AsyncIterator[None]:
         held = self.redis.lock(self.PREFIX + storage_key_text(key), timeout=self.ttl, sleep=0.02)
+        started = time.monotonic()
         await held.acquire()
-        renewing = asyncio.create_task(self._renew(held))
+        waited = time.monotonic() - started
+        if waited > self.ttl:
+            log.warning("person_lock.waited", duration_ms=int(waited * 1000))
+        done = asyncio.Event()
+        renewing = asyncio.create_task(self._renew(held, done))
         try:
             yield
         finally:
-            renewing.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
+            # Stopped between commands, never cancelled inside one: a Redis command cancelled mid-flight
+            # can leave its connection out of step with the server.
+            done.set()
+            with contextlib.suppress(LockError):
                 await renewing
             with contextlib.suppress(LockError):
                 await held.release()
 
-    async def _renew(self, held: Any) -> None:
-        while True:
-            await asyncio.sleep(self.ttl / 3)
+    async def _renew(self, held: Any, done: asyncio.Event) -> None:
+        while not done.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(done.wait(), self.ttl / 3)
+                return
             await held.reacquire()
 
     async def close(self) -> None:

@@ -402,6 +402,8 @@ async def run_load(config: LoadConfig, workdir: Path, database_url: str, redis_u
     latencies = sorted(balancer.latencies) or [0.0]
     logs = "".join(replica.log_text() for replica in replicas)
     details["failures"] = [line[-1500:] for line in logs.splitlines() if '"update.failed"' in line][:3]
+    details["after_commit_timeouts"] = [line[:300] for line in logs.splitlines() if '"after_commit.timeout"' in line]
+    details["lock_waits"] = [line[:300] for line in logs.splitlines() if '"person_lock.waited"' in line][:10]
     return LoadResult(
         config=config,
         elapsed=elapsed,
