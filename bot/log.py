@@ -30,7 +30,7 @@ SAFE_KEYS = frozenset(
         "method", "status", "error", "reason", "count", "attempt", "retry_after", "duration_ms",
         "job", "period", "key_id", "revision", "mode", "path", "url", "database", "shredded",
         "delivered", "pending", "language", "purpose", "since", "rewrapped", "host", "port", "outbox_id",
-        "callback",
+        "callback", "sent_at",
     }
 )  # fmt: skip
 REDACTED = "[redacted]"

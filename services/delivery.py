@@ -234,6 +234,7 @@ class OutboxSender:
             for message in unit:
                 await self._retry(message, timedelta(seconds=busy_for), count_attempt=False)
             return 0
+        sent_at = clock.now()
         try:
             result = await self._send(method)
         except TelegramRetryAfter as error:
@@ -262,7 +263,8 @@ class OutboxSender:
             for message in unit:
                 await self._retry(message, self._backoff(message.attempts))
             return 0
-        log.info("outbox.sent", purpose=lead.purpose, count=len(unit), outbox_id=lead.id)
+        # sent_at: when the limiter let it go (the log line's own time is when Telegram's answer came).
+        log.info("outbox.sent", purpose=lead.purpose, count=len(unit), outbox_id=lead.id, sent_at=sent_at.isoformat())
         sent = result if isinstance(result, list) else [result]
         for message, one in zip(unit, sent, strict=False):
             await self._finish(message, one if isinstance(one, Message) else None)

@@ -453,7 +453,7 @@ async def _check(
     done_lines = [line for text in logs for line in text.splitlines() if '"job.done"' in line]
     job_periods = [(json.loads(line)["job"], json.loads(line)["period"]) for line in done_lines]
     sent = [
-        datetime.fromisoformat(json.loads(line)["timestamp"]).timestamp()
+        datetime.fromisoformat(json.loads(line)["sent_at"]).timestamp()
         for text in logs
         for line in text.splitlines()
         # An update's own deferred edits answer the person who acted, like its direct replies: the

@@ -12,7 +12,7 @@ from redis.asyncio import Redis
 
 from tests.e2e.load import LoadConfig, run_load
 
-pytestmark = [pytest.mark.e2e, pytest.mark.postgres, pytest.mark.redis, pytest.mark.timeout(240)]
+pytestmark = [pytest.mark.e2e, pytest.mark.postgres, pytest.mark.redis, pytest.mark.timeout(300)]
 
 
 async def test_replicas_under_load_keep_every_invariant(tmp_path: Path, postgres_url: str, redis_url: str) -> None:
@@ -22,7 +22,7 @@ async def test_replicas_under_load_keep_every_invariant(tmp_path: Path, postgres
         await redis.delete(*stale)
     await redis.aclose()
 
-    config = LoadConfig(requesters=50, replicas=2, volunteers=15, kill_midway=True, deadline=150)
+    config = LoadConfig(requesters=50, replicas=2, volunteers=15, kill_midway=True, deadline=200)
     result = await run_load(config, tmp_path, postgres_url, redis_url)
     report = result.as_dict()
     print(json.dumps(report, indent=1, default=str))  # the whole report, shown when an assertion fails
