@@ -63,7 +63,7 @@ from storage.counters import Counters
 from storage.ids import CODE_ALPHABET, CODE_LENGTH, CODE_PREFIX
 from storage.models import Request, StatCounter
 from storage.outbox import Outbox
-from storage.requests import URGENCY_ORDER, RequestRepository
+from storage.requests import RequestRepository, urgency_rank
 from tests.support.settings import make_settings
 from tests.support.telegram import FakeTelegram, FakeUser, RecordingSession
 
@@ -297,7 +297,7 @@ def request_row(number: int, rng: random.Random, now: datetime) -> tuple[dict[st
         "requester_index": f"{number:064x}",
         "status": status,
         "urgency": answers["urgency"],
-        "urgency_rank": URGENCY_ORDER.index(answers["urgency"]),
+        "urgency_rank": urgency_rank(answers["urgency"]),
         "language": language,
         "created_at": created,
         "updated_at": closed_at or claimed_at or created,

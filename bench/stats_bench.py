@@ -49,7 +49,7 @@ from storage import clock
 from storage.clock import iso_week
 from storage.counters import Counters
 from storage.models import Request, StatCounter
-from storage.requests import URGENCY_ORDER
+from storage.requests import urgency_rank
 
 SIZES = (1_000, 100_000)
 PERIODS = (Period.ALL, Period.TWELVE_WEEKS)
@@ -94,7 +94,7 @@ def fake_request(number: int, rng: random.Random, now: datetime, weeks: int) -> 
         "requester_index": f"{number:064x}",
         "status": status,
         "urgency": answers["urgency"],
-        "urgency_rank": URGENCY_ORDER.index(answers["urgency"]),
+        "urgency_rank": urgency_rank(answers["urgency"]),
         "language": language,
         "created_at": created,
         "updated_at": closed_at or claimed_at or created,

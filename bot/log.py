@@ -1,7 +1,7 @@
 """One structlog configuration for the process, with redaction that does not rely on good habits.
 
 - Tropa's own events keep only keys from ``SAFE_KEYS``; any other key's value becomes ``[redacted]``,
-  so a careless ``log.info("x", text=message.text)`` leaks nothing.
+  so a careless call that passes a person's words under some new key leaks nothing.
 - Records from other libraries (aiogram, aiosqlite, SQLAlchemy, asyncio) keep their format string but
   lose its arguments: aiosqlite at DEBUG logs every SQL parameter, aiogram logs exception messages, and
   either can carry what a person typed.

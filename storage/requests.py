@@ -21,6 +21,13 @@ from storage.vault import Vault
 
 REQUESTER_DOMAIN = "tg-user"
 URGENCY_ORDER = ("48h", "week", "planning")
+
+
+def urgency_rank(urgency: str) -> int:
+    """The queue's order as a number (most urgent first), stored so an index can serve the queue page."""
+    return URGENCY_ORDER.index(urgency)
+
+
 CODE_ATTEMPTS = 8
 
 
@@ -108,7 +115,7 @@ class RequestRepository:
                 requester_index=self.requester_index(user_id),
                 status="new",
                 urgency=urgency,
-                urgency_rank=URGENCY_ORDER.index(urgency),
+                urgency_rank=urgency_rank(urgency),
                 language=language,
                 created_at=now,
                 updated_at=now,

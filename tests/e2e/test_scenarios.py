@@ -148,6 +148,13 @@ class Requester(Person):
         assert self.t("Skip") in self.buttons()  # the description question
         await self.send(description, until=lambda: self.t("Please check your answers") in self.last())
 
+    async def walk_to_documents(self) -> None:
+        """In English, up to the documents question (the first multi-select)."""
+        await self.send("/start", until=lambda: "Choose your language" in self.last())
+        await self.press("English", until=lambda: "I understand, continue" in self.buttons())
+        for label in ("I understand, continue", "I agree", "I am asking for myself", "Mobilised", "Belarus"):
+            await self.press(label)
+
     async def submit(self) -> str:
         answer = await self.press("Submit", until=lambda: self.confirmations())
         assert answer.text == self.t("Sent.")
@@ -296,10 +303,7 @@ async def test_a_request_from_intake_in_russian_to_close(live: LiveBot, canaries
 async def test_a_quick_second_press_is_not_lost(live: LiveBot, canaries: CanaryLedger) -> None:
     """People tick a multi-select quickly: the next tap comes as soon as the first tick shows."""
     kim = person(live, Requester, 1006, "en", canaries)
-    await kim.send("/start", until=lambda: "Choose your language" in kim.last())
-    await kim.press("English", until=lambda: "I understand, continue" in kim.buttons())
-    for label in ("I understand, continue", "I agree", "I am asking for myself", "Mobilised", "Belarus"):
-        await kim.press(label)
+    await kim.walk_to_documents()
     first = kim.user.press("Internal passport")
     await kim.wait(lambda: "✅ Internal passport" in kim.buttons())
     second = kim.user.press("Valid foreign passport")
@@ -360,10 +364,7 @@ def long_poll_waiting(live: LiveBot) -> bool:
 
 async def test_a_killed_bot_continues_the_intake_where_it_stopped(live: LiveBot, canaries: CanaryLedger) -> None:
     kim = person(live, Requester, 1003, "en", canaries)
-    await kim.send("/start", until=lambda: "Choose your language" in kim.last())
-    await kim.press("English", until=lambda: "I understand, continue" in kim.buttons())
-    for label in ("I understand, continue", "I agree", "I am asking for myself", "Mobilised", "Belarus"):
-        await kim.press(label)
+    await kim.walk_to_documents()
     assert "Internal passport" in kim.buttons()  # the documents question
 
     # The bot handles a press but never confirms it: every getUpdates after it fails, then SIGKILL.
