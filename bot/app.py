@@ -34,6 +34,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from bot.i18n import create_i18n, pick_language
 from bot.middlewares.locale import LocaleMiddleware
 from bot.middlewares.person_lock import PersonLockMiddleware, RenewedRedisLocks
+from bot.middlewares.responses import KeepResponseTypes
 from bot.middlewares.retry import AfterCommit, BestEffortCallbackAnswers, RetryAfterMiddleware
 from bot.middlewares.roles import RoleMiddleware
 from bot.middlewares.throttling import MemoryCounter, RedisCounter, ThrottlingMiddleware
@@ -77,11 +78,13 @@ def send_limiter(settings: Settings, redis: Redis | None, blind: Callable[[str, 
 
 
 def install_request_middlewares(session: BaseSession) -> AfterCommit:
-    """Outermost first: defer what can wait for the commit, then retry flood waits, then soften answers."""
+    """Outermost first: defer what can wait for the commit, then retry flood waits, then soften answers;
+    and keep the answer types aiogram parses with."""
     deferring = AfterCommit()
     session.middleware(deferring)
     session.middleware(RetryAfterMiddleware())
     session.middleware(BestEffortCallbackAnswers())
+    session.middleware(KeepResponseTypes())
     return deferring
 
 
@@ -112,6 +115,7 @@ class App:
     redis: Redis | None = None
 
     async def close(self) -> None:
+        await self.sender.close()
         await self.storage.close()
         if self.redis is not None:
             await self.redis.aclose()

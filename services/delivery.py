@@ -36,7 +36,7 @@ from services.events import Events
 from services.policy import Policy
 from services.ratelimit import NoLimits, SendLimiter
 from storage import clock
-from storage.db import Database
+from storage.db import Batched, Database
 from storage.outbox import LOCK_FOR, LeaseLost, PendingMessage
 from storage.shown import Peer
 from storage.vault import Shredded, Vault
@@ -92,6 +92,10 @@ class OutboxSender:
         self.renderer = renderer
         self._wake = asyncio.Event()
         self._paused_until = clock.now()
+        self._settled = Batched(db, self._settle, "outbox.settle")
+
+    async def _settle(self, session: Any, message_ids: list[str]) -> None:
+        await self._services(session).outbox.done_many(message_ids)
 
     def ring(self) -> None:
         """Called after a transaction that may have queued messages commits."""
@@ -306,7 +310,21 @@ class OutboxSender:
                     )
         self.ring()
 
+    async def settle(self) -> None:
+        """Remove the rows of edits and deletions already sent now, instead of in a moment."""
+        await self._settled.flush()
+
+    async def close(self) -> None:
+        """Settle what was sent and is still waiting to be, before the process goes."""
+        await self._settled.close()
+
     async def _finish(self, message: PendingMessage, sent: Message | None) -> None:
+        if message.purpose == "effect":
+            # An update's edit or deletion went out. Should this process die before the row goes, its
+            # lease runs out and another sender repeats it, which changes nothing the person sees
+            # ("not modified", a message already gone).
+            self._settled.add(message.id)
+            return
         async with self.db.transaction() as session:
             services = self._services(session)
             await services.outbox.done(message.id)

@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextvars import ContextVar
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import structlog
 from sqlalchemy import event
@@ -129,3 +130,58 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+Item = TypeVar("Item")
+
+
+class Batched(Generic[Item]):
+    """Clean-up that may wait a moment (rows whose purpose is served), gathered and done in one transaction
+    a fraction of a second later, instead of one transaction each.
+
+    Only for work that is safe to lose with the process: what it removes must be harmless to find again.
+    """
+
+    def __init__(
+        self,
+        db: Database,
+        work: Callable[[AsyncSession, list[Item]], Awaitable[None]],
+        name: str,
+        delay: float = 0.2,
+    ) -> None:
+        self.db = db
+        self.work = work
+        self.name = name
+        self.delay = delay
+        self._items: list[Item] = []
+        self._timer: asyncio.Task[None] | None = None
+        self._now = asyncio.Event()  # set on close: no more waiting
+
+    def add(self, item: Item) -> None:
+        self._items.append(item)
+        if self._timer is None or self._timer.done():
+            # A context of its own: never inside the transaction of the update that added the item.
+            self._timer = asyncio.create_task(self._after_delay(), context=contextvars.Context())
+
+    async def _after_delay(self) -> None:
+        while self._items:  # including those added while the previous round's transaction ran
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._now.wait(), self.delay)
+            await self.flush()
+
+    async def flush(self) -> None:
+        items, self._items = self._items, []
+        if not items:
+            return
+        try:
+            async with self.db.transaction() as session:
+                await self.work(session, items)
+        except Exception:
+            log.exception("batched.failed", work=self.name, count=len(items))
+
+    async def close(self) -> None:
+        """Do what is gathered before the process goes."""
+        self._now.set()
+        if self._timer is not None:
+            await self._timer
+        await self.flush()

@@ -20,19 +20,20 @@ from aiogram.fsm.state import State
 from aiogram.fsm.storage.base import BaseStorage, KeyBuilder, StateType, StorageKey
 from aiogram.fsm.storage.redis import RedisStorage
 from redis.asyncio import Redis
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, tuple_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import clock
 from storage.crypto import CryptoError, Key, Place, open_sealed, seal
-from storage.db import Database, after_commit, before_commit, current_session
+from storage.db import Batched, Database, after_commit, before_commit, current_session
 from storage.models import FsmRecord
 
 FSM_DOMAIN = "fsm"
 _PINNED = "tropa.fsm.rows"
 _HELD = "tropa.fsm.held"
+_READ = "tropa.fsm.read"
 _CHECKED = "tropa.fsm.journal_checked"
 _SEALED = "sealed"
 _TOUCHED = "t"
@@ -182,6 +183,37 @@ class SweepableRedisStorage(RedisStorage):
     async def delete(self, key: StorageKey) -> None:
         await self.redis.delete(self.key_builder.build(key, "state"), self.key_builder.build(key, "data"))
 
+    async def get_record(self, key: StorageKey) -> tuple[str | None, dict[str, Any]]:
+        """State and data in one round trip, read as ``get_state`` and ``get_data`` would."""
+        state, data = await self.redis.mget(self.key_builder.build(key, "state"), self.key_builder.build(key, "data"))
+        if isinstance(state, bytes):
+            state = state.decode()
+        return state, (self.json_loads(data) if data is not None else {})
+
+    async def set_record(self, key: StorageKey, state: str | None, data: Mapping[str, Any]) -> None:
+        """State and data together, in one round trip and atomically (``MULTI``), as ``set_state`` and
+        ``set_data`` would write them."""
+        state_key, data_key = self.key_builder.build(key, "state"), self.key_builder.build(key, "data")
+        async with self.redis.pipeline(transaction=True) as pipe:
+            if state is None:
+                pipe.delete(state_key)
+            else:
+                pipe.set(state_key, state, ex=self.state_ttl)
+            if data:
+                pipe.set(data_key, self.json_dumps(dict(data)), ex=self.data_ttl)
+            else:
+                pipe.delete(data_key)
+            await pipe.execute()
+
+
+@runtime_checkable
+class RecordStorage(Protocol):
+    """An inner storage that reads and writes a person's state and data together, in one round trip."""
+
+    async def get_record(self, key: StorageKey) -> tuple[str | None, dict[str, Any]]: ...
+
+    async def set_record(self, key: StorageKey, state: str | None, data: Mapping[str, Any]) -> None: ...
+
 
 @dataclass(frozen=True)
 class FsmEntry:
@@ -210,6 +242,9 @@ class EncryptedStorage(BaseStorage):
         self._blind = index_key_blind
         self.transactional = isinstance(inner, DatabaseStorage)
         self.journal = None if self.transactional else journal
+        # A journal row is removed once the inner storage holds its record; those removals wait a moment
+        # and go together. One left behind by a dying process is only taken over again, unchanged.
+        self._written = Batched(self.journal, self._forget_written, "fsm.journal") if self.journal else None
 
     def _blind_int(self, value: int) -> int:
         # 60 bits of the HMAC: storages want integers, and collisions need ~10^9 people.
@@ -246,8 +281,9 @@ class EncryptedStorage(BaseStorage):
         held: dict[StorageKey, dict[str, Any]] | None = session.info.get(_HELD)
         if held is None:
             held = session.info[_HELD] = {}
-            before_commit(session, lambda: self._journal_held(session, held))
-            after_commit(session, lambda: self._write_held(held))
+            journaled: dict[StorageKey, datetime] = {}
+            before_commit(session, lambda: self._journal_held(session, held, journaled))
+            after_commit(session, lambda: self._write_held(held, journaled))
         return held
 
     async def _adopt_journal(self, held: dict[StorageKey, dict[str, Any]], blinded: StorageKey) -> None:
@@ -274,16 +310,36 @@ class EncryptedStorage(BaseStorage):
         await self._adopt_journal(held, blinded)
         return held.get(blinded)
 
+    async def _stored(self, blinded: StorageKey) -> dict[str, Any] | None:
+        """What this transaction sees of the person's record: what it will write, else what the inner storage
+        holds. None when there is no transaction to remember it in, or the inner storage is the database."""
+        record = await self._record(blinded)
+        if record is not None or self._held() is None:
+            return record
+        return await self._inner_record(blinded)
+
+    async def _inner_record(self, blinded: StorageKey) -> dict[str, Any]:
+        """The record in the inner storage, read once per transaction (the person's lock keeps it current)."""
+        session = current_session.get()
+        assert session is not None
+        read: dict[StorageKey, dict[str, Any]] = session.info.setdefault(_READ, {})
+        if blinded not in read:
+            if isinstance(self.inner, RecordStorage):
+                state, data = await self.inner.get_record(blinded)
+            else:
+                state, data = await self.inner.get_state(blinded), await self.inner.get_data(blinded)
+            read[blinded] = {"state": state, "data": data}
+        return read[blinded]
+
     async def _writable(self, held: dict[StorageKey, dict[str, Any]], blinded: StorageKey) -> dict[str, Any]:
         record = await self._record(blinded)
         if record is None:
-            record = held[blinded] = {
-                "state": await self.inner.get_state(blinded),
-                "data": await self.inner.get_data(blinded),
-            }
+            record = held[blinded] = dict(await self._inner_record(blinded))
         return record
 
-    async def _journal_held(self, session: AsyncSession, held: dict[StorageKey, dict[str, Any]]) -> None:
+    async def _journal_held(
+        self, session: AsyncSession, held: dict[StorageKey, dict[str, Any]], journaled: dict[StorageKey, datetime]
+    ) -> None:
         """In the update's transaction, just before it commits: what the inner storage is about to get."""
         if self.journal is None or not held:
             return
@@ -300,22 +356,34 @@ class EncryptedStorage(BaseStorage):
         for blinded, record in held.items():
             sealed = record["data"].get(_SEALED)
             data = base64.b64decode(sealed) if sealed else None
+            journaled[blinded] = clock.now()
             rows.append(
-                {"key": storage_key_text(blinded), "state": record["state"], "data": data, "updated_at": clock.now()}
+                {
+                    "key": storage_key_text(blinded),
+                    "state": record["state"],
+                    "data": data,
+                    "updated_at": journaled[blinded],
+                }
             )
         await session.execute(upsert, rows)
 
-    async def _write_held(self, held: dict[StorageKey, dict[str, Any]]) -> None:
+    async def _write_held(self, held: dict[StorageKey, dict[str, Any]], journaled: dict[StorageKey, datetime]) -> None:
         for blinded, record in held.items():
             if record["state"] is None and not record["data"]:
                 await self._inner_delete(blinded)
-                continue
-            await self.inner.set_state(blinded, record["state"])
-            await self.inner.set_data(blinded, record["data"])
-        if self.journal is not None and held:
-            async with self.journal.transaction() as session:
-                keys = [storage_key_text(blinded) for blinded in held]
-                await session.execute(delete(FsmRecord).where(FsmRecord.key.in_(keys)))
+            elif isinstance(self.inner, RecordStorage):
+                await self.inner.set_record(blinded, record["state"], record["data"])
+            else:
+                await self.inner.set_state(blinded, record["state"])
+                await self.inner.set_data(blinded, record["data"])
+        if self._written is not None:
+            for blinded, moment in journaled.items():
+                self._written.add((storage_key_text(blinded), moment))
+
+    @staticmethod
+    async def _forget_written(session: AsyncSession, written: list[tuple[str, datetime]]) -> None:
+        """Remove journal rows the inner storage now holds -- unless a later update has journaled again."""
+        await session.execute(delete(FsmRecord).where(tuple_(FsmRecord.key, FsmRecord.updated_at).in_(written)))
 
     async def forget_journal(self, older_than: datetime) -> int:
         """Journal rows nobody came back for (their process died, the person never wrote again) are
@@ -336,13 +404,13 @@ class EncryptedStorage(BaseStorage):
             await self.inner.set_data(blinded, {})
 
     async def _inner_state(self, blinded: StorageKey) -> str | None:
-        record = await self._record(blinded)
+        record = await self._stored(blinded)
         if record is not None:
             return record["state"]  # type: ignore[no-any-return]
         return await self.inner.get_state(blinded)
 
     async def _inner_data(self, blinded: StorageKey) -> dict[str, Any]:
-        record = await self._record(blinded)
+        record = await self._stored(blinded)
         if record is not None:
             return dict(record["data"])
         return await self.inner.get_data(blinded)
@@ -426,5 +494,11 @@ class EncryptedStorage(BaseStorage):
         else:
             await self._inner_delete(blinded)
 
+    async def settle(self) -> None:
+        """Remove the journal rows already written through now, instead of in a moment."""
+        if self._written is not None:
+            await self._written.close()
+
     async def close(self) -> None:
+        await self.settle()
         await self.inner.close()

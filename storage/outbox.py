@@ -229,7 +229,10 @@ class Outbox:
         return len(result.all())
 
     async def done(self, message_id: str) -> None:
-        await self.session.execute(delete(OutboxMessage).where(OutboxMessage.id == message_id))
+        await self.done_many([message_id])
+
+    async def done_many(self, message_ids: list[str]) -> None:
+        await self.session.execute(delete(OutboxMessage).where(OutboxMessage.id.in_(message_ids)))
 
     async def retry_at(self, message_id: str, moment: datetime, *, count_attempt: bool = True) -> None:
         await self.session.execute(

@@ -150,7 +150,7 @@ async def test_a_process_that_dies_between_commit_and_redis_write_loses_no_state
     system_key = Key.generate()
     dying = EncryptedStorage(inner, system_key, keyring.blind, journal=db)
 
-    async def die(_held: object) -> None:
+    async def die(*_held_and_journaled: object) -> None:
         raise _DiesAfterCommit
 
     monkeypatch.setattr(dying, "_write_held", die)
@@ -172,6 +172,7 @@ async def test_a_process_that_dies_between_commit_and_redis_write_loses_no_state
         assert await survivor.get_state(KEY) == "Intake:review"
         assert (await survivor.get_data(KEY))["prompt"] == 7
     assert await survivor.get_state(KEY) == "Intake:review"  # written through to the inner storage
+    await survivor.settle()
     async with db.transaction() as session:
         assert await session.scalar(select(func.count()).select_from(FsmRecord)) == 0  # journal settled
 
@@ -191,5 +192,63 @@ async def test_a_cleared_state_is_journaled_as_a_deletion(db: Database, keyring:
         await storage.set_data(KEY, {})
         assert await storage.get_state(KEY) is None
     assert await storage.get_state(KEY) is None and await storage.get_data(KEY) == {}
+    await storage.settle()
     async with db.transaction() as session:
         assert await session.scalar(select(func.count()).select_from(FsmRecord)) == 0
+
+
+async def test_a_late_journal_clean_up_leaves_a_newer_journal_row(
+    db: Database, keyring: Keyring, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Journal rows are removed a moment after the write-through. By then the person's next update may have
+    journaled again from another process and died before its own write-through: that row must stay."""
+    from sqlalchemy import func, select
+
+    from storage.models import FsmRecord
+
+    inner = MemoryStorage()
+    system_key = Key.generate()
+    first = EncryptedStorage(inner, system_key, keyring.blind, journal=db)
+    async with db.transaction():
+        await first.set_state(KEY, "Intake:who")  # written through; its row's removal is still waiting
+
+    dying = EncryptedStorage(inner, system_key, keyring.blind, journal=db)
+
+    async def die(*_held_and_journaled: object) -> None:
+        raise _DiesAfterCommit
+
+    monkeypatch.setattr(dying, "_write_held", die)
+    with pytest.raises(_DiesAfterCommit):
+        async with db.transaction():
+            await dying.set_state(KEY, "Intake:status")
+
+    await first.settle()
+    async with db.transaction() as session:
+        assert await session.scalar(select(func.count()).select_from(FsmRecord)) == 1
+    survivor = EncryptedStorage(inner, system_key, keyring.blind, journal=db)
+    async with db.transaction():
+        assert await survivor.get_state(KEY) == "Intake:status"
+    await survivor.settle()
+    async with db.transaction() as session:
+        assert await session.scalar(select(func.count()).select_from(FsmRecord)) == 0
+
+
+@pytest.mark.redis
+async def test_a_redis_record_in_one_round_trip_reads_and_writes_as_aiogram_does(redis_url: str) -> None:
+    from storage.fsm import SweepableRedisStorage
+
+    storage = SweepableRedisStorage.connect(redis_url)
+    key = StorageKey(bot_id=42, chat_id=-7, user_id=-7, destiny="record-test")
+    try:
+        assert await storage.get_record(key) == (None, {})
+        await storage.set_record(key, "sealed-state", {"sealed": "sealed-data"})
+        assert await storage.get_state(key) == "sealed-state"  # aiogram's own readers see the same
+        assert await storage.get_data(key) == {"sealed": "sealed-data"}
+        await storage.set_data(key, {"sealed": "newer"})  # and what aiogram writes, the record reads
+        assert await storage.get_record(key) == ("sealed-state", {"sealed": "newer"})
+        await storage.set_record(key, None, {})  # nothing left: both keys gone, not stored empty
+        assert await storage.redis.exists(storage.key_builder.build(key, "state")) == 0
+        assert await storage.redis.exists(storage.key_builder.build(key, "data")) == 0
+    finally:
+        await storage.delete(key)
+        await storage.close()

@@ -26,6 +26,7 @@ from services.policy import Policy
 from services.ratelimit import Limits, RedisLimiter
 from storage import clock
 from storage.db import Database
+from storage.fsm import SweepableRedisStorage
 from tests.support.harness import TOKEN, Harness, start_harness
 from tests.support.inspect import count_rows
 from tests.support.telegram import FakeTelegram, RecordingSession
@@ -248,16 +249,17 @@ async def test_an_outage_fails_the_webhook_call_so_telegram_delivers_the_update_
     update = alice.send("/start")
     first.world.take_updates()
     inner = first.app.storage.inner
-    real_get_state = inner.get_state
+    assert isinstance(inner, SweepableRedisStorage)
+    real_get_record = inner.get_record
     failures = iter([RedisConnectionError("Redis went away")])
 
-    async def flaky_get_state(key: StorageKey) -> str | None:
+    async def flaky_get_record(key: StorageKey) -> tuple[str | None, dict[str, Any]]:
         failure = next(failures, None)
         if failure is not None:
             raise failure
-        return await real_get_state(key)
+        return await real_get_record(key)
 
-    monkeypatch.setattr(inner, "get_state", flaky_get_state)
+    monkeypatch.setattr(inner, "get_record", flaky_get_record)
     headers = {"X-Telegram-Bot-Api-Secret-Token": SECRET}
     async with TestClient(TestServer(webhook_application(first.app))) as client:
         response = await client.post("/telegram", data=json.dumps(update), headers=headers)

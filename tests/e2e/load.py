@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import itertools
 import json
+import random
 import re
 import secrets
 import socket
@@ -31,11 +32,15 @@ from bot.runtime import open_runtime
 from tests.e2e.emulator import BotApiEmulator
 from tests.e2e.process import ADMIN_ID, BotProcess, bot_environment
 from tests.support.settings import make_settings
-from tests.support.telegram import FakeTelegram, FakeUser
+from tests.support.telegram import FakeTelegram, FakeUser, NoSuchButton
 
 WEBHOOK_PATH = "/telegram"
 GROUP_ID = -1001000000001
 GLOBAL_RATE = 30
+# Cases one simulated volunteer works at once. Each case sends several messages to the volunteer's chat,
+# which Telegram lets the bot fill at one message a second: one person holding every case would set the
+# pace for everyone.
+MAX_OPEN_CASES = 10
 
 
 @dataclass
@@ -148,32 +153,45 @@ class People:
         self.world = world
         self.timeout = timeout
         self.sent: dict[int, list[int]] = {}  # person -> their update ids, for diagnosing a stuck walk
-        self._last_query: dict[int, str] = {}
 
-    async def until(self, predicate: Any, timeout: float | None = None) -> Any:  # noqa: ASYNC109
-        return await self.world.wait_for(predicate, timeout=timeout or self.timeout, interval=0.05)
+    async def until(
+        self,
+        predicate: Any,
+        timeout: float | None = None,  # noqa: ASYNC109 - a deadline for a predicate, not one awaitable
+        *,
+        chat: FakeUser | None = None,
+    ) -> Any:
+        """Wait for ``predicate``, re-checked on every change in the world, or only on changes to ``chat``'s
+        chat (and once a second) when it looks at that chat alone."""
+        timeout = timeout or self.timeout
+        if chat is None:
+            return await self.world.wait_for(predicate, timeout=timeout, interval=0.05)
+        return await self.world.wait_for(predicate, timeout=timeout, interval=1.0, chat_id=chat.id)
 
     def _look(self, user: FakeUser) -> tuple[Any, ...]:
         chat = self.world._chat_state(user.id)
         last = [chat.messages[i] for i in sorted(chat.messages)[-3:]]
         return (chat.next_message_id, *((m.message_id, m.deleted, m.data.get("edit_date")) for m in last))
 
-    async def press(self, user: FakeUser, label: str, message_id: int | None = None) -> str:
+    async def press(
+        self, user: FakeUser, label: str, message_id: int | None = None, look_for: float | None = None
+    ) -> str:
         """Press and wait for the answer. A press handled only after a replica died can be past Telegram's
         15 seconds for answering it: then, as a person would, wait for the chat to change instead. A press
         on a message the dead replica sent before the update was handled again elsewhere is answered
-        "earlier message": the person presses the same button on the newest message."""
+        "earlier message": the person presses the same button on the newest message. ``look_for``: how long
+        to wait for the button to be shown (the people's patience by default)."""
         text = ""
         for _ in range(3):
             before = self._look(user)
-            update = user.press(label, message_id)
+            # Buttons come with the screen the bot shows after committing; a person presses what is there.
+            update = await self.until(lambda: self._press_if_shown(user, label, message_id), look_for, chat=user)
             self.sent.setdefault(user.id, []).append(int(update["update_id"]))
             query = update["callback_query"]["id"]
-            self._last_query[user.id] = query
             try:
-                await self.until(lambda q=query: q in self.world.callback_answers, timeout=20)
+                await self.until(lambda q=query: q in self.world.callback_answers, timeout=20, chat=user)
             except TimeoutError:
-                await self.until(lambda b=before: self._look(user) != b)
+                await self.until(lambda b=before: self._look(user) != b, chat=user)
             answer = self.world.callback_answers.get(query)
             text = (answer.text or "") if answer else ""
             if message_id is not None or "earlier message" not in text:
@@ -181,16 +199,28 @@ class People:
             await asyncio.sleep(0.2)
         return text
 
-    def answer_to_last_press(self, user: FakeUser) -> str:
-        answer = self.world.callback_answers.get(self._last_query.get(user.id, ""))
-        return (answer.text or "") if answer else ""
+    @staticmethod
+    def _press_if_shown(user: FakeUser, label: str, message_id: int | None) -> dict[str, Any] | None:
+        try:
+            return user.press(label, message_id)
+        except NoSuchButton:
+            return None
 
-    async def send(self, user: FakeUser, text: str) -> None:
+    async def send(self, user: FakeUser, text: str, reply: Any = None) -> str:
+        """Send ``text`` and wait for the bot's next message (the first that ``reply(text)`` accepts, when
+        given: other messages, relays say, may arrive in between); returns its text."""
         update = user.send(text)
         self.sent.setdefault(user.id, []).append(int(update["update_id"]))
         sent = update["message"]["message_id"]
         chat = self.world._chat_state(user.id)
-        await self.until(lambda: any(m.from_bot for i, m in chat.messages.items() if i > sent))
+
+        def answered() -> str | None:
+            for message_id, message in chat.messages.items():
+                if message_id > sent and message.from_bot and (reply is None or reply(message.text or "")):
+                    return message.text or " "
+            return None
+
+        return str(await self.until(answered, chat=user))
 
     def texts(self, user: FakeUser) -> list[str]:
         # Read the emulator's records directly: building full message views on every poll of every
@@ -214,43 +244,86 @@ async def _requester(people: People, user: FakeUser, n: int, state: dict[str, An
     state["submitted"].add(n)  # pressed: from now on exactly one request must exist for this person
     await people.press(user, "Submit")
     confirmation = await people.until(
-        lambda: next((t for t in people.texts(user) if "Your request is sent." in t), None), timeout=120
+        lambda: next((t for t in people.texts(user) if "Your request is sent." in t), None), timeout=120, chat=user
     )
     code = re.search(r"R-[0-9A-Z]{6}", confirmation).group(0)  # type: ignore[union-attr]
     state["codes"][n] = code
     user.send(f"hello-{n}-{state['canary']}")
-    await people.until(lambda: any(f"answer-{code}" in t for t in people.texts(user)), timeout=240)
+    await people.until(lambda: any(f"answer-{code}" in t for t in people.texts(user)), timeout=240, chat=user)
     user.send(f"thanks-{n}")
-    await people.until(lambda: any("is closed" in t for t in people.texts(user)), timeout=240)
+    await people.until(lambda: any("is closed" in t for t in people.texts(user)), timeout=240, chat=user)
     state["completed"].add(n)
+    state["completed_at"].append(time.perf_counter())
 
 
 async def _volunteer(people: People, user: FakeUser, state: dict[str, Any], stop: asyncio.Event) -> None:
     cases: list[asyncio.Task[None]] = []
     mine: set[str] = set()
+    try:
+        await _work_the_queue(people, user, state, stop, cases, mine)
+    finally:
+        for case in cases:
+            case.cancel()
+        await asyncio.gather(*cases, return_exceptions=True)
+
+
+async def _work_the_queue(
+    people: People,
+    user: FakeUser,
+    state: dict[str, Any],
+    stop: asyncio.Event,
+    cases: list[asyncio.Task[None]],
+    mine: set[str],
+) -> None:
     while not stop.is_set():
-        await people.send(user, "/queue")
-        listing = people.texts(user)[-1]
-        codes = re.findall(r"R-[0-9A-Z]{6}", listing)
-        # Paced as a person would look at the queue, not as fast as the bot answers: otherwise most of
-        # the load is volunteers listing the queue, which tells nothing about requesters being served.
-        if not codes:
-            await asyncio.sleep(3.0)  # an empty queue: look again in a while
-            continue
-        code = next((c for c in codes if c not in mine), None)
-        if code is None:  # the page still lists what this volunteer holds: its claims not yet committed
+        if sum(not case.done() for case in cases) >= MAX_OPEN_CASES:  # a person's hands are full
             await asyncio.sleep(1.0)
             continue
-        await people.press(user, f"Claim {code}")
-        # Won when the full request is shown to this volunteer; the answer to the press is only a toast.
-        await people.until(lambda c=code: _shown_request(people, user, c) or people.answer_to_last_press(user))
-        if _shown_request(people, user, code):
-            mine.add(code)
-            cases.append(asyncio.create_task(_case(people, user, code, state)))
+        try:
+            await _claim_one(people, user, state, cases, mine)
+        except _WaitedInVain as waited:  # as a person would: note it, and look at the queue again
+            state["volunteer_waits"].append(str(waited))
+
+
+class _WaitedInVain(Exception):
+    """What a simulated volunteer waited for and never saw."""
+
+
+async def _claim_one(
+    people: People, user: FakeUser, state: dict[str, Any], cases: list[asyncio.Task[None]], mine: set[str]
+) -> None:
+    try:
+        listing = await people.send(user, "/queue", reply=lambda t: t.startswith("Waiting:") or "queue is empty" in t)
+    except TimeoutError as error:
+        raise _WaitedInVain("the reply to /queue") from error
+    codes = re.findall(r"R-[0-9A-Z]{6}", listing)
+    # Paced as a person would look at the queue, not as fast as the bot answers: otherwise most of
+    # the load is volunteers listing the queue, which tells nothing about requesters being served.
+    if not codes:
+        await asyncio.sleep(3.0)  # an empty queue: look again in a while
+        return
+    # Volunteers pick different requests from the page, not all the top one: claims still collide
+    # (and must stay atomic), but a team shares the work instead of one person winning every race.
+    choices = [c for c in codes if c not in mine]
+    if not choices:  # the page still lists what this volunteer holds: its claims not yet committed
         await asyncio.sleep(1.0)
-    for case in cases:
-        case.cancel()
-    await asyncio.gather(*cases, return_exceptions=True)
+        return
+    code = random.choice(choices)
+    try:
+        answer = await people.press(user, f"Claim {code}", look_for=20)
+    except TimeoutError as error:
+        raise _WaitedInVain("the Claim button, or the chat to change after pressing it") from error
+    # Won when the full request is shown to this volunteer; a lost race is said in the press's answer.
+    if not answer:
+        try:
+            await people.until(lambda c=code: _shown_request(people, user, c), timeout=30, chat=user)
+        except TimeoutError:
+            state["claims_unanswered"].append(code)
+    if _shown_request(people, user, code):
+        mine.add(code)
+        state["claims"][user.id] = len(mine)
+        cases.append(asyncio.create_task(_case(people, user, code, state)))
+    await asyncio.sleep(1.0)
 
 
 def _shown_request(people: People, user: FakeUser, code: str) -> bool:
@@ -258,9 +331,13 @@ def _shown_request(people: People, user: FakeUser, code: str) -> bool:
 
 
 async def _case(people: People, user: FakeUser, code: str, state: dict[str, Any]) -> None:
-    await people.until(lambda: any(t.startswith(f"{code}:\nhello-") for t in people.texts(user)), timeout=240)
+    await people.until(
+        lambda: any(t.startswith(f"{code}:\nhello-") for t in people.texts(user)), timeout=240, chat=user
+    )
     user.send(f"/reply {code} answer-{code}")
-    await people.until(lambda: any(t.startswith(f"{code}:\nthanks-") for t in people.texts(user)), timeout=240)
+    await people.until(
+        lambda: any(t.startswith(f"{code}:\nthanks-") for t in people.texts(user)), timeout=240, chat=user
+    )
     user.send(f"/close {code}")
     closing = await people.until(
         lambda: next(
@@ -270,7 +347,8 @@ async def _case(people: People, user: FakeUser, code: str, state: dict[str, Any]
                 if m.from_bot and not m.deleted and m.text == f"How did {code} end?"
             ),
             None,
-        )
+        ),
+        chat=user,
     )
     await people.press(user, "Helped to leave", closing.message_id)
 
@@ -327,6 +405,10 @@ async def run_load(config: LoadConfig, workdir: Path, database_url: str, redis_u
         "completed": set(),
         "canary": secrets.token_hex(8),
         "volunteers": config.volunteers,
+        "claims": {},  # volunteer -> cases they won
+        "claims_unanswered": [],  # a press on Claim that neither showed the request nor said why not
+        "volunteer_waits": [],  # what a volunteer waited for in vain before looking at the queue again
+        "completed_at": [],
     }
     stop = asyncio.Event()
     started = time.perf_counter()
@@ -350,14 +432,18 @@ async def run_load(config: LoadConfig, workdir: Path, database_url: str, redis_u
             people.until(lambda: len(state["codes"]) == config.requesters, timeout=config.deadline)
         )
         done, pending = await asyncio.wait(walking, timeout=config.deadline)
+        elapsed = time.perf_counter() - started  # the last requester is done (or the deadline passed)
         state["all_confirmed_at"] = (time.perf_counter() - started) if all_submitted.done() else None
         all_submitted.cancel()
         for task in pending:
             task.cancel()
         stop.set()
+        # Volunteers end their shift now, not after whatever they were waiting for.
+        volunteer_errors = [repr(task.exception()) for task in working if task.done() and task.exception()]
+        for task in working:
+            task.cancel()
         await asyncio.gather(*working, return_exceptions=True)
         errors_in_walk = [repr(task.exception()) for task in done if task.exception() is not None]
-        elapsed = time.perf_counter() - started
         await asyncio.sleep(2.0)  # let the outboxes settle before counting
     finally:
         pushing.cancel()
@@ -369,7 +455,17 @@ async def run_load(config: LoadConfig, workdir: Path, database_url: str, redis_u
 
     invariants, details = await _check(world, replicas, database_url, state)
     details["requester_errors"] = errors_in_walk[:5]
+    details["volunteer_errors"] = volunteer_errors[:5]
     details["killed_at_s"] = round(state.get("killed_at", 0.0), 1)
+    # When cases closed (seconds from the start, at each tenth) and how they were shared among volunteers:
+    # one volunteer's chat takes one message a second, so a volunteer with many cases sets the pace.
+    closed = sorted(moment - started for moment in state["completed_at"])
+    details["closed_at_s"] = (
+        [round(closed[min(len(closed) - 1, len(closed) * k // 10)], 1) for k in range(1, 11)] if closed else []
+    )
+    details["cases_per_volunteer"] = sorted(state["claims"].values(), reverse=True)
+    details["claims_unanswered"] = state["claims_unanswered"][:5]
+    details["volunteer_waits"] = state["volunteer_waits"][:5]
     details["stuck"] = {
         n: [(m.message_id, (m.text or "")[:40], m.buttons[:1], m.deleted) for m in requesters[n].chat.all_messages()][
             -6:

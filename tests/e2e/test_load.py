@@ -30,4 +30,6 @@ async def test_replicas_under_load_keep_every_invariant(tmp_path: Path, postgres
     assert result.submitted == config.requesters, report
     assert result.completed == config.requesters, report
     assert result.failed_in_bot == 0, report
+    assert not report["details"]["claims_unanswered"], "a Claim press that shows nothing and says nothing"
+    assert result.elapsed < 120, f"the small load took {result.elapsed:.0f} s, the issue asks under 2 minutes"
     assert result.errors > 0, "the killed replica should have refused some deliveries"

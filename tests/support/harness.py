@@ -45,6 +45,7 @@ class Harness:
         for _ in range(50):
             delivered = await self.client.deliver()
             sent = await self.app.sender.drain()
+            await self.app.sender.settle()  # what production removes a moment later, removed now
             if not delivered and not sent and not self.world.pending_updates():
                 return
         raise AssertionError("the bot did not settle")

@@ -463,6 +463,12 @@ class _Params:
             raise bad_request(error or f"can't parse {key} JSON object") from None
 
 
+def _chat_of_update(payload: Json) -> int | None:
+    """The chat an update's payload happened in (a message's, a pressed button's message's, a member's)."""
+    chat = payload.get("chat") or payload.get("message", {}).get("chat")
+    return int(chat["id"]) if chat else None
+
+
 def _without_reply(data: Json) -> Json:
     return {key: copy.deepcopy(value) for key, value in data.items() if key != "reply_to_message"}
 
@@ -507,6 +513,9 @@ class FakeTelegram:
         self._closed = False
         self._event: asyncio.Event | None = None
         self._event_loop: asyncio.AbstractEventLoop | None = None
+        # Waiters on one chat are woken by changes to that chat only: hundreds of simulated people each
+        # re-checking after every change anywhere made the load test's driver, not the bot, the bottleneck.
+        self._chat_events: dict[int, asyncio.Event] = {}
 
         self._methods: dict[str, tuple[str, Callable[[_Params], Any]]] = {
             name.lower(): (name, handler)
@@ -698,17 +707,32 @@ class FakeTelegram:
 
     # --- waiting --------------------------------------------------------------------------------------------
 
-    def _changed(self) -> None:
+    def _changed(self, chat_id: int | None = None) -> None:
+        """Wake every waiter on the whole world, and those on ``chat_id`` (on every chat if it is unknown)."""
         event, self._event = self._event, None
         if event is not None:
             event.set()
+        if chat_id is None:
+            woken = list(self._chat_events.values())
+            self._chat_events.clear()
+        else:
+            one = self._chat_events.pop(chat_id, None)
+            woken = [one] if one is not None else []
+        for waiter in woken:
+            waiter.set()
 
-    async def _wait_change(self, seconds: float) -> None:
-        """Sleep until the next state change, or ``seconds`` at most."""
+    async def _wait_change(self, seconds: float, chat_id: int | None = None) -> None:
+        """Sleep until the next state change (of ``chat_id`` if given), or ``seconds`` at most."""
         loop = asyncio.get_running_loop()
-        if self._event is None or self._event_loop is not loop:
-            self._event, self._event_loop = asyncio.Event(), loop
-        event = self._event
+        if self._event_loop is not loop:
+            self._event, self._event_loop = None, loop
+            self._chat_events.clear()
+        if chat_id is None:
+            if self._event is None:
+                self._event = asyncio.Event()
+            event = self._event
+        else:
+            event = self._chat_events.setdefault(chat_id, asyncio.Event())
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(event.wait(), seconds)
 
@@ -717,8 +741,10 @@ class FakeTelegram:
         predicate: Callable[[], Any],
         timeout: float = 10,  # noqa: ASYNC109 - a deadline for a predicate, not one awaitable
         interval: float = 0.05,
+        chat_id: int | None = None,
     ) -> Any:
-        """Wait until ``predicate()`` is truthy and return its value; re-checked after every change."""
+        """Wait until ``predicate()`` is truthy and return its value; re-checked after every change, or only
+        after changes to ``chat_id`` when the predicate looks at that chat alone (and every ``interval``)."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while True:
@@ -729,7 +755,7 @@ class FakeTelegram:
             if remaining <= 0:
                 recent = ", ".join(f"{c.method}({'ok' if c.ok else c.error})" for c in self.calls[-8:])
                 raise TimeoutError(f"condition not met within {timeout}s; last calls: {recent or 'none'}")
-            await self._wait_change(min(interval, remaining))
+            await self._wait_change(min(interval, remaining), chat_id)
 
     def shutdown(self) -> None:
         """Answer every waiting and later ``getUpdates`` at once (for stopping a server)."""
@@ -760,8 +786,18 @@ class FakeTelegram:
             record.error = error
             raise
         finally:
-            self._changed()
+            self._changed(self._chat_of_call(method, record.params))
         return record.result
+
+    def _chat_of_call(self, method: str, params: Mapping[str, Any]) -> int | None:
+        """The one chat a Bot API call can have changed, when it names one."""
+        if method.lower() == "answercallbackquery":
+            query = self.callback_queries.get(str(params.get("callback_query_id")))
+            return query.chat_id if query else None
+        chat_id: Any = params.get("chat_id")
+        with contextlib.suppress(TypeError, ValueError):
+            return int(chat_id)
+        return None
 
     def _ok(self, p: _Params) -> bool:
         return True
@@ -828,7 +864,7 @@ class FakeTelegram:
     def _enqueue(self, kind: str, payload: Json) -> Json:
         update = {"update_id": next(self._update_ids), kind: copy.deepcopy(payload)}
         self._pending.append(update)
-        self._changed()
+        self._changed(_chat_of_update(payload))
         return copy.deepcopy(update)
 
     # commands, webhook
