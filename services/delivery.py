@@ -320,9 +320,9 @@ class OutboxSender:
 
     async def _finish(self, message: PendingMessage, sent: Message | None) -> None:
         if message.purpose == "effect":
-            # An update's edit or deletion went out. Should this process die before the row goes, its
-            # lease runs out and another sender repeats it, which changes nothing the person sees
-            # ("not modified", a message already gone).
+            # An update's edit or deletion went out; its row goes with the others of this moment. Should
+            # this process die first, the lease runs out and another sender repeats it: at least once,
+            # like every send, and mostly answered "not modified" or "message not found" (decision 0006).
             self._settled.add(message.id)
             return
         async with self.db.transaction() as session:

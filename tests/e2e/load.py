@@ -194,10 +194,25 @@ class People:
                 await self.until(lambda b=before: self._look(user) != b, chat=user)
             answer = self.world.callback_answers.get(query)
             text = (answer.text or "") if answer else ""
-            if message_id is not None or "earlier message" not in text:
+            pressed = int(update["callback_query"]["message"]["message_id"])
+            # Pressed on a screen a dying replica sent before its update was redone elsewhere: the bot says
+            # "earlier message", or says nothing when that answer comes past Telegram's 15 seconds. Either
+            # way the person presses the same button on the newer screen.
+            stale = "earlier message" in text or (answer is None and self._newer_button(user, label, pressed))
+            if message_id is not None or not stale:
                 return text
             await asyncio.sleep(0.2)
         return text
+
+    def _newer_button(self, user: FakeUser, label: str, pressed: int) -> bool:
+        messages = self.world._chat_state(user.id).messages
+        return any(
+            button.get("text") == label
+            for message_id, message in messages.items()
+            if message_id > pressed and message.from_bot and not message.deleted
+            for row in message.inline_keyboard
+            for button in row
+        )
 
     @staticmethod
     def _press_if_shown(user: FakeUser, label: str, message_id: int | None) -> dict[str, Any] | None:
