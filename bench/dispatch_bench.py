@@ -42,16 +42,13 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from aiogram import Bot, Dispatcher
-from aiogram.client.default import DefaultBotProperties
-from aiogram.enums import ParseMode
 from aiogram.types import Message, Update
 from sqlalchemy import func, insert, select
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.app import build_app, install_request_middlewares, policy_from
+from bot.app import BOT_DEFAULTS, bot_on, build_app, policy_from
 from bot.log import configure_logging
-from bot.middlewares.retry import AfterCommit
 from bot.runtime import Runtime, open_runtime
 from services.context import Services
 from services.events import Events
@@ -96,17 +93,9 @@ CHUNK = 5_000
 OUTBOX_PATIENCE_SECONDS = 600
 
 
-def new_bot(world: FakeTelegram, *, tropa: bool = False) -> tuple[Bot, AfterCommit | None]:
-    """A bot on a recording session; Tropa's with the request middlewares production installs (edits and
-    deletions held until the update commits, then sent through the outbox)."""
-    session = RecordingSession(world)
-    deferring = install_request_middlewares(session) if tropa else None
-    bot = Bot(
-        token=TOKEN,
-        session=session,
-        default=DefaultBotProperties(parse_mode=ParseMode.HTML, link_preview_is_disabled=True),
-    )
-    return bot, deferring
+def new_bot(world: FakeTelegram) -> Bot:
+    """A bare bot on a recording session, with Tropa's message defaults."""
+    return Bot(token=TOKEN, session=RecordingSession(world), default=BOT_DEFAULTS)
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -164,7 +153,7 @@ def people(world: FakeTelegram, count: int) -> list[FakeUser]:
 async def bare_run(requesters: int, concurrency: int, *, echo: bool) -> DispatchResult:
     """(a) and (a'): the same number of updates, from the same number of people, to a bare dispatcher."""
     world = FakeTelegram(token=TOKEN)
-    bot, _ = new_bot(world)
+    bot = new_bot(world)
     dispatcher = Dispatcher()
 
     @dispatcher.message()
@@ -196,7 +185,9 @@ async def tropa_run(requesters: int, concurrency: int, data_dir: Path, *, limite
     settings = make_settings(data_dir, **({} if limited else {"send_per_second": 0}))
     runtime = await open_runtime(settings, create_if_fresh=True, say=lambda _line: None)
     world = FakeTelegram(token=TOKEN)
-    bot, deferring = new_bot(world, tropa=True)
+    # With the request middlewares production installs: edits and deletions held until the update
+    # commits, then sent through the outbox.
+    bot, deferring = bot_on(RecordingSession(world), TOKEN)
     app = await build_app(runtime, bot, deferring=deferring)
     feeder = Feeder(app.dispatcher, bot, concurrency)
 

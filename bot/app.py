@@ -88,17 +88,20 @@ def install_request_middlewares(session: BaseSession) -> AfterCommit:
     return deferring
 
 
+BOT_DEFAULTS = DefaultBotProperties(parse_mode=ParseMode.HTML, link_preview_is_disabled=True)
+
+
+def bot_on(session: BaseSession, token: str) -> tuple[Bot, AfterCommit]:
+    """Tropa's bot on any session (production's, or a test's): its request middlewares and defaults."""
+    deferring = install_request_middlewares(session)
+    return Bot(token=token, session=session, default=BOT_DEFAULTS), deferring
+
+
 def build_bot(settings: Settings, token: str, **session_kwargs: Any) -> tuple[Bot, AfterCommit]:
     session = AiohttpSession(**session_kwargs)
-    deferring = install_request_middlewares(session)
     if settings.telegram_api_base:
         session.api = TelegramAPIServer.from_base(settings.telegram_api_base)
-    bot = Bot(
-        token=token,
-        session=session,
-        default=DefaultBotProperties(parse_mode=ParseMode.HTML, link_preview_is_disabled=True),
-    )
-    return bot, deferring
+    return bot_on(session, token)
 
 
 @dataclass

@@ -9,11 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from aiogram import Bot
-from aiogram.client.default import DefaultBotProperties
-from aiogram.enums import ParseMode
 from aiogram.fsm.storage.base import BaseStorage
 
-from bot.app import App, build_app, install_request_middlewares
+from bot.app import App, bot_on, build_app
 from bot.log import configure_logging
 from bot.runtime import Runtime, open_runtime
 from tests.support.settings import make_settings
@@ -73,13 +71,7 @@ async def start_harness(
     defaults = {"admin_ids": (ADMIN_ID,), "default_language": "en", "send_per_second": 0}
     settings = make_settings(data_dir, **{**defaults, **settings_overrides})
     runtime = await open_runtime(settings, create_if_fresh=True, say=lambda _line: None)
-    session = RecordingSession(world)
-    deferring = install_request_middlewares(session)
-    bot = Bot(
-        token=TOKEN,
-        session=session,
-        default=DefaultBotProperties(parse_mode=ParseMode.HTML, link_preview_is_disabled=True),
-    )
+    bot, deferring = bot_on(RecordingSession(world), TOKEN)
     app = await build_app(runtime, bot, inner_storage=inner_storage, deferring=deferring)
     client = InProcessClient(world, app.dispatcher, bot)
     return Harness(world, runtime, app, client, log, data_dir, dict(settings_overrides))
