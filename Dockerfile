@@ -13,13 +13,18 @@ RUN useradd --system --uid 10001 --home-dir /app --shell /usr/sbin/nologin tropa
     && chmod 0700 /data
 
 WORKDIR /app
+# Dependencies first, from the hash-pinned lock only (a layer of its own, rebuilt when the lock changes):
+# an image built in a hurry after a seizure gets exactly what the tests ran against.
+COPY requirements/runtime.txt ./requirements/runtime.txt
+RUN pip install --require-hashes -r requirements/runtime.txt
 COPY pyproject.toml README.md ./
 COPY bot ./bot
 COPY handlers ./handlers
 COPY services ./services
 COPY storage ./storage
 COPY migrations ./migrations
-RUN pip install .
+# Tropa itself adds nothing (--no-deps) and builds with the pinned setuptools; then a smoke test.
+RUN pip install --no-deps --no-build-isolation . && pip check && tropa --help >/dev/null
 
 USER tropa
 ENV TROPA_DATA_DIR=/data \

@@ -15,6 +15,7 @@ from storage import clock
 from storage.db import Database
 from storage.keyring import Keyring
 from storage.vault import Vault
+from tests.support import lock
 from tests.support.harness import Harness, start_harness
 from tests.support.services import (
     POSTGRES_ADMIN_URL,
@@ -102,8 +103,13 @@ def redis_url(redis_ready: bool) -> str:
     return REDIS_URL
 
 
-def pytest_report_header() -> list[str]:
-    return [f"CI={os.environ.get('CI', '')!r}: a missing PostgreSQL or Redis is a failure when CI=true"]
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    """Under CI (or -v) one line per installed package, so a failing run shows what it ran against."""
+    header = [f"CI={os.environ.get('CI', '')!r}: a missing PostgreSQL or Redis is a failure when CI=true"]
+    header += [f"NOT AS LOCKED: {line}" for line in lock.not_as_locked()]
+    if os.environ.get("CI") or config.get_verbosity() > 0:
+        header += [f"installed: {name}=={version}" for name, version in sorted(lock.installed().items())]
+    return header
 
 
 @pytest.fixture
