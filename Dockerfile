@@ -1,5 +1,7 @@
-# Tropa: one container runs `tropa run`. Data lives in the /data volume; the keyring comes from a
-# secret file (TROPA_KEY_FILE) so it is never baked into the image or stored beside the data.
+# Tropa: one container runs `tropa run`. Data lives in the /data volume. The keyring lives in the /keys
+# volume, which every bot of a deployment shares and rewrites at each key roll (docs/decisions/0009); it
+# is locked with a passphrase that comes from a file on a tmpfs (TROPA_KEY_PASSPHRASE_FILE, see
+# deploy/unlock) or is typed at the terminal (`docker run -it`). Without either, `tropa run` refuses.
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -8,9 +10,9 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 
 RUN useradd --system --uid 10001 --home-dir /app --shell /usr/sbin/nologin tropa \
-    && mkdir -p /data \
-    && chown tropa:tropa /data \
-    && chmod 0700 /data
+    && mkdir -p /data /keys \
+    && chown tropa:tropa /data /keys \
+    && chmod 0700 /data /keys
 
 WORKDIR /app
 # Dependencies first, from the hash-pinned lock only (a layer of its own, rebuilt when the lock changes):
@@ -28,9 +30,10 @@ RUN pip install --no-deps --no-build-isolation . && pip check && tropa --help >/
 
 USER tropa
 ENV TROPA_DATA_DIR=/data \
-    TROPA_KEY_FILE=/run/secrets/tropa_keyring \
+    TROPA_KEY_FILE=/keys/keyring.json \
+    TROPA_KEY_PASSPHRASE_FILE=/run/secrets/tropa_passphrase \
     TROPA_LOG_FORMAT=json
-VOLUME ["/data"]
+VOLUME ["/data", "/keys"]
 
 ENTRYPOINT ["tropa"]
 CMD ["run"]

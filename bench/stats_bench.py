@@ -168,6 +168,7 @@ async def bench(args: argparse.Namespace, data_dir: Path) -> dict[str, Any]:
         data_dir=data_dir,
         key_file=data_dir / "keyring.json",
         keyring=None,
+        unsafe_unlocked_keyring=True,  # a throwaway keyring for the measurement
         database_url=args.database_url or f"sqlite+aiosqlite:///{data_dir / 'bench.db'}",
     )
     runtime = await open_runtime(settings, create_if_fresh=True, say=lambda _line: None)

@@ -51,7 +51,9 @@ from services.jobs import Job, JobRunner
 from services.policy import Policy
 from services.queue import announce_submitted
 from services.ratelimit import Limits, MemoryLimiter, NoLimits, RedisLimiter, SendLimiter
+from storage.epochs import KeyEpochs
 from storage.fsm import DatabaseStorage, EncryptedStorage, RedisKeyBuilder, SweepableRedisStorage
+from storage.vault import EphemeralKeys
 
 log = structlog.get_logger()
 
@@ -59,7 +61,9 @@ log = structlog.get_logger()
 def policy_from(settings: Settings) -> Policy:
     return Policy(
         retention=timedelta(days=settings.retention_days),
+        inactive_after=timedelta(days=settings.inactive_days),
         abandoned_after=timedelta(hours=settings.abandoned_hours),
+        shred_bound=timedelta(hours=settings.shred_bound_hours),
         claim_lease=timedelta(hours=settings.claim_lease_hours),
         escalate_after=timedelta(minutes=settings.escalate_minutes),
         invite_valid_for=timedelta(hours=settings.invite_valid_hours),
@@ -115,9 +119,13 @@ class App:
     events: Events
     sender: OutboxSender
     jobs: JobRunner
+    epochs: KeyEpochs
     redis: Redis | None = None
 
     async def close(self) -> None:
+        await self.epochs.close()
+        with contextlib.suppress(ValueError):
+            self.runtime.db.after_shred.remove(self.epochs.kick)
         await self.sender.close()
         await self.storage.close()
         if self.redis is not None:
@@ -136,8 +144,6 @@ async def build_app(
     policy = policy_from(settings)
     events = Events()
     i18n = create_i18n(settings.default_language)
-    async with runtime.db.transaction() as session:
-        system_key = await runtime.vault.system_key(session)
     # Several replicas share Redis for FSM state, per-person locks, flood counting and sending limits;
     # one box keeps all of it in the database and in memory (docs/decisions/0006-replicas.md).
     # No Redis command may wait forever: a hung one becomes an outage the update is retried after.
@@ -150,7 +156,11 @@ async def build_app(
         )
     if isolation is None:
         isolation = RenewedRedisLocks(redis) if redis else SimpleEventIsolation()
-    storage = EncryptedStorage(inner_storage, system_key, runtime.keyring.blind, journal=runtime.db)
+    storage = EncryptedStorage(
+        inner_storage, EphemeralKeys(runtime.db, runtime.vault), runtime.keyring.blind, journal=runtime.db
+    )
+    epochs = KeyEpochs(runtime.db, runtime.vault, policy.shred_bound, reseal_outside=storage.reseal_outside)
+    runtime.db.after_shred.append(epochs.kick)
     sender = OutboxSender(
         runtime.db,
         runtime.vault,
@@ -201,9 +211,10 @@ async def build_app(
         events,
         [
             Job("abandoned_intakes", timedelta(minutes=10), maintenance.abandoned_intake_sweep(storage)),
+            # Before the lease expiry: a case erased for inactivity is erased while its holder still holds it.
+            Job("retention", timedelta(hours=1), lambda services: services.queue.purge_expired()),
             Job("lease_expiry", timedelta(minutes=10), lambda services: services.queue.expire_leases()),
             Job("escalation", timedelta(minutes=1), lambda services: services.queue.escalate()),
-            Job("retention", timedelta(hours=1), lambda services: services.queue.purge_closed()),
             Job("forget_updates", timedelta(hours=6), maintenance.forget_old_updates),
             Job("drop_failed_outbox", timedelta(hours=24), maintenance.drop_old_failed_messages),
         ],
@@ -213,7 +224,7 @@ async def build_app(
         await Services(session, runtime.vault, policy, events).team.ensure_admins(
             settings.admin_ids, settings.default_language
         )
-    return App(runtime, bot, dispatcher, storage, i18n, policy, events, sender, jobs, redis)
+    return App(runtime, bot, dispatcher, storage, i18n, policy, events, sender, jobs, epochs, redis)
 
 
 # The database or Redis out of reach for a moment: the update was rolled back whole, so it is safe to
@@ -288,6 +299,7 @@ async def serve(runtime: Runtime, token: str) -> None:
         workers = [
             asyncio.create_task(app.sender.run(settings.outbox_interval_seconds), name="outbox"),
             asyncio.create_task(app.jobs.run(settings.job_interval_seconds), name="jobs"),
+            asyncio.create_task(app.epochs.run(settings.job_interval_seconds), name="key-epochs"),
         ]
         if settings.webhook_url:
             await serve_webhook(app, me.username or "")

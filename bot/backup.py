@@ -9,14 +9,20 @@ from __future__ import annotations
 import contextlib
 import os
 import sqlite3
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy.engine.url import make_url
 
 from bot.runtime import Say, keyring_source, sqlite_path
 from bot.settings import Settings
+from storage import migrate
 from storage.binding import KEY_CHECK
-from storage.keyring import KeyringError
+from storage.db import Database
+from storage.epochs import SHRED_DOMAIN, KeyEpochs, merge_ledger
+from storage.keyring import Keyring, KeyringError, KeyringSource
+from storage.requests import RequestRepository
+from storage.vault import Vault
 
 
 class BackupError(KeyringError):
@@ -65,15 +71,43 @@ def backup(settings: Settings, target: Path, say: Say) -> None:
     say("It holds only ciphertext: keep it apart from the keyring and its passphrase.")
 
 
-def restore(settings: Settings, backup_file: Path, say: Say) -> None:
+def _wrapping_keys(connection: sqlite3.Connection) -> set[str]:
+    return {str(row[0]) for row in connection.execute("SELECT DISTINCT kek_id FROM data_keys")}
+
+
+def _ledger(live_path: Path) -> list[tuple[str, str]]:
+    """What the live database shredded since its last key roll (blind indexes and moments), read before it is
+    replaced: the backup may still hold those requests."""
+    if not live_path.exists():
+        return []
+    with contextlib.closing(sqlite3.connect(f"file:{live_path}?mode=ro", uri=True)) as live:
+        try:
+            return [
+                (str(index), str(at))
+                for index, at in live.execute("SELECT request_index, shredded_at FROM shred_ledger")
+            ]
+        except sqlite3.DatabaseError:
+            return []  # no ledger (a database from before it, or a damaged one): nothing to re-apply
+
+
+def _put_back(settings: Settings, backup_file: Path) -> tuple[KeyringSource, Keyring, list[tuple[str, str]], Path]:
+    """Copy the backup over the live database, after every check; returns what the shreds again need."""
     live_path = _sqlite_file(settings, must_exist=False)
     live_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     if not backup_file.exists():
         raise BackupError(f"no backup at {backup_file}")
-    keyring = keyring_source(settings).load()  # unlocks with the passphrase, or refuses
+    source = keyring_source(settings)
+    keyring = source.load()  # unlocks with the passphrase, or refuses
     with contextlib.closing(sqlite3.connect(f"file:{backup_file}?mode=ro", uri=True)) as saved:
         if _key_check(saved, str(backup_file)) != keyring.check_value:
             raise BackupError(f"{backup_file} belongs to another keyring; nothing was restored")
+        gone = sorted(kek_id for kek_id in _wrapping_keys(saved) if bytes.fromhex(kek_id) not in keyring.keks)
+        if gone:
+            raise BackupError(
+                f"{backup_file} was taken before a key roll: the keys that opened it ({', '.join(gone)}) were "
+                "destroyed so that shredded requests stay gone; nothing was restored"
+            )
+        ledger = _ledger(live_path)
         with contextlib.closing(sqlite3.connect(live_path, timeout=0.5, isolation_level=None)) as live:
             try:
                 live.execute("BEGIN EXCLUSIVE")
@@ -81,4 +115,44 @@ def restore(settings: Settings, backup_file: Path, say: Say) -> None:
             except sqlite3.OperationalError:
                 raise BackupError("the database is in use: stop the bot before restoring") from None
             saved.backup(live)
+    return source, keyring, ledger, live_path
+
+
+async def restore(settings: Settings, backup_file: Path, say: Say) -> None:
+    """Put a backup back, then shred again every request forgotten since it was taken, and roll the keys.
+
+    A backup older than the last key roll does not open any more (its keys were destroyed with the
+    shreds since): it is refused before anything is written.
+    """
+    source, keyring, ledger, live_path = _put_back(settings, backup_file)
+    shredded_again = await _shred_again(settings, source, keyring, ledger)
     say(f"Restored {live_path} from {backup_file}. Requests shredded before the backup stay unreadable.")
+    say(f"Shredded again {shredded_again} requests forgotten after the backup was taken; the keys were rolled.")
+
+
+def _aware(raw: str) -> datetime:
+    moment = datetime.fromisoformat(raw)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)  # SQLite keeps UTC without the zone
+
+
+async def _shred_again(
+    settings: Settings, source: KeyringSource, keyring: Keyring, ledger: list[tuple[str, str]]
+) -> int:
+    """In the restored database: shred what the ledger names, keep the ledger, and roll the keys at once so
+    the copies the restore itself wrote stop opening too."""
+    db = Database(settings.resolved_database_url)
+    vault = Vault(keyring, source)
+    try:
+        await migrate.upgrade(db)
+        indexes = {index for index, _at in ledger}
+        shredded = 0
+        async with db.transaction() as session:
+            requests = RequestRepository(session, vault)
+            for request_id in await requests.all_ids():
+                if vault.blind(SHRED_DOMAIN, request_id) in indexes:
+                    shredded += int(await requests.shred(request_id))
+            await merge_ledger(session, [(index, _aware(at)) for index, at in ledger])
+        await KeyEpochs(db, vault, timedelta(0)).rotate()
+        return shredded
+    finally:
+        await db.dispose()

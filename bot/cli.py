@@ -52,9 +52,20 @@ def _require_token(settings: Settings) -> str:
 
 
 async def _with_runtime(
-    settings: Settings, action: Callable[[Runtime], Awaitable[None]], *, create_if_fresh: bool = False
+    settings: Settings,
+    action: Callable[[Runtime], Awaitable[None]],
+    *,
+    create_if_fresh: bool = False,
+    allow_unlocked: bool = False,
+    writable_keyring: bool = False,
 ) -> None:
-    runtime = await open_runtime(settings, create_if_fresh=create_if_fresh, say=say)
+    runtime = await open_runtime(
+        settings,
+        create_if_fresh=create_if_fresh,
+        say=say,
+        allow_unlocked=allow_unlocked,
+        writable_keyring=writable_keyring,
+    )
     try:
         await action(runtime)
     finally:
@@ -69,7 +80,7 @@ def cmd_run(settings: Settings, _args: argparse.Namespace) -> None:
     async def run(runtime: Runtime) -> None:
         await serve(runtime, token)
 
-    asyncio.run(_with_runtime(settings, run, create_if_fresh=True))
+    asyncio.run(_with_runtime(settings, run, create_if_fresh=True, writable_keyring=True))
 
 
 def cmd_migrate(settings: Settings, _args: argparse.Namespace) -> None:
@@ -81,7 +92,7 @@ def cmd_migrate(settings: Settings, _args: argparse.Namespace) -> None:
 
 def cmd_keys(settings: Settings, args: argparse.Namespace) -> None:
     if args.keys_command == "init":
-        keys.init_keyring(settings, say, with_passphrase=not args.no_passphrase)
+        keys.init_keyring(settings, say, unsafe_no_passphrase=args.unsafe_no_passphrase)
         return
     actions: dict[str, Callable[[Runtime], Awaitable[None]]] = {
         "rotate": lambda runtime: keys.rotate_keys(runtime, say),
@@ -89,7 +100,8 @@ def cmd_keys(settings: Settings, args: argparse.Namespace) -> None:
         "list": lambda runtime: keys.list_keys(runtime, say),
         "passphrase": lambda runtime: keys.change_passphrase(runtime, args.new_passphrase_file, say),
     }
-    asyncio.run(_with_runtime(settings, actions[args.keys_command]))
+    locking = args.keys_command == "passphrase"  # the way to lock a keyring that has no passphrase yet
+    asyncio.run(_with_runtime(settings, actions[args.keys_command], allow_unlocked=locking))
 
 
 def _services(runtime: Runtime, session: AsyncSession) -> Services:
@@ -123,8 +135,14 @@ def cmd_volunteers(settings: Settings, args: argparse.Namespace) -> None:
 def cmd_purge(settings: Settings, _args: argparse.Namespace) -> None:
     async def purge(runtime: Runtime) -> None:
         async with runtime.db.transaction() as session:
-            shredded = await _services(runtime, session).queue.purge_closed()
-        say(f"Shredded {shredded} closed requests older than {settings.retention_days} days.")
+            shredded = await _services(runtime, session).queue.purge_expired()
+        say(
+            f"Shredded {shredded} requests: closed more than {settings.retention_days} days ago, or with no "
+            f"activity for {settings.inactive_days} days."
+        )
+        if shredded:
+            due = "at once" if settings.shred_bound_hours == 0 else f"within {settings.shred_bound_hours} hours"
+            say(f"A running bot destroys the keys that could open what they left behind {due}.")
 
     asyncio.run(_with_runtime(settings, purge))
 
@@ -135,7 +153,7 @@ def cmd_backup(settings: Settings, args: argparse.Namespace) -> None:
     if args.command == "backup":
         backup.backup(settings, args.file, say)
     else:
-        backup.restore(settings, args.file, say)
+        asyncio.run(backup.restore(settings, args.file, say))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -156,10 +174,12 @@ def build_parser() -> argparse.ArgumentParser:
     keys_commands = keys_parser.add_subparsers(dest="keys_command", required=True, metavar="ACTION")
     init = keys_commands.add_parser("init", help="create a new keyring file (refuses to overwrite one)")
     init.add_argument(
-        "--no-passphrase", action="store_true", help="do not lock it with a passphrase (development only)"
+        "--unsafe-no-passphrase",
+        action="store_true",
+        help="UNSAFE: leave the keyring unlocked, readable by whoever copies the disk (development only)",
     )
-    keys_commands.add_parser("rotate", help="add a new active key and re-wrap every data key with it")
-    retire = keys_commands.add_parser("retire", help="remove an old key once nothing is wrapped by it")
+    keys_commands.add_parser("rotate", help="new active key, every data key re-wrapped with it, the old keys destroyed")
+    retire = keys_commands.add_parser("retire", help="remove a key that wraps nothing (rotate destroys them already)")
     retire.add_argument("key_id", help="the key id, as shown by `tropa keys list`")
     keys_commands.add_parser("list", help="show key ids, the active one, and what each wraps")
     change = keys_commands.add_parser("passphrase", help="lock the keyring with a new passphrase (data untouched)")
@@ -180,7 +200,7 @@ def build_parser() -> argparse.ArgumentParser:
     restore.add_argument("file", type=Path)
     restore.set_defaults(handler=cmd_backup)
 
-    purge = commands.add_parser("purge", help="shred closed requests past the retention period now")
+    purge = commands.add_parser("purge", help="shred requests past their retention period now")
     purge.set_defaults(handler=cmd_purge)
 
     stats = commands.add_parser("stats", help="aggregate statistics, the same numbers coordinators see")

@@ -65,6 +65,7 @@ class NoticeRenderer:
             "neutralize": self._neutralize,
             "method": self._method,
             "lease_expired": self._lease_expired,
+            "erased_inactive": self._erased_inactive,
             "escalation": self._escalation,
             "flagged": self._flagged,
         }
@@ -158,6 +159,15 @@ class NoticeRenderer:
             hours,
         )
         return self.message(target, fill(template, code=payload["code"], hours=Text(str(hours))))
+
+    def _erased_inactive(self, payload: dict[str, Any], target: Target) -> SendMessage:
+        days = int(payload["days"])
+        template = ngettext(
+            "{code} was erased: no activity for {days} day.",
+            "{code} was erased: no activity for {days} days.",
+            days,
+        )
+        return self.message(target, fill(template, code=payload["code"], days=Text(str(days))))
 
     def _escalation(self, payload: dict[str, Any], target: Target) -> SendMessage:
         template = _("{code} is urgent (danger within 48 hours) and nobody has taken it yet.")

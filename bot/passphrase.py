@@ -35,17 +35,15 @@ def for_unlock(file: Path | None, where: str) -> str | None:
 
 
 def for_new(file: Path | None, where: str) -> str | None:
-    """A passphrase for a new keyring, or None for none (development only)."""
+    """A passphrase for a new keyring: from the file, or typed twice on the terminal; None without either."""
     if file is not None:
         return _checked(read_file(file))
     if not interactive():
         return None
-    print(f"Choose a passphrase for the keyring at {where}.")
-    print("Without it a copy of the data directory and the keyring is readable. Leave empty for none.")
+    print(f"Choose a passphrase for the keyring at {where} (at least {MIN_LENGTH} characters).")
+    print("Without it a copy of the disk reads everything. Keep it off this server: you type it at every start.")
     while True:
         first = getpass.getpass("Passphrase: ")
-        if not first:
-            return None
         try:
             _checked(first)
         except KeyringError as error:
@@ -62,7 +60,15 @@ def _checked(passphrase: str) -> str:
     return passphrase
 
 
+NEW_KEYRING_REFUSED = (
+    "no passphrase for a new keyring at {where}: run this in a terminal to type one, or set "
+    "TROPA_KEY_PASSPHRASE_FILE to a file that holds it (mode 0600, on a tmpfs such as /run, never on the data disk)"
+)
+UNLOCKED_REFUSED = (
+    "the keyring at {where} is not locked with a passphrase, so a copy of the disk reads everything: lock it "
+    "with `tropa keys passphrase`, or set TROPA_UNSAFE_UNLOCKED_KEYRING=true (unsafe: development only)"
+)
 UNSEALED_WARNING = (
-    "WARNING: the keyring at {where} has no passphrase: whoever copies it together with the database can "
-    "read everything. Run `tropa keys passphrase` to lock it."
+    "WARNING: TROPA_UNSAFE_UNLOCKED_KEYRING: the keyring at {where} has no passphrase: whoever copies it "
+    "together with the database can read everything. Run `tropa keys passphrase` to lock it."
 )

@@ -32,17 +32,22 @@ class Runtime:
     settings: Settings
     db: Database
     keyring_source: KeyringSource
-    keyring: Keyring
     vault: Vault
+
+    @property
+    def keyring(self) -> Keyring:
+        """The keyring as this process knows it now (key rolls replace it; the index key never changes)."""
+        return self.vault.keyring
 
     async def close(self) -> None:
         await self.db.dispose()
 
 
 def keyring_source(settings: Settings) -> KeyringSource:
-    inline = settings.keyring.get_secret_value() if settings.keyring else None
-    source = KeyringSource(inline=inline, file=KeyringFile(settings.resolved_key_file))
+    source = KeyringSource(file=KeyringFile(settings.resolved_key_file))
     source.passphrase = lambda: passphrase.for_unlock(settings.key_passphrase_file, source.describe())
+    file = settings.key_passphrase_file
+    source.passphrase_again = lambda: passphrase.read_file(file) if file is not None else None
     return source
 
 
@@ -84,29 +89,57 @@ def _create_sqlite_file(db_file: Path) -> None:
         os.close(os.open(db_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
 
 
-async def open_runtime(settings: Settings, *, create_if_fresh: bool, say: Say = print) -> Runtime:
+def require_writable_keyring(source: KeyringSource) -> None:
+    """A running bot rewrites the keyring at every key roll (docs/decisions/0009): a read-only one (a mounted
+    secret) would keep destroyed keys alive, so the bot refuses it before it starts."""
+    path = source.file.path
+    if not (os.access(path, os.W_OK) and os.access(path.parent, os.W_OK | os.X_OK)):
+        raise KeyringError(
+            f"the keyring at {path} (or its directory) is not writable: key rolls rewrite it after every shred. "
+            "Put it on a volume every bot can write (see README, 'Several replicas')"
+        )
+
+
+async def open_runtime(
+    settings: Settings,
+    *,
+    create_if_fresh: bool,
+    say: Say = print,
+    allow_unlocked: bool = False,
+    writable_keyring: bool = False,
+) -> Runtime:
     """Load the keyring, verify it against the database, migrate, bind. Raises KeyringError to refuse.
 
     Nothing is created or written until the keyring has been found (or made, on a fresh data directory)
-    and found to belong to the database.
+    and found to belong to the database. A keyring without a passphrase is refused unless the operator
+    asked for one by name (TROPA_UNSAFE_UNLOCKED_KEYRING), or is about to lock it (``allow_unlocked``).
     """
     source = keyring_source(settings)
     url = settings.resolved_database_url
     db_file = sqlite_path(url)
     bound_to = await _stored_key_check(url, db_file)
+    unsafe = settings.unsafe_unlocked_keyring
     if source.exists():
         keyring = source.load()
+        if not source.sealed and not (unsafe or allow_unlocked):
+            raise KeyringError(passphrase.UNLOCKED_REFUSED.format(where=source.describe()))
     elif bound_to is not None:
         raise KeyringError(
             f"no keyring at {source.describe()}, but the database holds data sealed with one; "
             "nothing was written. Restore the keyring from your key backup or set TROPA_KEY_FILE."
         )
-    elif create_if_fresh and source.writable:
+    elif create_if_fresh:
+        asked = not unsafe or settings.key_passphrase_file is not None
+        chosen = passphrase.for_new(settings.key_passphrase_file, source.describe()) if asked else None
+        if chosen is None and not unsafe:
+            raise KeyringError(passphrase.NEW_KEYRING_REFUSED.format(where=source.describe()))
         keyring = Keyring.generate()
-        source.save_new(keyring, passphrase.for_new(settings.key_passphrase_file, source.describe()))
+        source.save_new(keyring, chosen)
         say(f"Created a new keyring at {source.describe()} (mode 0600). Back it up apart from the data.")
     else:
         raise KeyringError(f"no keyring at {source.describe()}; create one with `tropa keys init`")
+    if writable_keyring:
+        require_writable_keyring(source)
     if bound_to is not None and bound_to != keyring.check_value:
         raise KeyringMismatch(
             f"the keyring at {source.describe()} does not belong to this database "
@@ -123,7 +156,7 @@ async def open_runtime(settings: Settings, *, create_if_fresh: bool, say: Say = 
             await bind_or_verify(session, keyring)
         if bound_to is None:
             say(f"Database ready at {db_file.resolve() if db_file else make_url(url).render_as_string()}")
-        return Runtime(settings, db, source, keyring, Vault(keyring))
+        return Runtime(settings, db, source, Vault(keyring, source))
     except BaseException:
         await db.dispose()
         raise

@@ -67,17 +67,21 @@ class Settings(BaseSettings):
     data_dir: Path = Path("./data")
     database_url: str | None = None
     key_file: Path | None = None
-    keyring: SecretStr | None = Field(
-        default=None, description="The keyring's JSON itself, for containers that pass secrets as env"
-    )
+    # No longer read: key rolls rewrite the keyring, so it has to be a file. Kept only to refuse it clearly.
+    keyring: SecretStr | None = None
     key_passphrase_file: Path | None = None
+    # An unlocked keyring (plain JSON, readable by whoever copies the disk) only when asked for by name.
+    unsafe_unlocked_keyring: bool = False
     redis_url: str | None = None
 
     admin_ids: Annotated[tuple[int, ...], NoDecode] = ()
     volunteer_chat_id: int | None = None
 
     retention_days: int = Field(default=30, ge=1, le=3650)
-    abandoned_hours: int = Field(default=72, ge=1, le=24 * 90)
+    inactive_days: int = Field(default=90, ge=1, le=3650)
+    # Under Telegram's 48 hours for deleting messages, with the sweep's 10 minutes and a margin to spare.
+    abandoned_hours: int = Field(default=40, ge=1, le=46)
+    shred_bound_hours: int = Field(default=12, ge=0, le=24)
     claim_lease_hours: int = Field(default=72, ge=1, le=24 * 90)
     escalate_minutes: int = Field(default=60, ge=1, le=24 * 60 * 7)
     invite_valid_hours: int = Field(default=48, ge=1, le=24 * 30)
@@ -151,6 +155,16 @@ class Settings(BaseSettings):
     def _check_webhook_secret(cls, raw: SecretStr | None) -> SecretStr | None:
         if raw is not None and not re.fullmatch(r"[A-Za-z0-9_-]{16,256}", raw.get_secret_value()):
             raise ValueError("use 16 to 256 characters from A-Z, a-z, 0-9, _ and -")
+        return raw
+
+    @field_validator("keyring")
+    @classmethod
+    def _refuse_inline_keyring(cls, raw: SecretStr | None) -> SecretStr | None:
+        if raw is not None:
+            raise ValueError(
+                "is no longer read: key rolls rewrite the keyring, so it must be a file. Write it to a file "
+                "(mode 0600) on a volume every bot can write, set TROPA_KEY_FILE to it and unset TROPA_KEYRING"
+            )
         return raw
 
     @model_validator(mode="after")

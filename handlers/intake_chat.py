@@ -108,12 +108,7 @@ class IntakeChat:
 
     async def show(self, step: Step, *, edit: Message | None = None) -> None:
         data = await self.data()
-        view = step_view(
-            step,
-            data,
-            retention_days=self.policy.retention.days,
-            abandoned_hours=int(self.policy.abandoned_after.total_seconds() // 3600),
-        )
+        view = step_view(step, data, policy=self.policy)
         # The review carries everything the person said: it goes out protected, so it has to be a new
         # message (protect_content cannot be added by an edit).
         if edit is not None and step != Step.REVIEW:
@@ -140,7 +135,7 @@ class IntakeChat:
 
     async def refresh_keyboard(self, step: Step, message: Message) -> None:
         data = await self.data()
-        view = step_view(step, data, retention_days=0, abandoned_hours=0)
+        view = step_view(step, data, policy=self.policy)
         try:
             await message.edit_reply_markup(reply_markup=view.markup)
         except TelegramBadRequest as error:

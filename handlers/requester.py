@@ -92,6 +92,7 @@ async def cancel(message: Message, state: FSMContext, services: Services, bot: B
         await message.answer(_("There is nothing to cancel. Send /start to ask for help."), parse_mode=None)
         return
     await chat.erase(message.message_id)
+    await services.intake.unfinished_erased()
     await message.answer(_("Cancelled. Your answers were erased. Send /start whenever you are ready."), parse_mode=None)
 
 

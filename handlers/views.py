@@ -14,6 +14,7 @@ from aiogram.utils.i18n import ngettext
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from handlers.callbacks import EditAnswer, LanguageChoice, Nav, OptionChoice
+from services.policy import Policy
 from services.questionnaire import ANSWER_STEPS, DESCRIPTION_MAX, MULTI_SELECT, OPTIONS, Step
 
 LANGUAGE_NAMES = {"ru": "Русский", "uk": "Українська", "en": "English"}
@@ -129,7 +130,10 @@ def safety_view() -> View:
     return View(text, builder.as_markup())
 
 
-def consent_view(retention_days: int, abandoned_hours: int) -> View:
+def consent_view(policy: Policy) -> View:
+    retention_days, inactive_days = policy.retention.days, policy.inactive_after.days
+    abandoned_hours = int(policy.abandoned_after.total_seconds() // 3600)
+    bound_hours = int(policy.shred_bound.total_seconds() // 3600)
     text = as_list(
         Bold(_("What we keep, and for how long")),
         "",
@@ -140,11 +144,28 @@ def consent_view(retention_days: int, abandoned_hours: int) -> View:
             retention_days,
         ).format(days=retention_days),
         ngettext(
-            "Unfinished answers are erased after {hours} hour.",
-            "Unfinished answers are erased after {hours} hours.",
+            "A request with no activity for {days} day is erased even if it is not closed.",
+            "A request with no activity for {days} days is erased even if it is not closed.",
+            inactive_days,
+        ).format(days=inactive_days),
+        ngettext(
+            "Unfinished answers are erased {hours} hour after your last answer.",
+            "Unfinished answers are erased {hours} hours after your last answer.",
             abandoned_hours,
         ).format(hours=abandoned_hours),
         _("Send /forget at any time to erase everything at once."),
+        _(
+            "Erased means gone: the keys that could still read copies left on our server's disk are destroyed "
+            "within minutes."
+        )
+        if bound_hours == 0
+        else ngettext(
+            "Erased means gone: within {hours} hour, the keys that could still read copies left on our "
+            "server's disk are destroyed.",
+            "Erased means gone: within {hours} hours, the keys that could still read copies left on our "
+            "server's disk are destroyed.",
+            bound_hours,
+        ).format(hours=bound_hours),
         "",
         _("Do you agree?"),
     )
@@ -230,14 +251,14 @@ def review_view(answers: Mapping[str, Any]) -> View:
     return View(text, builder.as_markup())
 
 
-def step_view(step: Step, data: Mapping[str, Any], *, retention_days: int, abandoned_hours: int) -> View:
+def step_view(step: Step, data: Mapping[str, Any], *, policy: Policy) -> View:
     answers = data.get("answers", {})
     if step == Step.LANGUAGE:
         return language_view(str(data.get("locale", "")))
     if step == Step.SAFETY:
         return safety_view()
     if step == Step.CONSENT:
-        return consent_view(retention_days, abandoned_hours)
+        return consent_view(policy)
     if step == Step.DESCRIPTION:
         return description_view()
     if step == Step.REVIEW:

@@ -23,7 +23,7 @@ DELETE_BATCH = 100
 async def clear_volunteer_view(s: Services, request: RequestRecord, volunteer_id: str, reason: str) -> int:
     """Queue the removal of everything shown to ``volunteer_id`` about ``request``; returns how many.
 
-    The outbox rows belong to no request (sealed under the system key), so they survive the request's
+    The outbox rows belong to no request (sealed under the ephemeral key), so they survive the request's
     shredding when this runs just before it.
     """
     shown = await s.shown.for_request(request.id, audience="volunteer", volunteer_id=volunteer_id)

@@ -11,6 +11,7 @@ from services.hygiene import clear_volunteer_view
 from services.questionnaire import MULTI_SELECT, STAT_DIMENSIONS, complete
 from storage import clock
 from storage.clock import iso_week
+from storage.epochs import note_shred
 from storage.requests import DuplicateOpenRequest, RequestRecord
 
 if TYPE_CHECKING:
@@ -127,8 +128,14 @@ class IntakeService:
             shown = await self.services.shown.for_request(request_id, audience="requester")
             await self.services.shown.forget([item.id for item in shown])
 
+    async def unfinished_erased(self) -> None:
+        """The person's unfinished answers were erased (/cancel): copies left behind stop opening too."""
+        await note_shred(self.services.session, self.services.vault)
+
     async def forget(self, user_id: int) -> ForgetResult:
-        """Shred every request of this requester. Counters stay; the audit keeps no pointer to them."""
+        """Shred every request of this requester (and, through the key roll that follows, every copy of their
+        unfinished answers). Counters stay; the audit keeps no pointer to them."""
+        await note_shred(self.services.session, self.services.vault)
         message_ids = await self.requester_message_ids(user_id)
         shredded = 0
         for request_id in await self.services.requests.ids_for_requester(user_id):

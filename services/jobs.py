@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import structlog
 from sqlalchemy import update
@@ -38,6 +38,10 @@ class Job:
 
     def period(self, moment: datetime) -> str:
         return str(int(moment.timestamp() // self.every.total_seconds()))
+
+    def period_start(self, period: str) -> str:
+        """The period as a moment, for logs: its number looks like an id to the log redaction, a time does not."""
+        return datetime.fromtimestamp(int(period) * self.every.total_seconds(), UTC).isoformat()
 
 
 class JobRunner:
@@ -80,11 +84,11 @@ class JobRunner:
                         .values(finished_at=clock.now())
                     )
             except Exception:
-                log.exception("job.failed", job=job.name, period=period)
+                log.exception("job.failed", job=job.name, period=job.period_start(period))
                 continue
             results[job.name] = count
             if count:
-                log.info("job.done", job=job.name, period=period, count=count)
+                log.info("job.done", job=job.name, period=job.period_start(period), count=count)
         self.after_run()
         return results
 

@@ -9,6 +9,7 @@ from sqlalchemy import delete
 from services.context import Services
 from services.jobs import Action
 from storage import clock
+from storage.epochs import note_shred
 from storage.fsm import EncryptedStorage
 from storage.models import JobRun, ProcessedUpdate
 
@@ -49,7 +50,10 @@ def abandoned_intake_sweep(storage: EncryptedStorage) -> Action:
                 )
             await storage.delete_blinded(entry.key)
             erased += 1
-        return erased + await storage.forget_journal(older_than=cutoff)
+        erased += await storage.forget_journal(older_than=cutoff)
+        if erased:
+            await note_shred(services.session, services.vault)  # their copies left behind stop opening too
+        return erased
 
     return sweep
 

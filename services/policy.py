@@ -8,8 +8,11 @@ from datetime import timedelta
 
 @dataclass(frozen=True)
 class Policy:
-    retention: timedelta = timedelta(days=30)
-    abandoned_after: timedelta = timedelta(hours=72)
+    retention: timedelta = timedelta(days=30)  # a closed request, after closing
+    inactive_after: timedelta = timedelta(days=90)  # any request, after its last activity
+    abandoned_after: timedelta = timedelta(hours=40)
+    # How long after a shred the keys that could open its leftover copies are destroyed (storage/epochs.py).
+    shred_bound: timedelta = timedelta(hours=12)
     claim_lease: timedelta = timedelta(hours=72)
     escalate_after: timedelta = timedelta(minutes=60)
     invite_valid_for: timedelta = timedelta(hours=48)

@@ -441,13 +441,38 @@ class QueueService:
                 )
         return escalated
 
-    async def purge_closed(self) -> int:
-        """Shred requests closed longer ago than the retention period. Counters stay."""
+    async def purge_expired(self) -> int:
+        """Shred what the retention periods say: a closed request that long after closing, any other request
+        (waiting, claimed, a blocked person's) after that long with no activity. Counters stay; the holder
+        and the coordinators are told the code only."""
         shredded = 0
         for record in await self.s.requests.closed_before(clock.now() - self.s.policy.retention):
-            await self.s.audit.record("purged", actor_id=None, request_id=None)
-            if record.assignee_id is not None:
-                await clear_volunteer_view(self.s, record, record.assignee_id, "purged")
-            if await self.s.requests.shred(record.id):
-                shredded += 1
+            shredded += await self._purge(record, notify=[])
+        idle = await self.s.requests.open_idle_since(clock.now() - self.s.policy.inactive_after)
+        coordinators = [v.id for v in await self.s.volunteers.with_role("coordinator", "admin")] if idle else []
+        for record in idle:
+            holder = [record.assignee_id] if record.assignee_id else []
+            shredded += await self._purge(record, notify=list(dict.fromkeys([*holder, *coordinators])))
         return shredded
+
+    async def _purge(self, record: RequestRecord, notify: list[str]) -> int:
+        await self.s.audit.record("purged", actor_id=None, request_id=None)
+        if record.assignee_id is not None:
+            await clear_volunteer_view(self.s, record, record.assignee_id, "purged")
+        for volunteer_id in notify:
+            # Of no request (sealed under the ephemeral key), so the notice outlives the shred it reports.
+            await self.s.outbox.put(
+                recipient="volunteer",
+                volunteer_id=volunteer_id,
+                purpose="notice",
+                payload={
+                    "kind": "erased_inactive",
+                    "code": record.code,
+                    "days": self.s.policy.inactive_after.days,
+                },
+            )
+        if not await self.s.requests.shred(record.id):
+            return 0
+        if record.is_open:
+            await self.s.counters.bump(metrics.GAUGE_WEEK, metrics.BACKLOG, record.urgency, by=-1)
+        return 1

@@ -6,6 +6,7 @@ import hmac
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.epochs import bind_epochs
 from storage.keyring import Keyring, KeyringError
 from storage.models import Meta
 from storage.vault import Vault
@@ -37,8 +38,9 @@ async def bind_or_verify(session: AsyncSession, keyring: Keyring) -> bool:
     if missing:
         described = ", ".join(f"{kek_id} ({count} data keys)" for kek_id, count in sorted(missing.items()))
         raise KeyringMismatch(f"the keyring lacks keys that still wrap data: {described}")
+    vault = Vault(keyring)
     if stored is None:
         session.add(Meta(key=KEY_CHECK, value=keyring.check_value))
-        await Vault(keyring).ensure_system_key(session)
-        return True
-    return False
+        await vault.ensure_system_key(session)
+    await bind_epochs(session, vault)
+    return stored is None

@@ -28,6 +28,7 @@ from sqlalchemy.pool import ConnectionPoolEntry
 current_session: ContextVar[AsyncSession | None] = ContextVar("tropa_current_session", default=None)
 _AFTER_COMMIT = "tropa.after_commit"
 _BEFORE_COMMIT = "tropa.before_commit"
+_SHREDDED = "tropa.shredded"
 
 
 def before_commit(session: AsyncSession, callback: Callable[[], Awaitable[None]]) -> None:
@@ -38,6 +39,13 @@ def before_commit(session: AsyncSession, callback: Callable[[], Awaitable[None]]
 def after_commit(session: AsyncSession, callback: Callable[[], Awaitable[None]]) -> None:
     """Run ``callback`` once ``session``'s transaction has committed (never if it rolls back)."""
     session.info.setdefault(_AFTER_COMMIT, []).append(callback)
+
+
+def mark_shredded(session: AsyncSession) -> None:
+    """This transaction shreds something: once it commits, the database runs its after-shred work
+    (``Database.after_shred``; on SQLite, first a WAL checkpoint that leaves no copy of the shredded pages
+    in the WAL)."""
+    session.info[_SHREDDED] = True
 
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
@@ -80,6 +88,8 @@ class Database:
         self.engine = create_engine(url, **engine_kwargs)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self._gate: asyncio.Lock | None = asyncio.Lock() if self.is_sqlite else None
+        # Run after every transaction that shredded something commits (the key roll's kick, storage/epochs.py).
+        self.after_shred: list[Callable[[], None]] = []
 
     @property
     def is_sqlite(self) -> bool:
@@ -104,11 +114,34 @@ class Database:
             finally:
                 current_session.reset(token)
             callbacks = session.info.pop(_AFTER_COMMIT, [])
+            if session.info.pop(_SHREDDED, False):
+                callbacks.insert(0, self._shredded)
         for callback in callbacks:
             try:
                 await asyncio.wait_for(callback(), AFTER_COMMIT_TIMEOUT)
             except TimeoutError:
                 log.warning("after_commit.timeout", callback=getattr(callback, "__qualname__", "?"))
+
+    async def _shredded(self) -> None:
+        if self.is_sqlite:
+            await self.checkpoint_wal()
+        for hook in self.after_shred:
+            hook()
+
+    async def checkpoint_wal(self, attempts: int = 40) -> bool:
+        """SQLite: copy the WAL into the database file and truncate it to nothing, so no page a shred changed
+        survives in the WAL (``secure_delete`` has already zeroed it in the new page). A reader elsewhere
+        (another process) can hold the WAL for a moment: try again, then log and leave it to the next one."""
+        async with self._gated():
+            for _ in range(attempts):
+                async with self.engine.connect() as connection:
+                    # (busy, frames in the WAL, frames copied): busy means a reader kept it from finishing.
+                    busy = (await connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")).one()[0]
+                if not busy:
+                    return True
+                await asyncio.sleep(0.05)
+        log.warning("sqlite.checkpoint_busy", attempts=attempts)
+        return False
 
     @contextlib.asynccontextmanager
     async def session_or_transaction(self) -> AsyncIterator[AsyncSession]:

@@ -1,9 +1,10 @@
 """FSM storage: an encrypting wrapper around any aiogram storage, and a database-backed storage.
 
 ``EncryptedStorage`` is what the dispatcher gets. Before anything reaches the inner storage it
-replaces chat and user ids with blind indexes and seals state and data with the system data key, the
-AAD naming the blinded key. The inner storage -- our database table, aiogram's ``RedisStorage`` or
-``MemoryStorage`` -- never sees a Telegram id or a readable answer (docs/decisions/0003-fsm-storage.md).
+replaces chat and user ids with blind indexes and seals state and data with the ephemeral data key
+(which every key roll replaces, storage/epochs.py), the AAD naming the blinded key. The inner storage
+-- our database table, aiogram's ``RedisStorage`` or ``MemoryStorage`` -- never sees a Telegram id or
+a readable answer (docs/decisions/0003-fsm-storage.md).
 """
 
 from __future__ import annotations
@@ -11,26 +12,30 @@ from __future__ import annotations
 import base64
 import json
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
+import structlog
 from aiogram.fsm.state import State
 from aiogram.fsm.storage.base import BaseStorage, KeyBuilder, StateType, StorageKey
 from aiogram.fsm.storage.redis import RedisStorage
 from redis.asyncio import Redis
+from redis.exceptions import WatchError
 from sqlalchemy import delete, select, tuple_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import clock
-from storage.crypto import CryptoError, Key, Place, open_sealed, seal
+from storage.crypto import CryptoError, Key, Place, key_id_of, open_sealed, seal
 from storage.db import Batched, Database, after_commit, before_commit, current_session
 from storage.models import FsmRecord
+from storage.vault import FixedKey, SealingKeys, Shredded
 
 FSM_DOMAIN = "fsm"
+log = structlog.get_logger()
 _PINNED = "tropa.fsm.rows"
 _HELD = "tropa.fsm.held"
 _READ = "tropa.fsm.read"
@@ -183,6 +188,31 @@ class SweepableRedisStorage(RedisStorage):
     async def delete(self, key: StorageKey) -> None:
         await self.redis.delete(self.key_builder.build(key, "state"), self.key_builder.build(key, "data"))
 
+    async def replace_record(
+        self, key: StorageKey, change: Callable[[str | None, str | None], tuple[str | None, str | None] | None]
+    ) -> bool:
+        """Rewrite a record's raw state and data values (``change`` returns the new pair, or None to leave them)
+        only if nobody writes them meanwhile (WATCH); the time to live stays as it was."""
+        state_key, data_key = self.key_builder.build(key, "state"), self.key_builder.build(key, "data")
+        async with self.redis.pipeline(transaction=True) as pipe:
+            try:
+                await pipe.watch(state_key, data_key)
+                raw_state, raw_data = await pipe.mget(state_key, data_key)
+                state = raw_state.decode() if isinstance(raw_state, bytes) else raw_state
+                data = raw_data.decode() if isinstance(raw_data, bytes) else raw_data
+                changed = change(state, data)
+                if changed is None:
+                    return False
+                pipe.multi()  # type: ignore[no-untyped-call]
+                if changed[0] is not None and changed[0] != state:
+                    pipe.set(state_key, changed[0], keepttl=True)
+                if changed[1] is not None and changed[1] != data:
+                    pipe.set(data_key, changed[1], keepttl=True)
+                await pipe.execute()
+                return True
+            except WatchError:
+                return False  # written meanwhile: by a process sealing with the current key
+
     async def get_record(self, key: StorageKey) -> tuple[str | None, dict[str, Any]]:
         """State and data in one round trip, read as ``get_state`` and ``get_data`` would."""
         state, data = await self.redis.mget(self.key_builder.build(key, "state"), self.key_builder.build(key, "data"))
@@ -233,12 +263,16 @@ class EncryptedStorage(BaseStorage):
     in the middle of one, leaves the person's state exactly as it was, like the rest of the update.
     """
 
-    def __init__(self, inner: BaseStorage, key: Key, index_key_blind: Any, journal: Database | None = None) -> None:
-        """``index_key_blind(domain, value) -> hex`` is the keyring's blind-index function. ``journal``:
-        the database whose ``fsm_state`` table records, in each update's transaction, what an inner
-        storage outside the database is about to be given (unused when the inner storage is that table)."""
+    def __init__(
+        self, inner: BaseStorage, keys: SealingKeys | Key, index_key_blind: Any, journal: Database | None = None
+    ) -> None:
+        """``keys``: the ephemeral key to seal with and the one that opens a record (they change at each key
+        roll, storage/epochs.py), or one fixed key. ``index_key_blind(domain, value) -> hex`` is the keyring's
+        blind-index function. ``journal``: the database whose ``fsm_state`` table records, in each update's
+        transaction, what an inner storage outside the database is about to be given (unused when the inner
+        storage is that table)."""
         self.inner = inner
-        self._key = key
+        self._keys: SealingKeys = FixedKey(keys) if isinstance(keys, Key) else keys
         self._blind = index_key_blind
         self.transactional = isinstance(inner, DatabaseStorage)
         self.journal = None if self.transactional else journal
@@ -263,11 +297,13 @@ class EncryptedStorage(BaseStorage):
     def _place(self, blinded: StorageKey, column: str) -> Place:
         return Place("fsm", column, storage_key_text(blinded))
 
-    def _seal(self, blinded: StorageKey, column: str, payload: bytes) -> str:
-        return base64.b64encode(seal(self._key, payload, self._place(blinded, column))).decode()
+    async def _seal(self, blinded: StorageKey, column: str, payload: bytes) -> str:
+        key = await self._keys.sealing()
+        return base64.b64encode(seal(key, payload, self._place(blinded, column))).decode()
 
-    def _open(self, blinded: StorageKey, column: str, text: str) -> bytes:
-        return open_sealed(self._key, base64.b64decode(text), self._place(blinded, column))
+    async def _open(self, blinded: StorageKey, column: str, text: str) -> bytes:
+        blob = base64.b64decode(text)
+        return open_sealed(await self._keys.opening(blob), blob, self._place(blinded, column))
 
     # -- held-back writes (inner storages outside the database) ------------------------------------
     #
@@ -434,12 +470,18 @@ class EncryptedStorage(BaseStorage):
     async def set_state(self, key: StorageKey, state: StateType = None) -> None:
         blinded = self.blinded(key)
         name = _state_name(state)
-        await self._put_state(blinded, None if name is None else self._seal(blinded, "state", name.encode()))
+        await self._put_state(blinded, None if name is None else await self._seal(blinded, "state", name.encode()))
 
     async def get_state(self, key: StorageKey) -> str | None:
         blinded = self.blinded(key)
         sealed = await self._inner_state(blinded)
-        return None if sealed is None else self._open(blinded, "state", sealed).decode()
+        try:
+            return None if sealed is None else (await self._open(blinded, "state", sealed)).decode()
+        except Shredded:
+            # Sealed under an ephemeral key a roll destroyed: the person starts again, nothing breaks.
+            # (A wrong key, a moved or a tampered record still raises: that is an attack, not an age.)
+            log.warning("fsm.record_unreadable", part="state")
+            return None
 
     async def set_data(self, key: StorageKey, data: Mapping[str, Any]) -> None:
         await self._set_blinded_data(self.blinded(key), data)
@@ -454,22 +496,26 @@ class EncryptedStorage(BaseStorage):
                 await self._put_data(blinded, {})
             return
         payload = json.dumps({_DATA: dict(data), _TOUCHED: time.time()}, ensure_ascii=False).encode()
-        await self._put_data(blinded, {_SEALED: self._seal(blinded, "data", payload)})
+        await self._put_data(blinded, {_SEALED: await self._seal(blinded, "data", payload)})
 
     async def get_data(self, key: StorageKey) -> dict[str, Any]:
         blinded = self.blinded(key)
-        return self._open_data(blinded, await self._inner_data(blinded))[0]
+        try:
+            return (await self._open_data(blinded, await self._inner_data(blinded)))[0]
+        except Shredded:
+            log.warning("fsm.record_unreadable", part="data")
+            return {}
 
-    def _open_data(self, blinded: StorageKey, raw: Mapping[str, Any]) -> tuple[dict[str, Any], float]:
+    async def _open_data(self, blinded: StorageKey, raw: Mapping[str, Any]) -> tuple[dict[str, Any], float]:
         if not raw or _SEALED not in raw:
             return {}, 0.0
-        document = json.loads(self._open(blinded, "data", raw[_SEALED]))
+        document = json.loads(await self._open(blinded, "data", raw[_SEALED]))
         return dict(document[_DATA]), float(document[_TOUCHED])
 
     async def _entry(self, blinded: StorageKey) -> FsmEntry:
         sealed_state = await self._inner_state(blinded)
-        state = None if sealed_state is None else self._open(blinded, "state", sealed_state).decode()
-        data, touched = self._open_data(blinded, await self._inner_data(blinded))
+        state = None if sealed_state is None else (await self._open(blinded, "state", sealed_state)).decode()
+        data, touched = await self._open_data(blinded, await self._inner_data(blinded))
         return FsmEntry(blinded, state, data, touched)
 
     async def entries(self, untouched_before: datetime | None = None) -> AsyncIterator[FsmEntry]:
@@ -487,6 +533,42 @@ class EncryptedStorage(BaseStorage):
             except (CryptoError, ValueError, KeyError):
                 yield FsmEntry(blinded, None, {}, 0.0)
 
+    async def reseal_outside(self, current: Key, previous: Mapping[bytes, Key]) -> int:
+        """Re-seal records held outside the database (Redis) from a previous key to ``current``, before a key
+        roll destroys the previous one. Records in the database are the roll's own work
+        (storage/epochs.py: reseal_fsm_table)."""
+        if not isinstance(self.inner, SweepableRedisStorage):
+            return 0
+        moved = 0
+        async for blinded in self.inner.keys():
+            key_text = storage_key_text(blinded)
+
+            def change(
+                state: str | None, data: str | None, key_text: str = key_text
+            ) -> tuple[str | None, str | None] | None:
+                new_state = _resealed(state, Place("fsm", "state", key_text), current, previous)
+                new_data = None
+                if data is not None:
+                    document = json.loads(data)
+                    sealed = _resealed(document.get(_SEALED), Place("fsm", "data", key_text), current, previous)
+                    new_data = json.dumps({**document, _SEALED: sealed}) if sealed is not None else None
+                return None if new_state is None and new_data is None else (new_state, new_data)
+
+            for _attempt in range(3):
+                if await self.inner.replace_record(blinded, change):
+                    moved += 1
+                    break
+                # Nothing to change, or written meanwhile: look again, in case it still needs it.
+                if not await self._needs_reseal(blinded, previous):
+                    break
+        return moved
+
+    async def _needs_reseal(self, blinded: StorageKey, previous: Mapping[bytes, Key]) -> bool:
+        assert isinstance(self.inner, SweepableRedisStorage)
+        state, data = await self.inner.get_record(blinded)
+        blobs = [text for text in (state, data.get(_SEALED)) if text]
+        return any(key_id_of(base64.b64decode(text)) in previous for text in blobs)
+
     async def delete_blinded(self, blinded: StorageKey) -> None:
         held = self._held()
         if held is not None:
@@ -502,3 +584,14 @@ class EncryptedStorage(BaseStorage):
     async def close(self) -> None:
         await self.settle()
         await self.inner.close()
+
+
+def _resealed(text: str | None, place: Place, current: Key, previous: Mapping[bytes, Key]) -> str | None:
+    """A sealed value (base64 text) sealed again under ``current``; None if it is not under a previous key."""
+    if not text:
+        return None
+    blob = base64.b64decode(text)
+    old = previous.get(key_id_of(blob))
+    if old is None:
+        return None
+    return base64.b64encode(seal(current, open_sealed(old, blob, place), place)).decode()

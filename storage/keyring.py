@@ -14,6 +14,7 @@ docs/decisions/0001-key-handling.md).
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import hmac
 import json
@@ -69,6 +70,11 @@ class Keyring:
         while kek.key_id in self.keks:  # 4-byte ids: a collision is unlikely but must not overwrite
             kek = Key.generate()
         return Keyring({**self.keks, kek.key_id: kek}, kek.key_id, self.index_key)
+
+    def keeping(self, key_ids: set[bytes]) -> Keyring:
+        """Only these keys (the active one always stays): what a key roll leaves once the others wrap nothing."""
+        kept = {kid: key for kid, key in self.keks.items() if kid in key_ids or kid == self.active_id}
+        return Keyring(kept, self.active_id, self.index_key)
 
     def without(self, key_id: bytes) -> Keyring:
         if key_id == self.active_id:
@@ -230,48 +236,56 @@ class KeyringFile:
             raise KeyringError(f"{self.path} already exists; refusing to overwrite a keyring") from None
         except OSError as error:
             raise KeyringError(f"cannot create a keyring at {self.path}: {error.strerror}") from None
+        os.fchmod(fd, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(lock.seal(keyring.to_json()) if lock else keyring.to_json())
             handle.flush()
             os.fsync(handle.fileno())
 
     def replace(self, keyring: Keyring, lock: Lock | None = None) -> None:
-        """Atomically replace an existing keyring (rotate, retire, new passphrase)."""
+        """Atomically replace an existing keyring (key rolls, retire, new passphrase): the old file or the new
+        one, never half of each, and durable before this returns (the rename too)."""
         temporary = self.path.with_name(self.path.name + ".new")
-        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with contextlib.suppress(FileNotFoundError):
+            temporary.unlink()  # a leftover from a crash: never inherit its mode or its contents
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        os.fchmod(fd, 0o600)  # whatever the umask
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(lock.seal(keyring.to_json()) if lock else keyring.to_json())
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(temporary, self.path)
+        directory = os.open(self.path.parent, os.O_RDONLY)
+        try:
+            os.fsync(directory)
+        finally:
+            os.close(directory)
 
 
 @dataclass
 class KeyringSource:
-    """Where this process gets its keyring: the environment (read-only) or a file, sealed or not.
+    """The keyring file this process reads and, at every key roll, rewrites; sealed with a passphrase or not.
 
     ``passphrase`` is asked only when the keyring is sealed. After a successful load the derived key
-    (never the passphrase) stays in memory so rotation and retirement can re-seal the file.
+    (never the passphrase) stays in memory, so this process can read the file again after another process
+    rolled the keys, and re-seal it after rolling them itself.
     """
 
-    inline: str | None
     file: KeyringFile
     passphrase: PassphrasePrompt = lambda: None
+    # The passphrase again, without a terminal (a secret file, read anew): for a running process.
+    passphrase_again: PassphrasePrompt = lambda: None
     lock: Lock | None = field(default=None, repr=False)
-
-    @property
-    def writable(self) -> bool:
-        return self.inline is None
 
     @property
     def sealed(self) -> bool:
         return self.lock is not None
 
     def describe(self) -> str:
-        return "TROPA_KEYRING" if self.inline is not None else str(self.file.path)
+        return str(self.file.path)
 
     def load(self) -> Keyring:
-        text = self.inline if self.inline is not None else self.file.read()
+        text = self.file.read()
         sealed = Lock.sealed_params(text)
         if sealed is None:
             self.lock = None
@@ -288,27 +302,41 @@ class KeyringSource:
         self.lock = lock
         return keyring
 
+    def reload(self, current: Keyring) -> Keyring:
+        """The file as it is now (another process may have rolled the keys), opened without asking anyone:
+        with the key this process derived at start, or with the passphrase file read again."""
+        text = self.file.read()
+        sealed = Lock.sealed_params(text)
+        if sealed is None:
+            keyring = Keyring.from_json(text, self.describe())
+        elif self.lock is not None and (self.lock.params, self.lock.salt) == sealed:
+            keyring = Keyring.from_json(self.lock.unseal(text, self.describe()), self.describe())
+        else:
+            passphrase = self.passphrase_again()
+            if not passphrase:
+                raise KeyringError(
+                    f"the keyring at {self.describe()} was locked with a new passphrase since this process "
+                    "started; restart it with the new passphrase"
+                )
+            params, salt = sealed
+            lock = Lock.derive(passphrase, params, salt)
+            keyring = Keyring.from_json(lock.unseal(text, self.describe()), self.describe())
+            self.lock = lock
+        if not hmac.compare_digest(keyring.check_value, current.check_value):
+            raise KeyringError(f"the keyring at {self.describe()} was replaced by another keyring; refusing it")
+        return keyring
+
     def exists(self) -> bool:
-        return self.inline is not None or self.file.exists()
+        return self.file.exists()
 
     def save_new(self, keyring: Keyring, passphrase: str | None = None) -> None:
-        self._require_writable()
         self.lock = Lock.derive(passphrase) if passphrase else None
         self.file.create(keyring, self.lock)
 
     def save(self, keyring: Keyring) -> None:
-        self._require_writable()
         self.file.replace(keyring, self.lock)
 
     def change_passphrase(self, keyring: Keyring, passphrase: str) -> None:
         """Re-seal under a new passphrase (new salt). The keys, and so all data, stay as they are."""
-        self._require_writable()
         self.lock = Lock.derive(passphrase)
         self.file.replace(keyring, self.lock)
-
-    def _require_writable(self) -> None:
-        if not self.writable:
-            raise KeyringError(
-                "the keyring comes from TROPA_KEYRING and cannot be changed here; "
-                "run this command with TROPA_KEY_FILE pointing at a writable copy"
-            )

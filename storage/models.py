@@ -275,6 +275,15 @@ class ProcessedUpdate(Base):
     handled_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
 
 
+class ShredRecord(Base):
+    """A request shredded since the last key roll, by a blind index of its id only: ``tropa restore`` shreds it
+    again in a backup taken before. A roll leaves every older backup unreadable, so it clears these."""
+
+    __tablename__ = "shred_ledger"
+    request_index: Mapped[str] = mapped_column(String(BLIND_LENGTH), primary_key=True)
+    shredded_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 class JobRun(Base):
     """One row per periodic job and period: the primary key makes a second run of a period impossible."""
 

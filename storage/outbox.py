@@ -1,7 +1,8 @@
 """The durable outbox: messages decided in a transaction, sent after it commits, retried until delivered.
 
 A payload is a small JSON document sealed under the request's data key (so shredding a request drops
-its undelivered messages too) or, for messages about no request, under the system key.
+its undelivered messages too) or, for messages about no request, under the ephemeral key, which every key
+roll replaces (storage/epochs.py).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from storage import clock
-from storage.crypto import Place
+from storage.crypto import Key, Place
 from storage.ids import new_id
 from storage.models import OutboxMessage, Request
 from storage.vault import Vault
@@ -58,10 +59,16 @@ class Outbox:
         self.session = session
         self.vault = vault
 
-    async def _key_for(self, request_id: str | None) -> Any:
+    async def _key_for(self, request_id: str | None) -> Key:
+        """The key to seal a new message with: its request's, or the ephemeral key (which rolls)."""
         if request_id is None:
-            return await self.vault.system_key(self.session)
+            return await self.vault.ephemeral_key(self.session)
         return await self.vault.data_key(self.session, request_id)
+
+    async def _key_of(self, row: OutboxMessage) -> Key:
+        if row.request_id is None:
+            return await self.vault.ephemeral_key_for(self.session, row.payload)
+        return await self.vault.data_key(self.session, row.request_id)
 
     async def put(
         self,
@@ -178,7 +185,7 @@ class Outbox:
         return renewed
 
     async def _pending(self, row: OutboxMessage, lease: datetime | None) -> PendingMessage:
-        key = await self._key_for(row.request_id)
+        key = await self._key_of(row)
         return PendingMessage(
             id=row.id,
             request_id=row.request_id,

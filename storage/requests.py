@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import clock
 from storage.crypto import Place
+from storage.epochs import note_shred
 from storage.ids import new_id, new_request_code
 from storage.models import OPEN_STATUSES, BlockedRequester, DataKey, Request
 from storage.vault import Vault
@@ -162,6 +163,9 @@ class RequestRepository:
         )
         return _record(row) if row else None
 
+    async def all_ids(self) -> list[str]:
+        return list(await self.session.scalars(select(Request.id)))
+
     async def ids_for_requester(self, user_id: int) -> list[str]:
         return list(
             await self.session.scalars(
@@ -213,6 +217,13 @@ class RequestRepository:
 
     async def closed_before(self, moment: datetime) -> list[RequestRecord]:
         rows = await self.session.scalars(select(Request).where(Request.status == "closed", Request.closed_at < moment))
+        return [_record(row) for row in rows]
+
+    async def open_idle_since(self, moment: datetime) -> list[RequestRecord]:
+        """Requests not closed (waiting, claimed, or from a blocked person) with no activity since ``moment``."""
+        rows = await self.session.scalars(
+            select(Request).where(Request.status.in_(OPEN_STATUSES), Request.last_activity_at < moment)
+        )
         return [_record(row) for row in rows]
 
     async def claimed_idle_since(self, moment: datetime) -> list[RequestRecord]:
@@ -327,7 +338,7 @@ class RequestRepository:
             status="new",
             assignee_id=None,
             claimed_at=None,
-            last_activity_at=clock.now(),
+            # Not activity: nobody did anything. The inactivity retention still counts from the last person.
         )
 
     # -- blocking provocateurs ---------------------------------------------------------------------
@@ -365,8 +376,12 @@ class RequestRepository:
         """Delete the data key and every row sealed under it, in the caller's transaction.
 
         Notes, outbox messages and shown-message references go with the request row (ON DELETE
-        CASCADE); audit events stay but lose their pointer to it (ON DELETE SET NULL).
+        CASCADE); audit events stay but lose their pointer to it (ON DELETE SET NULL). Copies the database
+        keeps of what is deleted here stop opening at the next key roll (storage/epochs.py).
         """
         await self.session.execute(delete(DataKey).where(DataKey.owner_id == request_id))
         result = await self.session.execute(delete(Request).where(Request.id == request_id).returning(Request.id))
-        return result.scalar_one_or_none() is not None
+        shredded = result.scalar_one_or_none() is not None
+        if shredded:
+            await note_shred(self.session, self.vault, request_id)
+        return shredded

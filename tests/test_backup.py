@@ -35,7 +35,7 @@ async def test_backup_delete_everything_restore(harness: Harness, tmp_path: Path
     await harness.close()
     for leftover in harness.data_dir.glob("tropa.db*"):
         leftover.unlink()
-    restore(settings, target, said.append)
+    await restore(settings, target, said.append)
 
     from bot.runtime import open_runtime
 
@@ -59,7 +59,7 @@ async def test_restore_refuses_a_backup_of_another_keyring(tmp_path: Path) -> No
         await (await open_runtime(settings, create_if_fresh=True, say=lambda _: None)).close()
     backup(one, tmp_path / "one.db", lambda _: None)
     with pytest.raises(BackupError, match="another keyring"):
-        restore(two, tmp_path / "one.db", lambda _: None)
+        await restore(two, tmp_path / "one.db", lambda _: None)
 
 
 async def test_restore_refuses_while_the_bot_runs(harness: Harness, tmp_path: Path) -> None:
@@ -71,7 +71,7 @@ async def test_restore_refuses_while_the_bot_runs(harness: Harness, tmp_path: Pa
 
         await session.execute(text("UPDATE meta SET value = value WHERE key = 'key_check'"))
         with pytest.raises(BackupError, match="stop the bot"):
-            restore(settings, tmp_path / "b.db", lambda _: None)
+            await restore(settings, tmp_path / "b.db", lambda _: None)
 
 
 def test_postgresql_gets_the_pg_dump_command(tmp_path: Path) -> None:

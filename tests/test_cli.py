@@ -97,30 +97,36 @@ def test_settings_come_from_a_dotenv_file(cli: Cli, tmp_path: Path) -> None:
 def test_keys_and_migrate_from_the_command_line(cli: Cli, tmp_path: Path) -> None:
     status, _, err = cli("migrate")
     assert status == 2 and "tropa keys init" in err
-    assert cli("keys", "init", "--no-passphrase")[0] == 0
-    status, _, err = cli("keys", "init", "--no-passphrase")
+    status, _, err = cli("keys", "init")  # no terminal, no passphrase file
+    assert status == 2 and err.count("\n") == 1 and "TROPA_KEY_PASSPHRASE_FILE" in err
+    assert cli("keys", "init", "--unsafe-no-passphrase")[0] == 0
+    status, _, err = cli("keys", "init", "--unsafe-no-passphrase")
     assert status == 2 and "refusing to overwrite" in err
+    status, _, err = cli("migrate")  # an unlocked keyring is used only when asked for by name
+    assert status == 2 and err.count("\n") == 1 and "TROPA_UNSAFE_UNLOCKED_KEYRING" in err
+    cli.monkeypatch.setenv("TROPA_UNSAFE_UNLOCKED_KEYRING", "true")
     status, out, _ = cli("migrate")
     assert status == 0 and "revision" in out
     listed = cli("keys", "list")[1]
-    assert "active" in listed and "wraps 1 data keys" in listed  # the system key
+    assert "active" in listed and "wraps 2 data keys" in listed  # the system key and the ephemeral key
+    old = next(line for line in listed.splitlines() if "active" in line).split()[0]
     status, out, _ = cli("keys", "rotate")
-    assert status == 0 and "re-wrapped 1 data keys" in out
-    old = out.split("tropa keys retire ")[1].split()[0]
+    assert status == 0 and "re-wrapped 2 data keys" in out and f"Destroyed {old}" in out
     status, _, err = cli("keys", "retire", old)
-    assert status == 0, err
+    assert status == 2 and "no key" in err
     status, _, err = cli("keys", "retire", "nothex!")
     assert status == 2 and "not a key id" in err
     status, out, _ = cli("volunteers", "invite", "coordinator")
     assert status == 0 and "/join " in out
     status, out, _ = cli("purge")
-    assert status == 0 and "Shredded 0 closed requests" in out
+    assert status == 0 and "Shredded 0 requests" in out
 
 
 def test_a_foreign_keyring_is_refused_from_the_command_line(cli: Cli, tmp_path: Path) -> None:
-    cli("keys", "init", "--no-passphrase")
+    cli.monkeypatch.setenv("TROPA_UNSAFE_UNLOCKED_KEYRING", "true")
+    cli("keys", "init", "--unsafe-no-passphrase")
     cli("migrate")
     other = tmp_path / "other"
-    cli("keys", "init", "--no-passphrase", TROPA_DATA_DIR=str(other))
+    cli("keys", "init", "--unsafe-no-passphrase", TROPA_DATA_DIR=str(other))
     status, _, err = cli("migrate", TROPA_KEY_FILE=str(other / "keyring.json"))
     assert status == 2 and "does not belong to this database" in err

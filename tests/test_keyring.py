@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from storage.keyring import Keyring, KeyringError, KeyringFile, KeyringSource
+from bot.settings import SettingsError, load_settings
+from storage.keyring import Keyring, KeyringError, KeyringFile
 
 
 def test_file_is_created_0600_and_never_overwritten(tmp_path: Path) -> None:
@@ -82,10 +83,9 @@ def test_retire_refuses_the_active_key_and_unknown_keys() -> None:
     assert old not in rotated.without(old).keks
 
 
-def test_inline_source_reads_env_and_refuses_writes(tmp_path: Path) -> None:
-    keyring = Keyring.generate()
-    source = KeyringSource(inline=keyring.to_json(), file=KeyringFile(tmp_path / "unused.json"))
-    assert source.exists() and source.load().check_value == keyring.check_value
-    with pytest.raises(KeyringError, match="TROPA_KEYRING"):
-        source.save(keyring.with_new_active())
-    assert not (tmp_path / "unused.json").exists()
+def test_a_keyring_in_the_environment_is_refused_by_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Key rolls rewrite the keyring, so it must be a file; TROPA_KEYRING is refused, not ignored."""
+    monkeypatch.setenv("TROPA_KEYRING", Keyring.generate().to_json())
+    with pytest.raises(SettingsError, match="TROPA_KEYRING: is no longer read") as raised:
+        load_settings(_env_file=None)
+    assert "TROPA_KEY_FILE" in str(raised.value) and "\n" not in str(raised.value)

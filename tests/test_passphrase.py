@@ -114,13 +114,38 @@ async def test_an_unlocked_keyring_is_warned_about(tmp_path: Path) -> None:
 
 
 def test_init_requires_a_passphrase_or_an_explicit_opt_out(tmp_path: Path) -> None:
-    with pytest.raises(KeyringError, match="--no-passphrase"):
+    with pytest.raises(KeyringError, match="TROPA_KEY_PASSPHRASE_FILE"):
         keys.init_keyring(make_settings(tmp_path), _quiet)
     assert not (tmp_path / "keyring.json").exists()
     with pytest.raises(KeyringError, match="at least 12"):
         keys.init_keyring(make_settings(tmp_path, key_passphrase_file=_write(tmp_path / "short", "short")), _quiet)
-    keys.init_keyring(make_settings(tmp_path), _quiet, with_passphrase=False)
+    said: list[str] = []
+    keys.init_keyring(make_settings(tmp_path), said.append, unsafe_no_passphrase=True)
     assert "keks" in (tmp_path / "keyring.json").read_text()
+    assert any("UNSAFE" in line for line in said)
+
+
+async def test_run_without_a_terminal_or_passphrase_file_refuses_and_creates_nothing(tmp_path: Path) -> None:
+    """A container, systemd or nohup start with nothing to unlock with: one line, no unlocked keyring."""
+    data = tmp_path / "data"
+    with pytest.raises(KeyringError, match="TROPA_KEY_PASSPHRASE_FILE") as raised:
+        await open_runtime(make_settings(data, unsafe_unlocked_keyring=False), create_if_fresh=True, say=_quiet)
+    assert "\n" not in str(raised.value)
+    assert not (data / "keyring.json").exists() and not (data / "tropa.db").exists()
+
+
+async def test_an_existing_unlocked_keyring_is_refused_unless_asked_for_by_name(tmp_path: Path) -> None:
+    await (await open_runtime(make_settings(tmp_path), create_if_fresh=True, say=_quiet)).close()
+    with pytest.raises(KeyringError, match="TROPA_UNSAFE_UNLOCKED_KEYRING"):
+        await open_runtime(make_settings(tmp_path, unsafe_unlocked_keyring=False), create_if_fresh=True, say=_quiet)
+    # `tropa keys passphrase` is how it gets locked, so that one may open it.
+    runtime = await open_runtime(
+        make_settings(tmp_path, unsafe_unlocked_keyring=False), create_if_fresh=False, say=_quiet, allow_unlocked=True
+    )
+    await keys.change_passphrase(runtime, _write(tmp_path / "new", PASSPHRASE), _quiet)
+    await runtime.close()
+    locked = make_settings(tmp_path, unsafe_unlocked_keyring=False, key_passphrase_file=tmp_path / "new")
+    await (await open_runtime(locked, create_if_fresh=False, say=_quiet)).close()
 
 
 def test_weakened_cost_parameters_are_refused(tmp_path: Path) -> None:
@@ -135,7 +160,7 @@ def test_weakened_cost_parameters_are_refused(tmp_path: Path) -> None:
     path.write_text(json.dumps(document))
     from storage.keyring import KeyringSource
 
-    source = KeyringSource(inline=None, file=KeyringFile(path), passphrase=lambda: PASSPHRASE)
+    source = KeyringSource(file=KeyringFile(path), passphrase=lambda: PASSPHRASE)
     with pytest.raises(KeyringError, match="64 MiB"):
         source.load()
 
@@ -147,3 +172,16 @@ def test_unlock_time_with_the_chosen_parameters(capsys: pytest.CaptureFixture[st
     with capsys.disabled():
         print(f"\n  Argon2id unlock (128 MiB, 3 iterations, 4 lanes): {elapsed * 1000:.0f} ms")
     assert elapsed < 10
+
+
+async def test_a_bot_refuses_a_keyring_it_cannot_rewrite(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A read-only keyring (a mounted secret) would keep destroyed keys alive: `tropa run` refuses it. (As root
+    every file is writable, so the file system's answer is played here.)"""
+    settings = make_settings(tmp_path)
+    await (await open_runtime(settings, create_if_fresh=True, say=_quiet)).close()
+    import bot.runtime
+
+    monkeypatch.setattr(bot.runtime.os, "access", lambda path, _mode: Path(path) != tmp_path / "keyring.json")
+    with pytest.raises(KeyringError, match="not writable: key rolls rewrite it"):
+        await open_runtime(settings, create_if_fresh=True, say=_quiet, writable_keyring=True)
+    await (await open_runtime(settings, create_if_fresh=False, say=_quiet)).close()  # `tropa stats` may read it

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import re
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
@@ -12,7 +13,7 @@ from services.context import Services
 from services.queue import QueueError
 from storage import clock
 from storage.volunteers import VolunteerRecord
-from tests.support.harness import Harness
+from tests.support.harness import Harness, start_harness
 from tests.support.inspect import audit_actions, count_rows, request_field
 from tests.support.intake import IntakeAnswers, Requester
 from tests.support.team import Member, admin, join
@@ -397,6 +398,43 @@ async def test_a_blocked_requester_is_recorded_and_the_volunteer_told(harness: H
     assert reasons == ["blocked", "blocked"]  # recorded, never retried
 
 
+async def test_requests_in_every_state_are_shredded_after_the_inactivity_period(tmp_path: Path) -> None:
+    """Waiting, claimed and blocked requests go after TROPA_INACTIVE_DAYS (90) untouched; the holder and the
+    coordinators hear the code and nothing else. (A claim outlives 90 days only with a lease that long.)"""
+    harness = await start_harness(tmp_path / "data", claim_lease_hours=24 * 90)
+    try:
+        await _every_state_is_shredded(harness)
+    finally:
+        await harness.close()
+
+
+async def _every_state_is_shredded(harness: Harness) -> None:
+    boss = await admin(harness)
+    vera = await join(harness, boss, 2001)
+    cora = await join(harness, boss, 2002, role="coordinator")
+    _, waiting = await _case(harness, 1001, description="waiting-secret")
+    _, claimed = await _case(harness, 1002, description="claimed-secret")
+    _, blocked = await _case(harness, 1003, description="blocked-secret")
+    await vera.send(f"/claim {claimed}")
+    await cora.send(f"/block {blocked}")
+    clock.travel(timedelta(days=60))
+    _, fresh = await _case(harness, 1004)  # active 30 days before the others expire: stays
+    clock.travel(timedelta(days=30, hours=1))
+    results = await harness.run_jobs()
+    assert results["retention"] == 3
+    for code in (waiting, claimed, blocked):
+        assert await request_field(harness, code, "status") is None
+    assert await request_field(harness, fresh, "status") == "new"
+    assert [t for t in vera.texts() if "was erased: no activity" in t] == [
+        f"{claimed} was erased: no activity for 90 days."
+    ]  # the holder hears of their own case only
+    for member in (cora, boss):  # coordinators and admins hear of each one, by code
+        erased = sorted(t for t in member.texts() if "was erased: no activity" in t)
+        assert erased == sorted(f"{c} was erased: no activity for 90 days." for c in (waiting, claimed, blocked))
+    for member in (vera, cora, boss):
+        assert not any(secret in text for text in member.texts() for secret in ("waiting-secret", "claimed-secret"))
+
+
 async def test_retention_shreds_exactly_the_closed_requests_that_are_due(
     harness: Harness, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -424,10 +462,11 @@ async def test_retention_shreds_exactly_the_closed_requests_that_are_due(
     clock.travel(timedelta(days=20))
     from bot.cli import main
 
+    monkeypatch.setenv("TROPA_UNSAFE_UNLOCKED_KEYRING", "true")  # the test keyring has no passphrase
     monkeypatch.setenv("TROPA_DATA_DIR", str(harness.data_dir))
     monkeypatch.setenv("TROPA_ADMIN_IDS", "9001")
     await asyncio.to_thread(main, ["purge"])
-    assert "Shredded 1 closed requests" in capsys.readouterr().out
+    assert "Shredded 1 requests: closed more than 30 days ago" in capsys.readouterr().out
     assert await request_field(harness, young, "status") is None
     assert await request_field(harness, still_open, "status") == "new"
 

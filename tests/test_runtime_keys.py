@@ -6,11 +6,13 @@ import hashlib
 from pathlib import Path
 
 import pytest
+from sqlalchemy import update
 
 from bot import keys
 from bot.runtime import open_runtime
 from storage.binding import KeyringMismatch
 from storage.keyring import Keyring, KeyringError, KeyringFile
+from storage.models import Meta
 from storage.requests import RequestRepository
 from tests.support.settings import make_settings
 
@@ -31,7 +33,7 @@ async def test_fresh_directory_creates_keyring_and_database(tmp_path: Path) -> N
     assert (tmp_path / "data" / "keyring.json").stat().st_mode & 0o777 == 0o600
     assert (tmp_path / "data" / "tropa.db").exists()
     assert any("keyring" in line for line in said) and any("Database ready" in line for line in said)
-    assert any("has no passphrase" in line for line in said)  # made without a terminal or passphrase file
+    assert any("has no passphrase" in line for line in said)  # only because the test settings opt in by name
     # A second start binds to the same keyring, creating nothing.
     said.clear()
     runtime = await open_runtime(settings, create_if_fresh=True, say=said.append)
@@ -69,16 +71,7 @@ async def test_without_create_a_missing_keyring_is_refused(tmp_path: Path) -> No
         await open_runtime(make_settings(tmp_path), create_if_fresh=False, say=_quiet)
 
 
-async def test_keyring_from_environment(tmp_path: Path, database_url: str) -> None:
-    keyring = Keyring.generate()
-    settings = make_settings(tmp_path, keyring=keyring.to_json(), database_url=database_url)
-    runtime = await open_runtime(settings, create_if_fresh=True, say=_quiet)
-    assert runtime.keyring.check_value == keyring.check_value
-    await runtime.close()
-    assert not (tmp_path / "keyring.json").exists()
-
-
-async def test_rotate_keeps_everything_readable_then_retire(tmp_path: Path, database_url: str) -> None:
+async def test_rotate_keeps_everything_readable_and_destroys_the_old_key(tmp_path: Path, database_url: str) -> None:
     settings = make_settings(tmp_path, database_url=database_url)
     runtime = await open_runtime(settings, create_if_fresh=True, say=_quiet)
     codes = []
@@ -93,7 +86,9 @@ async def test_rotate_keeps_everything_readable_then_retire(tmp_path: Path, data
         await keys.retire_key(runtime, old_id, _quiet)
     said: list[str] = []
     await keys.rotate_keys(runtime, said.append)
-    assert "re-wrapped 6 data keys" in said[0]  # five requests and the system key
+    assert "re-wrapped 7 data keys" in said[0]  # five requests, the system key and the ephemeral key
+    assert any(f"Destroyed {old_id}" in line for line in said)
+    assert bytes.fromhex(old_id) not in KeyringFile(tmp_path / "keyring.json").load().keks
     await runtime.close()
 
     runtime = await open_runtime(settings, create_if_fresh=False, say=_quiet)
@@ -102,15 +97,8 @@ async def test_rotate_keeps_everything_readable_then_retire(tmp_path: Path, data
         for user, code in enumerate(codes):
             record = await repo.by_code(code)
             assert record is not None and (await repo.read(record)).answers == {"n": user}
-    await keys.retire_key(runtime, old_id, _quiet)
-    assert bytes.fromhex(old_id) not in KeyringFile(tmp_path / "keyring.json").load().keks
-    await runtime.close()
-
-    runtime = await open_runtime(settings, create_if_fresh=False, say=_quiet)
-    async with runtime.db.transaction() as session:
-        repo = RequestRepository(session, runtime.vault)
-        record = await repo.by_code(codes[0])
-        assert record is not None and (await repo.read(record)).answers == {"n": 0}
+    with pytest.raises(KeyringError, match="no key"):
+        await keys.retire_key(runtime, old_id, _quiet)  # already gone
     await runtime.close()
 
 
@@ -118,11 +106,14 @@ async def test_retire_refuses_while_a_key_still_wraps_data(tmp_path: Path) -> No
     settings = make_settings(tmp_path)
     runtime = await open_runtime(settings, create_if_fresh=True, say=_quiet)
     old = runtime.keyring
-    # Simulate a rotation whose re-wrap never ran: the file has a new active key, data is under the old.
-    runtime.keyring_source.save(old.with_new_active())
+    # A rotation whose re-wrap never ran: a new key is active, the data keys are still under the old one.
+    rolled = old.with_new_active()
+    runtime.keyring_source.save(rolled)
+    async with runtime.db.transaction() as session:
+        await session.execute(update(Meta).where(Meta.key == "kek.active").values(value=rolled.active_id.hex()))
     await runtime.close()
     runtime = await open_runtime(settings, create_if_fresh=False, say=_quiet)
-    with pytest.raises(KeyringError, match="still wraps 1 data keys"):
+    with pytest.raises(KeyringError, match="still wraps 2 data keys"):  # the system key and the ephemeral one
         await keys.retire_key(runtime, old.active_id.hex(), _quiet)
     await runtime.close()
 
@@ -132,7 +123,6 @@ async def test_old_keyring_missing_a_wrapping_key_is_refused(tmp_path: Path) -> 
     runtime = await open_runtime(settings, create_if_fresh=True, say=_quiet)
     stale_copy = runtime.keyring
     await keys.rotate_keys(runtime, _quiet)
-    await keys.retire_key(runtime, stale_copy.active_id.hex(), _quiet)
     await runtime.close()
     # Someone restores yesterday's keyring file: same check value, but it lacks today's key.
     (tmp_path / "keyring.json").unlink()

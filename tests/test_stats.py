@@ -236,7 +236,7 @@ async def _scripted_helpline(h: Harness) -> tuple[FakeUser, FakeUser, FakeUser]:
 
 async def _purge(h: Harness) -> int:
     async with h.runtime.db.transaction() as session:
-        return await Services(session, h.runtime.vault, h.app.policy, h.app.events).queue.purge_closed()
+        return await Services(session, h.runtime.vault, h.app.policy, h.app.events).queue.purge_expired()
 
 
 async def test_stats_show_the_expected_numbers_and_survive_purging(harness_any_db: Harness) -> None:
@@ -508,6 +508,7 @@ def cli_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
             monkeypatch.delenv(name)
     monkeypatch.chdir(tmp_path)
     data_dir = tmp_path / "data"
+    monkeypatch.setenv("TROPA_UNSAFE_UNLOCKED_KEYRING", "true")  # the test keyring has no passphrase
     monkeypatch.setenv("TROPA_DATA_DIR", str(data_dir))
     monkeypatch.setenv("TROPA_DEFAULT_LANGUAGE", "en")
     return data_dir

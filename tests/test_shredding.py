@@ -1,0 +1,326 @@
+"""Forgotten means gone: holding the keyring, nothing left on the disk opens what was shredded.
+
+Each test plants a canary, records the exact bytes of that person's wrapped data keys and ciphertexts,
+shreds, lets the key roll run (a moved clock), then searches every file where data rests and tries to
+open every copy it finds with the current keyring (tests/support/forensics.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from bot.backup import BackupError, backup, restore
+from bot.runtime import open_runtime
+from storage import clock
+from storage.epochs import ROLL_GRACE
+from storage.fsm import SweepableRedisStorage
+from storage.keyring import KeyringFile
+from storage.models import DataKey, FsmRecord, Meta, Request
+from storage.requests import RequestRepository
+from storage.vault import EPHEMERAL_CURRENT
+from tests.support.canary import canary
+from tests.support.forensics import (
+    Planted,
+    copies_in,
+    files_under,
+    live_data_keys,
+    openable_copies,
+    postgres_data_directory,
+)
+from tests.support.harness import Harness, start_harness
+from tests.support.intake import IntakeAnswers, Requester
+from tests.support.settings import make_settings
+
+BOUND = timedelta(hours=12)  # the default TROPA_SHRED_BOUND_HOURS
+
+
+async def _ephemeral_wrapped(h: Harness) -> tuple[str, bytes]:
+    async with h.runtime.db.transaction() as session:
+        owner = await session.scalar(select(Meta.value).where(Meta.key == EPHEMERAL_CURRENT))
+        assert owner is not None
+        row = await session.get(DataKey, owner)
+        assert row is not None
+        return owner, row.wrapped
+
+
+async def _plant_and_submit(h: Harness, user_id: int) -> tuple[Requester, Planted, str]:
+    """A person answers (the FSM holds it, sealed under the ephemeral key), then submits (the request holds
+    it, under its own data key). Returns the bytes a forensic copy could hold of both."""
+    planted = Planted()
+    person = Requester(h, h.user(user_id))
+    await person.reach_review(IntakeAnswers(description=canary("forgotten")))
+    owner, wrapped = await _ephemeral_wrapped(h)
+    planted.wrapped[owner] = wrapped
+    if h.app.storage.transactional:  # the FSM record is a database row
+        async with h.runtime.db.transaction() as session:
+            for row in await session.scalars(select(FsmRecord)):
+                if row.data:
+                    planted.sealed[row.data] = row.data
+    await person.press("Submit")
+    code = person.request_code()
+    async with h.runtime.db.transaction() as session:
+        request = await session.scalar(select(Request).where(Request.code == code))
+        assert request is not None
+        key_row = await session.get(DataKey, request.id)
+        assert key_row is not None
+        planted.wrapped[request.id] = key_row.wrapped
+        planted.sealed[request.answers] = request.answers
+        planted.sealed[request.chat_id] = request.chat_id
+    return person, planted, code
+
+
+async def _forget(person: Requester) -> None:
+    await person.send("/forget")
+    await person.press("Yes, erase everything")
+    assert "Everything is erased" in person.last()
+
+
+async def _let_the_keys_roll(h: Harness) -> None:
+    clock.travel(BOUND)
+    assert await h.app.epochs.tick() == "started"
+    assert await h.app.epochs.tick() is None  # its grace period has not passed
+    clock.travel(ROLL_GRACE + timedelta(seconds=1))
+    assert await h.app.epochs.tick() == "finished"
+
+
+async def test_sqlite_keeps_no_copy_that_the_keyring_opens(harness: Harness) -> None:
+    h = harness
+    person, planted, _code = await _plant_and_submit(h, 5_101)
+    await _forget(person)
+    # Right after the shred's commit the WAL was checkpointed and truncated: it holds no page of it.
+    wal = h.data_dir / "tropa.db-wal"
+    assert not any(copies_in([wal], planted.needles()).values())
+    await _let_the_keys_roll(h)
+    keyring = KeyringFile(h.runtime.settings.resolved_key_file).load()
+    found = copies_in(files_under(h.data_dir), planted.needles())
+    live = await live_data_keys(h.runtime.db, keyring)
+    assert openable_copies(planted, found, keyring, live) == []
+    assert all(bytes.fromhex(kek) not in keyring.keks for kek in _kek_ids(planted))  # no key that wrapped it
+
+
+def _kek_ids(planted: Planted) -> list[str]:
+    return [wrapped[1:5].hex() for wrapped in planted.wrapped.values()]
+
+
+@pytest.mark.postgres
+async def test_postgresql_heap_and_wal_keep_copies_that_no_longer_open(tmp_path: Path, postgres_url: str) -> None:
+    h = await start_harness(tmp_path / "data", database_url=postgres_url)
+    try:
+        person, planted, _code = await _plant_and_submit(h, 5_102)
+        await _forget(person)
+        data_dir = await postgres_data_directory(postgres_url)
+        if not any(path.is_file() for path in files_under(data_dir / "pg_wal")):
+            pytest.fail(f"cannot read PostgreSQL's data directory {data_dir}: the test must run where it can")
+        keyring = KeyringFile(h.runtime.settings.resolved_key_file).load()
+        found = copies_in(files_under(data_dir, h.data_dir), planted.needles())
+        live = await live_data_keys(h.runtime.db, keyring)
+        # Before the roll: the DELETE reached none of PostgreSQL's own copies, and the keyring opens them.
+        assert openable_copies(planted, found, keyring, live) != []
+
+        await _let_the_keys_roll(h)
+        await postgres_data_directory(postgres_url)  # CHECKPOINT again: the roll's own writes on disk too
+        keyring = KeyringFile(h.runtime.settings.resolved_key_file).load()
+        found = copies_in(files_under(data_dir, h.data_dir), planted.needles())
+        assert found[planted.wrapped[next(iter(planted.wrapped))]] or any(found.values())  # copies remain...
+        live = await live_data_keys(h.runtime.db, keyring)
+        assert openable_copies(planted, found, keyring, live) == []  # ...and none opens
+        assert all(bytes.fromhex(kek) not in keyring.keks for kek in _kek_ids(planted))
+    finally:
+        await h.close()
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture
+def redis_with_aof(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """A Redis of this test's own that appends every write to disk, as the compose deployment's does."""
+    if shutil.which("redis-server") is None:
+        pytest.skip("redis-server is not installed")
+    directory = tmp_path / "redis"
+    directory.mkdir()
+    port = _free_port()
+    options = ["--port", str(port), "--bind", "127.0.0.1", "--dir", str(directory), "--save", ""]
+    server = subprocess.Popen(
+        ["redis-server", *options, "--appendonly", "yes", "--appendfsync", "always"], stdout=subprocess.DEVNULL
+    )
+    try:
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+        yield f"redis://127.0.0.1:{port}/0", directory
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
+@pytest.mark.redis
+async def test_redis_append_only_file_keeps_copies_that_no_longer_open(
+    tmp_path: Path, redis_with_aof: tuple[str, Path], redis_ready: bool
+) -> None:
+    url, aof_dir = redis_with_aof
+    inner = SweepableRedisStorage.connect(url)
+    h = await start_harness(tmp_path / "data", inner_storage=inner, redis_url=url)
+    try:
+        planted = Planted()
+        person = Requester(h, h.user(5_103))
+        await person.reach_review(IntakeAnswers(description=canary("forgotten")))
+        owner, wrapped = await _ephemeral_wrapped(h)
+        planted.wrapped[owner] = wrapped
+        async for blinded in inner.keys():
+            _state, data = await inner.get_record(blinded)
+            text = data["sealed"]
+            planted.sealed[text.encode()] = base64.b64decode(text)
+        assert planted.sealed
+        await _forget(person)
+        assert [key async for key in inner.keys(untouched_before=None)] == []
+        await _let_the_keys_roll(h)
+        keyring = KeyringFile(h.runtime.settings.resolved_key_file).load()
+        found = copies_in(files_under(aof_dir, h.data_dir), planted.needles())
+        assert any(found[needle] for needle in planted.sealed)  # the append-only file still has it...
+        live = await live_data_keys(h.runtime.db, keyring)
+        assert openable_copies(planted, found, keyring, live) == []  # ...and it opens with nothing
+    finally:
+        await h.close()
+
+
+async def test_a_roll_moves_live_intakes_to_the_new_key_and_nothing_is_lost(tmp_path: Path, redis_url: str) -> None:
+    """Someone half-way through the questions while the keys roll (FSM in Redis and in the table) goes on
+    as if nothing happened; the old ephemeral key is gone afterwards."""
+    for inner, settings in ((None, {}), (SweepableRedisStorage.connect(redis_url), {"redis_url": redis_url})):
+        h = await start_harness(tmp_path / f"data-{bool(inner)}", inner_storage=inner, **settings)
+        try:
+            writing = Requester(h, h.user(5_104))
+            await writing.through_consent()
+            await writing.press("I am asking for myself")
+            forgetting = Requester(h, h.user(5_105))
+            await forgetting.submit()
+            await _forget(forgetting)
+            old_owner, _ = await _ephemeral_wrapped(h)
+            await _let_the_keys_roll(h)
+            async with h.runtime.db.transaction() as session:
+                assert await session.get(DataKey, old_owner) is None
+            answers = IntakeAnswers(description="still here")
+            for label in (answers.status, answers.location, *answers.documents, "Done", answers.health):
+                await writing.press(label)
+            for label in (answers.urgency, *answers.help, "Done"):
+                await writing.press(label)
+            await writing.send("still here")
+            await writing.press("Submit")
+            assert writing.request_code()
+        finally:
+            await h.close()
+
+
+async def test_a_request_forgotten_after_a_backup_stays_forgotten_after_restore(
+    harness: Harness, tmp_path: Path
+) -> None:
+    h = harness
+    kept_secret, forgotten_secret = canary("kept"), canary("forgotten")
+    kept = await Requester(h, h.user(5_201)).submit(IntakeAnswers(description=kept_secret))
+    leaving = Requester(h, h.user(5_202))
+    forgotten = await leaving.submit(IntakeAnswers(description=forgotten_secret))
+    settings = make_settings(h.data_dir)
+    backup(settings, tmp_path / "before.db", lambda _line: None)
+    await _forget(leaving)  # after the backup was taken
+    await h.close()
+
+    said: list[str] = []
+    await restore(settings, tmp_path / "before.db", said.append)
+    assert any("Shredded again 1 requests" in line for line in said)
+    runtime = await open_runtime(settings, create_if_fresh=False, say=lambda _line: None)
+    try:
+        async with runtime.db.transaction() as session:
+            repo = RequestRepository(session, runtime.vault)
+            assert await repo.by_code(forgotten) is None  # the restore did not bring the person back
+            record = await repo.by_code(kept)
+            assert record is not None and (await repo.read(record)).answers["description"] == kept_secret
+    finally:
+        await runtime.close()
+
+
+async def test_a_backup_from_before_a_key_roll_no_longer_opens(harness: Harness, tmp_path: Path) -> None:
+    h = harness
+    leaving, planted, _code = await _plant_and_submit(h, 5_301)
+    settings = make_settings(h.data_dir)
+    backup(settings, tmp_path / "old.db", lambda _line: None)
+    await _forget(leaving)
+    await _let_the_keys_roll(h)
+    keyring = KeyringFile(settings.resolved_key_file).load()
+    found = copies_in([tmp_path / "old.db"], planted.needles())
+    assert found[planted.request_wrapped_key()] and openable_copies(planted, found, keyring, []) == []
+    await h.close()
+    before = (h.data_dir / "tropa.db").read_bytes()
+    with pytest.raises(BackupError, match="taken before a key roll"):
+        await restore(settings, tmp_path / "old.db", lambda _line: None)
+    assert (h.data_dir / "tropa.db").read_bytes() == before  # nothing was written
+
+
+async def test_the_consent_screen_states_the_periods_the_bot_keeps(tmp_path: Path) -> None:
+    """What the person agrees to, in their language, is what the jobs and the key roll then do."""
+    h = await start_harness(tmp_path / "data")
+    try:
+        person = Requester(h, h.user(5_401))
+        await person.start()
+        await person.choose_language()
+        await person.press("I understand, continue")
+        consent = person.last()
+        for sentence in (
+            "We erase your request 30 days after it is closed.",
+            "A request with no activity for 90 days is erased even if it is not closed.",
+            "Unfinished answers are erased 40 hours after your last answer.",
+            "Send /forget at any time to erase everything at once.",
+            "Erased means gone: within 12 hours, the keys that could still read copies left on our server's disk "
+            "are destroyed.",
+        ):
+            assert sentence in consent, consent
+        await person.press("I agree")
+        await _forget(person)
+        clock.travel(BOUND - timedelta(minutes=11))
+        assert await h.app.epochs.tick() is None  # not yet due...
+        clock.travel(timedelta(minutes=2))
+        assert await h.app.epochs.tick() == "started"  # ...and started early enough to end within the 12 hours
+        clock.travel(ROLL_GRACE + timedelta(seconds=1))
+        assert await h.app.epochs.tick() == "finished"
+    finally:
+        await h.close()
+
+
+async def test_with_a_bound_of_zero_the_keys_roll_right_after_the_shred(tmp_path: Path) -> None:
+    h = await start_harness(tmp_path / "data", shred_bound_hours=0)
+    try:
+        person = Requester(h, h.user(5_402, language_code="ru"), language="ru")
+        await person.start()
+        await person.choose_language()
+        await person.press("I understand, continue")
+        assert "уничтожаются в течение нескольких минут" in person.last()
+        await person.press("I agree")
+        await person.send("/forget")
+        await person.press("Yes, erase everything")
+        started = None
+        for _ in range(100):  # the roll runs beside the update that shredded, right after its commit
+            async with h.runtime.db.transaction() as session:
+                started = await session.scalar(select(Meta.value).where(Meta.key == "roll.started_at"))
+            if started is not None:
+                break
+            await asyncio.sleep(0.05)
+        assert started is not None
+    finally:
+        await h.close()
