@@ -1,19 +1,26 @@
-"""Backups: SQLite's online backup into one file (safe while the bot runs), and restore.
+"""Backups: one file, consistent, safe while the bot runs (SQLite's online backup, or ``pg_dump`` for
+PostgreSQL: bot/pg_backup.py), and restore.
 
 A backup holds only ciphertext and blind indexes: it is useless without the keyring and its
-passphrase, which is why both are kept somewhere else (README, "Backups").
+passphrase, which is why both are kept somewhere else (README, "Backups"). It opens only while the keys
+it was taken under exist: a restore refuses one older than the last key roll, and shreds again what was
+forgotten after it was taken (docs/decisions/0009).
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from sqlalchemy import select
 from sqlalchemy.engine.url import make_url
+from sqlalchemy.exc import DBAPIError
 
+from bot import pg_backup
 from bot.runtime import Say, keyring_source, sqlite_path
 from bot.settings import Settings
 from storage import migrate
@@ -21,6 +28,7 @@ from storage.binding import KEY_CHECK
 from storage.db import Database
 from storage.epochs import SHRED_DOMAIN, KeyEpochs, merge_ledger
 from storage.keyring import Keyring, KeyringError, KeyringSource
+from storage.models import ShredRecord
 from storage.requests import RequestRepository
 from storage.vault import Vault
 
@@ -29,16 +37,10 @@ class BackupError(KeyringError):
     """Refused; the message says why (one line)."""
 
 
-def _sqlite_file(settings: Settings, *, must_exist: bool = True) -> Path:
+def _sqlite_file(settings: Settings, *, must_exist: bool = True) -> Path | None:
+    """The SQLite file, or None for PostgreSQL."""
     path = sqlite_path(settings.resolved_database_url)
-    if path is None:
-        url = make_url(settings.resolved_database_url)
-        raise BackupError(
-            "the database is PostgreSQL: back it up with "
-            f"`pg_dump --format=custom --file=tropa.dump -h {url.host or 'localhost'} -U {url.username or 'postgres'} "
-            f"{url.database}` and restore with `pg_restore --clean --dbname={url.database} tropa.dump`"
-        )
-    if must_exist and not path.exists():
+    if path is not None and must_exist and not path.exists():
         raise BackupError(f"there is no database at {path}")
     return path
 
@@ -60,15 +62,39 @@ def backup(settings: Settings, target: Path, say: Say) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     os.close(fd)
-    with (
-        contextlib.closing(sqlite3.connect(source_path)) as source,
-        contextlib.closing(sqlite3.connect(target)) as copy,
-    ):
-        source.backup(copy)  # a consistent snapshot, WAL included, while writers go on
-        copy.execute("PRAGMA journal_mode=DELETE")  # one self-contained file
+    if source_path is None:
+        try:
+            pg_backup.dump(settings.resolved_database_url, target)
+        except pg_backup.PostgresBackupError as error:
+            target.unlink()
+            raise BackupError(str(error)) from None
+        source = make_url(settings.resolved_database_url).database
+    else:
+        with (
+            contextlib.closing(sqlite3.connect(source_path)) as live,
+            contextlib.closing(sqlite3.connect(target)) as copy,
+        ):
+            live.backup(copy)  # a consistent snapshot, WAL included, while writers go on
+            copy.execute("PRAGMA journal_mode=DELETE")  # one self-contained file
+        source = str(source_path)
     size = target.stat().st_size
-    say(f"Backed up {source_path} to {target} ({size // 1024} KiB, mode 0600).")
+    say(f"Backed up {source} to {target} ({size // 1024} KiB, mode 0600).")
     say("It holds only ciphertext: keep it apart from the keyring and its passphrase.")
+    say("It can be restored until the next key roll after a shred; an older backup opens nothing.")
+
+
+def _check_opens(check: str | None, wrapping: set[str], keyring: Keyring, where: Path) -> None:
+    """Refuse, before anything is written, a backup of another keyring or one whose keys were destroyed."""
+    if check is None:
+        raise BackupError(f"{where} is not bound to any keyring")
+    if check != keyring.check_value:
+        raise BackupError(f"{where} belongs to another keyring; nothing was restored")
+    gone = sorted(kek_id for kek_id in wrapping if bytes.fromhex(kek_id) not in keyring.keks)
+    if gone:
+        raise BackupError(
+            f"{where} was taken before a key roll: the keys that opened it ({', '.join(gone)}) were "
+            "destroyed so that shredded requests stay gone; nothing was restored"
+        )
 
 
 def _wrapping_keys(connection: sqlite3.Connection) -> set[str]:
@@ -90,23 +116,16 @@ def _ledger(live_path: Path) -> list[tuple[str, str]]:
             return []  # no ledger (a database from before it, or a damaged one): nothing to re-apply
 
 
-def _put_back(settings: Settings, backup_file: Path) -> tuple[KeyringSource, Keyring, list[tuple[str, str]], Path]:
-    """Copy the backup over the live database, after every check; returns what the shreds again need."""
-    live_path = _sqlite_file(settings, must_exist=False)
+def _put_back_sqlite(live_path: Path, backup_file: Path, keyring: Keyring) -> list[tuple[str, str]]:
+    """Copy the backup over the live SQLite file, after every check; returns the live ledger it replaced."""
     live_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    if not backup_file.exists():
-        raise BackupError(f"no backup at {backup_file}")
-    source = keyring_source(settings)
-    keyring = source.load()  # unlocks with the passphrase, or refuses
     with contextlib.closing(sqlite3.connect(f"file:{backup_file}?mode=ro", uri=True)) as saved:
-        if _key_check(saved, str(backup_file)) != keyring.check_value:
-            raise BackupError(f"{backup_file} belongs to another keyring; nothing was restored")
-        gone = sorted(kek_id for kek_id in _wrapping_keys(saved) if bytes.fromhex(kek_id) not in keyring.keks)
-        if gone:
-            raise BackupError(
-                f"{backup_file} was taken before a key roll: the keys that opened it ({', '.join(gone)}) were "
-                "destroyed so that shredded requests stay gone; nothing was restored"
-            )
+        try:
+            check = _key_check(saved, str(backup_file))
+            wrapping = _wrapping_keys(saved)
+        except sqlite3.DatabaseError:
+            raise BackupError(f"{backup_file} is not a Tropa database") from None
+        _check_opens(check, wrapping, keyring, backup_file)
         ledger = _ledger(live_path)
         with contextlib.closing(sqlite3.connect(live_path, timeout=0.5, isolation_level=None)) as live:
             try:
@@ -115,7 +134,32 @@ def _put_back(settings: Settings, backup_file: Path) -> tuple[KeyringSource, Key
             except sqlite3.OperationalError:
                 raise BackupError("the database is in use: stop the bot before restoring") from None
             saved.backup(live)
-    return source, keyring, ledger, live_path
+    return ledger
+
+
+async def _put_back_postgres(url: str, backup_file: Path, keyring: Keyring) -> list[tuple[str, str]]:
+    try:
+        check, wrapping = await asyncio.to_thread(pg_backup.key_check_and_wrapping_keys, backup_file)
+        _check_opens(check, wrapping, keyring, backup_file)
+        if await pg_backup.others_connected(url):
+            raise BackupError("the database is in use: stop every bot and `tropa` command before restoring")
+        ledger = await _postgres_ledger(url)
+        await pg_backup.put_back(url, backup_file)
+    except pg_backup.PostgresBackupError as error:
+        raise BackupError(str(error)) from None
+    return ledger
+
+
+async def _postgres_ledger(url: str) -> list[tuple[str, str]]:
+    db = Database(url)
+    try:
+        async with db.transaction() as session:
+            rows = await session.execute(select(ShredRecord.request_index, ShredRecord.shredded_at))
+            return [(str(index), at.isoformat()) for index, at in rows]
+    except DBAPIError:
+        return []  # no ledger yet (a database from before it): nothing to re-apply
+    finally:
+        await db.dispose()
 
 
 async def restore(settings: Settings, backup_file: Path, say: Say) -> None:
@@ -124,9 +168,19 @@ async def restore(settings: Settings, backup_file: Path, say: Say) -> None:
     A backup older than the last key roll does not open any more (its keys were destroyed with the
     shreds since): it is refused before anything is written.
     """
-    source, keyring, ledger, live_path = _put_back(settings, backup_file)
+    live_path = _sqlite_file(settings, must_exist=False)
+    if not await asyncio.to_thread(backup_file.exists):
+        raise BackupError(f"no backup at {backup_file}")
+    source = keyring_source(settings)
+    keyring = source.load()  # unlocks with the passphrase, or refuses
+    if live_path is None:
+        ledger = await _put_back_postgres(settings.resolved_database_url, backup_file, keyring)
+        live = make_url(settings.resolved_database_url).database
+    else:
+        ledger = await asyncio.to_thread(_put_back_sqlite, live_path, backup_file, keyring)
+        live = str(live_path)
     shredded_again = await _shred_again(settings, source, keyring, ledger)
-    say(f"Restored {live_path} from {backup_file}. Requests shredded before the backup stay unreadable.")
+    say(f"Restored {live} from {backup_file}. Requests shredded before the backup stay unreadable.")
     say(f"Shredded again {shredded_again} requests forgotten after the backup was taken; the keys were rolled.")
 
 

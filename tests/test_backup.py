@@ -74,7 +74,57 @@ async def test_restore_refuses_while_the_bot_runs(harness: Harness, tmp_path: Pa
             await restore(settings, tmp_path / "b.db", lambda _: None)
 
 
-def test_postgresql_gets_the_pg_dump_command(tmp_path: Path) -> None:
-    settings = make_settings(tmp_path, database_url="postgresql+asyncpg://postgres@127.0.0.1:5432/tropa")
-    with pytest.raises(BackupError, match="pg_dump --format=custom"):
-        backup(settings, tmp_path / "x.db", lambda _: None)
+@pytest.mark.postgres
+async def test_postgresql_backup_and_restore_keep_the_forgotten_forgotten(tmp_path: Path, postgres_url: str) -> None:
+    """pg_dump while the bot runs; a request forgotten after the dump stays forgotten after pg_restore; the
+    restore refuses while anyone is connected, and refuses a dump from before a key roll."""
+    from bot.runtime import open_runtime
+    from storage import clock
+    from storage.epochs import ROLL_GRACE
+    from tests.support.harness import start_harness
+
+    h = await start_harness(tmp_path / "data", database_url=postgres_url)
+    kept_secret = canary("kept")
+    kept = await Requester(h, h.user(1001)).submit(IntakeAnswers(description=kept_secret))
+    leaving = Requester(h, h.user(1002))
+    forgotten = await leaving.submit()
+    settings = make_settings(h.data_dir, database_url=postgres_url)
+    said: list[str] = []
+    backup(settings, tmp_path / "tropa.dump", said.append)  # while the bot is running
+    assert (tmp_path / "tropa.dump").stat().st_mode & 0o777 == 0o600
+    assert scan_directory(tmp_path, [kept_secret]) == {}  # ciphertext only, the dump included
+    await leaving.send("/forget")
+    await leaving.press("Yes, erase everything")
+    with pytest.raises(BackupError, match="stop every bot"):
+        await restore(settings, tmp_path / "tropa.dump", said.append)
+    world = h.world
+    await h.close()
+
+    await restore(settings, tmp_path / "tropa.dump", said.append)
+    assert any("Shredded again 1 requests" in line for line in said)
+    runtime = await open_runtime(settings, create_if_fresh=False, say=said.append)
+    try:
+        async with runtime.db.transaction() as session:
+            repo = RequestRepository(session, runtime.vault)
+            assert await repo.by_code(forgotten) is None
+            record = await repo.by_code(kept)
+            assert record is not None and (await repo.read(record)).answers["description"] == kept_secret
+    finally:
+        await runtime.close()
+
+    # Something else is forgotten and the keys roll: the dump taken before no longer opens. (The same
+    # Telegram: update ids go on from where they were, as Telegram's do.)
+    h = await start_harness(tmp_path / "data", world, database_url=postgres_url)
+    try:
+        other = Requester(h, h.user(1003))
+        await other.submit()
+        await other.send("/forget")
+        await other.press("Yes, erase everything")
+        clock.travel(h.app.policy.shred_bound)
+        assert await h.app.epochs.tick() == "started"
+        clock.travel(ROLL_GRACE)
+        assert await h.app.epochs.tick() == "finished"
+    finally:
+        await h.close()
+    with pytest.raises(BackupError, match="taken before a key roll"):
+        await restore(settings, tmp_path / "tropa.dump", said.append)
