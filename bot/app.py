@@ -32,6 +32,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from bot.i18n import create_i18n, pick_language
+from bot.log import register_secret
 from bot.middlewares.locale import LocaleMiddleware
 from bot.middlewares.person_lock import PersonLockMiddleware, RenewedRedisLocks
 from bot.middlewares.responses import KeepResponseTypes
@@ -277,6 +278,8 @@ async def register_commands(bot: Bot, i18n: I18n) -> None:
 async def serve(runtime: Runtime, token: str) -> None:
     """Run until stopped: long polling by default, or a webhook server when TROPA_WEBHOOK_URL is set."""
     settings = runtime.settings
+    register_secret(token)
+    register_secret(settings.webhook_secret.get_secret_value() if settings.webhook_secret else None)
     bot, deferring = build_bot(settings, token)
     app = await build_app(runtime, bot, deferring=deferring)
     workers: list[asyncio.Task[None]] = []
