@@ -13,6 +13,7 @@ from aiogram.utils.i18n import lazy_gettext as __
 from aiogram.utils.i18n import ngettext
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
+from handlers.access import requester_access
 from handlers.callbacks import EditAnswer, LanguageChoice, Nav, OptionChoice
 from services.questionnaire import ANSWER_STEPS, DESCRIPTION_MAX, MULTI_SELECT, OPTIONS, Step
 
@@ -131,9 +132,10 @@ def safety_view() -> View:
 
 def consent_view(retention_days: int, abandoned_hours: int) -> View:
     text = as_list(
-        Bold(_("What we keep, and for how long")),
+        Bold(_("What we keep, who can see it, and for how long")),
         "",
-        _("Your answers are stored encrypted. Only the volunteer who takes your request can read them."),
+        *requester_access(),
+        "",
         ngettext(
             "We erase your request {days} day after it is closed.",
             "We erase your request {days} days after it is closed.",

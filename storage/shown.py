@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import clock
@@ -122,6 +122,15 @@ class ShownMessages:
         if volunteer_id is not None:
             query = query.where(ShownMessage.volunteer_id == volunteer_id)
         return [await self._decode(row) for row in await self.session.scalars(query.order_by(ShownMessage.id))]
+
+    async def for_volunteer(self, volunteer_id: str) -> list[Shown]:
+        """Everything shown to one volunteer, about any request."""
+        query = select(ShownMessage).where(ShownMessage.volunteer_id == volunteer_id).order_by(ShownMessage.id)
+        return [await self._decode(row) for row in await self.session.scalars(query)]
+
+    async def set_kind(self, ids: list[str], kind: str) -> None:
+        if ids:
+            await self.session.execute(update(ShownMessage).where(ShownMessage.id.in_(ids)).values(kind=kind))
 
     async def forget(self, ids: list[str]) -> None:
         if ids:

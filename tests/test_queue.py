@@ -147,10 +147,18 @@ async def test_release_transfer_reopen(harness_any_db: Harness) -> None:
 
     await vera.send(f"/close {code}")
     await vera.press("No response")
-    await ivan.send(f"/reopen {code}")
-    assert ivan.last() == "This request is not in your hands."
+    # Reopening is a coordinator's step, and the case goes back to the queue, not to whoever closed it.
     await vera.send(f"/reopen {code}")
-    assert vera.last() == f"{code} is open again and yours."
+    assert vera.last() == UNKNOWN
+    await boss.send(f"/reopen {code}")
+    assert (
+        f"{code} is open again and back in the queue; the volunteer who closed it has no access to it." in boss.texts()
+    )
+    assert await request_field(h, code, "status") == "new"
+    assert _card(ivan, code)  # announced to the team again
+    await vera.send(f"/notes {code}")
+    assert vera.last() == "This request is not in your hands."
+    await vera.send(f"/claim {code}")
     await vera.send(f"/notes {code}")
     assert vera.last() == f"No notes on {code} yet."
 
@@ -222,7 +230,8 @@ COMMANDS = {
     "/note {code} hi": "volunteer",
     "/notes {code}": "volunteer",
     "/close {code}": "volunteer",
-    "/reopen {code}": "volunteer",
+    "/reopen {code}": "coordinator",
+    "/inspect {code}": "coordinator",
     "/transfer {code}": "volunteer",
     "/flag {code}": "volunteer",
     "/pseudonym": "volunteer",
@@ -418,8 +427,8 @@ async def test_retention_shreds_exactly_the_closed_requests_that_are_due(
     assert await request_field(harness, old, "status") is None
     assert await request_field(harness, young, "status") == "closed"
     assert await request_field(harness, still_open, "status") == "new"
-    await vera.send(f"/reopen {old}")
-    assert vera.last() == "There is no request with that code."
+    await boss.send(f"/reopen {old}")
+    assert boss.last() == "There is no request with that code."
 
     clock.travel(timedelta(days=20))
     from bot.cli import main
