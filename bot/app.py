@@ -30,6 +30,7 @@ from aiohttp import web
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
+from sqlalchemy.engine.url import make_url
 
 from bot.i18n import create_i18n, pick_language
 from bot.log import register_secret
@@ -306,8 +307,13 @@ async def register_commands(bot: Bot, i18n: I18n) -> None:
 async def serve(runtime: Runtime, token: str) -> None:
     """Run until stopped: long polling by default, or a webhook server when TROPA_WEBHOOK_URL is set."""
     settings = runtime.settings
-    register_secret(token)
-    register_secret(settings.webhook_secret.get_secret_value() if settings.webhook_secret else None)
+    for secret in (
+        token,
+        settings.webhook_secret.get_secret_value() if settings.webhook_secret else None,
+        make_url(settings.resolved_database_url).password,
+        urlsplit(settings.redis_url).password if settings.redis_url else None,
+    ):
+        register_secret(str(secret) if secret else None)  # no log line can carry them (bot/log.py)
     bot, deferring = build_bot(settings, token)
     app = await build_app(runtime, bot, deferring=deferring)
     workers: list[asyncio.Task[None]] = []

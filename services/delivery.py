@@ -75,6 +75,7 @@ UNRESOLVED_RETRY = timedelta(seconds=60)
 class Target:
     chat_id: int
     locale: str
+    volunteer_id: str | None = None  # whose private chat it is, when it is a team member's
 
 
 class Renderer(Protocol):
@@ -188,7 +189,7 @@ class OutboxSender:
                 raise DeadLetter("revoked")
             if kind in CASE_CONTENT and not (request is not None and request.held_by(volunteer.id)):
                 raise Withheld("not_holder")
-            return Target(await services.volunteers.chat_id(volunteer.id), volunteer.language)
+            return Target(await services.volunteers.chat_id(volunteer.id), volunteer.language, volunteer.id)
         if message.recipient == "group":
             if self.policy.volunteer_chat_id is None:
                 raise Unresolvable("no volunteers' group configured")
@@ -317,7 +318,7 @@ class OutboxSender:
         log.info("outbox.sent", purpose=lead.purpose, count=len(unit), outbox_id=lead.id, sent_at=sent_at.isoformat())
         sent = result if isinstance(result, list) else [result]
         for message, one in zip(unit, sent, strict=False):
-            await self._finish(message, one if isinstance(one, Message) else None)
+            await self._finish(message, one if isinstance(one, Message) else None, to=target.volunteer_id)
         return len(unit)
 
     async def _send(self, method: TelegramMethod[Any]) -> Any:
@@ -407,7 +408,9 @@ class OutboxSender:
             return False
         return str(message.payload.get("kind")) not in CASE_CONTENT or request.held_by(volunteer_id)
 
-    async def _finish(self, message: PendingMessage, sent: Message | None) -> None:
+    async def _finish(self, message: PendingMessage, sent: Message | None, *, to: str | None = None) -> None:
+        """Mark a message done; a tracked one is remembered with the chat it went to (``to``: the volunteer
+        it was resolved to when sent, not whoever holds the case by now)."""
         if message.purpose == "effect":
             # An update's edit or deletion went out; its row goes with the others of this moment. Should
             # this process die first, the lease runs out and another sender repeats it: at least once,
@@ -421,9 +424,7 @@ class OutboxSender:
             if sent is not None and track and message.request_id is not None:
                 request = await services.requests.by_id(message.request_id)
                 if request is not None:
-                    volunteer_id = message.volunteer_id
-                    if message.recipient == "assignee":
-                        volunteer_id = request.assignee_id
+                    volunteer_id = to or message.volunteer_id
                     if volunteer_id is not None and not await self._entitled(services, message, request, volunteer_id):
                         # Access ended while Telegram was taking the message: it is taken away again at once.
                         await services.outbox.put(
