@@ -49,6 +49,7 @@ from services import maintenance
 from services.context import Services
 from services.delivery import OutboxSender
 from services.events import Events, RequestSubmitted
+from services.hygiene import clear_stray_views
 from services.jobs import Job, JobRunner
 from services.policy import Policy
 from services.queue import announce_submitted
@@ -212,6 +213,7 @@ async def build_app(
         [
             Job("abandoned_intakes", ABANDONED_SWEEP_EVERY, maintenance.abandoned_intake_sweep(storage)),
             Job("lease_expiry", timedelta(minutes=10), lambda services: services.queue.expire_leases()),
+            Job("stray_views", timedelta(minutes=10), clear_stray_views),
             Job("escalation", timedelta(minutes=1), lambda services: services.queue.escalate()),
             Job("retention", timedelta(hours=1), lambda services: services.queue.purge_closed()),
             Job("forget_updates", timedelta(hours=6), maintenance.forget_old_updates),

@@ -290,6 +290,7 @@ class NoticeRenderer:
             "forgotten": _("Request {code} was erased by the person."),
             "purged": _("Request {code} was erased after the retention period."),
             "revoked": _("Request {code} is no longer available to you."),
+            "inspection_over": _("Request {code} is no longer available to you."),
         }
         template = reasons.get(str(payload["reason"]), reasons["closed"])
         content = Italic(fill(template, code=payload["code"]))

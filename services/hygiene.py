@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from services.context import Services
 
 DELETABLE_FOR = timedelta(hours=47)  # an hour of margin under Telegram's 48 for the outbox to act
+INSPECTION_LASTS = timedelta(hours=1)  # a coordinator's look at a case they do not hold
 DELETE_BATCH = 100
 CARD_KINDS = frozenset({"card", "retired_card"})  # triage cards: what every volunteer may see
 OWN = "own"  # the volunteer's own message: deletable for 48 hours, never editable by the bot
@@ -168,3 +169,10 @@ async def clear_person(s: Services, volunteer_id: str, reason: str, *, report: R
     """Everything the bot ever showed ``volunteer_id`` about any request (a revocation)."""
     shown = await s.shown.for_volunteer(volunteer_id)
     return await scrub(s, await _with_codes(s, shown), reason, report=report)
+
+
+async def clear_stray_views(s: Services) -> int:
+    """The safety net behind every change of hands: a case message in the chat of someone who does not hold
+    the case (a coordinator's inspection, chiefly) is removed once it is an hour old at most."""
+    stray = await s.shown.stray_before(clock.now() - INSPECTION_LASTS, CARD_KINDS)
+    return await scrub(s, await _with_codes(s, stray), "inspection_over")

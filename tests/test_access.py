@@ -6,11 +6,13 @@ reason that is recorded and told to the holder; everyone else the triage card; a
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 from handlers.access import requester_access, team_access
+from storage import clock
 from tests.support.canary import canary
 from tests.support.harness import Harness
 from tests.support.inspect import audit_actions
@@ -121,6 +123,23 @@ async def test_a_coordinator_opens_a_case_only_with_a_reason_and_the_holder_is_t
     await vera.send(f"/close {code}")
     await vera.press("Legal consultation")
     assert mentioning(cora, described, "they sound frightened") == []
+
+
+async def test_an_inspection_leaves_the_coordinators_chat_within_an_hour(harness: Harness) -> None:
+    h = harness
+    _, cora, vera, _ = await _team(h)
+    described = canary("described")
+    code = await Requester(h, h.user(1001)).submit(IntakeAnswers(description=described))
+    await vera.send(f"/claim {code}")
+    await cora.send(f"/inspect {code}")
+    await cora.press("Supervision of the team's work")
+    assert mentioning(cora, described)
+    clock.travel(timedelta(minutes=61))
+    await h.run_jobs()
+    assert mentioning(cora, described) == []  # the case stayed with its holder; the look ended
+    assert mentioning(vera, described)
+    await cora.send(f"/show {code}")
+    assert cora.last() == NOT_YOURS_COORDINATOR
 
 
 async def test_forged_and_old_inspection_buttons_open_nothing(harness: Harness) -> None:
