@@ -125,8 +125,8 @@ async def test_a_coordinator_opens_a_case_only_with_a_reason_and_the_holder_is_t
     assert mentioning(cora, described, "they sound frightened") == []
 
 
-async def test_an_inspection_leaves_the_coordinators_chat_within_an_hour(harness: Harness) -> None:
-    h = harness
+async def test_an_inspection_leaves_the_coordinators_chat_within_an_hour(harness_any_db: Harness) -> None:
+    h = harness_any_db
     _, cora, vera, _ = await _team(h)
     described = canary("described")
     code = await Requester(h, h.user(1001)).submit(IntakeAnswers(description=described))

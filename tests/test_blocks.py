@@ -17,8 +17,8 @@ def _seen_by(person: Requester) -> list[tuple[int, str]]:
     return [(m.message_id, m.text) for m in person.user.chat.visible() if m.from_bot]
 
 
-async def test_nobody_can_claim_answer_hand_on_or_reopen_a_blocked_persons_request(harness: Harness) -> None:
-    h = harness
+async def test_nobody_can_claim_answer_hand_on_or_reopen_a_blocked_persons_request(harness_any_db: Harness) -> None:
+    h = harness_any_db
     boss = await admin(h)
     cora = await join(h, boss, 3001, "coordinator")
     vera = await join(h, boss, 2001)

@@ -43,8 +43,8 @@ async def _outbox(h: Harness) -> list[tuple[str, str | None]]:
         return [(purpose, reason) for purpose, reason in rows]
 
 
-async def test_revoking_an_infiltrator_scrubs_their_chat_first(harness: Harness) -> None:
-    h = harness
+async def test_revoking_an_infiltrator_scrubs_their_chat_first(harness_any_db: Harness) -> None:
+    h = harness_any_db
     boss = await admin(h)
     mole = await join(h, boss, 2001)
     ivan = await join(h, boss, 2002)

@@ -18,8 +18,8 @@ TAKEN = "Someone on the team already has that pseudonym, or one that looks the s
 UNKNOWN = "I don't know that command. /help lists what I can do."
 
 
-async def test_pseudonyms_are_normalised_and_cannot_imitate_anyone(harness: Harness) -> None:
-    h = harness
+async def test_pseudonyms_are_normalised_and_cannot_imitate_anyone(harness_any_db: Harness) -> None:
+    h = harness_any_db
     boss = await admin(h)
     vera = await join(h, boss, 2001)
     ivan = await join(h, boss, 2002)
