@@ -161,6 +161,11 @@ async def test_release_transfer_reopen(harness_any_db: Harness) -> None:
     await vera.send(f"/claim {code}")
     await vera.send(f"/notes {code}")
     assert vera.last() == f"No notes on {code} yet."
+    await vera.send(f"/close {code}")
+    await vera.press("Duplicate")
+    await _case(h, 1001)  # the same person writes again: only one request of theirs may be open
+    await boss.send(f"/reopen {code}")
+    assert boss.last() == "The person has another open request now, so this one cannot be reopened."
 
 
 async def _pseudonym(h: Harness, user_id: int) -> str:

@@ -200,3 +200,25 @@ async def test_a_recipient_that_cannot_be_resolved_ends_as_a_dead_letter(tmp_pat
         assert all(reason is not None for _, reason in await _outbox(h))
     finally:
         await h.close()
+
+
+async def test_revoking_someone_in_the_volunteers_group_tells_the_admin_what_the_bot_cannot_do(tmp_path: Path) -> None:
+    group_id = -1001234567890
+    h = await start_harness(tmp_path / "data", volunteer_chat_id=group_id)
+    try:
+        boss = await admin(h)
+        mole = await join(h, boss, 2001)
+        group = h.world.group(group_id, "Volunteers", members=[boss.user, mole.user])
+        described = canary("described")
+        code = await Requester(h, h.user(1001)).submit(IntakeAnswers(description=described))
+        card = group.last_from_bot()
+        assert card is not None
+        mole.user.in_chat(group).press("Claim", card.message_id)
+        await h.settle()
+        assert mentioning(mole, described)
+        await revoke(h, boss, mole)
+        assert mentioning(mole, described) == []
+        assert "If they are in the volunteers' group, remove them there yourself: the bot cannot." in boss.last()
+        assert code in (group.message(card.message_id).text or "")  # the group's own card line stays
+    finally:
+        await h.close()
