@@ -30,8 +30,10 @@ from aiohttp import web
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
+from sqlalchemy.engine.url import make_url
 
 from bot.i18n import create_i18n, pick_language
+from bot.log import register_secret
 from bot.middlewares.locale import LocaleMiddleware
 from bot.middlewares.person_lock import PersonLockMiddleware, RenewedRedisLocks
 from bot.middlewares.responses import KeepResponseTypes
@@ -47,15 +49,18 @@ from services import maintenance
 from services.context import Services
 from services.delivery import OutboxSender
 from services.events import Events, RequestSubmitted
+from services.hygiene import clear_stray_views
 from services.jobs import Job, JobRunner
 from services.policy import Policy
 from services.queue import announce_submitted
 from services.ratelimit import Limits, MemoryLimiter, NoLimits, RedisLimiter, SendLimiter
+from services.team import AdminsReport
 from storage.epochs import KeyEpochs
 from storage.fsm import DatabaseStorage, EncryptedStorage, RedisKeyBuilder, SweepableRedisStorage
 from storage.vault import EphemeralKeys
 
 log = structlog.get_logger()
+ABANDONED_SWEEP_EVERY = timedelta(minutes=10)
 
 
 def policy_from(settings: Settings) -> Policy:
@@ -121,6 +126,7 @@ class App:
     jobs: JobRunner
     epochs: KeyEpochs
     redis: Redis | None = None
+    admins: AdminsReport | None = None
 
     async def close(self) -> None:
         await self.epochs.close()
@@ -152,7 +158,11 @@ async def build_app(
     )
     if inner_storage is None:
         inner_storage = (
-            SweepableRedisStorage(redis, key_builder=RedisKeyBuilder()) if redis else DatabaseStorage(runtime.db)
+            SweepableRedisStorage(
+                redis, key_builder=RedisKeyBuilder(), state_ttl=fsm_ttl(policy), data_ttl=fsm_ttl(policy)
+            )
+            if redis
+            else DatabaseStorage(runtime.db)
         )
     if isolation is None:
         isolation = RenewedRedisLocks(redis) if redis else SimpleEventIsolation()
@@ -197,6 +207,7 @@ async def build_app(
         team.build_router(),
         stats.build_router(),
         relay.build_volunteer_side(),
+        intake.build_blocked_gate(),
         requester.build_router(),
         intake.build_router(),
         relay.build_requester_side(),
@@ -210,10 +221,11 @@ async def build_app(
         policy,
         events,
         [
-            Job("abandoned_intakes", timedelta(minutes=10), maintenance.abandoned_intake_sweep(storage)),
+            Job("abandoned_intakes", ABANDONED_SWEEP_EVERY, maintenance.abandoned_intake_sweep(storage)),
             # Before the lease expiry: a case erased for inactivity is erased while its holder still holds it.
             Job("retention", timedelta(hours=1), lambda services: services.queue.purge_expired()),
             Job("lease_expiry", timedelta(minutes=10), lambda services: services.queue.expire_leases()),
+            Job("stray_views", timedelta(minutes=10), clear_stray_views),
             Job("escalation", timedelta(minutes=1), lambda services: services.queue.escalate()),
             Job("forget_updates", timedelta(hours=6), maintenance.forget_old_updates),
             Job("drop_failed_outbox", timedelta(hours=24), maintenance.drop_old_failed_messages),
@@ -221,10 +233,30 @@ async def build_app(
         after_run=sender.ring,
     )
     async with runtime.db.transaction() as session:
-        await Services(session, runtime.vault, policy, events).team.ensure_admins(
+        admins = await Services(session, runtime.vault, policy, events).team.ensure_admins(
             settings.admin_ids, settings.default_language
         )
-    return App(runtime, bot, dispatcher, storage, i18n, policy, events, sender, jobs, epochs, redis)
+    if admins.kept_revoked:
+        log.warning("admins.kept_revoked", count=len(admins.kept_revoked))
+    return App(runtime, bot, dispatcher, storage, i18n, policy, events, sender, jobs, epochs, redis, admins)
+
+
+def fsm_ttl(policy: Policy) -> timedelta:
+    """How long Redis keeps a person's FSM record untouched: the abandoned-intake period, plus the time the
+    sweep needs to find it first (it also deletes the intake's messages from the chat, which Redis cannot)."""
+    return policy.abandoned_after + 3 * ABANDONED_SWEEP_EVERY
+
+
+def admin_notices(report: AdminsReport | None) -> list[str]:
+    """What the operator reads at start about the admins named in TROPA_ADMIN_IDS."""
+    lines = []
+    for name, revoked_at in report.kept_revoked if report else []:
+        when = f" on {revoked_at:%Y-%m-%d}" if revoked_at else ""
+        lines.append(
+            f"TROPA_ADMIN_IDS names {name}, who was revoked through the bot{when}: they stay revoked. "
+            "Remove them from TROPA_ADMIN_IDS, or invite them again with `tropa volunteers invite admin`."
+        )
+    return lines
 
 
 # The database or Redis out of reach for a moment: the update was rolled back whole, so it is safe to
@@ -288,6 +320,13 @@ async def register_commands(bot: Bot, i18n: I18n) -> None:
 async def serve(runtime: Runtime, token: str) -> None:
     """Run until stopped: long polling by default, or a webhook server when TROPA_WEBHOOK_URL is set."""
     settings = runtime.settings
+    for secret in (
+        token,
+        settings.webhook_secret.get_secret_value() if settings.webhook_secret else None,
+        make_url(settings.resolved_database_url).password,
+        urlsplit(settings.redis_url).password if settings.redis_url else None,
+    ):
+        register_secret(str(secret) if secret else None)  # no log line can carry them (bot/log.py)
     bot, deferring = build_bot(settings, token)
     app = await build_app(runtime, bot, deferring=deferring)
     workers: list[asyncio.Task[None]] = []
@@ -295,6 +334,8 @@ async def serve(runtime: Runtime, token: str) -> None:
         me = await bot.get_me()
         mode = "webhook" if settings.webhook_url else "polling"
         log.info("bot.starting", mode=mode, database="sqlite" if runtime.db.is_sqlite else "postgresql")
+        for line in admin_notices(app.admins):
+            print(line, flush=True)
         await register_commands(bot, app.i18n)
         workers = [
             asyncio.create_task(app.sender.run(settings.outbox_interval_seconds), name="outbox"),

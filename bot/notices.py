@@ -40,7 +40,13 @@ from aiogram.utils.i18n import gettext as _
 
 from bot.settings import WorkingHours
 from handlers.format import fill
-from handlers.operator_views import card_markup, card_text, card_update_text, full_card_from_payload
+from handlers.operator_views import (
+    INSPECT_REASON_LABELS,
+    card_markup,
+    card_text,
+    card_update_text,
+    full_card_from_payload,
+)
 from services.delivery import Target
 
 Build = Callable[[dict[str, Any], Target], TelegramMethod[Any]]
@@ -68,6 +74,10 @@ class NoticeRenderer:
             "erased_inactive": self._erased_inactive,
             "escalation": self._escalation,
             "flagged": self._flagged,
+            "inspected": self._inspected,
+            "blocked": self._blocked,
+            "forgotten": self._forgotten,
+            "scrub_failed": self._scrub_failed,
         }
 
     def register(self, kind: str, build: Build) -> None:
@@ -177,6 +187,41 @@ class NoticeRenderer:
         template = _("{code} was flagged as suspicious by {name}.")
         return self.message(target, Text("🚩 ", fill(template, code=payload["code"], name=payload["by"])))
 
+    def _inspected(self, payload: dict[str, Any], target: Target) -> SendMessage:
+        """To the volunteer holding a case a coordinator opened: who, and why."""
+        reason = INSPECT_REASON_LABELS.get(str(payload["reason"]))
+        template = _("Coordinator {name} opened {code}, which you hold. Reason: {reason}.")
+        return self.message(
+            target, fill(template, name=payload["by"], code=payload["code"], reason=Text(str(reason or "—")))
+        )
+
+    def _blocked(self, payload: dict[str, Any], target: Target) -> SendMessage:
+        template = _(
+            "{code}: a coordinator blocked this person. Your messages no longer reach them, and theirs no longer "
+            "reach you. Close the request when you are ready."
+        )
+        return self.message(target, fill(template, code=payload["code"]))
+
+    def _forgotten(self, payload: dict[str, Any], target: Target) -> SendMessage:
+        """To the volunteer who held a request its requester erased: its code, and nothing else."""
+        template = _(
+            "{code} was erased by the person who wrote it. Nothing of it is kept, and it is gone from your chat."
+        )
+        return self.message(target, fill(template, code=payload["code"]))
+
+    def _scrub_failed(self, payload: dict[str, Any], target: Target) -> SendMessage:
+        """To the admin who revoked someone whose chat the bot could not clean."""
+        reasons = {
+            "blocked": _("they blocked the bot"),
+            "chat_not_found": _("their chat no longer exists"),
+        }
+        reason = reasons.get(str(payload.get("reason")), _("Telegram refused it"))
+        template = _(
+            "The bot could not remove from {name}'s chat what it showed them ({reason}). Ask them to delete "
+            "their chat with the bot, and treat what it held as known to them."
+        )
+        return self.message(target, Text("⚠️ ", fill(template, name=payload["name"], reason=Text(reason))))
+
     # -- the relay -----------------------------------------------------------------------------------
 
     @staticmethod
@@ -254,7 +299,8 @@ class NoticeRenderer:
             "lease_expired": _("Request {code} went back to the queue."),
             "forgotten": _("Request {code} was erased by the person."),
             "purged": _("Request {code} was erased after the retention period."),
-            "revoked": _("Request {code} went back to the queue."),
+            "revoked": _("Request {code} is no longer available to you."),
+            "inspection_over": _("Request {code} is no longer available to you."),
         }
         template = reasons.get(str(payload["reason"]), reasons["closed"])
         content = Italic(fill(template, code=payload["code"]))

@@ -49,3 +49,13 @@ class TransferTo(CallbackData, prefix="xfer"):
 
 class Revoke(CallbackData, prefix="revoke"):
     volunteer: str
+
+
+class InspectReason(CallbackData, prefix="insp"):
+    code: str
+    reason: str
+
+
+class NotesPage(CallbackData, prefix="np"):
+    code: str
+    page: int

@@ -14,10 +14,11 @@ from aiogram.utils.i18n import gettext as _
 
 from bot.i18n import pick_language
 from handlers.callbacks import EditAnswer, LanguageChoice, Nav, OptionChoice
+from handlers.filters import BlockedRequester
 from handlers.intake_chat import Intake, IntakeChat
-from handlers.replies import answer_error, request_status_text
+from handlers.replies import answer_error, blocked_reply, request_status_text
 from services.context import Services
-from services.intake import DuplicateOpenRequest
+from services.intake import DuplicateOpenRequest, RequesterBlocked
 from services.questionnaire import (
     ANSWER_STEPS,
     MULTI_SELECT,
@@ -47,7 +48,7 @@ async def start(message: Message, state: FSMContext, services: Services, bot: Bo
     assert message.from_user is not None
     if await services.intake.is_blocked(message.from_user.id):
         # Someone a coordinator judged a provocateur: a polite answer, and nothing opens.
-        await message.answer(_("Thank you, we have received your message."), parse_mode=None)
+        await message.answer(blocked_reply(), parse_mode=None)
         return
     request = await services.intake.open_request(message.from_user.id)
     if request is not None:
@@ -58,6 +59,17 @@ async def start(message: Message, state: FSMContext, services: Services, bot: Bo
     chat = _chat(bot, state, message.chat.id, services)
     await chat.begin(message.message_id, locale)
     await chat.show(Step.LANGUAGE)
+
+
+async def end_blocked_intake(event: Message | CallbackQuery, state: FSMContext, services: Services, bot: Bot) -> None:
+    """Blocked while their intake was open: at their next step it ends quietly, the chat is cleaned, nothing
+    is stored, and they get what a blocked person always gets."""
+    user_id = event.from_user.id if event.from_user else 0
+    chat = _chat(bot, state, user_id, services)
+    await chat.erase(*([event.message_id] if isinstance(event, Message) else []))
+    await bot.send_message(chat_id=user_id, text=blocked_reply(), parse_mode=None)
+    if isinstance(event, CallbackQuery):
+        await event.answer()
 
 
 async def resume(message: Message, state: FSMContext, services: Services, bot: Bot) -> None:
@@ -254,6 +266,9 @@ async def submit(callback: CallbackQuery, state: FSMContext, services: Services,
         await chat.go(missing, edit=_message(callback), editing=True)
         await callback.answer(answer_error("incomplete"), show_alert=True)
         return
+    except RequesterBlocked:
+        await end_blocked_intake(callback, state, services, bot)
+        return
     except DuplicateOpenRequest:
         await chat.erase()
         request = await services.intake.open_request(callback.from_user.id)
@@ -278,6 +293,16 @@ def _step(value: str) -> Step | None:
         return Step(value)
     except ValueError:
         return None
+
+
+def build_blocked_gate() -> Router:
+    """Ahead of every requester router: an intake open when its person was blocked goes no further."""
+    router = Router(name="intake-blocked")
+    router.message.filter(F.chat.type == ChatType.PRIVATE, StateFilter(Intake), BlockedRequester())
+    router.callback_query.filter(F.message.chat.type == ChatType.PRIVATE, StateFilter(Intake), BlockedRequester())
+    router.message.register(end_blocked_intake)
+    router.callback_query.register(end_blocked_intake)
+    return router
 
 
 def build_router() -> Router:

@@ -13,7 +13,7 @@ from aiogram.utils.formatting import Text
 from aiogram.utils.i18n import I18n, ngettext
 from aiogram.utils.i18n import gettext as _
 
-from handlers.callbacks import Claim, CloseOutcome, LanguageChoice, QueuePageCb, TransferTo
+from handlers.callbacks import Claim, CloseOutcome, InspectReason, LanguageChoice, NotesPage, QueuePageCb, TransferTo
 from handlers.filters import HasRole
 from handlers.intake_chat import is_not_modified
 from handlers.operator_views import (
@@ -21,7 +21,11 @@ from handlers.operator_views import (
     canned_view,
     error_text,
     full_card_text,
+    inspect_markup,
+    inspect_prompt,
+    inspected_text,
     mine_view,
+    notes_pages,
     notes_view,
     outcome_markup,
     queue_view,
@@ -30,8 +34,8 @@ from handlers.operator_views import (
 )
 from handlers.views import LANGUAGE_NAMES, language_view
 from services.context import Services
-from services.queue import CANNED_KEY, QueueError
-from storage.requests import RequestDetails
+from services.queue import CANNED_KEY, NoteView, QueueError
+from storage.requests import RequestDetails, RequestRecord
 from storage.volunteers import VolunteerRecord
 
 
@@ -145,9 +149,66 @@ async def show_request(
     try:
         details = await services.queue.show(volunteer, code)
     except QueueError as error:
-        await message.answer(error_text(error.reason), parse_mode=None)
+        reason = "not_yours_coordinator" if error.reason == "not_yours" and volunteer.is_coordinator else error.reason
+        await message.answer(error_text(reason), parse_mode=None)
         return
     await send_full_card(bot, services, volunteer, details)
+
+
+async def inspect(
+    message: Message, command: CommandObject, services: Services, volunteer: VolunteerRecord, bot: Bot
+) -> None:
+    """A coordinator asks to open a request they do not hold: first the reason, then the request."""
+    code = await _code_argument(message, command, "/inspect CODE")
+    if code is None:
+        return
+    try:
+        record = await services.queue.find(code)
+    except QueueError as error:
+        await message.answer(error_text(error.reason), parse_mode=None)
+        return
+    if record.held_by(volunteer.id):  # their own case: nothing to justify
+        await send_full_card(bot, services, volunteer, await services.queue.show(volunteer, record.code))
+        return
+    await message.answer(**inspect_prompt(record.code).as_kwargs(), reply_markup=inspect_markup(record.code))
+
+
+async def inspect_chosen(
+    callback: CallbackQuery, callback_data: InspectReason, services: Services, volunteer: VolunteerRecord, bot: Bot
+) -> None:
+    try:
+        inspection = await services.queue.inspect(volunteer, callback_data.code, callback_data.reason)
+    except QueueError as error:
+        await callback.answer(error_text(error.reason), show_alert=True)
+        return
+    record = inspection.details.record
+    if isinstance(callback.message, Message):
+        await callback.message.edit_text(**inspected_text(record.code, callback_data.reason).as_kwargs())
+    await send_full_card(bot, services, volunteer, inspection.details)
+    # Every page at once: a page button would be a way back in without a reason.
+    for page in range(len(notes_pages(inspection.notes))):
+        await _send_notes(bot, services, volunteer, record, inspection.notes, page, buttons=False)
+    await callback.answer()
+
+
+async def _send_notes(
+    bot: Bot,
+    services: Services,
+    volunteer: VolunteerRecord,
+    record: RequestRecord,
+    notes: list[NoteView],
+    page: int,
+    *,
+    buttons: bool = True,
+) -> None:
+    text, markup = notes_view(record.code, notes, page)
+    chat_id = await services.volunteers.chat_id(volunteer.id)
+    sent = await bot.send_message(
+        chat_id=chat_id, protect_content=True, reply_markup=markup if buttons else None, **text.as_kwargs()
+    )
+    await services.shown.record(
+        request_id=record.id, audience="volunteer", kind="notes", message_id=sent.message_id, volunteer_id=volunteer.id
+    )
 
 
 async def release(message: Message, command: CommandObject, services: Services, volunteer: VolunteerRecord) -> None:
@@ -167,12 +228,9 @@ async def transfer(message: Message, command: CommandObject, services: Services,
     if code is None:
         return
     try:
-        record = await services.queue.find(code)
+        record = await services.queue.held(volunteer, code, handing_on=True)
     except QueueError as error:
         await message.answer(error_text(error.reason), parse_mode=None)
-        return
-    if record.assignee_id != volunteer.id or record.status != "claimed":
-        await message.answer(error_text("not_yours"), parse_mode=None)
         return
     candidates = [v for v in await services.volunteers.list_all() if v.id != volunteer.id]
     if not candidates:
@@ -205,12 +263,9 @@ async def close(message: Message, command: CommandObject, services: Services, vo
     if code is None:
         return
     try:
-        record = await services.queue.find(code)
+        record = await services.queue.held(volunteer, code)
     except QueueError as error:
         await message.answer(error_text(error.reason), parse_mode=None)
-        return
-    if record.assignee_id != volunteer.id or record.status != "claimed":
-        await message.answer(error_text("not_yours"), parse_mode=None)
         return
     await message.answer(
         _("How did {code} end?").format(code=record.code),
@@ -243,7 +298,12 @@ async def reopen(message: Message, command: CommandObject, services: Services, v
     except QueueError as error:
         await message.answer(error_text(error.reason), parse_mode=None)
         return
-    await message.answer(_("{code} is open again and yours.").format(code=record.code), parse_mode=None)
+    await message.answer(
+        _("{code} is open again and back in the queue; the volunteer who closed it has no access to it.").format(
+            code=record.code
+        ),
+        parse_mode=None,
+    )
 
 
 async def flag(message: Message, command: CommandObject, services: Services, volunteer: VolunteerRecord) -> None:
@@ -267,14 +327,20 @@ async def add_note(message: Message, command: CommandObject, services: Services,
         await message.answer(_usage("/note CODE text"), parse_mode=None)
         return
     try:
-        await services.queue.add_note(volunteer, parts[0], parts[1])
+        record = await services.queue.add_note(volunteer, parts[0], parts[1])
     except QueueError as error:
         await message.answer(error_text(error.reason), parse_mode=None)
         return
+    # The command holds the note's text: it leaves this chat with the rest of the case.
+    await services.shown.record(
+        request_id=record.id, audience="volunteer", kind="own", message_id=message.message_id, volunteer_id=volunteer.id
+    )
     await message.answer(_("Note saved (encrypted)."), parse_mode=None)
 
 
-async def show_notes(message: Message, command: CommandObject, services: Services, volunteer: VolunteerRecord) -> None:
+async def show_notes(
+    message: Message, command: CommandObject, services: Services, volunteer: VolunteerRecord, bot: Bot
+) -> None:
     code = await _code_argument(message, command, "/notes CODE")
     if code is None:
         return
@@ -283,10 +349,26 @@ async def show_notes(message: Message, command: CommandObject, services: Service
     except QueueError as error:
         await message.answer(error_text(error.reason), parse_mode=None)
         return
-    sent = await message.answer(protect_content=True, **notes_view(record.code, notes).as_kwargs())
-    await services.shown.record(
-        request_id=record.id, audience="volunteer", kind="notes", message_id=sent.message_id, volunteer_id=volunteer.id
-    )
+    await _send_notes(bot, services, volunteer, record, notes, 0)
+
+
+async def turn_notes_page(
+    callback: CallbackQuery, callback_data: NotesPage, services: Services, volunteer: VolunteerRecord
+) -> None:
+    """Another page of notes: only for whoever holds the request now (the button is not the permission)."""
+    try:
+        record, notes = await services.queue.notes(volunteer, callback_data.code)
+    except QueueError as error:
+        await callback.answer(error_text(error.reason), show_alert=True)
+        return
+    if isinstance(callback.message, Message):
+        text, markup = notes_view(record.code, notes, callback_data.page)
+        try:
+            await callback.message.edit_text(**text.as_kwargs(), reply_markup=markup)
+        except TelegramBadRequest as error:
+            if not is_not_modified(error):
+                raise
+    await callback.answer()
 
 
 async def show_audit(message: Message, command: CommandObject, services: Services, volunteer: VolunteerRecord) -> None:
@@ -311,9 +393,10 @@ async def block(message: Message, command: CommandObject, services: Services, vo
         await message.answer(error_text(error.reason), parse_mode=None)
         return
     await message.answer(
-        _("{code}: the person is blocked. Their messages reach nobody and /start opens nothing.").format(
-            code=record.code
-        ),
+        _(
+            "{code}: the person is blocked. Their requests can no longer be taken, answered, handed on or "
+            "reopened, their messages reach nobody and /start opens nothing. They are told nothing."
+        ).format(code=record.code),
         parse_mode=None,
     )
 
@@ -423,10 +506,13 @@ def build_router() -> Router:
     router.callback_query.register(transfer_chosen, TransferTo.filter())
     router.message.register(close, Command("close"))
     router.callback_query.register(close_chosen, CloseOutcome.filter())
-    router.message.register(reopen, Command("reopen"))
+    router.message.register(inspect, Command("inspect"), HasRole("coordinator"))
+    router.callback_query.register(inspect_chosen, InspectReason.filter(), HasRole("coordinator"))
+    router.message.register(reopen, Command("reopen"), HasRole("coordinator"))
     router.message.register(flag, Command("flag"))
     router.message.register(add_note, Command("note"))
     router.message.register(show_notes, Command("notes"))
+    router.callback_query.register(turn_notes_page, NotesPage.filter())
     router.message.register(show_audit, Command("audit"), HasRole("coordinator"))
     router.message.register(block, Command("block"), HasRole("coordinator"))
     router.message.register(unblock, Command("unblock"), HasRole("coordinator"))

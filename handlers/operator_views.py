@@ -13,10 +13,11 @@ from aiogram.utils.i18n import lazy_gettext as __
 from aiogram.utils.i18n import ngettext
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
-from handlers.callbacks import Claim, CloseOutcome, QueuePageCb, Revoke, TransferTo
+from handlers.access import team_access
+from handlers.callbacks import Claim, CloseOutcome, InspectReason, NotesPage, QueuePageCb, Revoke, TransferTo
 from handlers.format import fill
 from handlers.views import LANGUAGE_NAMES, answers_summary, option_label
-from services.queue import OUTCOMES, NoteView, QueuePage
+from services.queue import INSPECT_REASONS, OUTCOMES, NoteView, QueuePage
 from storage import clock
 from storage.audit import AuditEntry
 from storage.requests import RequestDetails, RequestRecord
@@ -30,6 +31,14 @@ OUTCOME_LABELS: dict[str, Any] = {
     "no_response": __("No response"),
     "duplicate": __("Duplicate"),
     "suspicious": __("Suspicious"),
+}
+
+INSPECT_REASON_LABELS: dict[str, Any] = {
+    "safety": __("A safety concern about the person"),
+    "provocation": __("A suspected provocation or infiltration"),
+    "unavailable": __("The volunteer holding it cannot be reached"),
+    "complaint": __("A complaint about how it is handled"),
+    "supervision": __("Supervision of the team's work"),
 }
 
 ROLE_LABELS: dict[str, Any] = {
@@ -197,12 +206,75 @@ def transfer_markup(code: str, candidates: list[VolunteerRecord]) -> InlineKeybo
     return builder.as_markup()
 
 
-def notes_view(code: str, notes: list[NoteView]) -> Text:
+# Room for one page of notes: Telegram takes 4096 characters (counted in UTF-16 units, as here); the rest
+# is for the heading.
+NOTES_PAGE_ROOM = 3900
+
+
+def _utf16(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+def _note_block(note: NoteView) -> Text:
+    return as_list("", Text(Italic(note.at, " · ", note.author)), Text(note.text))
+
+
+def notes_pages(notes: list[NoteView]) -> list[list[NoteView]]:
+    """Notes in pages that each fit one message, in order; a note is never split (one is at most 3000)."""
+    pages: list[list[NoteView]] = [[]]
+    used = 0
+    for note in notes:
+        size = _utf16(_note_block(note).as_kwargs()["text"]) + 1
+        if pages[-1] and used + size > NOTES_PAGE_ROOM:
+            pages.append([])
+            used = 0
+        pages[-1].append(note)
+        used += size
+    return pages
+
+
+def notes_view(code: str, notes: list[NoteView], page: int = 0) -> tuple[Text, InlineKeyboardMarkup | None]:
+    """One page of a request's notes, with buttons to the others."""
     if not notes:
-        return Text(_("No notes on {code} yet.").format(code=code))
-    return as_list(
-        Bold(_("Notes on {code}").format(code=code)),
-        *[as_list("", Text(Italic(note.at, " · ", note.author)), Text(note.text)) for note in notes],
+        return Text(_("No notes on {code} yet.").format(code=code)), None
+    pages = notes_pages(notes)
+    page = min(max(page, 0), len(pages) - 1)
+    heading = _("Notes on {code}").format(code=code)
+    if len(pages) > 1:
+        heading = _("Notes on {code}, page {page} of {pages}").format(code=code, page=page + 1, pages=len(pages))
+    text = as_list(Bold(heading), *[_note_block(note) for note in pages[page]])
+    navigation = []
+    if page > 0:
+        navigation.append(InlineKeyboardButton(text="«", callback_data=NotesPage(code=code, page=page - 1).pack()))
+    if page + 1 < len(pages):
+        navigation.append(InlineKeyboardButton(text="»", callback_data=NotesPage(code=code, page=page + 1).pack()))
+    return text, InlineKeyboardMarkup(inline_keyboard=[navigation]) if navigation else None
+
+
+def inspect_prompt(code: str) -> Text:
+    return fill(
+        _(
+            "You do not hold {code}. To open it, choose why: the reason is recorded in the audit, and the "
+            "volunteer holding it is told that you opened it."
+        ),
+        code=code,
+    )
+
+
+def inspect_markup(code: str) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    for reason in INSPECT_REASONS:
+        label = str(INSPECT_REASON_LABELS[reason])
+        builder.button(text=label, callback_data=InspectReason(code=code, reason=reason).pack())
+    builder.adjust(1)
+    return builder.as_markup()
+
+
+def inspected_text(code: str, reason: str) -> Text:
+    return fill(
+        _("You opened {code} ({reason}). This is recorded in its audit trail."),
+        code=code,
+        reason=Text(str(INSPECT_REASON_LABELS[reason])),
     )
 
 
@@ -210,6 +282,8 @@ def audit_line(entry: AuditEntry, actor: str) -> Text:
     parts: list[Any] = [Code(f"{entry.at:%Y-%m-%d %H:%M}"), " ", entry.action, " · ", actor]
     if entry.action == "closed" and entry.detail in OUTCOME_LABELS:
         parts += [" · ", str(OUTCOME_LABELS[entry.detail])]
+    if entry.action == "inspected" and entry.detail in INSPECT_REASON_LABELS:
+        parts += [" · ", str(INSPECT_REASON_LABELS[entry.detail])]
     return Text(*parts)
 
 
@@ -261,6 +335,15 @@ QUEUE_ERRORS: dict[str, Any] = {
     "mine": __("You already hold this request."),
     "closed": __("This request is closed."),
     "not_yours": __("This request is not in your hands."),
+    "not_yours_coordinator": __(
+        "This request is not in your hands. To open it anyway, use /inspect CODE: you give a reason, it is "
+        "recorded, and the volunteer holding it is told."
+    ),
+    "blocked": __(
+        "A coordinator blocked this person: their request can no longer be taken, answered, handed on or reopened."
+    ),
+    "requester_has_open": __("The person has another open request now, so this one cannot be reopened."),
+    "unknown_reason": __("That reason is not known."),
     "not_closed": __("This request is not closed."),
     "no_such_volunteer": __("That person is not an active volunteer."),
     "unknown_outcome": __("That outcome is not known."),
@@ -272,6 +355,8 @@ QUEUE_ERRORS: dict[str, Any] = {
     "bad_code": __("This invite code is not valid, already used, or expired."),
     "self": __("You cannot revoke yourself."),
     "bad_pseudonym": __("A pseudonym is 2 to 32 letters, digits, spaces or dashes."),
+    "mixed_script": __("A pseudonym uses the letters of one alphabet only: mixed ones can imitate another name."),
+    "pseudonym_taken": __("Someone on the team already has that pseudonym, or one that looks the same."),
     "bad_canned_key": __("A canned reply key is 1 to 32 lowercase Latin letters, digits, dashes or underscores."),
     "no_canned": __("There is no canned reply with that key. /canned lists them."),
 }
@@ -295,16 +380,24 @@ def volunteer_help(volunteer: VolunteerRecord) -> Text:
         _("/close CODE: close with an outcome"),
         _("/release CODE: give a request back to the queue"),
         _("/transfer CODE: hand a request to another volunteer"),
-        _("/reopen CODE: reopen a closed request"),
         _("/flag CODE: mark a request as suspicious"),
         _("/pseudonym NAME: change your pseudonym"),
         _("/canned: canned replies (/reply CODE #KEY sends one)"),
         _("/language: change your language"),
+        "",
+        Bold(_("Who sees what")),
+        *team_access(),
     ]
     if volunteer.is_coordinator:
         lines += [
             "",
             Bold(_("Coordinators")),
+            _(
+                "You see triage cards, statistics and audit trails like this; a request you do not hold only "
+                "through /inspect."
+            ),
+            _("/inspect CODE: open a request you do not hold, for a reason (recorded; its volunteer is told)"),
+            _("/reopen CODE: put a closed request back in the queue"),
             _("/audit CODE: who saw and did what"),
             _("/volunteers: the team"),
             _("/stats: statistics"),
@@ -316,6 +409,6 @@ def volunteer_help(volunteer: VolunteerRecord) -> Text:
             "",
             Bold(_("Admins")),
             _("/invite ROLE: a one-time invite (volunteer, coordinator, admin)"),
-            _("/revoke: remove someone from the team"),
+            _("/revoke: remove someone from the team; the bot first removes from their chat what it showed them"),
         ]
     return as_list(*lines)

@@ -68,15 +68,19 @@ async def from_requester(message: Message, services: Services) -> None:
     if request is None:
         await _reply(message, services, _("To ask for help, send /start."))
         return
+    refused = _("This kind of message cannot be passed on. Please send text, a photo, a voice message or a file.")
     if content is None:
         await services.intake.remember_in_chat(message.from_user.id, [message.message_id])
-        await _reply(
-            message,
-            services,
-            _("This kind of message cannot be passed on. Please send text, a photo, a voice message or a file."),
-        )
+        await _reply(message, services, refused)
         return
-    await services.relay.from_requester(message.from_user.id, message.message_id, content, reply_to=replied_id(message))
+    try:
+        await services.relay.from_requester(
+            message.from_user.id, message.message_id, content, reply_to=replied_id(message)
+        )
+    except QueueError:  # nothing visible in it
+        await services.intake.remember_in_chat(message.from_user.id, [message.message_id])
+        await _reply(message, services, refused)
+        return
     if request.status == "new":
         await _reply(message, services, _("Saved. A volunteer will see it as soon as they take your request."))
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiogram.utils.formatting import Bold, Text, as_list
 from aiogram.utils.i18n import gettext as _
 
+from handlers.access import requester_access
 from handlers.format import fill
 from services.questionnaire import DESCRIPTION_MAX
 from storage.requests import RequestRecord
@@ -20,6 +21,11 @@ def answer_error(reason: str, *, length: int = 0) -> str:
     if reason == "incomplete":
         return _("Some answers are missing. Please answer this question first.")
     return _("That button belongs to an earlier message.")
+
+
+def blocked_reply() -> str:
+    """All a blocked person is ever told, whatever they do: the same as before the block."""
+    return _("Thank you, we have received your message.")
 
 
 def request_status_text(request: RequestRecord) -> Text:
@@ -43,6 +49,9 @@ def help_text() -> Text:
             "and writes to you here, through the bot: they never see your Telegram account, "
             "you never see theirs."
         ),
+        "",
+        Bold(_("Who can see your request")),
+        *requester_access(),
         "",
         _("/start: ask for help, or continue where you stopped"),
         _("/status: where your request is"),

@@ -154,7 +154,7 @@ def summary_sections(summary: StatsSummary) -> list[Text]:
             _count_line(_("Claimed"), summary.claimed, n),
             _count_line(_("Closed"), summary.closed, n),
             *_breakdown_lines(summary.outcomes, n),
-            _count_line(_("Erased by the requester while open"), summary.withdrawn, n),
+            _count_line(_("Erased by their requesters (all time)"), summary.withdrawn, n),
             _count_line(_("Reopened"), summary.reopened, n),
             _count_line(_("Flagged as suspicious"), summary.flagged, n),
         ),

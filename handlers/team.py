@@ -87,12 +87,15 @@ async def revoke(
         await callback.answer(error_text(error.reason), show_alert=True)
         return
     if isinstance(callback.message, Message):
-        await callback.message.edit_text(
-            text=_("{name} is no longer on the team; their requests went back to the queue.").format(
-                name=target.pseudonym
-            ),
-            parse_mode=None,
-        )
+        lines = [
+            _(
+                "{name} is no longer on the team. Their requests went back to the queue, and the bot is removing "
+                "from their chat everything it showed them; you will be told if it cannot."
+            ).format(name=target.pseudonym)
+        ]
+        if services.policy.volunteer_chat_id is not None:
+            lines.append(_("If they are in the volunteers' group, remove them there yourself: the bot cannot."))
+        await callback.message.edit_text(text="\n".join(lines), parse_mode=None)
     await callback.answer()
 
 

@@ -13,6 +13,7 @@ from aiogram.utils.i18n import lazy_gettext as __
 from aiogram.utils.i18n import ngettext
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
+from handlers.access import requester_access
 from handlers.callbacks import EditAnswer, LanguageChoice, Nav, OptionChoice
 from services.policy import Policy
 from services.questionnaire import ANSWER_STEPS, DESCRIPTION_MAX, MULTI_SELECT, OPTIONS, Step
@@ -135,9 +136,10 @@ def consent_view(policy: Policy) -> View:
     abandoned_hours = int(policy.abandoned_after.total_seconds() // 3600)
     bound_hours = int(policy.shred_bound.total_seconds() // 3600)
     text = as_list(
-        Bold(_("What we keep, and for how long")),
+        Bold(_("What we keep, who can see it, and for how long")),
         "",
-        _("Your answers are stored encrypted. Only the volunteer who takes your request can read them."),
+        *requester_access(),
+        "",
         ngettext(
             "We erase your request {days} day after it is closed.",
             "We erase your request {days} days after it is closed.",

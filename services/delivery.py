@@ -4,6 +4,14 @@
 - Network errors and 5xx: that message is retried with exponential back-off; nothing is lost.
 - 403 (blocked, deactivated): recorded, never retried; a volunteer waiting on the message is told.
 - 400: a message Telegram will never accept is recorded as failed (deletes that find nothing are done).
+- A recipient that cannot be resolved now (no group configured) is retried a bounded number of times;
+  every failure ends as a recorded dead letter (``failed_reason``), never as a row retried forever.
+
+Access is checked again when a message goes out, not only when it was queued: case details reach only
+the volunteer who holds the case at that moment, a triage card only while the request waits, nothing but
+removals reaches someone no longer on the team or a blocked requester (those messages are withheld:
+dropped unsent). Removals themselves always go out (services/hygiene.py), and a case message that
+Telegram accepted after its recipient lost access is removed again at once.
 
 A message is marked done only after Telegram accepted it, so a crash in between sends it again on
 restart (at least once); within one process each message is sent once.
@@ -31,6 +39,7 @@ from aiogram.exceptions import (
 from aiogram.methods import TelegramMethod
 from aiogram.types import Message
 
+from services import hygiene
 from services.context import Services
 from services.events import Events
 from services.policy import Policy
@@ -38,6 +47,7 @@ from services.ratelimit import NoLimits, SendLimiter
 from storage import clock
 from storage.db import Batched, Database
 from storage.outbox import LOCK_FOR, LeaseLost, PendingMessage
+from storage.requests import RequestRecord
 from storage.shown import Peer
 from storage.vault import Shredded, Vault
 
@@ -54,12 +64,18 @@ ALBUM_SETTLE = timedelta(seconds=1.5)  # Telegram delivers an album's items as s
 ALBUM_MAX = 10
 # Payload kinds for which a 400 means "nothing left to do" (the message is gone, or too old), not failure.
 SETTLED_BY_BAD_REQUEST = frozenset({"delete", "neutralize", "relay_edit", "card_update", "method"})
+# Payload kinds that only take something away from a chat: they reach anyone, on the team or not.
+REMOVALS = frozenset({"delete", "neutralize", "card_update"})
+# Payload kinds that carry what a requester said: only for the volunteer who holds the case.
+CASE_CONTENT = frozenset({"full_card", "relay_in", "relay_edit"})
+UNRESOLVED_RETRY = timedelta(seconds=60)
 
 
 @dataclass(frozen=True)
 class Target:
     chat_id: int
     locale: str
+    volunteer_id: str | None = None  # whose private chat it is, when it is a team member's
 
 
 class Renderer(Protocol):
@@ -69,7 +85,17 @@ class Renderer(Protocol):
 
 
 class Unresolvable(Exception):
-    """The recipient cannot be reached now (no assignee yet, no group configured)."""
+    """The recipient cannot be reached now (no assignee yet, no group configured): retried, a bounded
+    number of times."""
+
+
+class Withheld(Exception):
+    """The message is no longer wanted (its recipient lost access, it offers what is gone, its recipient was
+    blocked): dropped unsent."""
+
+
+class DeadLetter(Exception):
+    """The message can never be delivered (its recipient left the team): recorded as failed at once."""
 
 
 class OutboxSender:
@@ -93,6 +119,7 @@ class OutboxSender:
         self._wake = asyncio.Event()
         self._paused_until = clock.now()
         self._settled = Batched(db, self._settle, "outbox.settle")
+        self._reported: set[str] = set()  # volunteers whose failed clean-up was reported by this process
 
     async def _settle(self, session: Any, message_ids: list[str]) -> None:
         await self._services(session).outbox.done_many(message_ids)
@@ -140,22 +167,29 @@ class OutboxSender:
             return await self._resolve(self._services(session), message)
 
     async def _resolve(self, services: Services, message: PendingMessage) -> Target:
+        kind = str(message.payload.get("kind"))
+        request = await services.requests.by_id(message.request_id) if message.request_id else None
+        if message.request_id is not None and request is None:
+            raise Shredded("request is gone")
         if message.recipient == "requester":
-            assert message.request_id is not None
-            request = await services.requests.by_id(message.request_id)
-            if request is None:
-                raise Shredded("request is gone")
+            assert request is not None
+            if request.requester_blocked and kind not in REMOVALS:
+                raise Withheld("requester_blocked")  # a blocked person is told nothing new
             return Target(await services.requests.requester_chat_id(request.id), request.language)
+        if kind == "card" and request is not None and (request.status != "new" or request.requester_blocked):
+            raise Withheld("not_waiting")  # a card would offer a request nobody can take any more
         if message.recipient in ("volunteer", "assignee"):
             volunteer_id = message.volunteer_id
             if message.recipient == "assignee":
-                assert message.request_id is not None
-                request = await services.requests.by_id(message.request_id)
                 volunteer_id = request.assignee_id if request else None
             volunteer = await services.volunteers.by_id(volunteer_id) if volunteer_id else None
-            if volunteer is None or not volunteer.active:
-                raise Unresolvable("no active volunteer")
-            return Target(await services.volunteers.chat_id(volunteer.id), volunteer.language)
+            if volunteer is None:
+                raise Unresolvable("no such volunteer")
+            if not volunteer.active and kind not in REMOVALS:
+                raise DeadLetter("revoked")
+            if kind in CASE_CONTENT and not (request is not None and request.held_by(volunteer.id)):
+                raise Withheld("not_holder")
+            return Target(await services.volunteers.chat_id(volunteer.id), volunteer.language, volunteer.id)
         if message.recipient == "group":
             if self.policy.volunteer_chat_id is None:
                 raise Unresolvable("no volunteers' group configured")
@@ -218,6 +252,9 @@ class OutboxSender:
             for message in unit:  # the rest of the album may still be on its way
                 await self._retry(message, ALBUM_SETTLE, count_attempt=False)
             return 0
+        if (late := hygiene.overdue(lead.payload, clock.now())) is not None:
+            await self._reschedule_overdue(lead, *late)
+            return 0
         try:
             target = await self._target(lead)
             if len(unit) > 1:
@@ -228,9 +265,19 @@ class OutboxSender:
             for message in unit:
                 await self._finish(message, None)
             return 0
+        except Withheld as withheld:
+            log.info("outbox.withheld", purpose=lead.purpose, reason=str(withheld))
+            for message in unit:
+                await self._finish(message, None)
+            return 0
+        except DeadLetter as dead:
+            log.info("outbox.dead_letter", purpose=lead.purpose, reason=str(dead))
+            for message in unit:
+                await self._fail(message, str(dead), tell_assignee=False)
+            return 0
         except Unresolvable:
             for message in unit:
-                await self._retry(message, timedelta(seconds=60), count_attempt=False)
+                await self._retry(message, UNRESOLVED_RETRY)
             return 0
         # An update's own edits answer the person who just acted: they go at once, like any reply.
         busy_for = await self.limiter.acquire(target.chat_id) if limited else 0.0
@@ -271,7 +318,7 @@ class OutboxSender:
         log.info("outbox.sent", purpose=lead.purpose, count=len(unit), outbox_id=lead.id, sent_at=sent_at.isoformat())
         sent = result if isinstance(result, list) else [result]
         for message, one in zip(unit, sent, strict=False):
-            await self._finish(message, one if isinstance(one, Message) else None)
+            await self._finish(message, one if isinstance(one, Message) else None, to=target.volunteer_id)
         return len(unit)
 
     async def _send(self, method: TelegramMethod[Any]) -> Any:
@@ -294,10 +341,46 @@ class OutboxSender:
         async with self.db.transaction() as session:
             await self._services(session).outbox.retry_at(message.id, clock.now() + after, count_attempt=count_attempt)
 
+    async def _reschedule_overdue(self, message: PendingMessage, young: list[int], edits: list[dict[str, Any]]) -> None:
+        """A removal that waited past Telegram's 48 hours: what can still be deleted is, the bot's own older
+        messages are edited down to one line instead."""
+        report: dict[str, Any] = {key: message.payload[key] for key in ("report_to", "name") if key in message.payload}
+        async with self.db.transaction() as session:
+            outbox = self._services(session).outbox
+            if young:
+                entries = [e for e in message.payload["entries"] if int(e["id"]) in young]
+                payload = {**message.payload, "message_ids": young, "entries": entries}
+                await outbox.put(
+                    recipient=message.recipient, volunteer_id=message.volunteer_id, purpose="hygiene", payload=payload
+                )
+            for edit in edits:
+                await outbox.put(
+                    recipient=message.recipient,
+                    volunteer_id=message.volunteer_id,
+                    purpose="hygiene",
+                    payload={**edit, **report},
+                )
+            await outbox.done(message.id)
+        log.info("outbox.removal_overdue", count=len(edits))
+        self.ring()
+
     async def _fail(self, message: PendingMessage, reason: str, *, tell_assignee: bool) -> None:
         async with self.db.transaction() as session:
             services = self._services(session)
             await services.outbox.fail(message.id, reason)
+            report_to = message.payload.get("report_to")
+            if message.purpose == "hygiene" and report_to and message.volunteer_id:
+                # Removing what a revoked volunteer was shown failed: whoever revoked them has to know, once
+                # (the chat that refused one removal refuses the others too).
+                await services.outbox.fail_pending(message.volunteer_id, "hygiene", reason)
+                if message.volunteer_id not in self._reported:
+                    self._reported.add(message.volunteer_id)
+                    await services.outbox.put(
+                        recipient="volunteer",
+                        volunteer_id=str(report_to),
+                        purpose="notice",
+                        payload={"kind": "scrub_failed", "name": message.payload.get("name", "—"), "reason": reason},
+                    )
             if tell_assignee and message.recipient == "requester" and message.purpose == "relay":
                 assert message.request_id is not None
                 request = await services.requests.by_id(message.request_id)
@@ -318,7 +401,16 @@ class OutboxSender:
         """Settle what was sent and is still waiting to be, before the process goes."""
         await self._settled.close()
 
-    async def _finish(self, message: PendingMessage, sent: Message | None) -> None:
+    @staticmethod
+    async def _entitled(services: Services, message: PendingMessage, request: RequestRecord, volunteer_id: str) -> bool:
+        volunteer = await services.volunteers.by_id(volunteer_id)
+        if volunteer is None or not volunteer.active:
+            return False
+        return str(message.payload.get("kind")) not in CASE_CONTENT or request.held_by(volunteer_id)
+
+    async def _finish(self, message: PendingMessage, sent: Message | None, *, to: str | None = None) -> None:
+        """Mark a message done; a tracked one is remembered with the chat it went to (``to``: the volunteer
+        it was resolved to when sent, not whoever holds the case by now)."""
         if message.purpose == "effect":
             # An update's edit or deletion went out; its row goes with the others of this moment. Should
             # this process die first, the lease runs out and another sender repeats it: at least once,
@@ -332,9 +424,17 @@ class OutboxSender:
             if sent is not None and track and message.request_id is not None:
                 request = await services.requests.by_id(message.request_id)
                 if request is not None:
-                    volunteer_id = message.volunteer_id
-                    if message.recipient == "assignee":
-                        volunteer_id = request.assignee_id
+                    volunteer_id = to or message.volunteer_id
+                    if volunteer_id is not None and not await self._entitled(services, message, request, volunteer_id):
+                        # Access ended while Telegram was taking the message: it is taken away again at once.
+                        await services.outbox.put(
+                            recipient="volunteer",
+                            volunteer_id=volunteer_id,
+                            purpose="hygiene",
+                            payload={"kind": "delete", "message_ids": [sent.message_id]},
+                        )
+                        self.ring()
+                        return
                     peer = message.payload.get("peer")
                     await services.shown.record(
                         request_id=request.id,

@@ -7,9 +7,8 @@ from typing import TYPE_CHECKING, Any
 
 from services import metrics
 from services.events import RequestSubmitted
-from services.hygiene import clear_volunteer_view
+from services.hygiene import clear_everywhere
 from services.questionnaire import MULTI_SELECT, STAT_DIMENSIONS, complete
-from storage import clock
 from storage.clock import iso_week
 from storage.epochs import note_shred
 from storage.requests import DuplicateOpenRequest, RequestRecord
@@ -17,7 +16,15 @@ from storage.requests import DuplicateOpenRequest, RequestRecord
 if TYPE_CHECKING:
     from services.context import Services
 
-__all__ = ["DuplicateOpenRequest", "ForgetResult", "IntakeService"]
+__all__ = ["DuplicateOpenRequest", "ForgetResult", "IntakeService", "RequesterBlocked"]
+
+
+# Audit actions counted once each, in the week they happened.
+EVENT_METRICS = {"reopened": metrics.REOPENED, "flagged": metrics.FLAGGED}
+
+
+class RequesterBlocked(Exception):
+    """A coordinator blocked this person while their intake was open: it ends, and nothing is stored."""
 
 
 @dataclass(frozen=True)
@@ -64,6 +71,8 @@ class IntakeService:
         a failed commit never leaves a cleaned chat without a request. Raises ``AnswerError`` for
         incomplete answers and ``DuplicateOpenRequest`` when the requester already has an open request.
         """
+        if await self.services.requests.is_blocked(user_id):
+            raise RequesterBlocked
         completed = complete(answers)
         record = await self.services.requests.create(
             user_id=user_id,
@@ -76,7 +85,10 @@ class IntakeService:
             iso_week(record.created_at), submission_counters(completed.values, language)
         )
         await self.services.counters.bump(metrics.GAUGE_WEEK, metrics.BACKLOG, record.urgency)
-        await self.services.audit.record("submitted", actor_id=None, request_id=record.id)
+        # The language and the moment counted, so /forget can take exactly this contribution back.
+        await self.services.audit.record(
+            "submitted", actor_id=None, request_id=record.id, detail=language, at=record.created_at
+        )
         outbox = self.services.outbox
         await outbox.put(
             recipient="requester",
@@ -133,20 +145,61 @@ class IntakeService:
         await note_shred(self.services.session, self.services.vault)
 
     async def forget(self, user_id: int) -> ForgetResult:
-        """Shred every request of this requester (and, through the key roll that follows, every copy of their
-        unfinished answers). Counters stay; the audit keeps no pointer to them."""
-        await note_shred(self.services.session, self.services.vault)
+        """Shred every request of this requester and leave no trail of them (docs/decisions/0011): what the
+        bot showed the team about them is removed from every chat and the group, their audit rows go, the
+        counters they added to are taken back, and the volunteer holding one is told its code only. The key
+        roll that follows makes every copy of them, and of their unfinished answers, unreadable (0009)."""
+        s = self.services
+        await note_shred(s.session, s.vault)
         message_ids = await self.requester_message_ids(user_id)
         shredded = 0
-        for request_id in await self.services.requests.ids_for_requester(user_id):
-            record = await self.services.requests.by_id(request_id)
-            await self.services.audit.record("forgotten", actor_id=None, request_id=None)
-            if record is not None and record.assignee_id is not None:
-                await clear_volunteer_view(self.services, record, record.assignee_id, "forgotten")
-            if record is None or not await self.services.requests.shred(request_id):
+        for request_id in await s.requests.ids_for_requester(user_id):
+            record = await s.requests.by_id(request_id)
+            if record is None:
                 continue
-            shredded += 1
-            if record.is_open:
-                await self.services.counters.bump(iso_week(clock.now()), metrics.WITHDRAWN, metrics.ALL)
-                await self.services.counters.bump(metrics.GAUGE_WEEK, metrics.BACKLOG, record.urgency, by=-1)
+            await self._take_back_counters(record)
+            await clear_everywhere(s, record, "forgotten")
+            if record.status == "claimed" and record.assignee_id is not None:
+                # Sealed under the ephemeral key, not the request's: it has to outlive the request.
+                await s.outbox.put(
+                    recipient="volunteer",
+                    volunteer_id=record.assignee_id,
+                    purpose="notice",
+                    payload={"kind": "forgotten", "code": record.code},
+                )
+            await s.audit.forget_request(record.id)
+            if await s.requests.shred(request_id):
+                shredded += 1
+        if shredded:
+            # How many requests people erased, ever: no week, no answer, nothing that points at one of them.
+            await s.counters.bump(metrics.GAUGE_WEEK, metrics.WITHDRAWN, metrics.ALL, by=shredded)
         return ForgetResult(shredded, message_ids)
+
+    async def _take_back_counters(self, record: RequestRecord) -> None:
+        """Every counter this request added to, taken back: the statistics read as if it was never made.
+
+        The contributions are found again from the answers and the audit rows, which hold the moments the
+        counters used (the week, and the durations to the first claim and the first close)."""
+        s = self.services
+        answers = (await s.requests.read(record)).answers
+        entries = await s.audit.for_request(record.id)
+        submitted = next((e for e in entries if e.action == "submitted"), None)
+        language = submitted.detail if submitted and submitted.detail else record.language
+        week = iso_week(record.created_at)
+        for metric, bucket in submission_counters(answers, language):
+            await s.counters.take_back(week, metric, bucket)
+        claimed = next((e for e in entries if e.action == "claimed"), None)
+        if claimed is not None:
+            await s.counters.take_back(iso_week(claimed.at), metrics.CLAIMED, metrics.ALL)
+            bucket = metrics.duration_bucket(claimed.at - record.created_at)
+            await s.counters.take_back(iso_week(claimed.at), metrics.TIME_TO_CLAIM, bucket)
+        closed = next((e for e in entries if e.action == "closed"), None)
+        if closed is not None and closed.detail:
+            await s.counters.take_back(iso_week(closed.at), metrics.CLOSED, closed.detail)
+            bucket = metrics.duration_bucket(closed.at - record.created_at)
+            await s.counters.take_back(iso_week(closed.at), metrics.TIME_TO_CLOSE, bucket)
+        for entry in entries:
+            if entry.action in EVENT_METRICS:
+                await s.counters.take_back(iso_week(entry.at), EVENT_METRICS[entry.action], metrics.ALL)
+        if record.is_open:
+            await s.counters.bump(metrics.GAUGE_WEEK, metrics.BACKLOG, record.urgency, by=-1)

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from services.sanitize import neutralize_controls
+
 
 class Step(StrEnum):
     LANGUAGE = "language"
@@ -107,7 +109,7 @@ def describe(text: str | None) -> str | None:
     """Validate the free-text description; None means skipped."""
     if text is None:
         return None
-    stripped = text.strip()
+    stripped = neutralize_controls(text).strip()  # a volunteer reads it: nothing hidden in it
     if not stripped:
         return None
     if len(stripped) > DESCRIPTION_MAX:

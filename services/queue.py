@@ -12,8 +12,9 @@ from typing import TYPE_CHECKING, Any
 
 from services import metrics
 from services.events import RequestSubmitted
-from services.hygiene import clear_volunteer_view
+from services.hygiene import clear_everywhere, clear_other_views, clear_volunteer_view
 from services.questionnaire import STAT_DIMENSIONS
+from services.sanitize import neutralize_controls
 from storage import clock
 from storage.audit import AuditEntry
 from storage.canned import CannedReplies
@@ -28,6 +29,8 @@ if TYPE_CHECKING:
 
 CANNED_KEY = re.compile(r"[a-z0-9_-]{1,32}")
 OUTCOMES = ("left", "legal", "psych", "stays", "no_response", "duplicate", "suspicious")
+# Why a coordinator opens a request they do not hold: named in the audit and told to the holder.
+INSPECT_REASONS = ("safety", "provocation", "unavailable", "complaint", "supervision")
 NOTE_MAX = 3000
 PAGE_SIZE = 8
 
@@ -51,6 +54,14 @@ class NoteView:
     at: str
     author: str
     text: str
+
+
+@dataclass(frozen=True)
+class Inspection:
+    """What a coordinator sees when they open a request they do not hold."""
+
+    details: RequestDetails
+    notes: list[NoteView]
 
 
 def card_payload(request: RequestRecord, coarse: dict[str, Any]) -> dict[str, Any]:
@@ -99,12 +110,11 @@ class QueueService:
         return record
 
     @staticmethod
-    def _require_holder(volunteer: VolunteerRecord, record: RequestRecord, *, coordinator_ok: bool) -> None:
-        if record.assignee_id == volunteer.id and record.status == "claimed":
-            return
-        if coordinator_ok and volunteer.is_coordinator:
-            return
-        raise QueueError("not_yours")
+    def _require_holder(volunteer: VolunteerRecord, record: RequestRecord) -> None:
+        """Only the volunteer holding a claimed case sees or changes it; anyone else (a coordinator, the
+        volunteer who held it before) is refused. A coordinator opens it only through ``inspect``."""
+        if not record.held_by(volunteer.id):
+            raise QueueError("not_yours")
 
     async def page(self, page: int) -> QueuePage:
         total = await self.s.requests.count_by_status("new")
@@ -137,14 +147,18 @@ class QueueService:
             )
 
     async def announce_again(self, request: RequestRecord, *, skip_volunteer: str | None = None) -> None:
-        """Back in the queue: a fresh card for everyone (but the volunteer who just let it go)."""
+        """Back in the queue: a fresh card for everyone (but the volunteer who just let it go). A blocked
+        person's request stays out of the queue."""
+        if request.requester_blocked:
+            return
         details = await self.s.requests.read(request)
         await self.s.audit.record("announced", actor_id=None, request_id=request.id)
         coarse = {step.value: details.answers.get(step) for step in STAT_DIMENSIONS}
         await self.announce(request, coarse, skip_volunteer=skip_volunteer)
 
     async def _retire_cards(self, request: RequestRecord, state: str) -> None:
-        """Edit every triage card of this request down to one line without a button."""
+        """Edit every triage card of this request down to one line without a button. The cards stay known,
+        so /forget can still take them away."""
         cards = await self.s.shown.for_request(request.id)
         cards = [card for card in cards if card.kind == "card"]
         for card in cards:
@@ -161,21 +175,27 @@ class QueueService:
                     "message_id": card.message_id,
                 },
             )
-        await self.s.shown.forget([card.id for card in cards])
+        await self.s.shown.set_kind([card.id for card in cards], "retired_card")
 
     # -- claiming and letting go -------------------------------------------------------------------
 
     async def claim(self, volunteer: VolunteerRecord, code: str) -> RequestDetails:
         record = await self.find(code)
+        if record.requester_blocked:
+            raise QueueError("blocked")
         if record.status == "closed":
             raise QueueError("closed")
         claimed = await self.s.requests.claim(record.id, volunteer.id)
         if claimed is None:
+            current = await self.s.requests.by_id(record.id)
+            if current is not None and current.requester_blocked:
+                raise QueueError("blocked")  # blocked while this claim was on its way
             raise QueueError("mine" if record.assignee_id == volunteer.id else "taken")
         assert claimed.claimed_at is not None
         # Statistics count requests, not events: a request claimed again after a release counts once.
         first_claim = await self.s.audit.count("claimed", record.id) == 0
-        await self.s.audit.record("claimed", actor_id=volunteer.id, request_id=record.id)
+        # At the moment the counters use, so /forget can take exactly this contribution back.
+        await self.s.audit.record("claimed", actor_id=volunteer.id, request_id=record.id, at=claimed.claimed_at)
         if first_claim:
             week = iso_week(claimed.claimed_at)
             await self.s.counters.bump(week, metrics.CLAIMED, metrics.ALL)
@@ -186,10 +206,12 @@ class QueueService:
             recipient="requester",
             request_id=record.id,
             purpose="notice",
-            payload={"kind": "claimed", "code": record.code, "pseudonym": volunteer.pseudonym},
+            # Tracked like every message in the requester's chat, so /wipe and /forget can take it away.
+            payload={"kind": "claimed", "code": record.code, "pseudonym": volunteer.pseudonym, "track": "notice"},
         )
         await self.s.outbox.drop_unsent(record.id, "card")  # cards still waiting would offer a taken request
         await self._retire_cards(claimed, "claimed")
+        await clear_other_views(self.s, claimed, "claimed", keep=volunteer.id)  # an inspection before the claim
         return await self.read(volunteer, claimed)
 
     async def read(self, volunteer: VolunteerRecord, record: RequestRecord) -> RequestDetails:
@@ -198,11 +220,38 @@ class QueueService:
         await self.s.audit.record("read", actor_id=volunteer.id, request_id=record.id)
         return details
 
+    async def held(self, volunteer: VolunteerRecord, code: str, *, handing_on: bool = False) -> RequestRecord:
+        """The request, if ``volunteer`` holds it (and, ``handing_on``, may pass it to someone else)."""
+        record = await self.find(code)
+        self._require_holder(volunteer, record)
+        if handing_on and record.requester_blocked:
+            raise QueueError("blocked")
+        return record
+
     async def show(self, volunteer: VolunteerRecord, code: str) -> RequestDetails:
         record = await self.find(code)
-        if record.assignee_id != volunteer.id and not volunteer.is_coordinator:
-            raise QueueError("not_yours")
+        self._require_holder(volunteer, record)
         return await self.read(volunteer, record)
+
+    async def inspect(self, coordinator: VolunteerRecord, code: str, reason: str) -> Inspection:
+        """A coordinator opens a request they do not hold: the one way past need-to-know. The reason is
+        recorded in the audit and the volunteer holding the case is told who looked and why."""
+        if not coordinator.is_coordinator:
+            raise QueueError("not_yours")
+        if reason not in INSPECT_REASONS:
+            raise QueueError("unknown_reason")
+        record = await self.find(code)
+        await self.s.audit.record("inspected", actor_id=coordinator.id, request_id=record.id, detail=reason)
+        if record.status == "claimed" and record.assignee_id not in (None, coordinator.id):
+            await self.s.outbox.put(
+                recipient="volunteer",
+                volunteer_id=record.assignee_id,
+                request_id=record.id,
+                purpose="notice",
+                payload={"kind": "inspected", "code": record.code, "by": coordinator.pseudonym, "reason": reason},
+            )
+        details = await self.read(coordinator, record)
+        return Inspection(details, await self._note_views(coordinator, record))
 
     async def release(self, volunteer: VolunteerRecord, code: str) -> RequestRecord:
         record = await self.find(code)
@@ -211,11 +260,15 @@ class QueueService:
             raise QueueError("not_yours")
         await self.s.audit.record("released", actor_id=volunteer.id, request_id=record.id)
         await clear_volunteer_view(self.s, released, volunteer.id, "released")
+        await clear_other_views(self.s, released, "released", keep=None)
         await self.announce_again(released, skip_volunteer=volunteer.id)
         return released
 
     async def transfer(self, volunteer: VolunteerRecord, code: str, to_volunteer_id: str) -> VolunteerRecord:
         record = await self.find(code)
+        self._require_holder(volunteer, record)
+        if record.requester_blocked:
+            raise QueueError("blocked")
         target = await self.s.volunteers.by_id(to_volunteer_id)
         if target is None or not target.active or target.id == volunteer.id:
             raise QueueError("no_such_volunteer")
@@ -224,6 +277,7 @@ class QueueService:
             raise QueueError("not_yours")
         await self.s.audit.record("transferred", actor_id=volunteer.id, request_id=record.id, detail=target.id)
         await clear_volunteer_view(self.s, moved, volunteer.id, "transferred")
+        await clear_other_views(self.s, moved, "transferred", keep=target.id)
         details = await self.read(target, moved)
         await self.s.outbox.put(
             recipient="volunteer",
@@ -243,7 +297,9 @@ class QueueService:
             raise QueueError("not_yours")
         assert closed.closed_at is not None
         first_close = await self.s.audit.count("closed", record.id) == 0  # a reopened request closes once
-        await self.s.audit.record("closed", actor_id=volunteer.id, request_id=record.id, detail=outcome)
+        await self.s.audit.record(
+            "closed", actor_id=volunteer.id, request_id=record.id, detail=outcome, at=closed.closed_at
+        )
         await self.s.counters.bump(metrics.GAUGE_WEEK, metrics.BACKLOG, closed.urgency, by=-1)
         if first_close:
             week = iso_week(closed.closed_at)
@@ -254,32 +310,43 @@ class QueueService:
         if outcome == "suspicious" and not closed.flagged:
             await self._flag(volunteer, closed)
         await clear_volunteer_view(self.s, closed, volunteer.id, "closed")
-        await self.s.outbox.put(
-            recipient="requester",
-            request_id=record.id,
-            purpose="notice",
-            payload={"kind": "closed", "code": record.code},
-        )
+        await clear_other_views(self.s, closed, "closed", keep=None)
+        if not closed.requester_blocked:  # a blocked person is told nothing new
+            await self.s.outbox.put(
+                recipient="requester",
+                request_id=record.id,
+                purpose="notice",
+                payload={"kind": "closed", "code": record.code, "track": "notice"},
+            )
         return closed
 
-    async def reopen(self, volunteer: VolunteerRecord, code: str) -> RequestRecord:
+    async def reopen(self, coordinator: VolunteerRecord, code: str) -> RequestRecord:
+        """A coordinator puts a closed request back in the queue, held by nobody: the volunteer who closed
+        it does not get it back (they may claim it from the queue like anyone)."""
+        if not coordinator.is_coordinator:
+            raise QueueError("not_yours")
         record = await self.find(code)
+        if record.requester_blocked:
+            raise QueueError("blocked")
         if record.status != "closed":
             raise QueueError("not_closed")
-        if record.assignee_id != volunteer.id and not volunteer.is_coordinator:
-            raise QueueError("not_yours")
-        reopened = await self.s.requests.reopen(record.id, volunteer.id)
+        if await self.s.requests.requester_has_other_open(record.id):
+            raise QueueError("requester_has_open")
+        reopened = await self.s.requests.reopen(record.id)
         if reopened is None:
             raise QueueError("not_closed")
-        await self.s.audit.record("reopened", actor_id=volunteer.id, request_id=record.id)
-        await self.s.counters.bump(iso_week(clock.now()), metrics.REOPENED, metrics.ALL)
+        now = clock.now()
+        await self.s.audit.record("reopened", actor_id=coordinator.id, request_id=record.id, at=now)
+        await self.s.counters.bump(iso_week(now), metrics.REOPENED, metrics.ALL)
         await self.s.counters.bump(metrics.GAUGE_WEEK, metrics.BACKLOG, reopened.urgency)
+        await self.announce_again(reopened)
         return reopened
 
     async def flag(self, volunteer: VolunteerRecord, code: str) -> RequestRecord:
+        """The holder, or a coordinator (from a card or an escalation), marks a request as suspicious."""
         record = await self.find(code)
-        if record.assignee_id != volunteer.id and not volunteer.is_coordinator:
-            raise QueueError("not_yours")
+        if not volunteer.is_coordinator:
+            self._require_holder(volunteer, record)
         if record.flagged:
             return record
         return await self._flag(volunteer, record)
@@ -287,8 +354,9 @@ class QueueService:
     async def _flag(self, volunteer: VolunteerRecord, record: RequestRecord) -> RequestRecord:
         flagged = await self.s.requests.set_flagged(record.id, True)
         assert flagged is not None
-        await self.s.audit.record("flagged", actor_id=volunteer.id, request_id=record.id)
-        await self.s.counters.bump(iso_week(clock.now()), metrics.FLAGGED, metrics.ALL)
+        now = clock.now()
+        await self.s.audit.record("flagged", actor_id=volunteer.id, request_id=record.id, at=now)
+        await self.s.counters.bump(iso_week(now), metrics.FLAGGED, metrics.ALL)
         for coordinator in await self.s.volunteers.with_role("coordinator", "admin"):
             await self.s.outbox.put(
                 recipient="volunteer",
@@ -302,14 +370,34 @@ class QueueService:
     # -- provocateurs ----------------------------------------------------------------------------
 
     async def block(self, coordinator: VolunteerRecord, code: str) -> RequestRecord:
-        """The requester's messages are accepted and dropped, /start opens nothing, nobody is notified."""
+        """A block is total: the person's requests can no longer be claimed, answered, handed on or
+        reopened; their messages are accepted and dropped, /start opens nothing, an intake they are in ends
+        at their next step. Nothing tells them anything new: what was still to be sent to them is dropped.
+        The volunteer holding their case is told."""
         if not coordinator.is_coordinator:
             raise QueueError("not_yours")
         record = await self.find(code)
+        index = await self.s.requests.requester_index_of(record.id)
         await self.s.requests.block_requester(record.id, coordinator.id)
         await self.s.audit.record("blocked", actor_id=coordinator.id, request_id=record.id)
-        await self._retire_cards(record, "blocked")
-        return record
+        for request_id in await self.s.requests.ids_for_index(index or ""):
+            await self.s.outbox.drop_unsent_to_requester([request_id])
+            await self.s.outbox.drop_unsent(request_id, "card")
+            affected = await self.s.requests.by_id(request_id)
+            if affected is None:
+                continue
+            await self._retire_cards(affected, "blocked")
+            if affected.status == "claimed" and affected.assignee_id is not None:
+                await self.s.outbox.put(
+                    recipient="volunteer",
+                    volunteer_id=affected.assignee_id,
+                    request_id=affected.id,
+                    purpose="notice",
+                    payload={"kind": "blocked", "code": affected.code},
+                )
+        blocked = await self.s.requests.by_id(record.id)
+        assert blocked is not None
+        return blocked
 
     async def unblock(self, coordinator: VolunteerRecord, code: str) -> RequestRecord:
         if not coordinator.is_coordinator:
@@ -317,7 +405,11 @@ class QueueService:
         record = await self.find(code)
         await self.s.requests.unblock_requester(record.id)
         await self.s.audit.record("unblocked", actor_id=coordinator.id, request_id=record.id)
-        return record
+        unblocked = await self.s.requests.by_id(record.id)
+        assert unblocked is not None
+        if unblocked.status == "new":
+            await self.announce_again(unblocked)  # back in the queue: volunteers see its card again
+        return unblocked
 
     # -- canned replies ----------------------------------------------------------------------------
 
@@ -335,9 +427,10 @@ class QueueService:
             raise QueueError("not_yours")
         if not CANNED_KEY.fullmatch(key) or language not in ("ru", "uk", "en"):
             raise QueueError("bad_canned_key")
-        if not text.strip() or len(text) > NOTE_MAX:
-            raise QueueError("too_long" if text.strip() else "empty")
-        await CannedReplies(self.s.session, self.s.vault).put(key, language, text.strip())
+        text = neutralize_controls(text).strip()
+        if not text or len(text) > NOTE_MAX:
+            raise QueueError("too_long" if text else "empty")
+        await CannedReplies(self.s.session, self.s.vault).put(key, language, text)
         await self.s.audit.record("canned_saved", actor_id=coordinator.id, request_id=None, detail=f"{key}/{language}")
 
     async def delete_canned(self, coordinator: VolunteerRecord, key: str) -> int:
@@ -352,30 +445,32 @@ class QueueService:
 
     # -- notes and audit ---------------------------------------------------------------------------
 
-    async def add_note(self, volunteer: VolunteerRecord, code: str, text: str) -> None:
+    async def add_note(self, volunteer: VolunteerRecord, code: str, text: str) -> RequestRecord:
         record = await self.find(code)
-        self._require_holder(volunteer, record, coordinator_ok=True)
-        text = text.strip()
+        self._require_holder(volunteer, record)
+        text = neutralize_controls(text).strip()
         if not text:
             raise QueueError("empty")
         if len(text) > NOTE_MAX:
             raise QueueError("too_long")
         await Notes(self.s.session, self.s.vault).add(record.id, volunteer.id, text)
         await self.s.audit.record("note_added", actor_id=volunteer.id, request_id=record.id)
-        if record.assignee_id == volunteer.id:
-            await self.s.requests.touch(record.id)
+        await self.s.requests.touch(record.id)
+        return record
 
     async def notes(self, volunteer: VolunteerRecord, code: str) -> tuple[RequestRecord, list[NoteView]]:
         record = await self.find(code)
-        if record.assignee_id != volunteer.id and not volunteer.is_coordinator:
-            raise QueueError("not_yours")
+        self._require_holder(volunteer, record)
+        return record, await self._note_views(volunteer, record)
+
+    async def _note_views(self, reader: VolunteerRecord, record: RequestRecord) -> list[NoteView]:
         notes: list[NoteRecord] = await Notes(self.s.session, self.s.vault).for_request(record.id)
-        await self.s.audit.record("notes_read", actor_id=volunteer.id, request_id=record.id)
+        await self.s.audit.record("notes_read", actor_id=reader.id, request_id=record.id)
         views = []
         for note in notes:
             author = await self.s.volunteers.by_id(note.author_id) if note.author_id else None
             views.append(NoteView(f"{note.at:%Y-%m-%d %H:%M} UTC", author.pseudonym if author else "—", note.text))
-        return record, views
+        return views
 
     async def audit_trail(
         self, volunteer: VolunteerRecord, code: str
@@ -402,6 +497,7 @@ class QueueService:
                 continue
             expired += 1
             await self.s.audit.record("lease_expired", actor_id=holder, request_id=record.id)
+            await clear_other_views(self.s, released, "lease_expired", keep=None)
             if holder is not None:
                 await clear_volunteer_view(self.s, released, holder, "lease_expired")
                 await self.s.outbox.put(
@@ -457,8 +553,10 @@ class QueueService:
 
     async def _purge(self, record: RequestRecord, notify: list[str]) -> int:
         await self.s.audit.record("purged", actor_id=None, request_id=None)
-        if record.assignee_id is not None:
-            await clear_volunteer_view(self.s, record, record.assignee_id, "purged")
+        # Like /forget (decision 0011): what the team was shown of it leaves every chat and the group, and
+        # the audit keeps no row about it; the counters stay, so the statistics outlive the records.
+        await clear_everywhere(self.s, record, "purged")
+        await self.s.audit.forget_request(record.id)
         for volunteer_id in notify:
             # Of no request (sealed under the ephemeral key), so the notice outlives the shred it reports.
             await self.s.outbox.put(

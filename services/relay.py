@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from services.queue import QueueError
+from services.sanitize import neutralize_controls
 from storage.requests import RequestRecord
 from storage.shown import Peer
 from storage.volunteers import VolunteerRecord
@@ -50,6 +51,20 @@ def pieces(content: dict[str, Any]) -> list[dict[str, Any]]:
     return label + [piece for part in split_caption(content) for piece in split_text(part)]
 
 
+def visible(content: dict[str, Any]) -> dict[str, Any]:
+    """What a message says, with the characters a reader cannot see taken out (services/sanitize.py).
+    QueueError("empty") when no visible text is left of a text message."""
+    cleaned = dict(content)
+    if cleaned["type"] == "text":
+        cleaned["text"] = neutralize_controls(str(cleaned.get("text") or ""))
+        if not cleaned["text"].strip():
+            raise QueueError("empty")
+    elif cleaned.get("caption"):
+        caption = neutralize_controls(str(cleaned["caption"]))
+        cleaned["caption"] = caption if caption.strip() else None
+    return cleaned
+
+
 def _peer(peer: Peer) -> dict[str, Any]:
     return {"audience": peer.audience, "owner": peer.owner, "id": peer.message_id}
 
@@ -65,6 +80,7 @@ class RelayService:
         request = await self.s.requests.open_for_requester(user_id)
         if request is None:
             return None
+        content = visible(content)
         await self.s.shown.record(request_id=request.id, audience="requester", kind="own", message_id=message_id)
         if request.requester_blocked:
             return request  # accepted politely, delivered to nobody
@@ -96,8 +112,11 @@ class RelayService:
         reply_to: int | None = None,
     ) -> RequestRecord:
         request = await self.s.queue.find(code)
-        if request.assignee_id != volunteer.id or request.status != "claimed":
+        if not request.held_by(volunteer.id):
             raise QueueError("not_yours")
+        if request.requester_blocked:
+            raise QueueError("blocked")
+        content = visible(content)
         await self.s.shown.record(
             request_id=request.id,
             audience="volunteer",
@@ -141,7 +160,16 @@ class RelayService:
             return False
         if request.requester_blocked:
             return True
-        copies = await self.s.shown.copies_of(Peer("requester", None, message_id))
+        try:
+            content = visible(content)
+        except QueueError:
+            return True  # edited down to nothing visible: nothing to pass on
+        # Only the copy the present holder has: a volunteer who let the case go gets nothing more of it.
+        copies = [
+            copy
+            for copy in await self.s.shown.copies_of(Peer("requester", None, message_id))
+            if copy.request_id == request.id and copy.volunteer_id is not None and request.held_by(copy.volunteer_id)
+        ]
         if not copies:  # not delivered yet (or never): pass the new wording on as a message
             await self.from_requester(user_id, message_id, {**content, "edited": True})
             return True
@@ -166,7 +194,11 @@ class RelayService:
         if shown is None:
             return False
         request = await self.s.requests.by_id(shown.request_id)
-        if request is None or request.assignee_id != volunteer.id:
+        if request is None or not request.held_by(volunteer.id) or request.requester_blocked:
+            return False
+        try:
+            content = visible(content)
+        except QueueError:
             return False
         for copy in await self.s.shown.copies_of(Peer("volunteer", volunteer.id, message_id)):
             await self.s.outbox.put(

@@ -312,13 +312,20 @@ def _chart(tally: _Tally, weeks: Sequence[str], min_cell: int) -> tuple[WeekBar,
 
 
 def _net_opened(tally: _Tally, week: str) -> int:
-    """Requests opened minus requests that stopped being open, in one week."""
+    """Requests opened minus requests that stopped being open, in one week. (A request erased with /forget
+    is taken out of ``submitted`` itself; weekly ``withdrawn`` rows are from before that was so.)"""
     return (
         tally.total(week, metrics.SUBMITTED)
         - tally.total(week, metrics.CLOSED)
         - tally.total(week, metrics.WITHDRAWN)
         + tally.total(week, metrics.REOPENED)
     )
+
+
+def _withdrawn_ever(tally: _Tally) -> int:
+    """Requests their requesters erased, ever. Counted without a week since /forget takes back every other
+    counter of the request (docs/decisions/0011); weekly rows are from before that and count too."""
+    return tally.gauge(metrics.WITHDRAWN).get(metrics.ALL, 0) + tally.value(tally.weekly, metrics.WITHDRAWN)
 
 
 def summarize(rows: Iterable[CounterRow], period: Period, *, min_cell: int, now: datetime) -> StatsSummary:
@@ -355,7 +362,7 @@ def summarize(rows: Iterable[CounterRow], period: Period, *, min_cell: int, now:
         claimed=total_cell(metrics.CLAIMED, tally.value(weeks, metrics.CLAIMED), min_cell),
         closed=total_cell(metrics.CLOSED, closed_total, min_cell),
         outcomes=_breakdown(metrics.CLOSED, outcome_sums, OUTCOMES, min_cell, sums_to_total=True),
-        withdrawn=total_cell(metrics.WITHDRAWN, tally.value(weeks, metrics.WITHDRAWN), min_cell),
+        withdrawn=total_cell(metrics.WITHDRAWN, _withdrawn_ever(tally), min_cell),
         reopened=total_cell(metrics.REOPENED, tally.value(weeks, metrics.REOPENED), min_cell),
         flagged=total_cell(metrics.FLAGGED, tally.value(weeks, metrics.FLAGGED), min_cell),
         backlog=total_cell(metrics.BACKLOG, backlog_total, min_cell),

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-import re
 import secrets
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from sqlalchemy.exc import IntegrityError
 
-from services.hygiene import clear_volunteer_view
+from services import pseudonyms
+from services.hygiene import Report, clear_person
 from storage.volunteers import ROLES, IssuedInvite, VolunteerRecord
 
 if TYPE_CHECKING:
@@ -18,7 +20,7 @@ PSEUDONYM_WORDS = (
     "Birch", "Cedar", "Heron", "Linden", "Maple", "Otter", "Pine", "Raven", "Rowan", "Sparrow",
     "Swift", "Willow", "Aspen", "Crane", "Falcon", "Juniper", "Lark", "Alder", "Finch", "Hazel",
 )  # fmt: skip
-PSEUDONYM_PATTERN = re.compile(r"^[\w\- ]{2,32}$")
+GENERATE_ATTEMPTS = 50
 
 
 class TeamError(Exception):
@@ -27,8 +29,17 @@ class TeamError(Exception):
         self.reason = reason
 
 
-def generated_pseudonym() -> str:
-    return f"{secrets.choice(PSEUDONYM_WORDS)}-{secrets.randbelow(90) + 10}"
+def generated_pseudonym(digits: int = 2) -> str:
+    low = 10 ** (digits - 1)
+    return f"{secrets.choice(PSEUDONYM_WORDS)}-{secrets.randbelow(9 * low) + low}"
+
+
+@dataclass
+class AdminsReport:
+    """What ``ensure_admins`` did with the admins named in TROPA_ADMIN_IDS, for the operator's console."""
+
+    created: int = 0
+    kept_revoked: list[tuple[str, datetime | None]] = field(default_factory=list)  # pseudonym, revoked at
 
 
 class TeamService:
@@ -52,17 +63,23 @@ class TeamService:
         if role is None:
             raise TeamError("bad_code")
         volunteer = await self.s.volunteers.create(
-            user_id=user_id, chat_id=chat_id, role=role, pseudonym=generated_pseudonym(), language=language
+            user_id=user_id, chat_id=chat_id, role=role, pseudonym=await self._free_pseudonym(), language=language
         )
         await self.s.audit.record("joined", actor_id=volunteer.id, request_id=None, detail=role)
         return volunteer
 
-    async def ensure_admins(self, admin_ids: tuple[int, ...], language: str) -> int:
-        """Admins named in settings exist and are admins (in a private chat, chat id == user id)."""
-        created = 0
+    async def ensure_admins(self, admin_ids: tuple[int, ...], language: str) -> AdminsReport:
+        """Admins named in settings exist and are admins (in a private chat, chat id == user id).
+
+        Someone an admin revoked through the bot stays revoked, listed or not: a start of the bot must not
+        undo a revocation. The report names them so the operator is told why (bot/app.py)."""
+        report = AdminsReport()
         for user_id in admin_ids:
             existing = await self.s.volunteers.by_telegram(user_id, active_only=False)
-            if existing is not None and existing.is_admin and existing.active:
+            if existing is not None and not existing.active:
+                report.kept_revoked.append((existing.pseudonym, await self.s.volunteers.revoked_at(existing.id)))
+                continue
+            if existing is not None and existing.is_admin:
                 continue
             try:
                 # Replicas starting together race here; whoever loses finds the row made by the other.
@@ -71,13 +88,13 @@ class TeamService:
                         user_id=user_id,
                         chat_id=user_id,
                         role="admin",
-                        pseudonym=existing.pseudonym if existing else generated_pseudonym(),
+                        pseudonym=existing.pseudonym if existing else await self._free_pseudonym(),
                         language=existing.language if existing else language,
                     )
             except IntegrityError:
                 continue
-            created += 1
-        return created
+            report.created += 1
+        return report
 
     async def roster(self, actor: VolunteerRecord) -> list[tuple[VolunteerRecord, int]]:
         if not actor.is_coordinator:
@@ -95,19 +112,44 @@ class TeamService:
             raise TeamError("no_such_volunteer")
         if target.id == actor.id:
             raise TeamError("self")
-        await self.s.volunteers.revoke(target.id)
-        await self.s.audit.record("revoked", actor_id=actor.id, request_id=None, detail=target.id)
+        # Scrub first: everything the bot ever showed them (cases, cards, notes, inspections) is queued for
+        # removal in the transaction that ends their access, and removals reach them after it ended
+        # (services/delivery.py). Whoever revoked them is told if their chat cannot be cleaned.
+        await clear_person(self.s, target.id, "revoked", report=Report(actor.id, target.pseudonym))
+        await self.s.outbox.drop_unsent_to_volunteer(target.id)
         for request in await self.s.requests.list_assigned(target.id):
             released = await self.s.requests.release(request.id, target.id)
             if released is not None:
-                await clear_volunteer_view(self.s, released, target.id, "revoked")
                 await self.s.audit.record("released", actor_id=actor.id, request_id=request.id, detail="revoked")
                 await self.s.queue.announce_again(released, skip_volunteer=target.id)
+        await self.s.volunteers.revoke(target.id)
+        await self.s.audit.record("revoked", actor_id=actor.id, request_id=None, detail=target.id)
         return target
 
     async def set_pseudonym(self, volunteer: VolunteerRecord, pseudonym: str) -> str:
-        pseudonym = " ".join(pseudonym.split())
-        if not PSEUDONYM_PATTERN.fullmatch(pseudonym):
-            raise TeamError("bad_pseudonym")
-        await self.s.volunteers.set_pseudonym(volunteer.id, pseudonym)
-        return pseudonym
+        try:
+            name = pseudonyms.checked(pseudonym)
+        except pseudonyms.PseudonymError as error:
+            raise TeamError(error.reason) from None
+        await self.s.volunteers.lock_pseudonyms()
+        if not await self._pseudonym_free(name, volunteer.id):
+            raise TeamError("pseudonym_taken")
+        await self.s.volunteers.set_pseudonym(volunteer.id, name)
+        return name
+
+    async def _pseudonym_free(self, name: str, for_volunteer: str | None = None) -> bool:
+        """No one else on the team, present or past (the audit names past members), looks like ``name``."""
+        wanted = pseudonyms.skeleton(name)
+        return all(
+            pseudonyms.skeleton(other.pseudonym) != wanted
+            for other in await self.s.volunteers.list_all(active_only=False)
+            if other.id != for_volunteer
+        )
+
+    async def _free_pseudonym(self) -> str:
+        await self.s.volunteers.lock_pseudonyms()
+        for attempt in range(GENERATE_ATTEMPTS):
+            name = generated_pseudonym(2 if attempt < GENERATE_ATTEMPTS // 2 else 4)
+            if await self._pseudonym_free(name):
+                return name
+        raise RuntimeError("no free pseudonym found")

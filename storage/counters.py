@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import delete, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -33,6 +33,19 @@ class Counters:
             set_={"count": StatCounter.count + by},
         )
         await self.session.execute(statement)
+
+    async def take_back(self, week: str, metric: str, bucket: str) -> None:
+        """Undo one ``bump`` (never below zero); a count back at zero leaves no row behind."""
+        key = (StatCounter.week == week, StatCounter.metric == metric, StatCounter.bucket == bucket)
+        await self.session.execute(
+            update(StatCounter)
+            .where(*key, StatCounter.count > 0)
+            .values(count=StatCounter.count - 1)
+            .execution_options(synchronize_session=False)
+        )
+        await self.session.execute(
+            delete(StatCounter).where(*key, StatCounter.count <= 0).execution_options(synchronize_session=False)
+        )
 
     async def bump_many(self, week: str, items: Iterable[tuple[str, str]]) -> None:
         for metric, bucket in items:

@@ -521,7 +521,7 @@ class EncryptedStorage(BaseStorage):
     async def entries(self, untouched_before: datetime | None = None) -> AsyncIterator[FsmEntry]:
         """Records decrypted, for the abandoned-intake sweep.
 
-        A record that does not open (sealed under a system key that no longer exists, or damaged) is
+        A record that does not open (sealed under an ephemeral key a roll destroyed, or damaged) is
         reported as empty and untouched since the epoch, so the sweep removes it instead of keeping
         it forever.
         """

@@ -271,6 +271,56 @@ class Outbox:
             .values(failed_reason=reason[:32], locked_until=None, attempts=OutboxMessage.attempts + 1)
         )
 
+    async def fail_pending(self, volunteer_id: str, purpose: str, reason: str) -> int:
+        """Record every unsent message of ``purpose`` to one volunteer as failed (a chat that refuses one
+        refuses them all); the ones a sender holds right now are left to it."""
+        result = await self.session.execute(
+            update(OutboxMessage)
+            .where(
+                OutboxMessage.volunteer_id == volunteer_id,
+                OutboxMessage.purpose == purpose,
+                OutboxMessage.failed_reason.is_(None),
+                or_(OutboxMessage.locked_until.is_(None), OutboxMessage.locked_until < clock.now()),
+            )
+            .values(failed_reason=reason[:32], locked_until=None)
+            .returning(OutboxMessage.id)
+            .execution_options(synchronize_session=False)
+        )
+        return len(result.all())
+
+    async def drop_unsent_to_volunteer(self, volunteer_id: str) -> int:
+        """Forget what was still to be sent to a volunteer leaving the team, except removals. A message a
+        sender holds right now is left to it (the sender takes it away again, services/delivery.py)."""
+        result = await self.session.execute(
+            delete(OutboxMessage)
+            .where(
+                OutboxMessage.volunteer_id == volunteer_id,
+                OutboxMessage.purpose != "hygiene",
+                OutboxMessage.failed_reason.is_(None),
+                or_(OutboxMessage.locked_until.is_(None), OutboxMessage.locked_until < clock.now()),
+            )
+            .returning(OutboxMessage.id)
+        )
+        return len(result.all())
+
+    async def drop_unsent_to_requester(self, request_ids: list[str]) -> int:
+        """Forget what was still to be sent to a requester (a blocked one is told nothing new), except the
+        removals that clean their chat."""
+        if not request_ids:
+            return 0
+        result = await self.session.execute(
+            delete(OutboxMessage)
+            .where(
+                OutboxMessage.request_id.in_(request_ids),
+                OutboxMessage.recipient == "requester",
+                OutboxMessage.purpose != "hygiene",
+                OutboxMessage.failed_reason.is_(None),
+                or_(OutboxMessage.locked_until.is_(None), OutboxMessage.locked_until < clock.now()),
+            )
+            .returning(OutboxMessage.id)
+        )
+        return len(result.all())
+
     async def pending_count(self) -> int:
         query = select(func.count()).select_from(OutboxMessage).where(OutboxMessage.failed_reason.is_(None))
         return int(await self.session.scalar(query) or 0)

@@ -54,6 +54,10 @@ class RequestRecord:
     def is_open(self) -> bool:
         return self.status in OPEN_STATUSES
 
+    def held_by(self, volunteer_id: str) -> bool:
+        """Whether ``volunteer_id`` may see this case in full now: they hold it, and it is open."""
+        return self.status == "claimed" and self.assignee_id == volunteer_id
+
 
 @dataclass(frozen=True, slots=True)
 class RequestDetails:
@@ -126,6 +130,8 @@ class RequestRepository:
                 answers=self.vault.seal_json(dek, answers, _answers_place(request_id)),
                 chat_id=self.vault.seal_text(dek, str(chat_id), _chat_place(request_id)),
             )
+            # Someone blocked while their intake was open stays blocked in what it becomes.
+            row.requester_blocked = await self.session.get(BlockedRequester, row.requester_index) is not None
             try:
                 async with self.session.begin_nested():
                     self.session.add(row)
@@ -165,6 +171,9 @@ class RequestRepository:
 
     async def all_ids(self) -> list[str]:
         return list(await self.session.scalars(select(Request.id)))
+
+    async def ids_for_index(self, requester_index: str) -> list[str]:
+        return list(await self.session.scalars(select(Request.id).where(Request.requester_index == requester_index)))
 
     async def ids_for_requester(self, user_id: int) -> list[str]:
         return list(
@@ -264,6 +273,7 @@ class RequestRepository:
         return await self._transition(
             request_id,
             Request.status == "new",
+            Request.requester_blocked.is_(False),
             status="claimed",
             assignee_id=volunteer_id,
             claimed_at=now,
@@ -286,6 +296,7 @@ class RequestRepository:
             request_id,
             Request.status == "claimed",
             Request.assignee_id == from_id,
+            Request.requester_blocked.is_(False),
             assignee_id=to_id,
             last_activity_at=clock.now(),
         )
@@ -302,18 +313,27 @@ class RequestRepository:
             last_activity_at=now,
         )
 
-    async def reopen(self, request_id: str, volunteer_id: str) -> RequestRecord | None:
-        now = clock.now()
+    async def reopen(self, request_id: str) -> RequestRecord | None:
+        """A closed request back in the queue, held by nobody: whoever held it has no access any more."""
         return await self._transition(
             request_id,
             Request.status == "closed",
-            status="claimed",
-            assignee_id=volunteer_id,
+            Request.requester_blocked.is_(False),
+            status="new",
+            assignee_id=None,
             outcome=None,
             closed_at=None,
-            claimed_at=now,
-            last_activity_at=now,
+            claimed_at=None,
+            last_activity_at=clock.now(),
         )
+
+    async def requester_has_other_open(self, request_id: str) -> bool:
+        """Whether this request's requester has another open request (only one may be open at a time)."""
+        index = await self.requester_index_of(request_id)
+        query = select(func.count()).where(
+            Request.requester_index == index, Request.id != request_id, Request.status.in_(OPEN_STATUSES)
+        )
+        return bool(await self.session.scalar(query))
 
     async def set_language(self, request_id: str, language: str) -> None:
         await self._transition(request_id, language=language)

@@ -10,13 +10,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import clock
 from storage.crypto import Place
 from storage.ids import new_id
-from storage.models import ShownMessage
+from storage.models import Request, ShownMessage
 from storage.vault import Vault
 
 SHOWN_DOMAIN = "shown-message"
@@ -122,6 +122,35 @@ class ShownMessages:
         if volunteer_id is not None:
             query = query.where(ShownMessage.volunteer_id == volunteer_id)
         return [await self._decode(row) for row in await self.session.scalars(query.order_by(ShownMessage.id))]
+
+    async def stray_before(self, moment: datetime, kinds_allowed: frozenset[str]) -> list[Shown]:
+        """Messages shown before ``moment`` to a team member who does not hold their request now (a
+        coordinator's inspection, a copy that outlived a change of hands), except ``kinds_allowed``."""
+        query = (
+            select(ShownMessage)
+            .join(Request, Request.id == ShownMessage.request_id)
+            .where(
+                ShownMessage.audience == "volunteer",
+                ShownMessage.sent_at < moment,
+                ShownMessage.kind.not_in(kinds_allowed),
+                or_(
+                    Request.status != "claimed",
+                    Request.assignee_id.is_(None),
+                    Request.assignee_id != ShownMessage.volunteer_id,
+                ),
+            )
+            .order_by(ShownMessage.id)
+        )
+        return [await self._decode(row) for row in await self.session.scalars(query)]
+
+    async def for_volunteer(self, volunteer_id: str) -> list[Shown]:
+        """Everything shown to one volunteer, about any request."""
+        query = select(ShownMessage).where(ShownMessage.volunteer_id == volunteer_id).order_by(ShownMessage.id)
+        return [await self._decode(row) for row in await self.session.scalars(query)]
+
+    async def set_kind(self, ids: list[str], kind: str) -> None:
+        if ids:
+            await self.session.execute(update(ShownMessage).where(ShownMessage.id.in_(ids)).values(kind=kind))
 
     async def forget(self, ids: list[str]) -> None:
         if ids:

@@ -10,7 +10,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import clock
@@ -136,6 +136,15 @@ class VolunteerRepository:
             .where(Volunteer.id == volunteer_id)
             .values(pseudonym=self.vault.seal_text(key, pseudonym, _pseudonym_place(volunteer_id)))
         )
+
+    async def lock_pseudonyms(self) -> None:
+        """Serialise pseudonym changes until this transaction ends, so two people cannot both take a free
+        name. Pseudonyms are sealed (no unique index can see them); SQLite has one writer anyway."""
+        if self.session.get_bind().dialect.name == "postgresql":
+            await self.session.execute(text("SELECT pg_advisory_xact_lock(7406247)"))
+
+    async def revoked_at(self, volunteer_id: str) -> datetime | None:
+        return await self.session.scalar(select(Volunteer.revoked_at).where(Volunteer.id == volunteer_id))
 
     async def set_language(self, volunteer_id: str, language: str) -> None:
         await self.session.execute(update(Volunteer).where(Volunteer.id == volunteer_id).values(language=language))

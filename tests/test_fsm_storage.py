@@ -12,7 +12,7 @@ from aiogram.fsm.storage.memory import MemoryStorage
 from storage import clock
 from storage.crypto import CryptoError, Key
 from storage.db import Database
-from storage.fsm import DatabaseStorage, EncryptedStorage
+from storage.fsm import DatabaseStorage, EncryptedStorage, SweepableRedisStorage
 from storage.keyring import Keyring
 
 USER = 5_318_008_271
@@ -252,3 +252,25 @@ async def test_a_redis_record_in_one_round_trip_reads_and_writes_as_aiogram_does
     finally:
         await storage.delete(key)
         await storage.close()
+
+
+@pytest.mark.redis
+async def test_redis_keys_expire_with_the_abandoned_intake_period(tmp_path: Path, redis_url: str) -> None:
+    """An intake nobody finishes leaves nothing in Redis for long: its keys expire a little after the
+    abandoned-intake period (TROPA_ABANDONED_HOURS), which gives the sweep time to clean the chat first."""
+    from tests.support.harness import start_harness
+    from tests.support.intake import Requester
+
+    h = await start_harness(tmp_path / "data", redis_url=redis_url, abandoned_hours=5)
+    try:
+        assert h.app.policy.abandoned_after == timedelta(hours=5)
+        person = Requester(h, h.user(USER))
+        await person.through_consent()
+        inner = h.app.storage.inner
+        assert isinstance(inner, SweepableRedisStorage)
+        blinded = h.app.storage.blinded(StorageKey(bot_id=42, chat_id=USER, user_id=USER))
+        for part in ("state", "data"):
+            ttl = await inner.redis.ttl(inner.key_builder.build(blinded, part))
+            assert 5 * 3600 < ttl <= 5 * 3600 + 30 * 60, (part, ttl)
+    finally:
+        await h.close()

@@ -8,10 +8,12 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import func, select
 
 from services.context import Services
 from services.queue import QueueError
 from storage import clock
+from storage.models import AuditEvent
 from storage.volunteers import VolunteerRecord
 from tests.support.harness import Harness, start_harness
 from tests.support.inspect import audit_actions, count_rows, request_field
@@ -148,12 +150,25 @@ async def test_release_transfer_reopen(harness_any_db: Harness) -> None:
 
     await vera.send(f"/close {code}")
     await vera.press("No response")
-    await ivan.send(f"/reopen {code}")
-    assert ivan.last() == "This request is not in your hands."
+    # Reopening is a coordinator's step, and the case goes back to the queue, not to whoever closed it.
     await vera.send(f"/reopen {code}")
-    assert vera.last() == f"{code} is open again and yours."
+    assert vera.last() == UNKNOWN
+    await boss.send(f"/reopen {code}")
+    assert (
+        f"{code} is open again and back in the queue; the volunteer who closed it has no access to it." in boss.texts()
+    )
+    assert await request_field(h, code, "status") == "new"
+    assert _card(ivan, code)  # announced to the team again
+    await vera.send(f"/notes {code}")
+    assert vera.last() == "This request is not in your hands."
+    await vera.send(f"/claim {code}")
     await vera.send(f"/notes {code}")
     assert vera.last() == f"No notes on {code} yet."
+    await vera.send(f"/close {code}")
+    await vera.press("Duplicate")
+    await _case(h, 1001)  # the same person writes again: only one request of theirs may be open
+    await boss.send(f"/reopen {code}")
+    assert boss.last() == "The person has another open request now, so this one cannot be reopened."
 
 
 async def _pseudonym(h: Harness, user_id: int) -> str:
@@ -223,7 +238,8 @@ COMMANDS = {
     "/note {code} hi": "volunteer",
     "/notes {code}": "volunteer",
     "/close {code}": "volunteer",
-    "/reopen {code}": "volunteer",
+    "/reopen {code}": "coordinator",
+    "/inspect {code}": "coordinator",
     "/transfer {code}": "volunteer",
     "/flag {code}": "volunteer",
     "/pseudonym": "volunteer",
@@ -422,7 +438,8 @@ async def _every_state_is_shredded(harness: Harness) -> None:
     clock.travel(timedelta(days=30, hours=1))
     results = await harness.run_jobs()
     assert results["retention"] == 3
-    for code in (waiting, claimed, blocked):
+    erased_codes = (waiting, claimed, blocked)
+    for code in erased_codes:
         assert await request_field(harness, code, "status") is None
     assert await request_field(harness, fresh, "status") == "new"
     assert [t for t in vera.texts() if "was erased: no activity" in t] == [
@@ -433,6 +450,17 @@ async def _every_state_is_shredded(harness: Harness) -> None:
         assert erased == sorted(f"{c} was erased: no activity for 90 days." for c in (waiting, claimed, blocked))
     for member in (vera, cora, boss):
         assert not any(secret in text for text in member.texts() for secret in ("waiting-secret", "claimed-secret"))
+        # Nothing about them is left on anyone's phone but their code: the cards and the full request, too
+        # old to delete, are edited down to one line; no buttons and no answer are left. (One-line replies to
+        # commands, and a volunteer's own "/claim R-…" older than 48 hours, name the code only.)
+        for message in member.user.chat.visible():
+            if message.from_bot and any(c in (message.text or "") for c in erased_codes):
+                assert not message.buttons, message.text
+                for answer in ("Mobilised", "Belarus", "This week", "Internal passport", "Leaving the country"):
+                    assert answer not in (message.text or ""), message.text
+    async with harness.runtime.db.transaction() as session:
+        about = await session.scalar(select(func.count()).where(AuditEvent.request_id.is_not(None)))
+    assert about == 1  # "submitted" of the fresh request: the purged ones left no row
 
 
 async def test_retention_shreds_exactly_the_closed_requests_that_are_due(
@@ -456,8 +484,8 @@ async def test_retention_shreds_exactly_the_closed_requests_that_are_due(
     assert await request_field(harness, old, "status") is None
     assert await request_field(harness, young, "status") == "closed"
     assert await request_field(harness, still_open, "status") == "new"
-    await vera.send(f"/reopen {old}")
-    assert vera.last() == "There is no request with that code."
+    await boss.send(f"/reopen {old}")
+    assert boss.last() == "There is no request with that code."
 
     clock.travel(timedelta(days=20))
     from bot.cli import main

@@ -496,6 +496,8 @@ async def test_a_stranger_gets_nothing_from_operator_commands(live: LiveBot, can
         f"/notes {code}",
         f"/close {code}",
         f"/reopen {code}",
+        f"/inspect {code}",
+        f"/block {code}",
         f"/transfer {code}",
         f"/flag {code}",
         f"/audit {code}",

@@ -43,3 +43,29 @@ async def join(h: Harness, inviter: Member, user_id: int, role: str = "volunteer
     await member.send(f"/join {match.group(1)}")
     assert "Welcome to the team." in member.last(), member.last()
     return member
+
+
+async def pseudonym_of(h: Harness, user_id: int) -> str:
+    from services.context import Services
+
+    async with h.runtime.db.transaction() as session:
+        services = Services(session, h.runtime.vault, h.app.policy, h.app.events)
+        volunteer = await services.volunteers.by_telegram(user_id, active_only=False)
+    assert volunteer is not None, user_id
+    return volunteer.pseudonym
+
+
+async def revoke(h: Harness, by: Member, member: Member) -> None:
+    """An admin removes someone from the team the way the bot offers it: /revoke, then the name."""
+    await by.send("/revoke")
+    await by.press(f"✖ {await pseudonym_of(h, member.user.id)}")
+
+
+def mentioning(member: Member, *fragments: str) -> list[str]:
+    """What the bot shows in this person's chat right now that mentions any of ``fragments``, their own
+    messages included (a volunteer's /reply quotes what they wrote)."""
+    return [
+        message.text or ""
+        for message in member.user.chat.visible()
+        if any(fragment in (message.text or "") for fragment in fragments)
+    ]

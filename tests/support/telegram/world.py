@@ -36,7 +36,7 @@ from tests.support.telegram.html import (
 )
 
 Json = dict[str, Any]
-FaultKind = Literal["429", "500", "drop"]
+FaultKind = Literal["429", "500", "403", "drop"]
 
 MAX_TEXT_LENGTH = 4096
 MAX_CAPTION_LENGTH = 1024
@@ -683,7 +683,7 @@ class FakeTelegram:
         ``method=None`` means any method except ``getUpdates`` (a polling bot calls it all the time).
         """
         name = str(kind)
-        if name not in ("429", "500", "drop"):
+        if name not in ("429", "500", "403", "drop"):
             raise ValueError(f"unknown fault kind {kind!r}")
         fault = Fault(method, cast(FaultKind, name), times, retry_after)
         self.faults.append(fault)
@@ -703,6 +703,8 @@ class FakeTelegram:
             raise ApiError(429, f"Too Many Requests: retry after {fault.retry_after}", fault.retry_after)
         if fault.kind == "500":
             raise ApiError(500, "Internal Server Error")
+        if fault.kind == "403":
+            raise ApiError(403, BLOCKED)
         raise DroppedConnection(f"injected dropped connection on {method}")
 
     # --- waiting --------------------------------------------------------------------------------------------

@@ -1,0 +1,117 @@
+"""/forget leaves no trail: no audit row, no counter that singles the person out, no triage card in any
+volunteer's chat or the group, and the volunteer who held the case is told its code only (issue 16, point 4)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.support.canary import canary
+from tests.support.harness import Harness, start_harness
+from tests.support.inspect import count_rows, counter_values
+from tests.support.intake import IntakeAnswers, Requester
+from tests.support.team import Member, admin, join, mentioning
+
+ERASED = "Everything is erased. If you need help again, send /start."
+WITHDRAWN = ("total", "withdrawn", "all")
+
+
+async def _forget(person: Requester) -> None:
+    await person.send("/forget")
+    await person.press("Yes, erase everything")
+    assert [m.text for m in person.user.chat.visible()] == [ERASED]
+
+
+async def _someone_else(h: Harness, vera: Member) -> None:
+    """Another person's case, claimed and closed, so the statistics have something in them."""
+    other = Requester(h, h.user(1002))
+    code = await other.submit(IntakeAnswers(location="Another country"))
+    await vera.send(f"/claim {code}")
+    await vera.send(f"/close {code}")
+    await vera.press("Legal consultation")
+
+
+def _from_bot(member: Member, code: str) -> list[str]:
+    """What the bot shows this person about ``code`` (their own commands naming it, like "/claim R-…", are
+    theirs: they carry the code and nothing else)."""
+    return [m.text for m in member.user.chat.visible() if m.from_bot and code in (m.text or "")]
+
+
+def _without_erasures(counters: dict[tuple[str, str, str], int]) -> dict[tuple[str, str, str], int]:
+    return {key: count for key, count in counters.items() if key != WITHDRAWN}
+
+
+async def test_forgetting_a_held_case_leaves_no_trail_in_any_chat_or_table(harness: Harness) -> None:
+    h = harness
+    boss = await admin(h)
+    vera = await join(h, boss, 2001)
+    ivan = await join(h, boss, 2002)
+    await _someone_else(h, vera)
+    counters_before, audit_before = await counter_values(h), await count_rows(h, "audit_events")
+
+    described = canary("described")
+    person = Requester(h, h.user(1001))
+    code = await person.submit(IntakeAnswers(location="Front line or occupied territory", description=described))
+    await vera.send(f"/claim {code}")
+    await person.send("the second checkpoint")
+    await vera.send(f"/reply {code} Stay where you are.")
+    await vera.send(f"/note {code} frightened, front line")
+    assert _from_bot(ivan, code) and _from_bot(boss, code)  # their triage cards, retired on the claim
+
+    await _forget(person)
+
+    assert _from_bot(vera, code) == [
+        f"{code} was erased by the person who wrote it. Nothing of it is kept, and it is gone from your chat."
+    ]
+    assert mentioning(vera, described, "second checkpoint", "Stay where you are", "frightened") == []
+    assert _from_bot(ivan, code) == [] and _from_bot(boss, code) == []
+    assert await count_rows(h, "audit_events") == audit_before  # its rows went, and no "forgotten" row came
+    counters = await counter_values(h)
+    assert _without_erasures(counters) == counters_before  # front line, mobilised...: as if it never was
+    assert counters[WITHDRAWN] == 1  # how many were ever erased: no week, no answer
+    assert await count_rows(h, "requests") == 1 and await count_rows(h, "outbox") == 0
+
+
+async def test_a_case_closed_as_left_and_then_forgotten_is_not_counted_as_left(harness: Harness) -> None:
+    h = harness
+    boss = await admin(h)
+    vera = await join(h, boss, 2001)
+    await _someone_else(h, vera)
+    before = await counter_values(h)
+    person = Requester(h, h.user(1001))
+    code = await person.submit(IntakeAnswers(status="Mobilised", location="Front line or occupied territory"))
+    await vera.send(f"/claim {code}")
+    await vera.send(f"/flag {code}")
+    await vera.send(f"/close {code}")
+    await vera.press("Helped to leave")
+    await boss.send(f"/reopen {code}")
+    await vera.send(f"/claim {code}")
+    await vera.send(f"/close {code}")
+    await vera.press("Helped to leave")
+    assert any(metric == "closed" and bucket == "left" for (_, metric, bucket) in await counter_values(h))
+
+    await _forget(person)
+
+    after = await counter_values(h)
+    assert _without_erasures(after) == before
+    assert not any(bucket == "left" or bucket == "front" for (_, _, bucket) in after)
+    # It was no longer hers, so she is not told; what is left are the bot's one-line answers to her own
+    # commands ("… is closed. Thank you."): the code, and nothing of the case.
+    assert not [t for t in _from_bot(vera, code) if "Front line" in t or t.startswith(("🆕", f"Request {code}\n"))]
+    assert not [t for t in _from_bot(vera, code) if "erased" in t]
+
+
+async def test_forgetting_removes_the_triage_card_from_the_volunteers_group(tmp_path: Path) -> None:
+    group_id = -1001234567890
+    h = await start_harness(tmp_path / "data", volunteer_chat_id=group_id)
+    try:
+        boss = await admin(h)
+        vera = await join(h, boss, 2001)
+        group = h.world.group(group_id, "Volunteers", members=[vera.user])
+        person = Requester(h, h.user(1001))
+        code = await person.submit(IntakeAnswers(location="Front line or occupied territory"))
+        card = group.last_from_bot()
+        assert card is not None and code in (card.text or "")
+        await _forget(person)
+        assert not [m for m in group.visible() if code in (m.text or "")]
+    finally:
+        await h.close()
