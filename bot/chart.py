@@ -12,10 +12,10 @@ import math
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 WIDTH_INCHES, HEIGHT_INCHES, DPI = 11.0, 7.0, 100  # 1100 × 700 px
 MAX_WEEK_LABELS = 16
@@ -60,7 +60,13 @@ def _gaps(values: Sequence[int | None]) -> list[float]:
 
 
 def render_chart(spec: ChartSpec) -> bytes:
-    """Draw the chart and return PNG bytes (about 1100 × 700 px, a few tens of KB)."""
+    """Draw the chart and return PNG bytes (about 1100 × 700 px, a few tens of KB).
+
+    matplotlib is imported here, at the first chart, not when the bot starts: it costs over a second of
+    every start-up, and on a fresh home it builds its font cache then."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
     with _render_lock:
         figure = Figure(figsize=(WIDTH_INCHES, HEIGHT_INCHES), dpi=DPI)
         FigureCanvasAgg(figure)
@@ -103,6 +109,8 @@ def _draw(figure: Figure, spec: ChartSpec) -> None:
         drew_anything = True
     highest = max([*bottoms, *(value for value in backlog if not math.isnan(value)), 5.0])
     counts.set_ylim(0, highest * 1.15)
+    from matplotlib.ticker import MaxNLocator
+
     counts.yaxis.set_major_locator(MaxNLocator(integer=True))
     counts.set_ylabel(spec.count_axis)
     padding = max(0.0, (8 - n) / 2)  # a single week should not become one bar as wide as the chart

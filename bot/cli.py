@@ -73,11 +73,11 @@ async def _with_runtime(
 
 
 def cmd_run(settings: Settings, _args: argparse.Namespace) -> None:
-    from bot.app import serve
-
     token = _require_token(settings)
 
     async def run(runtime: Runtime) -> None:
+        from bot.app import serve  # aiogram's handlers take seconds to import: only once there is a bot to run
+
         await serve(runtime, token)
 
     asyncio.run(_with_runtime(settings, run, create_if_fresh=True, writable_keyring=True))

@@ -15,7 +15,6 @@ import json
 import sys
 from typing import Any
 
-from bot.i18n import create_i18n
 from bot.runtime import open_runtime
 from bot.settings import SUPPORTED_LANGUAGES, Settings
 from services import metrics
@@ -67,7 +66,9 @@ def run(settings: Settings, args: argparse.Namespace) -> None:
 
 
 def summary_text(summary: StatsSummary, language: str) -> str:
-    # Imported here: the views pull in aiogram's handlers and matplotlib, which other commands never need.
+    # Imported here: the catalogs and the views pull in aiogram (seconds of start-up), which every other
+    # command, `tropa --help` included, does without.
+    from bot.i18n import create_i18n
     from handlers.stats_views import summary_plain_text
 
     i18n = create_i18n(language)
