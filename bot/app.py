@@ -55,7 +55,7 @@ from services.policy import Policy
 from services.queue import announce_submitted
 from services.ratelimit import Limits, MemoryLimiter, NoLimits, RedisLimiter, SendLimiter
 from services.team import AdminsReport
-from storage.epochs import KeyEpochs
+from storage.epochs import MAX_TICK, KeyEpochs
 from storage.fsm import DatabaseStorage, EncryptedStorage, RedisKeyBuilder, SweepableRedisStorage
 from storage.vault import EphemeralKeys
 
@@ -169,7 +169,13 @@ async def build_app(
     storage = EncryptedStorage(
         inner_storage, EphemeralKeys(runtime.db, runtime.vault), runtime.keyring.blind, journal=runtime.db
     )
-    epochs = KeyEpochs(runtime.db, runtime.vault, policy.shred_bound, reseal_outside=storage.reseal_outside)
+    epochs = KeyEpochs(
+        runtime.db,
+        runtime.vault,
+        policy.shred_bound,
+        reseal_outside=storage.reseal_outside,
+        tick_every=min(timedelta(seconds=settings.job_interval_seconds), MAX_TICK),
+    )
     runtime.db.after_shred.append(epochs.kick)
     sender = OutboxSender(
         runtime.db,
@@ -340,7 +346,7 @@ async def serve(runtime: Runtime, token: str) -> None:
         workers = [
             asyncio.create_task(app.sender.run(settings.outbox_interval_seconds), name="outbox"),
             asyncio.create_task(app.jobs.run(settings.job_interval_seconds), name="jobs"),
-            asyncio.create_task(app.epochs.run(settings.job_interval_seconds), name="key-epochs"),
+            asyncio.create_task(app.epochs.run(), name="key-epochs"),
         ]
         if settings.webhook_url:
             await serve_webhook(app, me.username or "")

@@ -11,25 +11,29 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import sqlite3
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import delete
 from sqlalchemy.engine.url import make_url
 from sqlalchemy.exc import DBAPIError
 
 from bot import pg_backup
 from bot.runtime import Say, keyring_source, sqlite_path
 from bot.settings import Settings
+from services.context import Services
+from services.events import Events
+from services.policy import Policy
 from storage import migrate
 from storage.binding import KEY_CHECK
 from storage.db import Database
-from storage.epochs import SHRED_DOMAIN, KeyEpochs, merge_ledger
-from storage.keyring import Keyring, KeyringError, KeyringSource
-from storage.models import ShredRecord
-from storage.requests import RequestRepository
+from storage.epochs import PURGE, SHRED_DOMAIN, KeyEpochs, LedgerEntry, merge_ledger, note_shred, read_ledger
+from storage.keyring import Keyring, KeyringError
+from storage.models import FsmRecord
 from storage.vault import Vault
 
 
@@ -101,112 +105,172 @@ def _wrapping_keys(connection: sqlite3.Connection) -> set[str]:
     return {str(row[0]) for row in connection.execute("SELECT DISTINCT kek_id FROM data_keys")}
 
 
-def _ledger(live_path: Path) -> list[tuple[str, str]]:
-    """What the live database shredded since its last key roll (blind indexes and moments), read before it is
-    replaced: the backup may still hold those requests."""
-    if not live_path.exists():
-        return []
-    with contextlib.closing(sqlite3.connect(f"file:{live_path}?mode=ro", uri=True)) as live:
-        try:
-            return [
-                (str(index), str(at))
-                for index, at in live.execute("SELECT request_index, shredded_at FROM shred_ledger")
-            ]
-        except sqlite3.DatabaseError:
-            return []  # no ledger (a database from before it, or a damaged one): nothing to re-apply
-
-
-def _put_back_sqlite(live_path: Path, backup_file: Path, keyring: Keyring) -> list[tuple[str, str]]:
-    """Copy the backup over the live SQLite file, after every check; returns the live ledger it replaced."""
-    live_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+def _check_sqlite(backup_file: Path, keyring: Keyring) -> None:
     with contextlib.closing(sqlite3.connect(f"file:{backup_file}?mode=ro", uri=True)) as saved:
         try:
             check = _key_check(saved, str(backup_file))
             wrapping = _wrapping_keys(saved)
         except sqlite3.DatabaseError:
             raise BackupError(f"{backup_file} is not a Tropa database") from None
-        _check_opens(check, wrapping, keyring, backup_file)
-        ledger = _ledger(live_path)
-        with contextlib.closing(sqlite3.connect(live_path, timeout=0.5, isolation_level=None)) as live:
-            try:
-                live.execute("BEGIN EXCLUSIVE")
-                live.execute("ROLLBACK")
-            except sqlite3.OperationalError:
-                raise BackupError("the database is in use: stop the bot before restoring") from None
-            saved.backup(live)
-    return ledger
+    _check_opens(check, wrapping, keyring, backup_file)
 
 
-async def _put_back_postgres(url: str, backup_file: Path, keyring: Keyring) -> list[tuple[str, str]]:
+def _put_back_sqlite(live_path: Path, backup_file: Path) -> None:
+    """Copy the (checked) backup over the live SQLite file, unless a bot holds it."""
+    live_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    with (
+        contextlib.closing(sqlite3.connect(f"file:{backup_file}?mode=ro", uri=True)) as saved,
+        contextlib.closing(sqlite3.connect(live_path, timeout=0.5, isolation_level=None)) as live,
+    ):
+        try:
+            live.execute("BEGIN EXCLUSIVE")
+            live.execute("ROLLBACK")
+        except sqlite3.OperationalError:
+            raise BackupError("the database is in use: stop the bot before restoring") from None
+        saved.backup(live)
+
+
+async def _check_postgres(url: str, backup_file: Path, keyring: Keyring) -> None:
     try:
         check, wrapping = await asyncio.to_thread(pg_backup.key_check_and_wrapping_keys, backup_file)
         _check_opens(check, wrapping, keyring, backup_file)
         if await pg_backup.others_connected(url):
             raise BackupError("the database is in use: stop every bot and `tropa` command before restoring")
-        ledger = await _postgres_ledger(url)
-        await pg_backup.put_back(url, backup_file)
     except pg_backup.PostgresBackupError as error:
         raise BackupError(str(error)) from None
-    return ledger
 
 
-async def _postgres_ledger(url: str) -> list[tuple[str, str]]:
-    db = Database(url)
+async def _live_ledger(settings: Settings) -> list[LedgerEntry]:
+    """What the live database shredded since its last key roll, read before it is replaced: the backup may
+    still hold those requests."""
+    live_path = _sqlite_file(settings, must_exist=False)
+    if live_path is not None and not await asyncio.to_thread(live_path.exists):
+        return []
+    db = Database(settings.resolved_database_url)
     try:
-        async with db.transaction() as session:
-            rows = await session.execute(select(ShredRecord.request_index, ShredRecord.shredded_at))
-            return [(str(index), at.isoformat()) for index, at in rows]
+        async with db.sessions() as session:  # a read of its own, whatever this task holds open
+            return await read_ledger(session)
     except DBAPIError:
-        return []  # no ledger yet (a database from before it): nothing to re-apply
+        return []  # no ledger yet (a database from before it, or a damaged one): nothing to re-apply
     finally:
         await db.dispose()
 
 
 async def restore(settings: Settings, backup_file: Path, say: Say) -> None:
-    """Put a backup back, then shred again every request forgotten since it was taken, and roll the keys.
+    """Put a backup back, then shred again every request forgotten or purged since it was taken, and roll the
+    keys.
 
-    A backup older than the last key roll does not open any more (its keys were destroyed with the
-    shreds since): it is refused before anything is written.
+    A backup older than the last key roll does not open any more (its keys were destroyed with the shreds
+    since): it is refused before anything is written. What must be shredded again is written down (blind
+    indexes, next to the keyring) before the backup goes back, and crossed out only once it is done: a
+    restore cut short is finished by the next start of any `tropa` command (``finish_restore``).
     """
     live_path = _sqlite_file(settings, must_exist=False)
     if not await asyncio.to_thread(backup_file.exists):
         raise BackupError(f"no backup at {backup_file}")
     source = keyring_source(settings)
     keyring = source.load()  # unlocks with the passphrase, or refuses
+    url = settings.resolved_database_url
     if live_path is None:
-        ledger = await _put_back_postgres(settings.resolved_database_url, backup_file, keyring)
-        live = make_url(settings.resolved_database_url).database
+        await _check_postgres(url, backup_file, keyring)
     else:
-        ledger = await asyncio.to_thread(_put_back_sqlite, live_path, backup_file, keyring)
-        live = str(live_path)
-    shredded_again = await _shred_again(settings, source, keyring, ledger)
+        await asyncio.to_thread(_check_sqlite, backup_file, keyring)
+    pending = restore_pending(settings)
+    await asyncio.to_thread(pending.add, await _live_ledger(settings))
+    if live_path is None:
+        try:
+            await pg_backup.put_back(url, backup_file)
+        except pg_backup.PostgresBackupError as error:
+            raise BackupError(str(error)) from None
+    else:
+        await asyncio.to_thread(_put_back_sqlite, live_path, backup_file)
+    db = Database(url)
+    try:
+        await migrate.upgrade(db)
+        shredded_again = await finish_restore(settings, db, Vault(keyring, source))
+    finally:
+        await db.dispose()
+    live = str(live_path) if live_path is not None else make_url(url).database
     say(f"Restored {live} from {backup_file}. Requests shredded before the backup stay unreadable.")
-    say(f"Shredded again {shredded_again} requests forgotten after the backup was taken; the keys were rolled.")
+    say(
+        f"Shredded again {shredded_again or 0} requests forgotten or purged after the backup was taken; "
+        "the keys were rolled."
+    )
+
+
+@dataclass(frozen=True)
+class RestorePending:
+    """The shreds a restore must apply again, kept in a file beside the keyring (a volume every bot shares)
+    from before the backup goes back until they are done: blind indexes of request ids and moments only."""
+
+    path: Path
+
+    def add(self, entries: list[LedgerEntry]) -> None:
+        known = {entry.request_index: entry for entry in self.read()}
+        known.update({entry.request_index: entry for entry in entries})
+        document = [[e.request_index, e.shredded_at.isoformat(), e.kind] for e in known.values()]
+        temporary = self.path.with_name(self.path.name + ".new")
+        with contextlib.suppress(FileNotFoundError):
+            temporary.unlink()
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(document, handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, self.path)
+
+    def read(self) -> list[LedgerEntry]:
+        try:
+            document = json.loads(self.path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return []
+        return [LedgerEntry(index, _aware(at), kind) for index, at, kind in document]
+
+    def exists(self) -> bool:
+        return self.path.exists()
+
+    def done(self) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            self.path.unlink()
+
+
+def restore_pending(settings: Settings) -> RestorePending:
+    return RestorePending(settings.resolved_key_file.parent / "restore-pending.json")
 
 
 def _aware(raw: str) -> datetime:
     moment = datetime.fromisoformat(raw)
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)  # SQLite keeps UTC without the zone
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-async def _shred_again(
-    settings: Settings, source: KeyringSource, keyring: Keyring, ledger: list[tuple[str, str]]
-) -> int:
-    """In the restored database: shred what the ledger names, keep the ledger, and roll the keys at once so
-    the copies the restore itself wrote stop opening too."""
-    db = Database(settings.resolved_database_url)
-    vault = Vault(keyring, source)
-    try:
-        await migrate.upgrade(db)
-        indexes = {index for index, _at in ledger}
-        shredded = 0
-        async with db.transaction() as session:
-            requests = RequestRepository(session, vault)
-            for request_id in await requests.all_ids():
-                if vault.blind(SHRED_DOMAIN, request_id) in indexes:
-                    shredded += int(await requests.shred(request_id))
-            await merge_ledger(session, [(index, _aware(at)) for index, at in ledger])
-        await KeyEpochs(db, vault, timedelta(0)).rotate()
-        return shredded
-    finally:
-        await db.dispose()
+async def finish_restore(settings: Settings, db: Database, vault: Vault) -> int | None:
+    """If a restore has shreds to apply again (it just put a backup back, or it was cut short): shred each
+    request the list names the way it went (forgotten: no trail, counters taken back; purged: counters stay),
+    keep the list as the database's ledger, drop the backup's unfinished intakes, roll the keys at once so the
+    copies the restore itself wrote stop opening too, then cross the list out. None when there is nothing to
+    finish."""
+    pending = restore_pending(settings)
+    if not await asyncio.to_thread(pending.exists):
+        return None
+    entries = await asyncio.to_thread(pending.read)
+    kinds = {entry.request_index: entry.kind for entry in entries}
+    shredded = 0
+    async with db.transaction() as session:
+        services = Services(session, vault, Policy(), Events())
+        for request_id in await services.requests.all_ids():
+            kind = kinds.get(vault.blind(SHRED_DOMAIN, request_id))
+            record = await services.requests.by_id(request_id) if kind else None
+            if record is None:
+                continue
+            if kind == PURGE:
+                shredded += await services.queue.purge(record, notify=[])
+            else:
+                shredded += int(await services.intake.erase_without_trail(record))
+        await merge_ledger(session, entries)
+        # Unfinished intakes as they were when the backup was taken: some were cancelled or forgotten since,
+        # and nothing records which. People start those again.
+        await session.execute(delete(FsmRecord))
+        await note_shred(session, vault)
+    await KeyEpochs(db, vault, timedelta(0)).rotate()
+    await asyncio.to_thread(pending.done)
+    return shredded

@@ -90,6 +90,11 @@ async def list_keys(runtime: Runtime, say: Say) -> None:
     for key_id in keyring.keks:
         marker = "active" if key_id.hex() == active else "      "
         say(f"{key_id.hex()}  {marker}  wraps {counts.get(key_id.hex(), 0)} data keys")
+    if state.roll_finished_at is not None:
+        say(
+            f"Last key roll: {state.roll_finished_at:%Y-%m-%d %H:%M} UTC. A copy of the keyring made before it "
+            "opens nothing newer: copy the keyring off this server again."
+        )
     bound = timedelta(hours=runtime.settings.shred_bound_hours)
     if state.roll_started_at is not None:
         say(f"A key roll started at {state.roll_started_at:%Y-%m-%d %H:%M} UTC; it finishes within minutes.")

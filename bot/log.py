@@ -39,7 +39,7 @@ SAFE_KEYS = frozenset(
         "method", "status", "error", "reason", "count", "attempt", "retry_after", "duration_ms",
         "job", "period", "key_id", "revision", "mode", "path", "url", "database", "shredded",
         "delivered", "pending", "language", "purpose", "since", "rewrapped", "host", "port", "outbox_id",
-        "callback", "sent_at",
+        "callback", "sent_at", "destroyed", "resealed", "part", "attempts", "work",
     }
 )  # fmt: skip
 REDACTED = "[redacted]"

@@ -297,8 +297,9 @@ class NoticeRenderer:
             "released": _("Request {code} went back to the queue."),
             "transferred": _("Request {code} is with another volunteer now."),
             "lease_expired": _("Request {code} went back to the queue."),
-            "forgotten": _("Request {code} was erased by the person."),
-            "purged": _("Request {code} was erased after the retention period."),
+            # One line for both: which of the two it was would tell every volunteer what the person did.
+            "forgotten": _("Request {code} was erased."),
+            "purged": _("Request {code} was erased."),
             "revoked": _("Request {code} is no longer available to you."),
             "inspection_over": _("Request {code} is no longer available to you."),
         }

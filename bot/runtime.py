@@ -18,7 +18,7 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 from bot import passphrase
 from bot.settings import Settings
 from storage import migrate
-from storage.binding import KEY_CHECK, KeyringMismatch, bind_or_verify
+from storage.binding import KEY_CHECK, KeyringMismatch, MissingWrappingKeys, bind_or_verify
 from storage.db import Database
 from storage.keyring import Keyring, KeyringError, KeyringFile, KeyringSource
 from storage.models import Meta
@@ -152,11 +152,23 @@ async def open_runtime(
     db = Database(url)
     try:
         await migrate.upgrade(db)
-        async with db.transaction() as session:
-            await bind_or_verify(session, keyring)
+        try:
+            async with db.transaction() as session:
+                await bind_or_verify(session, keyring)
+        except MissingWrappingKeys:
+            # Another process may have rolled the keys since this one read the file: read it once more.
+            keyring = source.reload(keyring)
+            async with db.transaction() as session:
+                await bind_or_verify(session, keyring)
         if bound_to is None:
             say(f"Database ready at {db_file.resolve() if db_file else make_url(url).render_as_string()}")
-        return Runtime(settings, db, source, Vault(keyring, source))
+        vault = Vault(keyring, source)
+        from bot.backup import finish_restore  # it builds on this module
+
+        finished = await finish_restore(settings, db, vault)
+        if finished is not None:
+            say(f"Finished a restore that was cut short: shredded again {finished} requests; the keys were rolled.")
+        return Runtime(settings, db, source, vault)
     except BaseException:
         await db.dispose()
         raise

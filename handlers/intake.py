@@ -67,6 +67,7 @@ async def end_blocked_intake(event: Message | CallbackQuery, state: FSMContext, 
     user_id = event.from_user.id if event.from_user else 0
     chat = _chat(bot, state, user_id, services)
     await chat.erase(*([event.message_id] if isinstance(event, Message) else []))
+    await services.intake.unfinished_erased()
     await bot.send_message(chat_id=user_id, text=blocked_reply(), parse_mode=None)
     if isinstance(event, CallbackQuery):
         await event.answer()

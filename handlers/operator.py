@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiogram import Bot, F, Router
 from aiogram.enums import ChatType
-from aiogram.exceptions import TelegramBadRequest
+from aiogram.exceptions import TelegramAPIError, TelegramBadRequest, TelegramRetryAfter
 from aiogram.filters import Command, CommandObject, CommandStart, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
@@ -184,10 +184,18 @@ async def inspect_chosen(
     record = inspection.details.record
     if isinstance(callback.message, Message):
         await callback.message.edit_text(**inspected_text(record.code, callback_data.reason).as_kwargs())
-    await send_full_card(bot, services, volunteer, inspection.details)
-    # Every page at once: a page button would be a way back in without a reason.
-    for page in range(len(notes_pages(inspection.notes))):
-        await _send_notes(bot, services, volunteer, record, inspection.notes, page, buttons=False)
+    try:
+        await send_full_card(bot, services, volunteer, inspection.details)
+        # Every page at once: a page button would be a way back in without a reason.
+        for page in range(len(notes_pages(inspection.notes))):
+            await _send_notes(bot, services, volunteer, record, inspection.notes, page, buttons=False)
+    except TelegramRetryAfter:
+        raise  # flood control: the update is tried again whole (bot/middlewares/retry.py)
+    except TelegramAPIError:
+        # Telegram refused part of it. What did reach the chat is recorded, and the inspection commits with
+        # it (the audit row, the holder's notice): nothing is ever shown without them.
+        await callback.answer(_("Telegram refused part of it. Try again in a minute."), show_alert=True)
+        return
     await callback.answer()
 
 

@@ -423,24 +423,31 @@ class OutboxSender:
             track = message.payload.get("track")
             if sent is not None and track and message.request_id is not None:
                 request = await services.requests.by_id(message.request_id)
-                if request is not None:
-                    volunteer_id = to or message.volunteer_id
-                    if volunteer_id is not None and not await self._entitled(services, message, request, volunteer_id):
-                        # Access ended while Telegram was taking the message: it is taken away again at once.
-                        await services.outbox.put(
-                            recipient="volunteer",
-                            volunteer_id=volunteer_id,
-                            purpose="hygiene",
-                            payload={"kind": "delete", "message_ids": [sent.message_id]},
-                        )
-                        self.ring()
-                        return
-                    peer = message.payload.get("peer")
-                    await services.shown.record(
-                        request_id=request.id,
-                        audience=message.recipient if message.recipient != "assignee" else "volunteer",
-                        kind=str(track) if sent.text is not None else f"{track}_media",
-                        message_id=sent.message_id,
-                        volunteer_id=volunteer_id,
-                        peer=Peer(peer["audience"], peer["owner"], int(peer["id"])) if peer else None,
+                if request is None:
+                    # Shredded while Telegram was taking it (a /forget, a purge): nothing tracks it any more,
+                    # so it is taken away at once, from whichever chat it went to.
+                    await hygiene.enqueue_chat_deletes(
+                        services, sent.chat.id, [sent.message_id], services.policy.default_language
                     )
+                    self.ring()
+                    return
+                volunteer_id = to or message.volunteer_id
+                if volunteer_id is not None and not await self._entitled(services, message, request, volunteer_id):
+                    # Access ended while Telegram was taking the message: it is taken away again at once.
+                    await services.outbox.put(
+                        recipient="volunteer",
+                        volunteer_id=volunteer_id,
+                        purpose="hygiene",
+                        payload={"kind": "delete", "message_ids": [sent.message_id]},
+                    )
+                    self.ring()
+                    return
+                peer = message.payload.get("peer")
+                await services.shown.record(
+                    request_id=request.id,
+                    audience=message.recipient if message.recipient != "assignee" else "volunteer",
+                    kind=str(track) if sent.text is not None else f"{track}_media",
+                    message_id=sent.message_id,
+                    volunteer_id=volunteer_id,
+                    peer=Peer(peer["audience"], peer["owner"], int(peer["id"])) if peer else None,
+                )

@@ -176,3 +176,20 @@ async def clear_stray_views(s: Services) -> int:
     the case (a coordinator's inspection, chiefly) is removed once it is an hour old at most."""
     stray = await s.shown.stray_before(clock.now() - INSPECTION_LASTS, CARD_KINDS)
     return await scrub(s, await _with_codes(s, stray), "inspection_over")
+
+
+async def enqueue_chat_deletes(services: Services, chat_id: int, message_ids: list[int], locale: str) -> None:
+    """Delete messages from a person's chat through the outbox, as rows of no request (the ephemeral key):
+    they outlive a shred of the request they were about (an intake swept, a /forget before they went out)."""
+    unique = sorted({int(m) for m in message_ids})
+    for start in range(0, len(unique), DELETE_BATCH):
+        await services.outbox.put(
+            recipient="chat",
+            purpose="hygiene",
+            payload={
+                "kind": "delete",
+                "chat_id": chat_id,
+                "locale": locale,
+                "message_ids": unique[start : start + DELETE_BATCH],
+            },
+        )

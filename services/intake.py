@@ -7,10 +7,10 @@ from typing import TYPE_CHECKING, Any
 
 from services import metrics
 from services.events import RequestSubmitted
-from services.hygiene import clear_everywhere
+from services.hygiene import clear_everywhere, enqueue_chat_deletes
 from services.questionnaire import MULTI_SELECT, STAT_DIMENSIONS, complete
 from storage.clock import iso_week
-from storage.epochs import note_shred
+from storage.epochs import FORGET, note_shred
 from storage.requests import DuplicateOpenRequest, RequestRecord
 
 if TYPE_CHECKING:
@@ -97,14 +97,9 @@ class IntakeService:
             payload={"kind": "confirmation", "code": record.code, "track": "confirmation"},
         )
         if self.services.policy.chat_hygiene:
-            unique = sorted(set(tracked_message_ids))
-            for start in range(0, len(unique), 100):  # deleteMessages takes at most 100 ids
-                await outbox.put(
-                    recipient="requester",
-                    request_id=record.id,
-                    purpose="hygiene",
-                    payload={"kind": "delete", "message_ids": unique[start : start + 100]},
-                )
+            # Of no request (the ephemeral key): a /forget that comes before it is sent shreds the request,
+            # and the answers must leave the phone all the same.
+            await enqueue_chat_deletes(self.services, chat_id, tracked_message_ids, language)
         await self.services.events.emit(self.services, RequestSubmitted(record, completed.coarse()))
         return record
 
@@ -155,10 +150,9 @@ class IntakeService:
         shredded = 0
         for request_id in await s.requests.ids_for_requester(user_id):
             record = await s.requests.by_id(request_id)
-            if record is None:
+            if record is None or not await self.erase_without_trail(record):
                 continue
-            await self._take_back_counters(record)
-            await clear_everywhere(s, record, "forgotten")
+            shredded += 1
             if record.status == "claimed" and record.assignee_id is not None:
                 # Sealed under the ephemeral key, not the request's: it has to outlive the request.
                 await s.outbox.put(
@@ -167,13 +161,21 @@ class IntakeService:
                     purpose="notice",
                     payload={"kind": "forgotten", "code": record.code},
                 )
-            await s.audit.forget_request(record.id)
-            if await s.requests.shred(request_id):
-                shredded += 1
-        if shredded:
-            # How many requests people erased, ever: no week, no answer, nothing that points at one of them.
-            await s.counters.bump(metrics.GAUGE_WEEK, metrics.WITHDRAWN, metrics.ALL, by=shredded)
         return ForgetResult(shredded, message_ids)
+
+    async def erase_without_trail(self, record: RequestRecord) -> bool:
+        """Shred one request the way /forget does (docs/decisions/0011): the counters it added to taken back,
+        what the team was shown of it removed from every chat, its audit rows gone; only the erasure itself
+        is counted, with no week. Also how a restore forgets again what was forgotten after its backup."""
+        s = self.services
+        await self._take_back_counters(record)
+        await clear_everywhere(s, record, "forgotten")
+        await s.audit.forget_request(record.id)
+        if not await s.requests.shred(record.id, kind=FORGET):
+            return False
+        # How many requests people erased, ever: no week, no answer, nothing that points at one of them.
+        await s.counters.bump(metrics.GAUGE_WEEK, metrics.WITHDRAWN, metrics.ALL)
+        return True
 
     async def _take_back_counters(self, record: RequestRecord) -> None:
         """Every counter this request added to, taken back: the statistics read as if it was never made.

@@ -7,6 +7,7 @@ from datetime import timedelta
 from sqlalchemy import delete
 
 from services.context import Services
+from services.hygiene import enqueue_chat_deletes
 from services.jobs import Action
 from storage import clock
 from storage.epochs import note_shred
@@ -14,22 +15,6 @@ from storage.fsm import EncryptedStorage
 from storage.models import JobRun, ProcessedUpdate
 
 UPDATE_MEMORY = timedelta(days=2)  # Telegram keeps an unconfirmed update for 24 hours
-DELETE_BATCH = 100
-
-
-async def enqueue_chat_deletes(services: Services, chat_id: int, message_ids: list[int], locale: str) -> None:
-    unique = sorted({int(m) for m in message_ids})
-    for start in range(0, len(unique), DELETE_BATCH):
-        await services.outbox.put(
-            recipient="chat",
-            purpose="hygiene",
-            payload={
-                "kind": "delete",
-                "chat_id": chat_id,
-                "locale": locale,
-                "message_ids": unique[start : start + DELETE_BATCH],
-            },
-        )
 
 
 def abandoned_intake_sweep(storage: EncryptedStorage) -> Action:

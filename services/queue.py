@@ -19,6 +19,7 @@ from storage import clock
 from storage.audit import AuditEntry
 from storage.canned import CannedReplies
 from storage.clock import iso_week
+from storage.epochs import PURGE
 from storage.ids import normalize_request_code
 from storage.notes import NoteRecord, Notes
 from storage.requests import RequestDetails, RequestRecord
@@ -543,15 +544,17 @@ class QueueService:
         and the coordinators are told the code only."""
         shredded = 0
         for record in await self.s.requests.closed_before(clock.now() - self.s.policy.retention):
-            shredded += await self._purge(record, notify=[])
+            shredded += await self.purge(record, notify=[])
         idle = await self.s.requests.open_idle_since(clock.now() - self.s.policy.inactive_after)
         coordinators = [v.id for v in await self.s.volunteers.with_role("coordinator", "admin")] if idle else []
         for record in idle:
             holder = [record.assignee_id] if record.assignee_id else []
-            shredded += await self._purge(record, notify=list(dict.fromkeys([*holder, *coordinators])))
+            shredded += await self.purge(record, notify=list(dict.fromkeys([*holder, *coordinators])))
         return shredded
 
-    async def _purge(self, record: RequestRecord, notify: list[str]) -> int:
+    async def purge(self, record: RequestRecord, notify: list[str]) -> int:
+        """Shred one request for retention (also how a restore purges again what was purged after its backup);
+        ``notify``: the volunteers told its code."""
         await self.s.audit.record("purged", actor_id=None, request_id=None)
         # Like /forget (decision 0011): what the team was shown of it leaves every chat and the group, and
         # the audit keeps no row about it; the counters stay, so the statistics outlive the records.
@@ -569,7 +572,7 @@ class QueueService:
                     "days": self.s.policy.inactive_after.days,
                 },
             )
-        if not await self.s.requests.shred(record.id):
+        if not await self.s.requests.shred(record.id, kind=PURGE):
             return 0
         if record.is_open:
             await self.s.counters.bump(metrics.GAUGE_WEEK, metrics.BACKLOG, record.urgency, by=-1)

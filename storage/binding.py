@@ -18,6 +18,11 @@ class KeyringMismatch(KeyringError):
     """This keyring is not the one that this database was created with."""
 
 
+class MissingWrappingKeys(KeyringMismatch):
+    """This keyring lacks a key that still wraps data keys (an old copy of the file, or one read just before
+    another process rolled the keys)."""
+
+
 async def bind_or_verify(session: AsyncSession, keyring: Keyring) -> bool:
     """Record the keyring's check value on first use; afterwards require it to match.
 
@@ -37,7 +42,7 @@ async def bind_or_verify(session: AsyncSession, keyring: Keyring) -> bool:
     }
     if missing:
         described = ", ".join(f"{kek_id} ({count} data keys)" for kek_id, count in sorted(missing.items()))
-        raise KeyringMismatch(f"the keyring lacks keys that still wrap data: {described}")
+        raise MissingWrappingKeys(f"the keyring lacks keys that still wrap data: {described}")
     vault = Vault(keyring)
     if stored is None:
         session.add(Meta(key=KEY_CHECK, value=keyring.check_value))

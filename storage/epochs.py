@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import contextvars
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -49,6 +50,7 @@ from storage.vault import (
     Vault,
 )
 
+ROLL_FINISHED = "roll.finished_at"
 SHRED_FIRST = "shred.first_at"
 SHRED_LAST = "shred.last_at"
 ROLL_STARTED = "roll.started_at"
@@ -61,6 +63,9 @@ ROLL_GRACE = timedelta(seconds=120)
 # A roll starts this long before its deadline, so that its finish (one grace period and a tick later)
 # comes before the deadline.
 ROLL_LEAD = timedelta(minutes=10)
+# Every process looks at least this often whether a roll is due, whatever TROPA_JOB_INTERVAL_SECONDS says:
+# one query and a read of the keyring file.
+MAX_TICK = timedelta(seconds=30)
 
 log = structlog.get_logger()
 
@@ -88,7 +93,10 @@ def _moment(raw: str | None) -> datetime | None:
     return datetime.fromisoformat(raw) if raw else None
 
 
-async def note_shred(session: AsyncSession, vault: Vault, request_id: str | None = None) -> None:
+FORGET, PURGE = "forget", "purge"
+
+
+async def note_shred(session: AsyncSession, vault: Vault, request_id: str | None = None, kind: str = FORGET) -> None:
     """In the transaction that shreds: keys must roll, and a restore must shred this request again.
 
     Nothing here names a person: a moment, and an HMAC of a random request id.
@@ -98,7 +106,7 @@ async def note_shred(session: AsyncSession, vault: Vault, request_id: str | None
     await _set_meta(session, SHRED_LAST, now)
     if request_id is not None:
         insert = _dialect_insert(session)(ShredRecord).values(
-            request_index=vault.blind(SHRED_DOMAIN, request_id), shredded_at=clock.now()
+            request_index=vault.blind(SHRED_DOMAIN, request_id), shredded_at=clock.now(), kind=kind
         )
         await session.execute(insert.on_conflict_do_nothing(index_elements=[ShredRecord.request_index]))
     mark_shredded(session)
@@ -123,10 +131,12 @@ class EpochState:
     roll_started_at: datetime | None
     shred_first_at: datetime | None
     shred_last_at: datetime | None
+    roll_finished_at: datetime | None = None
 
 
 async def read_state(session: AsyncSession) -> EpochState:
-    raw = await _meta(session, KEK_ACTIVE, EPHEMERAL_CURRENT, EPHEMERAL_PREVIOUS, ROLL_STARTED, SHRED_FIRST, SHRED_LAST)
+    names = (KEK_ACTIVE, EPHEMERAL_CURRENT, EPHEMERAL_PREVIOUS, ROLL_STARTED, SHRED_FIRST, SHRED_LAST, ROLL_FINISHED)
+    raw = await _meta(session, *names)
     return EpochState(
         raw.get(KEK_ACTIVE),
         raw.get(EPHEMERAL_CURRENT),
@@ -134,19 +144,32 @@ async def read_state(session: AsyncSession) -> EpochState:
         _moment(raw.get(ROLL_STARTED)),
         _moment(raw.get(SHRED_FIRST)),
         _moment(raw.get(SHRED_LAST)),
+        _moment(raw.get(ROLL_FINISHED)),
     )
 
 
-async def merge_ledger(session: AsyncSession, entries: list[tuple[str, datetime]]) -> None:
+@dataclass(frozen=True)
+class LedgerEntry:
+    request_index: str
+    shredded_at: datetime
+    kind: str
+
+
+async def read_ledger(session: AsyncSession) -> list[LedgerEntry]:
+    rows = await session.execute(select(ShredRecord.request_index, ShredRecord.shredded_at, ShredRecord.kind))
+    return [LedgerEntry(index, at, kind) for index, at, kind in rows]
+
+
+async def merge_ledger(session: AsyncSession, entries: list[LedgerEntry]) -> None:
     """Keep a replaced database's ledger in the one that replaced it (a restore), and a roll due for it."""
     if not entries:
         return
     insert = _dialect_insert(session)(ShredRecord)
     await session.execute(
         insert.on_conflict_do_nothing(index_elements=[ShredRecord.request_index]),
-        [{"request_index": index, "shredded_at": at} for index, at in entries],
+        [{"request_index": e.request_index, "shredded_at": e.shredded_at, "kind": e.kind} for e in entries],
     )
-    first = min(at for _index, at in entries).isoformat()
+    first = min(e.shredded_at for e in entries).isoformat()
     await _set_meta(session, SHRED_FIRST, first, keep_existing=True)
     await _set_meta(session, SHRED_LAST, clock.now().isoformat())
 
@@ -160,14 +183,23 @@ class KeyEpochs:
         vault: Vault,
         bound: timedelta,
         reseal_outside: Reseal | None = None,
+        tick_every: timedelta = MAX_TICK,
     ) -> None:
         """``reseal_outside(current, previous_by_id)``: re-seal what lives outside the database (Redis FSM
-        records) from the previous ephemeral key to the current one, before the previous one is destroyed."""
+        records) from the previous ephemeral key to the current one, before the previous one is destroyed.
+        ``tick_every``: how often ``run`` ticks; a roll starts early enough for two ticks and the grace."""
         self.db = db
         self.vault = vault
         self.bound = bound
         self.reseal_outside = reseal_outside
+        self.tick_every = tick_every
         self._kicked: asyncio.Task[None] | None = None
+
+    @property
+    def lead(self) -> timedelta:
+        """How long before its deadline a roll starts: its start may come a tick late and its finish a grace
+        period and another tick after that, so the whole roll ends before the deadline."""
+        return min(max(ROLL_LEAD, 2 * self.tick_every + ROLL_GRACE + timedelta(minutes=1)), self.bound)
 
     # -- the lock ------------------------------------------------------------------------------------
 
@@ -258,6 +290,7 @@ class KeyEpochs:
                 await session.execute(delete(DataKey).where(DataKey.owner_id == state.ephemeral_previous))
             await self._roll_kek(session)
             await session.execute(delete(Meta).where(Meta.key.in_((EPHEMERAL_PREVIOUS, ROLL_STARTED))))
+            await _set_meta(session, ROLL_FINISHED, clock.now().isoformat())
             assert state.roll_started_at is not None
             await self._settle_shreds(session, state, state.roll_started_at)
         self.vault.forget_ephemeral()
@@ -317,29 +350,39 @@ class KeyEpochs:
         return None if state.shred_first_at is None else state.shred_first_at + self.bound
 
     async def tick(self) -> str | None:
-        """Do what is due now: finish a roll past its grace period, or start one a shred made due."""
+        """Do what is due now: finish a roll past its grace period, or start one a shred made due; and destroy
+        any key a roll left behind (a process that died between its commit and the file's rewrite)."""
         async with self.db.transaction() as session:
             state = await read_state(session)
+        await self._destroy_leftovers(state)
         if state.roll_started_at is not None:
             return "finished" if self._finishable(state) and await self.finish() else None
         deadline = self._deadline(state)
-        if deadline is not None and clock.now() >= deadline - min(ROLL_LEAD, self.bound):
+        if deadline is not None and clock.now() >= deadline - self.lead:
             return "started" if await self.start() else None
         return None
 
-    async def run(self, interval: float) -> None:
+    async def _destroy_leftovers(self, state: EpochState) -> None:
+        keyring = self.vault.reload_keyring() if self.vault.source is not None else self.vault.keyring
+        if any(kek_id.hex() != state.kek_active for kek_id in keyring.keks):
+            destroyed = await self.destroy_unused_keks()
+            if destroyed:
+                log.info("keys.leftovers_destroyed", destroyed=len(destroyed))
+
+    async def run(self) -> None:
         while True:
             try:
                 await self.tick()
             except Exception:
                 log.exception("keys.roll_failed")
-            await asyncio.sleep(interval)
+            await asyncio.sleep(self.tick_every.total_seconds())
 
     def kick(self) -> None:
         """With a bound of zero, after a shred commits: start the roll now and finish it as soon as allowed."""
         if self.bound > timedelta(0) or (self._kicked is not None and not self._kicked.done()):
             return
-        self._kicked = asyncio.create_task(self._roll_now())
+        # A context of its own: not the shredding update's (its log fields, its transaction).
+        self._kicked = asyncio.create_task(self._roll_now(), context=contextvars.Context())
 
     async def _roll_now(self) -> None:
         try:

@@ -282,6 +282,8 @@ class ShredRecord(Base):
     __tablename__ = "shred_ledger"
     request_index: Mapped[str] = mapped_column(String(BLIND_LENGTH), primary_key=True)
     shredded_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # "forget" (the person erased it: no trail, counters taken back) or "purge" (retention: counters stay).
+    kind: Mapped[str] = mapped_column(String(8))
 
 
 class JobRun(Base):

@@ -11,18 +11,20 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+import structlog
 from sqlalchemy import and_, case, delete, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from storage import clock
-from storage.crypto import Key, Place
+from storage.crypto import CryptoError, Key, Place
 from storage.ids import new_id
 from storage.models import OutboxMessage, Request
 from storage.vault import Vault
 
 RECIPIENTS = ("requester", "volunteer", "assignee", "group", "chat")
 _QUEUED = "tropa.outbox.queued"
+log = structlog.get_logger()
 # How long a sender that died keeps its messages from the others. A sender renews its lease just before
 # each send, and one send is bounded well below this (services/delivery.py: SEND_TIMEOUT).
 LOCK_FOR = timedelta(seconds=15)
@@ -168,7 +170,20 @@ class Outbox:
         await self.session.execute(
             update(OutboxMessage).where(OutboxMessage.id.in_([row.id for row in rows])).values(locked_until=lease)
         )
-        return [await self._pending(row, lease) for row in rows]
+        pending = []
+        for row in rows:
+            try:
+                pending.append(await self._pending(row, lease))
+            except CryptoError:
+                # Sealed under a key a roll destroyed (a writer outlived the grace period) or damaged: a dead
+                # letter, recorded, instead of a batch no sender can ever get past.
+                await self.session.execute(
+                    update(OutboxMessage)
+                    .where(OutboxMessage.id == row.id)
+                    .values(failed_reason="unreadable", locked_until=None)
+                )
+                log.warning("outbox.unreadable", purpose=row.purpose)
+        return pending
 
     async def renew(self, message_ids: list[str], lease: datetime | None) -> datetime:
         """Extend this sender's lease on messages it is about to send. LeaseLost when another sender

@@ -9,15 +9,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, delete, func, select, update
+from sqlalchemy import Select, delete, exists, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import clock
 from storage.crypto import Place
-from storage.epochs import note_shred
+from storage.epochs import FORGET, note_shred
 from storage.ids import new_id, new_request_code
-from storage.models import OPEN_STATUSES, BlockedRequester, DataKey, Request
+from storage.models import OPEN_STATUSES, BlockedRequester, DataKey, Request, ShownMessage
 from storage.vault import Vault
 
 REQUESTER_DOMAIN = "tg-user"
@@ -229,9 +229,17 @@ class RequestRepository:
         return [_record(row) for row in rows]
 
     async def open_idle_since(self, moment: datetime) -> list[RequestRecord]:
-        """Requests not closed (waiting, claimed, or from a blocked person) with no activity since ``moment``."""
+        """Requests not closed (waiting, claimed, or from a blocked person) with no activity since ``moment``:
+        nothing done by the team (``last_activity_at``, which the claim lease also reads) and no message from
+        the person (their own messages in the chat, as tracked for /wipe)."""
+        wrote_since = exists().where(
+            ShownMessage.request_id == Request.id,
+            ShownMessage.audience == "requester",
+            ShownMessage.kind == "own",
+            ShownMessage.sent_at >= moment,
+        )
         rows = await self.session.scalars(
-            select(Request).where(Request.status.in_(OPEN_STATUSES), Request.last_activity_at < moment)
+            select(Request).where(Request.status.in_(OPEN_STATUSES), Request.last_activity_at < moment, ~wrote_since)
         )
         return [_record(row) for row in rows]
 
@@ -392,7 +400,7 @@ class RequestRepository:
 
     # -- shredding ---------------------------------------------------------------------------------
 
-    async def shred(self, request_id: str) -> bool:
+    async def shred(self, request_id: str, *, kind: str = FORGET) -> bool:
         """Delete the data key and every row sealed under it, in the caller's transaction.
 
         Notes, outbox messages and shown-message references go with the request row (ON DELETE
@@ -403,5 +411,5 @@ class RequestRepository:
         result = await self.session.execute(delete(Request).where(Request.id == request_id).returning(Request.id))
         shredded = result.scalar_one_or_none() is not None
         if shredded:
-            await note_shred(self.session, self.vault, request_id)
+            await note_shred(self.session, self.vault, request_id, kind)
         return shredded

@@ -123,6 +123,26 @@ async def test_a_coordinator_opens_a_case_only_with_a_reason_and_the_holder_is_t
     assert mentioning(cora, described, "they sound frightened") == []
 
 
+async def test_an_inspection_telegram_half_refuses_is_still_recorded_and_told(harness: Harness) -> None:
+    """The card reaches the coordinator, then Telegram refuses the notes: the audit row and the holder's notice
+    commit all the same (nothing is ever shown without them), and the card still leaves within the hour."""
+    h = harness
+    _, cora, vera, _ = await _team(h)
+    described = canary("described")
+    code = await Requester(h, h.user(1001)).submit(IntakeAnswers(description=described))
+    await vera.send(f"/claim {code}")
+    await vera.send(f"/note {code} they sound frightened")
+    await cora.send(f"/inspect {code}")
+    h.world.inject(method="sendMessage", kind="500", times=1, skip=1)  # the card goes, the notes do not
+    await cora.press("Supervision of the team's work")
+    assert mentioning(cora, described)
+    assert "inspected" in await audit_actions(h, code)
+    assert any(f"opened {code}, which you hold" in text for text in vera.texts())
+    clock.travel(timedelta(hours=1, minutes=1))
+    await h.run_jobs()
+    assert mentioning(cora, described) == []
+
+
 async def test_an_inspection_leaves_the_coordinators_chat_within_an_hour(harness_any_db: Harness) -> None:
     h = harness_any_db
     _, cora, vera, _ = await _team(h)

@@ -3,8 +3,10 @@ volunteer's chat or the group, and the volunteer who held the case is told its c
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
+from storage import clock
 from tests.support.canary import canary
 from tests.support.harness import Harness, start_harness
 from tests.support.inspect import count_rows, counter_values
@@ -115,3 +117,22 @@ async def test_forgetting_removes_the_triage_card_from_the_volunteers_group(tmp_
         assert not [m for m in group.visible() if code in (m.text or "")]
     finally:
         await h.close()
+
+
+async def test_a_forget_before_the_chat_was_cleaned_still_takes_every_answer_off_the_phone(harness: Harness) -> None:
+    """Telegram fails the clean-up after Submit; the person then erases everything: the clean-up outlives the
+    shred of the request it was queued with, and the review with every answer still leaves the phone."""
+    h = harness
+    person = Requester(h, h.user(1001))
+    secret = canary("answer")
+    await person.reach_review(IntakeAnswers(description=secret))
+    h.world.inject(method="deleteMessages", kind="500", times=3)
+    await person.press("Submit")
+    assert any(secret in (m.text or "") for m in person.user.chat.visible())  # not cleaned yet
+    await person.send("/forget")
+    await person.press("Yes, erase everything")
+    for _ in range(6):  # the outbox tries again after its backoff
+        clock.travel(timedelta(minutes=5))
+        await h.settle()
+    assert not any(secret in (m.text or "") for m in person.user.chat.visible())
+    assert [m.text for m in person.user.chat.visible()] == [ERASED]

@@ -433,8 +433,10 @@ async def _every_state_is_shredded(harness: Harness) -> None:
     _, blocked = await _case(harness, 1003, description="blocked-secret")
     await vera.send(f"/claim {claimed}")
     await cora.send(f"/block {blocked}")
+    writing, still_writing = await _case(harness, 1005, description="writing-secret")
     clock.travel(timedelta(days=60))
     _, fresh = await _case(harness, 1004)  # active 30 days before the others expire: stays
+    await writing.send("Is anyone there?")  # the person's own message is activity too: stays
     clock.travel(timedelta(days=30, hours=1))
     results = await harness.run_jobs()
     assert results["retention"] == 3
@@ -442,6 +444,7 @@ async def _every_state_is_shredded(harness: Harness) -> None:
     for code in erased_codes:
         assert await request_field(harness, code, "status") is None
     assert await request_field(harness, fresh, "status") == "new"
+    assert await request_field(harness, still_writing, "status") == "new"
     assert [t for t in vera.texts() if "was erased: no activity" in t] == [
         f"{claimed} was erased: no activity for 90 days."
     ]  # the holder hears of their own case only
@@ -460,7 +463,7 @@ async def _every_state_is_shredded(harness: Harness) -> None:
                     assert answer not in (message.text or ""), message.text
     async with harness.runtime.db.transaction() as session:
         about = await session.scalar(select(func.count()).where(AuditEvent.request_id.is_not(None)))
-    assert about == 1  # "submitted" of the fresh request: the purged ones left no row
+    assert about == 2  # "submitted" of the two requests left: the purged ones left no row
 
 
 async def test_retention_shreds_exactly_the_closed_requests_that_are_due(

@@ -18,7 +18,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from bot.backup import BackupError, backup, restore
 from bot.runtime import open_runtime
@@ -26,7 +26,7 @@ from storage import clock
 from storage.epochs import ROLL_GRACE
 from storage.fsm import SweepableRedisStorage
 from storage.keyring import KeyringFile
-from storage.models import DataKey, FsmRecord, Meta, Request
+from storage.models import AuditEvent, DataKey, FsmRecord, Meta, Request
 from storage.requests import RequestRepository
 from storage.vault import EPHEMERAL_CURRENT
 from tests.support.canary import canary
@@ -322,5 +322,72 @@ async def test_with_a_bound_of_zero_the_keys_roll_right_after_the_shred(tmp_path
                 break
             await asyncio.sleep(0.05)
         assert started is not None
+    finally:
+        await h.close()
+
+
+async def test_an_outbox_message_no_key_opens_is_a_dead_letter_and_delivery_goes_on(harness: Harness) -> None:
+    """A message sealed under a key that no longer exists cannot hold up everyone behind it."""
+    from services.context import Services
+    from storage.crypto import Key, Place, seal
+    from storage.models import OutboxMessage
+
+    h = harness
+    async with h.runtime.db.transaction() as session:
+        services = Services(session, h.runtime.vault, h.app.policy, h.app.events)
+        stuck = await services.outbox.put(
+            recipient="chat", purpose="hygiene", payload={"kind": "delete", "chat_id": 1, "message_ids": [1]}
+        )
+        await session.flush()
+        row = await session.get(OutboxMessage, stuck)
+        assert row is not None
+        row.payload = seal(Key.generate(), b"{}", Place("outbox", "payload", stuck))  # its key is gone
+    person = Requester(h, h.user(5_501))
+    assert await person.submit()  # the confirmation still arrives
+    async with h.runtime.db.transaction() as session:
+        row = await session.get(OutboxMessage, stuck)
+        assert row is not None and row.failed_reason == "unreadable"
+
+
+async def test_a_restore_forgets_again_without_a_trail_and_one_cut_short_is_finished_at_the_next_start(
+    harness: Harness, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After the restore the statistics and the audit read as they did before it (the forget's counters taken
+    back again, its audit rows gone again); a restore killed right after it put the backup back is finished by
+    the next start, so the forgotten person does not come back even then."""
+    import bot.backup
+    from tests.support.inspect import counter_values
+
+    h = harness
+    kept = await Requester(h, h.user(5_601)).submit()
+    leaving = Requester(h, h.user(5_602))
+    forgotten = await leaving.submit()
+    settings = make_settings(h.data_dir)
+    backup(settings, tmp_path / "before.db", lambda _line: None)
+    await _forget(leaving)
+    counters = await counter_values(h)
+    await h.close()
+
+    async def killed(*_args: object) -> int:
+        raise KeyboardInterrupt  # the operator's Ctrl+C, the OOM killer: right after the put-back
+
+    with monkeypatch.context() as patch:
+        patch.setattr(bot.backup, "finish_restore", killed)
+        with pytest.raises(KeyboardInterrupt):
+            await restore(settings, tmp_path / "before.db", lambda _line: None)
+    said: list[str] = []
+    runtime = await open_runtime(settings, create_if_fresh=False, say=said.append)  # any command's start
+    try:
+        assert any("Finished a restore that was cut short: shredded again 1 requests" in line for line in said)
+        async with runtime.db.transaction() as session:
+            repo = RequestRepository(session, runtime.vault)
+            assert await repo.by_code(forgotten) is None and await repo.by_code(kept) is not None
+            audited = await session.scalar(select(func.count()).where(AuditEvent.request_id.is_not(None)))
+        assert audited == 1  # the kept request's "submitted": none of the forgotten one came back
+    finally:
+        await runtime.close()
+    h = await start_harness(h.data_dir)
+    try:
+        assert await counter_values(h) == counters
     finally:
         await h.close()

@@ -23,6 +23,7 @@ def upgrade() -> None:
         "shred_ledger",
         sa.Column("request_index", sa.String(length=64), nullable=False),
         sa.Column("shredded_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("kind", sa.String(length=8), nullable=False),
         sa.PrimaryKeyConstraint("request_index", name=op.f("pk_shred_ledger")),
     )
 

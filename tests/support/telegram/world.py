@@ -283,6 +283,7 @@ class Fault:
     kind: FaultKind
     remaining: int
     retry_after: int = 1
+    skip: int = 0  # matching calls that still succeed before the fault starts
 
     def matches(self, method: str) -> bool:
         if self.remaining <= 0:
@@ -677,15 +678,17 @@ class FakeTelegram:
         kind: FaultKind | int = "429",
         times: int = 1,
         retry_after: int = 1,
+        skip: int = 0,
     ) -> Fault:
-        """Make the next ``times`` calls of ``method`` fail before they take effect.
+        """Make the next ``times`` calls of ``method`` (after ``skip`` that still succeed) fail before they take
+        effect.
 
         ``method=None`` means any method except ``getUpdates`` (a polling bot calls it all the time).
         """
         name = str(kind)
         if name not in ("429", "500", "403", "drop"):
             raise ValueError(f"unknown fault kind {kind!r}")
-        fault = Fault(method, cast(FaultKind, name), times, retry_after)
+        fault = Fault(method, cast(FaultKind, name), times, retry_after, skip)
         self.faults.append(fault)
         return fault
 
@@ -695,6 +698,9 @@ class FakeTelegram:
     def _fire_fault(self, method: str) -> None:
         fault = next((f for f in self.faults if f.matches(method)), None)
         if fault is None:
+            return
+        if fault.skip > 0:
+            fault.skip -= 1
             return
         fault.remaining -= 1
         if fault.remaining <= 0:
