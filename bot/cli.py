@@ -134,8 +134,13 @@ def cmd_volunteers(settings: Settings, args: argparse.Namespace) -> None:
 
 def cmd_purge(settings: Settings, _args: argparse.Namespace) -> None:
     async def purge(runtime: Runtime) -> None:
-        async with runtime.db.transaction() as session:
-            shredded = await _services(runtime, session).queue.purge_expired()
+        shredded = 0
+        while True:  # in batches, each a short transaction of its own
+            async with runtime.db.transaction() as session:
+                batch = await _services(runtime, session).queue.purge_expired()
+            shredded += batch
+            if not batch:
+                break
         say(
             f"Shredded {shredded} requests: closed more than {settings.retention_days} days ago, or with no "
             f"activity for {settings.inactive_days} days."

@@ -97,6 +97,9 @@ async def announce_submitted(services: Services, event: RequestSubmitted) -> Non
     await services.queue.announce(event.request, event.coarse_answers)
 
 
+PURGE_BATCH = 200  # requests of each kind one retention run shreds
+
+
 class QueueService:
     def __init__(self, services: Services) -> None:
         self.s = services
@@ -538,14 +541,15 @@ class QueueService:
                 )
         return escalated
 
-    async def purge_expired(self) -> int:
+    async def purge_expired(self, limit: int = PURGE_BATCH) -> int:
         """Shred what the retention periods say: a closed request that long after closing, any other request
         (waiting, claimed, a blocked person's) after that long with no activity. Counters stay; the holder
-        and the coordinators are told the code only."""
+        and the coordinators are told the code only. At most ``limit`` of each kind, so the transaction stays
+        short (a key roll's grace period counts on it); the hourly job, or `tropa purge`, does the rest."""
         shredded = 0
-        for record in await self.s.requests.closed_before(clock.now() - self.s.policy.retention):
+        for record in await self.s.requests.closed_before(clock.now() - self.s.policy.retention, limit=limit):
             shredded += await self.purge(record, notify=[])
-        idle = await self.s.requests.open_idle_since(clock.now() - self.s.policy.inactive_after)
+        idle = await self.s.requests.open_idle_since(clock.now() - self.s.policy.inactive_after, limit=limit)
         coordinators = [v.id for v in await self.s.volunteers.with_role("coordinator", "admin")] if idle else []
         for record in idle:
             holder = [record.assignee_id] if record.assignee_id else []

@@ -224,11 +224,14 @@ class RequestRepository:
         )
         return {urgency: count for urgency, count in rows}
 
-    async def closed_before(self, moment: datetime) -> list[RequestRecord]:
-        rows = await self.session.scalars(select(Request).where(Request.status == "closed", Request.closed_at < moment))
+    async def closed_before(self, moment: datetime, *, limit: int | None = None) -> list[RequestRecord]:
+        query = (
+            select(Request).where(Request.status == "closed", Request.closed_at < moment).order_by(Request.closed_at)
+        )
+        rows = await self.session.scalars(query.limit(limit))
         return [_record(row) for row in rows]
 
-    async def open_idle_since(self, moment: datetime) -> list[RequestRecord]:
+    async def open_idle_since(self, moment: datetime, *, limit: int | None = None) -> list[RequestRecord]:
         """Requests not closed (waiting, claimed, or from a blocked person) with no activity since ``moment``:
         nothing done by the team (``last_activity_at``, which the claim lease also reads) and no message from
         the person (their own messages in the chat, as tracked for /wipe)."""
@@ -238,9 +241,10 @@ class RequestRepository:
             ShownMessage.kind == "own",
             ShownMessage.sent_at >= moment,
         )
-        rows = await self.session.scalars(
-            select(Request).where(Request.status.in_(OPEN_STATUSES), Request.last_activity_at < moment, ~wrote_since)
+        query = select(Request).where(
+            Request.status.in_(OPEN_STATUSES), Request.last_activity_at < moment, ~wrote_since
         )
+        rows = await self.session.scalars(query.order_by(Request.last_activity_at).limit(limit))
         return [_record(row) for row in rows]
 
     async def claimed_idle_since(self, moment: datetime) -> list[RequestRecord]:
