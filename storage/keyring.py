@@ -290,12 +290,18 @@ class KeyringSource:
         if sealed is None:
             self.lock = None
             return Keyring.from_json(text, self.describe())
-        passphrase = self.passphrase()
+        return self._unlock(
+            text,
+            sealed,
+            self.passphrase(),
+            f"the keyring at {self.describe()} is locked with a passphrase: run in a terminal, or set "
+            "TROPA_KEY_PASSPHRASE_FILE to a file that holds it",
+        )
+
+    def _unlock(self, text: str, sealed: tuple[KdfParams, bytes], passphrase: str | None, missing: str) -> Keyring:
+        """Open a sealed file with ``passphrase`` (refusing with ``missing`` without one); keep the derived key."""
         if not passphrase:
-            raise KeyringError(
-                f"the keyring at {self.describe()} is locked with a passphrase: run in a terminal, or set "
-                "TROPA_KEY_PASSPHRASE_FILE to a file that holds it"
-            )
+            raise KeyringError(missing)
         params, salt = sealed
         lock = Lock.derive(passphrase, params, salt)
         keyring = Keyring.from_json(lock.unseal(text, self.describe()), self.describe())
@@ -312,16 +318,13 @@ class KeyringSource:
         elif self.lock is not None and (self.lock.params, self.lock.salt) == sealed:
             keyring = Keyring.from_json(self.lock.unseal(text, self.describe()), self.describe())
         else:
-            passphrase = self.passphrase_again()
-            if not passphrase:
-                raise KeyringError(
-                    f"the keyring at {self.describe()} was locked with a new passphrase since this process "
-                    "started; restart it with the new passphrase"
-                )
-            params, salt = sealed
-            lock = Lock.derive(passphrase, params, salt)
-            keyring = Keyring.from_json(lock.unseal(text, self.describe()), self.describe())
-            self.lock = lock
+            keyring = self._unlock(
+                text,
+                sealed,
+                self.passphrase_again(),
+                f"the keyring at {self.describe()} was locked with a new passphrase since this process "
+                "started; restart it with the new passphrase",
+            )
         if not hmac.compare_digest(keyring.check_value, current.check_value):
             raise KeyringError(f"the keyring at {self.describe()} was replaced by another keyring; refusing it")
         return keyring
