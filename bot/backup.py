@@ -196,6 +196,7 @@ async def restore(settings: Settings, backup_file: Path, say: Say) -> None:
         f"Shredded again {shredded_again or 0} requests forgotten or purged after the backup was taken; "
         "the keys were rolled."
     )
+    say("This backup, like every older one, opens no more: take a new backup now (`tropa backup`).")
 
 
 @dataclass(frozen=True)
