@@ -199,7 +199,7 @@ class FsmRecord(Base):
 
 
 class OutboxMessage(Base):
-    """A message to send after the transaction that decided it commits; see services/delivery.py."""
+    """A message to send after the transaction that decided it commits; see bot/delivery.py."""
 
     __tablename__ = "outbox"
     __table_args__ = (Index("ix_outbox_lane", "lane", "id"),)
