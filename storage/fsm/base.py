@@ -117,4 +117,5 @@ class AiogramBackend(FsmBackend):
 
 
 def as_backend(storage: BaseStorage) -> FsmBackend:
+    """The one question about a storage's type, asked once when the wrapper is built."""
     return storage if isinstance(storage, FsmBackend) else AiogramBackend(storage)
