@@ -32,6 +32,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy.engine.url import make_url
 
+from bot.delivery import OutboxSender
 from bot.i18n import create_i18n, pick_language
 from bot.log import register_secret
 from bot.middlewares.locale import LocaleMiddleware
@@ -47,7 +48,6 @@ from bot.settings import SUPPORTED_LANGUAGES, Settings
 from handlers import fallback, intake, operator, relay, requester, stats, team
 from services import maintenance
 from services.context import Services
-from services.delivery import OutboxSender
 from services.events import Events, RequestSubmitted
 from services.hygiene import clear_stray_views
 from services.jobs import Job, JobRunner

@@ -47,7 +47,7 @@ from handlers.operator_views import (
     card_update_text,
     full_card_from_payload,
 )
-from services.delivery import Target
+from services.recipients import Target
 
 Build = Callable[[dict[str, Any], Target], TelegramMethod[Any]]
 

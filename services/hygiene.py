@@ -7,7 +7,7 @@ than 48 hours are out of reach -- the README tells volunteers to clear their cha
 A removal is decided in the transaction that ends the access (close, release, transfer, lease expiry,
 revocation, /forget), as outbox rows of its own: they belong to no request (sealed under the ephemeral
 key), so they survive the request's shredding, and they are delivered even to someone no longer on the team
-(services/delivery.py), since they only take something away. A removal that waited past the 48 hours
+(services/recipients.py), since they only take something away. A removal that waited past the 48 hours
 (an outage, a flood wait) is turned into edits when it is finally sent (``overdue``).
 """
 

@@ -14,14 +14,13 @@ from datetime import UTC, datetime, timedelta
 
 import structlog
 from sqlalchemy import update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from services.context import Services
 from services.events import Events
 from services.policy import Policy
 from storage import clock
 from storage.db import Database
+from storage.inserts import insert_once
 from storage.models import JobRun
 from storage.vault import Vault
 
@@ -68,14 +67,7 @@ class JobRunner:
             period = job.period(clock.now())
             try:
                 async with self.db.transaction() as session:
-                    insert = sqlite_insert if self.db.is_sqlite else pg_insert
-                    claimed = await session.scalar(
-                        insert(JobRun)
-                        .values(name=job.name, period=period, started_at=clock.now())
-                        .on_conflict_do_nothing()
-                        .returning(JobRun.name)
-                    )
-                    if claimed is None:
+                    if not await insert_once(session, JobRun, name=job.name, period=period, started_at=clock.now()):
                         continue
                     count = await job.action(Services(session, self.vault, self.policy, self.events))
                     await session.execute(

@@ -114,7 +114,7 @@ class TeamService:
             raise TeamError("self")
         # Scrub first: everything the bot ever showed them (cases, cards, notes, inspections) is queued for
         # removal in the transaction that ends their access, and removals reach them after it ended
-        # (services/delivery.py). Whoever revoked them is told if their chat cannot be cleaned.
+        # (services/recipients.py). Whoever revoked them is told if their chat cannot be cleaned.
         await clear_person(self.s, target.id, "revoked", report=Report(actor.id, target.pseudonym))
         await self.s.outbox.drop_unsent_to_volunteer(target.id)
         for request in await self.s.requests.list_assigned(target.id):

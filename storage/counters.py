@@ -6,10 +6,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from sqlalchemy import delete, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.inserts import conflict_insert
 from storage.models import StatCounter
 
 
@@ -26,8 +25,7 @@ class Counters:
         self.session = session
 
     async def bump(self, week: str, metric: str, bucket: str, by: int = 1) -> None:
-        insert = pg_insert if self.session.get_bind().dialect.name == "postgresql" else sqlite_insert
-        statement = insert(StatCounter).values(week=week, metric=metric, bucket=bucket, count=by)
+        statement = conflict_insert(self.session, StatCounter).values(week=week, metric=metric, bucket=bucket, count=by)
         statement = statement.on_conflict_do_update(
             index_elements=[StatCounter.week, StatCounter.metric, StatCounter.bucket],
             set_={"count": StatCounter.count + by},

@@ -31,14 +31,13 @@ from datetime import datetime, timedelta
 
 import structlog
 from sqlalchemy import delete, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import clock
 from storage.crypto import CryptoError, Key, Place, key_id_of, open_sealed, seal
 from storage.db import Database, mark_shredded
 from storage.ids import new_id
+from storage.inserts import conflict_insert
 from storage.keyring import KeyringError
 from storage.models import DataKey, FsmRecord, Meta, OutboxMessage, ShredRecord
 from storage.vault import (
@@ -72,12 +71,8 @@ log = structlog.get_logger()
 Reseal = Callable[[Key, dict[bytes, Key]], Awaitable[int]]
 
 
-def _dialect_insert(session: AsyncSession):  # type: ignore[no-untyped-def]
-    return sqlite_insert if session.get_bind().dialect.name == "sqlite" else pg_insert
-
-
 async def _set_meta(session: AsyncSession, key: str, value: str, *, keep_existing: bool = False) -> None:
-    insert = _dialect_insert(session)(Meta).values(key=key, value=value)
+    insert = conflict_insert(session, Meta).values(key=key, value=value)
     if keep_existing:
         await session.execute(insert.on_conflict_do_nothing(index_elements=[Meta.key]))
     else:
@@ -105,7 +100,7 @@ async def note_shred(session: AsyncSession, vault: Vault, request_id: str | None
     await _set_meta(session, SHRED_FIRST, now, keep_existing=True)
     await _set_meta(session, SHRED_LAST, now)
     if request_id is not None:
-        insert = _dialect_insert(session)(ShredRecord).values(
+        insert = conflict_insert(session, ShredRecord).values(
             request_index=vault.blind(SHRED_DOMAIN, request_id), shredded_at=clock.now(), kind=kind
         )
         await session.execute(insert.on_conflict_do_nothing(index_elements=[ShredRecord.request_index]))
@@ -164,7 +159,7 @@ async def merge_ledger(session: AsyncSession, entries: list[LedgerEntry]) -> Non
     """Keep a replaced database's ledger in the one that replaced it (a restore), and a roll due for it."""
     if not entries:
         return
-    insert = _dialect_insert(session)(ShredRecord)
+    insert = conflict_insert(session, ShredRecord)
     await session.execute(
         insert.on_conflict_do_nothing(index_elements=[ShredRecord.request_index]),
         [{"request_index": e.request_index, "shredded_at": e.shredded_at, "kind": e.kind} for e in entries],

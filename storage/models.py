@@ -1,8 +1,9 @@
 """SQLAlchemy models. Plaintext columns hold only what queue mechanics and statistics need.
 
 Every column that holds something a person said, or a Telegram id to reach them, is ``Sealed`` (an
-AES-GCM blob, see storage/crypto.py) and is listed in ``SEALED_COLUMNS``; a test proves the list and
-the models agree, so a new plaintext column cannot slip in unnoticed.
+AES-GCM blob, see storage/crypto.py) and is listed in ``SEALED_COLUMNS``; every other column is listed in
+``PLAINTEXT_COLUMNS`` with the reason it may be readable. tests/test_inventory.py proves the lists and the
+models agree, so a new plaintext column cannot slip in unnoticed.
 """
 
 from __future__ import annotations
@@ -199,7 +200,7 @@ class FsmRecord(Base):
 
 
 class OutboxMessage(Base):
-    """A message to send after the transaction that decided it commits; see services/delivery.py."""
+    """A message to send after the transaction that decided it commits; see bot/delivery.py."""
 
     __tablename__ = "outbox"
     __table_args__ = (Index("ix_outbox_lane", "lane", "id"),)
@@ -310,3 +311,98 @@ SEALED_COLUMNS: frozenset[tuple[str, str]] = frozenset(
         ("canned_replies", "text"),
     }
 )
+
+# Every column that is not sealed, and why it may be read without a key. A new column goes into one of the two
+# lists, or tests/test_inventory.py fails. "random id": storage/ids.py, names no one; "blind index": a keyed
+# HMAC (storage/keyring.py), a pseudonym that only the index key turns back into a Telegram id or a code.
+PLAINTEXT_COLUMNS: dict[tuple[str, str], str] = {
+    ("meta", "key"): "database facts: the name of a fact (key_check, kek.active, roll.started_at, ...)",
+    ("meta", "value"): "database facts: key ids, the keyring's check value, moments of rolls and shreds",
+    ("data_keys", "owner_id"): "key mechanics: a random request id, or system / ephemeral-<random id>",
+    ("data_keys", "kek_id"): "key mechanics: which key-encryption key wraps it, for a roll's re-wrap",
+    ("data_keys", "created_at"): "key mechanics: when the key was made",
+    ("volunteers", "id"): "random id",
+    ("volunteers", "tg_index"): "blind index of the volunteer's Telegram id",
+    ("volunteers", "role"): "access control: volunteer, coordinator or admin",
+    ("volunteers", "language"): "the language the bot writes to them in",
+    ("volunteers", "active"): "access control: revoked or not",
+    ("volunteers", "created_at"): "team mechanics: when they joined",
+    ("volunteers", "revoked_at"): "team mechanics: when access ended",
+    ("invites", "id"): "random id",
+    ("invites", "code_index"): "blind index of the one-time code",
+    ("invites", "role"): "access control: the role the code grants",
+    ("invites", "created_at"): "invite mechanics: when it was issued",
+    ("invites", "expires_at"): "invite mechanics: when it stops working",
+    ("invites", "used_at"): "invite mechanics: used once, then never again",
+    ("invites", "created_by"): "random id of the admin who issued it",
+    ("requests", "id"): "random id",
+    ("requests", "code"): "queue mechanics: the random case code volunteers quote",
+    ("requests", "requester_index"): "blind index of the requester's Telegram id (one open request each)",
+    ("requests", "status"): "queue mechanics: new, claimed or closed",
+    ("requests", "urgency"): "queue mechanics: the queue's order",
+    ("requests", "urgency_rank"): "queue mechanics: the queue's order as a number, for its index",
+    ("requests", "language"): "the language the bot writes to the requester in",
+    ("requests", "created_at"): "queue mechanics: waiting since",
+    ("requests", "updated_at"): "queue mechanics: last change",
+    ("requests", "claimed_at"): "statistics: time to claim",
+    ("requests", "closed_at"): "statistics: time to close",
+    ("requests", "last_activity_at"): "retention: shredded after a period without activity",
+    ("requests", "escalated_at"): "queue mechanics: an unclaimed urgent request is escalated once",
+    ("requests", "assignee_id"): "queue mechanics: random id of the volunteer holding the case",
+    ("requests", "outcome"): "statistics: one of a fixed list of outcomes",
+    ("requests", "flagged"): "queue mechanics: a volunteer flagged it as suspicious",
+    ("requests", "requester_blocked"): "access control: nobody may claim or answer it",
+    ("notes", "id"): "random id",
+    ("notes", "request_id"): "random id of the request",
+    ("notes", "author_id"): "random id of the volunteer who wrote it",
+    ("notes", "created_at"): "the notes' order",
+    ("audit_events", "id"): "random id",
+    ("audit_events", "at"): "audit: when",
+    ("audit_events", "actor_id"): "audit: random id of the volunteer who acted",
+    ("audit_events", "action"): "audit: one of a fixed list of actions",
+    ("audit_events", "request_id"): "audit: random id of the request, cleared when it is shredded",
+    ("audit_events", "detail"): "audit: a fixed code (reason, outcome, role, language, canned key) or a random id",
+    ("stat_counters", "week"): "statistics: ISO week",
+    ("stat_counters", "metric"): "statistics: what is counted",
+    ("stat_counters", "bucket"): "statistics: one of a fixed list of answers, counted, never per person",
+    ("stat_counters", "count"): "statistics: the count",
+    ("fsm_state", "key"): "blind index: the FSM key with chat and user ids blinded (storage/fsm/encrypted.py)",
+    ("fsm_state", "state"): "sealed by the FSM wrapper before it arrives (base64 text: aiogram wants a string)",
+    ("fsm_state", "updated_at"): "retention: abandoned intakes are erased after a period",
+    ("outbox", "id"): "random id, in sending order",
+    ("outbox", "request_id"): "random id of the request",
+    ("outbox", "recipient"): "outbox mechanics: requester, assignee, volunteer, group or chat",
+    ("outbox", "volunteer_id"): "outbox mechanics: random id of the volunteer it goes to",
+    ("outbox", "purpose"): "outbox mechanics: what kind of message (relay, notice, hygiene, ...)",
+    ("outbox", "lane"): "outbox mechanics: recipient kind with a random id, or a blind index of a chat",
+    ("outbox", "album"): "blind index of Telegram's media group id",
+    ("outbox", "attempts"): "outbox mechanics: retries so far",
+    ("outbox", "created_at"): "outbox mechanics: when it was queued",
+    ("outbox", "next_attempt_at"): "outbox mechanics: when to try again",
+    ("outbox", "locked_until"): "outbox mechanics: a sender's lease",
+    ("outbox", "failed_reason"): "outbox mechanics: one of a fixed list of failures (blocked, gave_up, ...)",
+    ("shown_messages", "id"): "random id",
+    ("shown_messages", "request_id"): "random id of the request",
+    ("shown_messages", "volunteer_id"): "random id of the volunteer it was shown to",
+    ("shown_messages", "audience"): "hygiene: requester, volunteer or group",
+    ("shown_messages", "kind"): "hygiene: what kind of message it was",
+    ("shown_messages", "lookup"): "blind index of (audience, message id), for reply threading",
+    ("shown_messages", "peer_lookup"): "blind index of the relayed message's other side",
+    ("shown_messages", "sent_at"): "hygiene: deleted within 48 hours, edited down after that",
+    ("blocked_requesters", "requester_index"): "blind index of the blocked requester's Telegram id",
+    ("blocked_requesters", "blocked_at"): "access control: when",
+    ("blocked_requesters", "blocked_by"): "random id of the coordinator who blocked them",
+    ("canned_replies", "key"): "the template's short name, a coordinator's label of letters and digits",
+    ("canned_replies", "language"): "the template's language",
+    ("canned_replies", "id"): "random id",
+    ("canned_replies", "updated_at"): "when the template last changed",
+    ("processed_updates", "update_id"): "Telegram's number for an update, handled once; names no one",
+    ("processed_updates", "handled_at"): "dedupe mechanics: old ids are cleared after a while",
+    ("shred_ledger", "request_index"): "blind index of a shredded request's random id, for a restore",
+    ("shred_ledger", "shredded_at"): "key mechanics: when, for the roll's deadline",
+    ("shred_ledger", "kind"): "forget or purge",
+    ("job_runs", "name"): "job mechanics: which periodic job",
+    ("job_runs", "period"): "job mechanics: which period it ran for",
+    ("job_runs", "started_at"): "job mechanics: when it started",
+    ("job_runs", "finished_at"): "job mechanics: when it finished",
+}

@@ -26,7 +26,7 @@ RECIPIENTS = ("requester", "volunteer", "assignee", "group", "chat")
 _QUEUED = "tropa.outbox.queued"
 log = structlog.get_logger()
 # How long a sender that died keeps its messages from the others. A sender renews its lease just before
-# each send, and one send is bounded well below this (services/delivery.py: SEND_TIMEOUT).
+# each send, and one send is bounded well below this (bot/delivery.py: SEND_TIMEOUT).
 LOCK_FOR = timedelta(seconds=15)
 
 
@@ -305,7 +305,7 @@ class Outbox:
 
     async def drop_unsent_to_volunteer(self, volunteer_id: str) -> int:
         """Forget what was still to be sent to a volunteer leaving the team, except removals. A message a
-        sender holds right now is left to it (the sender takes it away again, services/delivery.py)."""
+        sender holds right now is left to it (the sender takes it away again, bot/delivery.py)."""
         result = await self.session.execute(
             delete(OutboxMessage)
             .where(

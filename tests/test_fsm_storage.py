@@ -274,3 +274,54 @@ async def test_redis_keys_expire_with_the_abandoned_intake_period(tmp_path: Path
             assert 5 * 3600 < ttl <= 5 * 3600 + 30 * 60, (part, ttl)
     finally:
         await h.close()
+
+
+@pytest.mark.redis
+async def test_a_key_roll_reseals_records_in_redis_under_the_new_key_keeping_their_ttl(
+    keyring: Keyring, redis_url: str
+) -> None:
+    """What lives outside the database is sealed again before a roll destroys its key. (A running process
+    still opens old blobs from the keys it has cached, so only the blobs themselves show it was done.)"""
+    import base64
+
+    from redis.asyncio import Redis
+
+    from storage.crypto import key_id_of
+    from storage.fsm import RedisKeyBuilder
+
+    old, new = Key.generate(), Key.generate()
+    inner = SweepableRedisStorage(
+        Redis.from_url(redis_url), key_builder=RedisKeyBuilder(), state_ttl=3600, data_ttl=3600
+    )
+    key = StorageKey(bot_id=42, chat_id=USER, user_id=USER, destiny="reseal-test")
+    before = EncryptedStorage(inner, old, keyring.blind)
+    blinded = before.blinded(key)
+    try:
+        await before.set_state(key, "Intake:who")
+        await before.set_data(key, {"answers": {"who": "self"}})
+        assert await before.reseal_outside(new, {old.key_id: old}) == 1
+        state, data = await inner.get_record(blinded)
+        assert state is not None
+        assert {key_id_of(base64.b64decode(text)) for text in (state, data["sealed"])} == {new.key_id}
+        after = EncryptedStorage(inner, new, keyring.blind)
+        assert await after.get_state(key) == "Intake:who"
+        assert await after.get_data(key) == {"answers": {"who": "self"}}
+        for part in ("state", "data"):
+            assert 0 < await inner.redis.ttl(inner.key_builder.build(blinded, part)) <= 3600
+        assert await after.reseal_outside(Key.generate(), {old.key_id: old}) == 0  # nothing under the old key
+    finally:
+        await inner.delete(blinded)
+        await inner.close()
+
+
+async def test_records_in_the_database_or_in_memory_are_not_resealed_by_the_wrapper(
+    db: Database, keyring: Keyring
+) -> None:
+    """The table is resealed by the roll itself, in its own transaction (storage/epochs.py); a storage that
+    cannot list its keys has nothing to reseal."""
+    old = Key.generate()
+    for inner in (DatabaseStorage(db), MemoryStorage()):
+        storage = EncryptedStorage(inner, old, keyring.blind)
+        await storage.set_state(KEY, "Intake:who")
+        assert await storage.reseal_outside(Key.generate(), {old.key_id: old}) == 0
+        assert await storage.get_state(KEY) == "Intake:who"

@@ -8,11 +8,12 @@ from typing import Any
 from aiogram import Bot
 from aiogram.methods import SendMessage, TelegramMethod
 
+from bot.delivery import OutboxSender
 from services.context import Services
-from services.delivery import OutboxSender, Target
 from services.events import Events
 from services.policy import Policy
 from services.ratelimit import Limits, MemoryLimiter
+from services.recipients import Target
 from storage import clock
 from storage.db import Database
 from storage.vault import Vault

@@ -19,11 +19,12 @@ from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from bot.app import webhook_application
-from services.delivery import OutboxSender, Target
+from bot.delivery import OutboxSender
 from services.events import Events
 from services.jobs import Job, JobRunner
 from services.policy import Policy
 from services.ratelimit import Limits, RedisLimiter
+from services.recipients import Target
 from storage import clock
 from storage.db import Database
 from storage.fsm import SweepableRedisStorage

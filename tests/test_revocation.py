@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from bot.delivery import MAX_ATTEMPTS
 from services.context import Services
-from services.delivery import MAX_ATTEMPTS
 from storage import clock
 from storage.models import OutboxMessage
 from tests.support.canary import canary

@@ -33,7 +33,7 @@ from aiogram.methods import (
 from aiogram.methods.base import Response, TelegramType
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.delivery import sending_from_outbox
+from bot.delivery import sending_from_outbox
 from storage.db import after_commit, current_session
 from storage.outbox import PendingMessage
 

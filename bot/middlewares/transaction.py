@@ -14,8 +14,6 @@ import structlog
 from aiogram import BaseMiddleware
 from aiogram.dispatcher.event.bases import UNHANDLED
 from aiogram.types import TelegramObject, Update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from bot.log import bind_update, clear_update_context
 from services.context import Services
@@ -23,6 +21,7 @@ from services.events import Events
 from services.policy import Policy
 from storage import clock
 from storage.db import Database
+from storage.inserts import insert_once
 from storage.models import ProcessedUpdate
 from storage.outbox import Outbox
 from storage.vault import Vault
@@ -51,14 +50,7 @@ class TransactionMiddleware(BaseMiddleware):
         clear_update_context()
         bind_update(update_id=event.update_id, who=self.vault.blind("log", user.id)[:12] if user else None)
         async with self.db.transaction() as session:
-            insert = sqlite_insert if self.db.is_sqlite else pg_insert
-            claimed = await session.scalar(
-                insert(ProcessedUpdate)
-                .values(update_id=event.update_id, handled_at=clock.now())
-                .on_conflict_do_nothing()
-                .returning(ProcessedUpdate.update_id)
-            )
-            if claimed is None:
+            if not await insert_once(session, ProcessedUpdate, update_id=event.update_id, handled_at=clock.now()):
                 log.info("update.duplicate")
                 return UNHANDLED
             data["services"] = Services(session, self.vault, self.policy, self.events)

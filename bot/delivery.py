@@ -1,5 +1,8 @@
 """The outbox sender: delivers what transactions decided, after they commit, until Telegram accepts it.
 
+The Telegram adapter of the outbox: it sends through the Bot and reads Telegram's errors. Who a message
+reaches, and whether they may still have it, is the use case's (services/recipients.py).
+
 - ``TelegramRetryAfter``: everything pauses for ``retry_after`` (flood control is per bot), then resumes.
 - Network errors and 5xx: that message is retried with exponential back-off; nothing is lost.
 - 403 (blocked, deactivated): recorded, never retried; a volunteer waiting on the message is told.
@@ -7,10 +10,7 @@
 - A recipient that cannot be resolved now (no group configured) is retried a bounded number of times;
   every failure ends as a recorded dead letter (``failed_reason``), never as a row retried forever.
 
-Access is checked again when a message goes out, not only when it was queued: case details reach only
-the volunteer who holds the case at that moment, a triage card only while the request waits, nothing but
-removals reaches someone no longer on the team or a blocked requester (those messages are withheld:
-dropped unsent). Removals themselves always go out (services/hygiene.py), and a case message that
+Access is checked again when a message goes out (services/recipients.py), and a case message that
 Telegram accepted after its recipient lost access is removed again at once.
 
 A message is marked done only after Telegram accepted it, so a crash in between sends it again on
@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from contextvars import ContextVar
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any, Protocol
 
@@ -44,10 +44,10 @@ from services.context import Services
 from services.events import Events
 from services.policy import Policy
 from services.ratelimit import NoLimits, SendLimiter
+from services.recipients import DeadLetter, Target, Unresolvable, Withheld, entitled, resolve
 from storage import clock
 from storage.db import Batched, Database
 from storage.outbox import LOCK_FOR, LeaseLost, PendingMessage
-from storage.requests import RequestRecord
 from storage.shown import Peer
 from storage.vault import Shredded, Vault
 
@@ -64,38 +64,13 @@ ALBUM_SETTLE = timedelta(seconds=1.5)  # Telegram delivers an album's items as s
 ALBUM_MAX = 10
 # Payload kinds for which a 400 means "nothing left to do" (the message is gone, or too old), not failure.
 SETTLED_BY_BAD_REQUEST = frozenset({"delete", "neutralize", "relay_edit", "card_update", "method"})
-# Payload kinds that only take something away from a chat: they reach anyone, on the team or not.
-REMOVALS = frozenset({"delete", "neutralize", "card_update"})
-# Payload kinds that carry what a requester said: only for the volunteer who holds the case.
-CASE_CONTENT = frozenset({"full_card", "relay_in", "relay_edit"})
 UNRESOLVED_RETRY = timedelta(seconds=60)
-
-
-@dataclass(frozen=True)
-class Target:
-    chat_id: int
-    locale: str
-    volunteer_id: str | None = None  # whose private chat it is, when it is a team member's
 
 
 class Renderer(Protocol):
     def render(self, payload: dict[str, Any], target: Target) -> TelegramMethod[Any]: ...
 
     def render_album(self, payloads: list[dict[str, Any]], target: Target) -> TelegramMethod[Any]: ...
-
-
-class Unresolvable(Exception):
-    """The recipient cannot be reached now (no assignee yet, no group configured): retried, a bounded
-    number of times."""
-
-
-class Withheld(Exception):
-    """The message is no longer wanted (its recipient lost access, it offers what is gone, its recipient was
-    blocked): dropped unsent."""
-
-
-class DeadLetter(Exception):
-    """The message can never be delivered (its recipient left the team): recorded as failed at once."""
 
 
 class OutboxSender:
@@ -164,37 +139,7 @@ class OutboxSender:
         if message.recipient == "chat":
             return Target(int(message.payload["chat_id"]), str(message.payload.get("locale", "ru")))
         async with self.db.transaction() as session:
-            return await self._resolve(self._services(session), message)
-
-    async def _resolve(self, services: Services, message: PendingMessage) -> Target:
-        kind = str(message.payload.get("kind"))
-        request = await services.requests.by_id(message.request_id) if message.request_id else None
-        if message.request_id is not None and request is None:
-            raise Shredded("request is gone")
-        if message.recipient == "requester":
-            assert request is not None
-            if request.requester_blocked and kind not in REMOVALS:
-                raise Withheld("requester_blocked")  # a blocked person is told nothing new
-            return Target(await services.requests.requester_chat_id(request.id), request.language)
-        if kind == "card" and request is not None and (request.status != "new" or request.requester_blocked):
-            raise Withheld("not_waiting")  # a card would offer a request nobody can take any more
-        if message.recipient in ("volunteer", "assignee"):
-            volunteer_id = message.volunteer_id
-            if message.recipient == "assignee":
-                volunteer_id = request.assignee_id if request else None
-            volunteer = await services.volunteers.by_id(volunteer_id) if volunteer_id else None
-            if volunteer is None:
-                raise Unresolvable("no such volunteer")
-            if not volunteer.active and kind not in REMOVALS:
-                raise DeadLetter("revoked")
-            if kind in CASE_CONTENT and not (request is not None and request.held_by(volunteer.id)):
-                raise Withheld("not_holder")
-            return Target(await services.volunteers.chat_id(volunteer.id), volunteer.language, volunteer.id)
-        if message.recipient == "group":
-            if self.policy.volunteer_chat_id is None:
-                raise Unresolvable("no volunteers' group configured")
-            return Target(self.policy.volunteer_chat_id, self.policy.default_language)
-        raise Unresolvable(f"unknown recipient kind {message.recipient}")
+            return await resolve(self._services(session), message)
 
     @staticmethod
     def _units(batch: list[PendingMessage]) -> list[list[PendingMessage]]:
@@ -401,13 +346,6 @@ class OutboxSender:
         """Settle what was sent and is still waiting to be, before the process goes."""
         await self._settled.close()
 
-    @staticmethod
-    async def _entitled(services: Services, message: PendingMessage, request: RequestRecord, volunteer_id: str) -> bool:
-        volunteer = await services.volunteers.by_id(volunteer_id)
-        if volunteer is None or not volunteer.active:
-            return False
-        return str(message.payload.get("kind")) not in CASE_CONTENT or request.held_by(volunteer_id)
-
     async def _finish(self, message: PendingMessage, sent: Message | None, *, to: str | None = None) -> None:
         """Mark a message done; a tracked one is remembered with the chat it went to (``to``: the volunteer
         it was resolved to when sent, not whoever holds the case by now)."""
@@ -432,7 +370,7 @@ class OutboxSender:
                     self.ring()
                     return
                 volunteer_id = to or message.volunteer_id
-                if volunteer_id is not None and not await self._entitled(services, message, request, volunteer_id):
+                if volunteer_id is not None and not await entitled(services, message, request, volunteer_id):
                     # Access ended while Telegram was taking the message: it is taken away again at once.
                     await services.outbox.put(
                         recipient="volunteer",
