@@ -17,7 +17,6 @@ class ViewMessage:
     from_bot: bool
     text: str
     buttons: list[list[str]]
-    callback_data: list[list[str | None]]
     protected: bool
     kind: str
     edited: bool
@@ -36,7 +35,6 @@ def view_of(message: StoredMessage) -> ViewMessage:
         from_bot=message.from_bot,
         text=message.text,
         buttons=[[button["text"] for button in row] for row in keyboard],
-        callback_data=[[button.get("callback_data") for button in row] for row in keyboard],
         protected=bool(data.get("has_protected_content")),
         kind=message.kind,
         edited="edit_date" in data,
