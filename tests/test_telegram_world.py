@@ -322,6 +322,11 @@ async def test_blocked_and_unknown_users(world: FakeTelegram, bot: Bot, ann: Per
     await ann.send("/start")  # writing to the bot again unblocks it
     assert not ann.blocked_bot
     await bot.send_message(ann.id, "welcome back")
+    group = world.group(title="Volunteers", members=[ann])
+    await bot.send_message(group.id, "a card")
+    world.remove_bot_from(group)
+    with pytest.raises(TelegramForbiddenError, match="bot was kicked from the supergroup chat"):
+        await bot.send_message(group.id, "another card")
 
 
 async def test_replies(world: FakeTelegram, bot: Bot, ann: Person) -> None:
@@ -343,6 +348,9 @@ async def test_replies(world: FakeTelegram, bot: Bot, ann: Person) -> None:
     view = ann.message(relayed.message_id)
     assert (view.kind, view.text, view.reply_to) == ("photo", "relayed", photo.message_id)
     assert world.forwards() == []
+    with pytest.raises(NotModelled, match="forwardMessage"):  # a forward shows whose message it was
+        await bot.forward_message(ann.id, ann.id, photo.message_id)
+    assert [call.method for call in world.forwards()] == ["forwardMessage"]
 
 
 async def test_protect_content_is_recorded(world: FakeTelegram, ann: Person) -> None:

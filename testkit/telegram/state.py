@@ -98,6 +98,8 @@ class WorldState:
         chat = self.chat_param(p)
         if chat.type == "private" and chat.blocked:
             raise ApiError(403, BLOCKED)
+        if chat.bot_kicked:
+            raise ApiError(403, "Forbidden: bot was kicked from the supergroup chat")
         return chat
 
     # --- messages -------------------------------------------------------------------------------------------

@@ -156,6 +156,7 @@ class StoredChat:
     members: dict[int, Account] = field(default_factory=dict)
     bot_is_admin: bool = True
     privacy_mode: bool = True
+    bot_kicked: bool = False
     started: bool = False
     blocked: bool = False
     messages: dict[int, StoredMessage] = field(default_factory=dict)

@@ -134,6 +134,11 @@ class FakeTelegram(WorldState):
         )
         return ChatView(self, chat_id)
 
+    def remove_bot_from(self, group: ChatView) -> None:
+        """An admin removes the bot from a group: sending there fails from now on."""
+        self.stored_chat(group.id).bot_kicked = True
+        self.changed(group.id)
+
     def chat(self, chat_id: int) -> ChatView:
         self.stored_chat(chat_id)
         return ChatView(self, chat_id)
