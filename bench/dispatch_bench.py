@@ -2,7 +2,7 @@
 
 One process, one run, nothing on the network:
 
-1. Dispatch. Updates go through ``Dispatcher.feed_update`` with ``tests.support.telegram.RecordingSession``
+1. Dispatch. Updates go through ``Dispatcher.feed_update`` with ``testkit.telegram.RecordingSession``
    over a ``FakeTelegram`` (the bot's calls are serialized and answered as Telegram would, in-process).
    (a) a bare aiogram ``Dispatcher`` with one no-op message handler; (a') the same handler sending one
    message, which is what the recording session itself costs per call; (b) Tropa's real dispatcher
@@ -62,8 +62,8 @@ from storage.ids import CODE_ALPHABET, CODE_LENGTH, CODE_PREFIX
 from storage.models import Request, StatCounter
 from storage.outbox import Outbox
 from storage.requests import RequestRepository, urgency_rank
-from tests.support.settings import make_settings
-from tests.support.telegram import FakeTelegram, FakeUser, RecordingSession
+from testkit.settings import make_settings
+from testkit.telegram import Action, FakeTelegram, Person, RecordingSession
 
 try:
     from services.stats import Period, compute_summary
@@ -146,8 +146,8 @@ class DispatchResult:
         }
 
 
-def people(world: FakeTelegram, count: int) -> list[FakeUser]:
-    return [world.user(100_000 + n, first_name=f"Person {n}", language_code="en") for n in range(count)]
+def people(world: FakeTelegram, count: int) -> list[Person]:
+    return [world.person(100_000 + n, first_name=f"Person {n}", language_code="en") for n in range(count)]
 
 
 async def bare_run(requesters: int, concurrency: int, *, echo: bool) -> DispatchResult:
@@ -163,11 +163,11 @@ async def bare_run(requesters: int, concurrency: int, *, echo: bool) -> Dispatch
 
     feeder = Feeder(dispatcher, bot, concurrency)
 
-    async def chat(user: FakeUser) -> None:
+    async def chat(user: Person) -> None:
         for step in range(UPDATES_PER_REQUESTER):
-            update = user.send(f"message {step}")
+            sent = await user.send(f"message {step}", wait=False)
             world.take_updates()  # fed directly; nothing polls the world
-            await feeder.feed(update)
+            await feeder.feed(sent.update)
 
     users = people(world, requesters)
     started = time.perf_counter()
@@ -191,16 +191,16 @@ async def tropa_run(requesters: int, concurrency: int, data_dir: Path, *, limite
     app = await build_app(runtime, bot, deferring=deferring)
     feeder = Feeder(app.dispatcher, bot, concurrency)
 
-    async def act(update: dict[str, Any]) -> None:
-        world.take_updates()
-        await feeder.feed(update)
+    async def act(action: Action) -> None:
+        world.take_updates()  # fed directly; nothing polls the world
+        await feeder.feed(action.update)
 
-    async def walk(user: FakeUser) -> None:
-        await act(user.send("/start"))
+    async def walk(user: Person) -> None:
+        await act(await user.send("/start", wait=False))
         for label in PRESSES:
-            await act(user.press(label))
-        await act(user.send("We are told we leave for the front next week."))
-        await act(user.press("Submit"))
+            await act(await user.press(label, wait=False))
+        await act(await user.send("We are told we leave for the front next week.", wait=False))
+        await act(await user.press("Submit", wait=False))
 
     walking = True
 
@@ -232,9 +232,9 @@ async def tropa_run(requesters: int, concurrency: int, data_dir: Path, *, limite
         async with runtime.db.transaction() as session:
             stored = await session.scalar(select(func.count()).select_from(Request))
         confirmations = sum(
-            1 for user in users for message in user.chat.visible() if "Your request is sent." in message.text
+            1 for user in users for message in user.visible() if "Your request is sent." in message.text
         )
-        clean_chats = sum(1 for user in users if len(user.chat.visible()) == 1)
+        clean_chats = sum(1 for user in users if len(user.visible()) == 1)
     finally:
         walking = False
         await asyncio.gather(sender, return_exceptions=True)

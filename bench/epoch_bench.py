@@ -122,7 +122,7 @@ async def main() -> None:
     with tempfile.TemporaryDirectory() as directory:
         data_dir = Path(directory)
         settings = Settings(
-            _env_file=None,  # type: ignore[call-arg]
+            _env_file=None,
             data_dir=data_dir,
             key_file=data_dir / "keyring.json",
             unsafe_unlocked_keyring=True,  # a throwaway keyring for the measurement

@@ -11,11 +11,12 @@ from pathlib import Path
 
 from handlers.access import requester_access, team_access
 from storage import clock
+from testkit.telegram import Person
 from tests.support.canary import canary
 from tests.support.harness import Harness
 from tests.support.inspect import audit_actions
-from tests.support.intake import IntakeAnswers, Requester
-from tests.support.team import Member, admin, join, mentioning, pseudonym_of
+from tests.support.intake import IntakeAnswers, choose_language, submit
+from tests.support.team import admin, join, mentioning, pseudonym_of
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 NOT_YOURS = "This request is not in your hands."
@@ -27,7 +28,7 @@ UNKNOWN = "I don't know that command. /help lists what I can do."
 STALE = "That button belongs to an earlier message."
 
 
-async def _team(h: Harness) -> tuple[Member, Member, Member, Member]:
+async def _team(h: Harness) -> tuple[Person, Person, Person, Person]:
     boss = await admin(h)
     cora = await join(h, boss, 3001, "coordinator")
     vera = await join(h, boss, 2001)
@@ -39,7 +40,7 @@ async def test_only_the_holder_sees_the_full_case(harness: Harness) -> None:
     h = harness
     _, cora, vera, ivan = await _team(h)
     described = canary("described")
-    code = await Requester(h, h.user(1001)).submit(IntakeAnswers(description=described))
+    code = await submit(h.person(1001), IntakeAnswers(description=described))
     # Before anyone holds it, every volunteer sees the triage card and nothing more.
     for member in (cora, vera, ivan):
         assert mentioning(member, described) == []
@@ -71,18 +72,17 @@ async def test_only_the_holder_sees_the_full_case(harness: Harness) -> None:
 async def test_a_former_assignee_loses_access_on_transfer_and_release(harness: Harness) -> None:
     h = harness
     _, _, vera, ivan = await _team(h)
-    person = Requester(h, h.user(1001))
-    code = await person.submit()
+    person = h.person(1001)
+    code = await submit(person)
     await vera.send(f"/claim {code}")
     await person.send("I am in Rostov")
-    original = next(m for m in person.user.chat.visible() if m.text == "I am in Rostov")
+    original = next(m for m in person.visible() if m.text == "I am in Rostov")
     await vera.send(f"/transfer {code}")
     await vera.press(await pseudonym_of(h, 2002))
     await vera.send(f"/show {code}")
     assert vera.last() == NOT_YOURS
     # The requester's edit reaches the one holding the case now, and nobody else.
-    person.user.edit(original.message_id, "I am in Voronezh")
-    await h.settle()
+    await person.edit(original.message_id, "I am in Voronezh")
     assert mentioning(vera, "Voronezh") == []
     assert mentioning(ivan, "Voronezh")
     await ivan.send(f"/release {code}")
@@ -94,7 +94,7 @@ async def test_a_coordinator_opens_a_case_only_with_a_reason_and_the_holder_is_t
     h = harness
     boss, cora, vera, _ = await _team(h)
     described = canary("described")
-    code = await Requester(h, h.user(1001)).submit(IntakeAnswers(description=described))
+    code = await submit(h.person(1001), IntakeAnswers(description=described))
     await vera.send(f"/claim {code}")
     await vera.send(f"/note {code} they sound frightened")
 
@@ -105,7 +105,7 @@ async def test_a_coordinator_opens_a_case_only_with_a_reason_and_the_holder_is_t
     assert f"You opened {code} (A complaint about how it is handled). This is recorded in its audit trail." in (
         cora.texts()
     )
-    full = [m for m in cora.user.chat.visible() if (m.text or "").startswith(f"Request {code}\n")]
+    full = [m for m in cora.visible() if (m.text or "").startswith(f"Request {code}\n")]
     assert full and full[0].protected and described in (full[0].text or "")
     assert mentioning(cora, "they sound frightened")
     cora_name = await pseudonym_of(h, 3001)
@@ -129,7 +129,7 @@ async def test_an_inspection_telegram_half_refuses_is_still_recorded_and_told(ha
     h = harness
     _, cora, vera, _ = await _team(h)
     described = canary("described")
-    code = await Requester(h, h.user(1001)).submit(IntakeAnswers(description=described))
+    code = await submit(h.person(1001), IntakeAnswers(description=described))
     await vera.send(f"/claim {code}")
     await vera.send(f"/note {code} they sound frightened")
     await cora.send(f"/inspect {code}")
@@ -147,7 +147,7 @@ async def test_an_inspection_leaves_the_coordinators_chat_within_an_hour(harness
     h = harness_any_db
     _, cora, vera, _ = await _team(h)
     described = canary("described")
-    code = await Requester(h, h.user(1001)).submit(IntakeAnswers(description=described))
+    code = await submit(h.person(1001), IntakeAnswers(description=described))
     await vera.send(f"/claim {code}")
     await cora.send(f"/inspect {code}")
     await cora.press("Supervision of the team's work")
@@ -164,28 +164,25 @@ async def test_forged_and_old_inspection_buttons_open_nothing(harness: Harness) 
     h = harness
     boss, cora, vera, ivan = await _team(h)
     described = canary("described")
-    code = await Requester(h, h.user(1001)).submit(IntakeAnswers(description=described))
+    code = await submit(h.person(1001), IntakeAnswers(description=described))
     await vera.send(f"/claim {code}")
 
     # A volunteer forging the coordinator's button: the role is checked again, the press is stale.
-    anchor = ivan.user.chat.last_from_bot()
+    anchor = ivan.last_from_bot()
     assert anchor is not None
-    update = ivan.user.press_data(anchor.message_id, f"insp:{code}:safety")
-    await h.settle()
-    assert h.world.callback_answers[update["callback_query"]["id"]].text == STALE
+    pressed = await ivan.press_data(anchor.message_id, f"insp:{code}:safety")
+    assert pressed.answer.text == STALE
     # A coordinator with a reason the bot never offered.
     await cora.send(f"/inspect {code}")
-    prompt = cora.user.chat.last_from_bot()
+    prompt = cora.last_from_bot()
     assert prompt is not None
-    update = cora.user.press_data(prompt.message_id, f"insp:{code}:curiosity")
-    await h.settle()
-    assert h.world.callback_answers[update["callback_query"]["id"]].text == "That reason is not known."
+    pressed = await cora.press_data(prompt.message_id, f"insp:{code}:curiosity")
+    assert pressed.answer.text == "That reason is not known."
     # A coordinator removed from the team presses the reason they were offered before.
     await boss.send("/revoke")
     await boss.press(f"✖ {await pseudonym_of(h, 3001)}")
-    update = cora.user.press_data(prompt.message_id, f"insp:{code}:safety")
-    await h.settle()
-    assert h.world.callback_answers[update["callback_query"]["id"]].text == STALE
+    pressed = await cora.press_data(prompt.message_id, f"insp:{code}:safety")
+    assert pressed.answer.text == STALE
     for member in (ivan, cora):
         assert mentioning(member, described) == []
     assert "inspected" not in await audit_actions(h, code)
@@ -208,20 +205,19 @@ async def test_the_access_model_is_told_the_same_everywhere(harness: Harness) ->
             told_requesters, told_team = requester_access(), team_access()
         assert len(told_requesters) == 5 and len(told_team) == 4
 
-        person = Requester(h, h.user(1001 + number, language_code=language), language)
-        await person.start()
-        await person.choose_language()
+        person = h.person(1001 + number, language_code=language)
+        await person.send("/start")
+        await choose_language(person)
         await person.press("I understand, continue")
         consent = person.last()
         assert all(sentence in consent for sentence in told_requesters), consent
         await person.send("/help")
-        help_text = next(m.text for m in reversed(person.user.chat.visible()) if m.from_bot and m.text != consent)
+        help_text = next(m.text for m in reversed(person.visible()) if m.from_bot and m.text != consent)
         assert all(sentence in help_text for sentence in told_requesters), help_text
 
         for member in (boss, cora, vera):
             await member.send("/language")
-            member.user.press(LANGUAGES[language])
-            await h.settle()
+            await member.press(LANGUAGES[language])
             await member.send("/help")
             assert all(sentence in member.last() for sentence in told_team), member.last()
 

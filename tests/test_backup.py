@@ -8,18 +8,18 @@ import pytest
 
 from bot.backup import BackupError, backup, restore
 from storage.requests import RequestRepository
+from testkit.settings import make_settings
 from tests.support.canary import canary, scan_directory
 from tests.support.harness import Harness
-from tests.support.intake import IntakeAnswers, Requester
-from tests.support.settings import make_settings
+from tests.support.intake import IntakeAnswers, submit
 
 
 async def test_backup_delete_everything_restore(harness: Harness, tmp_path: Path) -> None:
     secrets = [canary("kept-1"), canary("kept-2"), canary("shredded")]
     codes = []
     for n, secret in enumerate(secrets):
-        codes.append(await Requester(harness, harness.user(1001 + n)).submit(IntakeAnswers(description=secret)))
-    forgetting = Requester(harness, harness.user(1003))
+        codes.append(await submit(harness.person(1001 + n), IntakeAnswers(description=secret)))
+    forgetting = harness.person(1003)
     await forgetting.send("/forget")
     await forgetting.press("Yes, erase everything")
 
@@ -63,7 +63,7 @@ async def test_restore_refuses_a_backup_of_another_keyring(tmp_path: Path) -> No
 
 
 async def test_restore_refuses_while_the_bot_runs(harness: Harness, tmp_path: Path) -> None:
-    await Requester(harness, harness.user(1001)).submit()
+    await submit(harness.person(1001))
     settings = make_settings(harness.data_dir)
     backup(settings, tmp_path / "b.db", lambda _: None)
     async with harness.runtime.db.transaction() as session:  # a writer holds the database
@@ -85,9 +85,9 @@ async def test_postgresql_backup_and_restore_keep_the_forgotten_forgotten(tmp_pa
 
     h = await start_harness(tmp_path / "data", database_url=postgres_url)
     kept_secret = canary("kept")
-    kept = await Requester(h, h.user(1001)).submit(IntakeAnswers(description=kept_secret))
-    leaving = Requester(h, h.user(1002))
-    forgotten = await leaving.submit()
+    kept = await submit(h.person(1001), IntakeAnswers(description=kept_secret))
+    leaving = h.person(1002)
+    forgotten = await submit(leaving)
     settings = make_settings(h.data_dir, database_url=postgres_url)
     said: list[str] = []
     backup(settings, tmp_path / "tropa.dump", said.append)  # while the bot is running
@@ -116,8 +116,8 @@ async def test_postgresql_backup_and_restore_keep_the_forgotten_forgotten(tmp_pa
     # Telegram: update ids go on from where they were, as Telegram's do.)
     h = await start_harness(tmp_path / "data", world, database_url=postgres_url)
     try:
-        other = Requester(h, h.user(1003))
-        await other.submit()
+        other = h.person(1003)
+        await submit(other)
         await other.send("/forget")
         await other.press("Yes, erase everything")
         clock.travel(h.app.policy.shred_bound)

@@ -3,18 +3,19 @@ are in ends at their next step, and nothing tells them anything new (issue 16, p
 
 from __future__ import annotations
 
+from testkit.telegram import Person
 from tests.support.harness import Harness
 from tests.support.inspect import count_rows, request_field
-from tests.support.intake import Requester
+from tests.support.intake import reach_review, submit, through_consent
 from tests.support.team import admin, join, pseudonym_of
 
 POLITE = "Thank you, we have received your message."
 BLOCKED = "A coordinator blocked this person: their request can no longer be taken, answered, handed on or reopened."
 
 
-def _seen_by(person: Requester) -> list[tuple[int, str]]:
+def _seen_by(person: Person) -> list[tuple[int, str]]:
     """What the bot shows the person: every message of theirs from the bot, by id."""
-    return [(m.message_id, m.text) for m in person.user.chat.visible() if m.from_bot]
+    return [(m.message_id, m.text) for m in person.visible() if m.from_bot]
 
 
 async def test_nobody_can_claim_answer_hand_on_or_reopen_a_blocked_persons_request(harness_any_db: Harness) -> None:
@@ -23,8 +24,8 @@ async def test_nobody_can_claim_answer_hand_on_or_reopen_a_blocked_persons_reque
     cora = await join(h, boss, 3001, "coordinator")
     vera = await join(h, boss, 2001)
     ivan = await join(h, boss, 2002)
-    person = Requester(h, h.user(1001))
-    code = await person.submit()
+    person = h.person(1001)
+    code = await submit(person)
     await vera.send(f"/claim {code}")
     seen = _seen_by(person)
 
@@ -52,7 +53,7 @@ async def test_nobody_can_claim_answer_hand_on_or_reopen_a_blocked_persons_reque
 
     # The person was told nothing new: not the volunteer's attempt, not the close.
     assert _seen_by(person) == seen
-    await person.start()
+    await person.send("/start")
     assert person.last() == POLITE
 
 
@@ -61,7 +62,7 @@ async def test_a_held_request_released_after_a_block_stays_out_of_the_queue(harn
     boss = await admin(h)
     vera = await join(h, boss, 2001)
     ivan = await join(h, boss, 2002)
-    code = await Requester(h, h.user(1001)).submit()
+    code = await submit(h.person(1001))
     await vera.send(f"/claim {code}")
     await boss.send(f"/block {code}")
     cards_before = [t for t in ivan.texts() if code in t]
@@ -82,8 +83,8 @@ async def test_messages_queued_for_a_person_are_never_sent_once_they_are_blocked
     h = harness
     boss = await admin(h)
     vera = await join(h, boss, 2001)
-    person = Requester(h, h.user(1001))
-    code = await person.submit()
+    person = h.person(1001)
+    code = await submit(person)
     h.world.inject(method="sendMessage", kind="500", times=1)  # the "claimed" notice waits for a retry
     await vera.send(f"/claim {code}")
     seen = _seen_by(person)
@@ -99,24 +100,24 @@ async def test_an_intake_open_when_the_block_lands_ends_quietly(harness: Harness
     h = harness
     boss = await admin(h)
     vera = await join(h, boss, 2001)
-    person = Requester(h, h.user(1001))
-    old = await person.submit()
+    person = h.person(1001)
+    old = await submit(person)
     await vera.send(f"/claim {old}")
     await vera.send(f"/close {old}")
     await vera.press("No response")
     cards_before = len(vera.texts())
 
-    await person.through_consent()  # a new intake, while their earlier request is closed
+    await through_consent(person)  # a new intake, while their earlier request is closed
     await person.press("I am asking for myself")
     await boss.send(f"/block {old}")
     await person.press("Mobilised")  # their next step
 
-    visible = [m for m in person.user.chat.visible() if m.from_bot]
+    visible = [m for m in person.visible() if m.from_bot]
     assert visible[-1].text == POLITE
     assert not any(m.text.startswith(("Where is the person now?", "What is the situation")) for m in visible)
     assert await count_rows(h, "fsm_state") == 0
     assert await count_rows(h, "requests") == 1
-    await person.start()
+    await person.send("/start")
     assert person.last() == POLITE
     assert len(vera.texts()) == cards_before  # no card went out
 
@@ -125,15 +126,15 @@ async def test_a_blocked_persons_review_submit_ends_the_intake(harness: Harness)
     h = harness
     boss = await admin(h)
     vera = await join(h, boss, 2001)
-    person = Requester(h, h.user(1001))
-    old = await person.submit()
+    person = h.person(1001)
+    old = await submit(person)
     await vera.send(f"/claim {old}")
     await vera.send(f"/close {old}")
     await vera.press("No response")
-    await person.reach_review()
+    await reach_review(person)
     await boss.send(f"/block {old}")
     await person.press("Submit")
     assert person.last() == POLITE
-    assert not [m for m in person.user.chat.visible() if (m.text or "").startswith("Please check your answers")]
+    assert not [m for m in person.visible() if (m.text or "").startswith("Please check your answers")]
     assert await count_rows(h, "requests") == 1
     assert not [t for t in vera.texts() if t.startswith("🆕")]  # no card went out

@@ -20,10 +20,11 @@ from bot.runtime import open_runtime
 from storage.fsm import SweepableRedisStorage
 from storage.models import FsmRecord
 from storage.requests import RequestRepository
+from testkit.settings import make_settings
+from testkit.telegram import Person
 from tests.support.canary import canary, find_in_bytes, scan_directory
 from tests.support.harness import Harness, start_harness
-from tests.support.intake import IntakeAnswers, Requester
-from tests.support.settings import make_settings
+from tests.support.intake import IntakeAnswers, reach_review, submit
 from tests.support.team import admin, join
 
 REQUESTER_ID = 5_318_008_271  # a Telegram id: it must never appear in plaintext either
@@ -63,10 +64,10 @@ async def test_a_stored_request_leaves_no_plaintext(tmp_path: Path, database_url
         assert find_in_bytes(dump, planted) == []
 
 
-async def _walk_with_canaries(h: Harness) -> tuple[list[str], Requester]:
+async def _walk_with_canaries(h: Harness) -> tuple[list[str], Person]:
     name, username, description = canary("name"), canary("user"), canary("description") + " <b>&</b> 🙂"
-    person = Requester(h, h.user(REQUESTER_ID, first_name=name, username=username.replace("-", "_")))
-    await person.reach_review(IntakeAnswers(description=description))
+    person = h.person(REQUESTER_ID, first_name=name, username=username.replace("-", "_"))
+    await reach_review(person, IntakeAnswers(description=description))
     return [name, username.replace("-", "_"), description.split()[0], str(REQUESTER_ID)], person
 
 
@@ -111,7 +112,6 @@ async def test_the_intake_leaves_no_plaintext_in_redis(tmp_path: Path, redis_url
         await h.close()
         storage = SweepableRedisStorage.connect(redis_url)
         h = await start_harness(tmp_path / "data", h.world, inner_storage=storage, redis_url=redis_url)
-        person.h = h
         await person.press("✏️ Urgency", translate=False)
         assert person.last() == "How urgent is it?"
         await person.press("Planning ahead")
@@ -131,15 +131,15 @@ async def test_relayed_messages_and_notes_leave_no_plaintext(harness_any_db: Har
     h = harness_any_db
     boss = await admin(h)
     vera = await join(h, boss, 2001)
-    person = Requester(h, h.user(REQUESTER_ID))
-    code = await person.submit()
+    person = h.person(REQUESTER_ID)
+    code = await submit(person)
     to_volunteer, to_requester, note = canary("relay-in"), canary("relay-out"), canary("note")
     await person.send(f"hello {to_volunteer}")
     await vera.send(f"/claim {code}")
     await vera.send(f"/reply {code} answer {to_requester}")
     await vera.send(f"/note {code} {note}")
     assert any(to_volunteer in t for t in vera.texts())
-    assert any(to_requester in t for t in person.user.chat.texts())
+    assert any(to_requester in t for t in person.texts())
     planted = [to_volunteer, to_requester, note, str(REQUESTER_ID)]
     assert scan_directory(h.data_dir, planted) == {}
     assert find_in_bytes(h.log.getvalue().encode(), planted) == []

@@ -6,6 +6,7 @@ import gettext
 import re
 import string
 from collections import Counter
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 
@@ -134,7 +135,8 @@ def test_plural_forms_header(language: str) -> None:
     assert catalog(language).num_plurals == standard.num_plurals, f"{language}: wrong nplurals in Plural-Forms"
     standard_form = gettext.c2py(standard.plural_expr)
     catalog_form = gettext.c2py(catalog(language).plural_expr)
-    bot_form = create_i18n().locales[language].plural  # what the bot compiled from the same header
+    # What the bot compiled from the same header (GNUTranslations keeps it on the instance; typeshed omits it).
+    bot_form: Callable[[int], int] = vars(create_i18n().locales[language])["plural"]
     wrong = [n for n in range(1001) if not standard_form(n) == catalog_form(n) == bot_form(n)]
     assert not wrong, f"{language}: Plural-Forms picks another form than the standard rule for n in {wrong[:10]}"
 

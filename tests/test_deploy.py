@@ -7,6 +7,7 @@ import os
 import subprocess
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -16,14 +17,15 @@ UNLOCK = ROOT / "deploy" / "unlock"
 SHM = Path("/dev/shm")
 
 
-def compose() -> dict[str, object]:
-    return yaml.safe_load((ROOT / "docker-compose.yml").read_text(encoding="utf-8"))  # type: ignore[no-any-return]
+def compose() -> dict[str, Any]:
+    document: dict[str, Any] = yaml.safe_load((ROOT / "docker-compose.yml").read_text(encoding="utf-8"))
+    return document
 
 
 def test_compose_keeps_the_passphrase_on_a_tmpfs_and_the_keyring_writable_for_every_bot() -> None:
     document = compose()
-    services = document["services"]  # type: ignore[index]
-    secrets = document["secrets"]  # type: ignore[index]
+    services = document["services"]
+    secrets = document["secrets"]
     assert secrets == {"tropa_passphrase": {"file": "/run/tropa/passphrase"}}  # host tmpfs, not ./secrets
     for name in ("migrate", "bot1", "bot2", "bot3"):
         service = services[name]

@@ -7,35 +7,36 @@ from datetime import timedelta
 from pathlib import Path
 
 from storage import clock
+from testkit.telegram import Person
 from tests.support.canary import canary
 from tests.support.harness import Harness, start_harness
 from tests.support.inspect import count_rows, counter_values
-from tests.support.intake import IntakeAnswers, Requester
-from tests.support.team import Member, admin, join, mentioning
+from tests.support.intake import IntakeAnswers, reach_review, submit
+from tests.support.team import admin, join, mentioning
 
 ERASED = "Everything is erased. If you need help again, send /start."
 WITHDRAWN = ("total", "withdrawn", "all")
 
 
-async def _forget(person: Requester) -> None:
+async def _forget(person: Person) -> None:
     await person.send("/forget")
     await person.press("Yes, erase everything")
-    assert [m.text for m in person.user.chat.visible()] == [ERASED]
+    assert [m.text for m in person.visible()] == [ERASED]
 
 
-async def _someone_else(h: Harness, vera: Member) -> None:
+async def _someone_else(h: Harness, vera: Person) -> None:
     """Another person's case, claimed and closed, so the statistics have something in them."""
-    other = Requester(h, h.user(1002))
-    code = await other.submit(IntakeAnswers(location="Another country"))
+    other = h.person(1002)
+    code = await submit(other, IntakeAnswers(location="Another country"))
     await vera.send(f"/claim {code}")
     await vera.send(f"/close {code}")
     await vera.press("Legal consultation")
 
 
-def _from_bot(member: Member, code: str) -> list[str]:
+def _from_bot(member: Person, code: str) -> list[str]:
     """What the bot shows this person about ``code`` (their own commands naming it, like "/claim R-…", are
     theirs: they carry the code and nothing else)."""
-    return [m.text for m in member.user.chat.visible() if m.from_bot and code in (m.text or "")]
+    return [m.text for m in member.visible() if m.from_bot and code in (m.text or "")]
 
 
 def _without_erasures(counters: dict[tuple[str, str, str], int]) -> dict[tuple[str, str, str], int]:
@@ -51,8 +52,8 @@ async def test_forgetting_a_held_case_leaves_no_trail_in_any_chat_or_table(harne
     counters_before, audit_before = await counter_values(h), await count_rows(h, "audit_events")
 
     described = canary("described")
-    person = Requester(h, h.user(1001))
-    code = await person.submit(IntakeAnswers(location="Front line or occupied territory", description=described))
+    person = h.person(1001)
+    code = await submit(person, IntakeAnswers(location="Front line or occupied territory", description=described))
     await vera.send(f"/claim {code}")
     await person.send("the second checkpoint")
     await vera.send(f"/reply {code} Stay where you are.")
@@ -79,8 +80,8 @@ async def test_a_case_closed_as_left_and_then_forgotten_is_not_counted_as_left(h
     vera = await join(h, boss, 2001)
     await _someone_else(h, vera)
     before = await counter_values(h)
-    person = Requester(h, h.user(1001))
-    code = await person.submit(IntakeAnswers(status="Mobilised", location="Front line or occupied territory"))
+    person = h.person(1001)
+    code = await submit(person, IntakeAnswers(status="Mobilised", location="Front line or occupied territory"))
     await vera.send(f"/claim {code}")
     await vera.send(f"/flag {code}")
     await vera.send(f"/close {code}")
@@ -108,9 +109,9 @@ async def test_forgetting_removes_the_triage_card_from_the_volunteers_group(tmp_
     try:
         boss = await admin(h)
         vera = await join(h, boss, 2001)
-        group = h.world.group(group_id, "Volunteers", members=[vera.user])
-        person = Requester(h, h.user(1001))
-        code = await person.submit(IntakeAnswers(location="Front line or occupied territory"))
+        group = h.world.group(group_id, "Volunteers", members=[vera])
+        person = h.person(1001)
+        code = await submit(person, IntakeAnswers(location="Front line or occupied territory"))
         card = group.last_from_bot()
         assert card is not None and code in (card.text or "")
         await _forget(person)
@@ -123,16 +124,16 @@ async def test_a_forget_before_the_chat_was_cleaned_still_takes_every_answer_off
     """Telegram fails the clean-up after Submit; the person then erases everything: the clean-up outlives the
     shred of the request it was queued with, and the review with every answer still leaves the phone."""
     h = harness
-    person = Requester(h, h.user(1001))
+    person = h.person(1001)
     secret = canary("answer")
-    await person.reach_review(IntakeAnswers(description=secret))
+    await reach_review(person, IntakeAnswers(description=secret))
     h.world.inject(method="deleteMessages", kind="500", times=3)
     await person.press("Submit")
-    assert any(secret in (m.text or "") for m in person.user.chat.visible())  # not cleaned yet
+    assert any(secret in (m.text or "") for m in person.visible())  # not cleaned yet
     await person.send("/forget")
     await person.press("Yes, erase everything")
     for _ in range(6):  # the outbox tries again after its backoff
         clock.travel(timedelta(minutes=5))
         await h.settle()
-    assert not any(secret in (m.text or "") for m in person.user.chat.visible())
-    assert [m.text for m in person.user.chat.visible()] == [ERASED]
+    assert not any(secret in (m.text or "") for m in person.visible())
+    assert [m.text for m in person.visible()] == [ERASED]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from aiogram.fsm.storage.base import StorageKey
@@ -80,9 +81,9 @@ async def test_an_update_that_fails_leaves_the_state_as_it_was(
     so the re-delivered update is handled from there (Redis writes wait for the database commit)."""
     from storage.fsm import SweepableRedisStorage
     from tests.support.harness import start_harness
-    from tests.support.intake import Requester
+    from tests.support.intake import reach_review
 
-    settings: dict[str, object] = {}
+    settings: dict[str, Any] = {}
     inner = None
     if backend == "redis":
         redis_url = request.getfixturevalue("redis_url")
@@ -90,11 +91,11 @@ async def test_an_update_that_fails_leaves_the_state_as_it_was(
         settings["redis_url"] = redis_url
     h = await start_harness(tmp_path / "data", inner_storage=inner, **settings)
     try:
-        person = Requester(h, h.user(1001))
-        await person.reach_review()
+        person = h.person(1001)
+        await reach_review(person)
         await person.press("✏️ Description", translate=False)
         h.world.inject(method="sendMessage", kind="500", times=1)
-        update = person.user.send("a new description")
+        update = (await person.send("a new description", wait=False)).update
         await h.client.deliver()  # the error handler answers the person; the update is rolled back
         state = h.app.dispatcher.fsm.get_context(h.bot, chat_id=1001, user_id=1001)
         assert await state.get_state() == "Intake:description"  # not advanced by the failed update
@@ -127,8 +128,7 @@ async def test_the_person_lock_is_taken_on_a_blinded_key(harness: object) -> Non
 
     lock = next(m for m in harness.app.dispatcher.update.outer_middleware if isinstance(m, PersonLockMiddleware))
     lock.isolation = Recording()
-    harness.user(USER).send("/start")
-    await harness.settle()
+    await harness.person(USER).send("/start")
     assert seen and all(USER not in (key.chat_id, key.user_id) for key in seen)
 
 
@@ -259,13 +259,13 @@ async def test_redis_keys_expire_with_the_abandoned_intake_period(tmp_path: Path
     """An intake nobody finishes leaves nothing in Redis for long: its keys expire a little after the
     abandoned-intake period (TROPA_ABANDONED_HOURS), which gives the sweep time to clean the chat first."""
     from tests.support.harness import start_harness
-    from tests.support.intake import Requester
+    from tests.support.intake import through_consent
 
     h = await start_harness(tmp_path / "data", redis_url=redis_url, abandoned_hours=5)
     try:
         assert h.app.policy.abandoned_after == timedelta(hours=5)
-        person = Requester(h, h.user(USER))
-        await person.through_consent()
+        person = h.person(USER)
+        await through_consent(person)
         inner = h.app.storage.inner
         assert isinstance(inner, SweepableRedisStorage)
         blinded = h.app.storage.blinded(StorageKey(bot_id=42, chat_id=USER, user_id=USER))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from services.sanitize import is_hidden, neutralize_controls
 from tests.support.harness import Harness
-from tests.support.intake import IntakeAnswers, Requester
+from tests.support.intake import IntakeAnswers, submit
 from tests.support.team import admin, join
 
 RLO, LRI, PDI, ZWSP, WJ, BOM, LRM = "\u202e", "\u2066", "\u2069", "\u200b", "\u2060", "\ufeff", "\u200e"
@@ -27,8 +27,8 @@ async def test_neither_side_sees_hidden_characters(harness: Harness) -> None:
     h = harness
     boss = await admin(h)
     vera = await join(h, boss, 2001)
-    person = Requester(h, h.user(1001))
-    code = await person.submit(IntakeAnswers(description=f"{RLO}we are near the {ZWSP}station{BOM} {FAMILY}"))
+    person = h.person(1001)
+    code = await submit(person, IntakeAnswers(description=f"{RLO}we are near the {ZWSP}station{BOM} {FAMILY}"))
     await vera.send(f"/claim {code}")
     full = [t for t in vera.texts() if t.startswith(f"Request {code}\n")]
     assert full and f"Description: we are near the station {FAMILY}" in full[0]
@@ -53,4 +53,4 @@ async def test_neither_side_sees_hidden_characters(harness: Harness) -> None:
         await boss.send(text)
     await vera.send(f"/reply {code} #safety")
     assert person.last().endswith(":\nDelete the chat")
-    assert _hidden_in([*vera.texts(), *person.user.chat.texts()]) == []
+    assert _hidden_in([*vera.texts(), *person.texts()]) == []

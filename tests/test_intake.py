@@ -9,13 +9,13 @@ import pytest
 from storage import clock
 from tests.support.harness import Harness, restart
 from tests.support.inspect import all_row_counts, count_rows, counter_values, request_details, request_field
-from tests.support.intake import IntakeAnswers, Requester
+from tests.support.intake import IntakeAnswers, choose_language, reach_review, request_code, submit, through_consent
 
 
 @pytest.mark.parametrize("language", ["ru", "uk", "en"])
 async def test_full_journey(harness: Harness, language: str) -> None:
-    person = Requester(harness, harness.user(1001, language_code=language), language)
-    code = await person.submit()
+    person = harness.person(1001, language_code=language)
+    code = await submit(person)
 
     details = await request_details(harness, code)
     assert details.answers == {
@@ -30,27 +30,27 @@ async def test_full_journey(harness: Harness, language: str) -> None:
     }
     assert details.record.language == language and details.record.urgency == "week"
     # Chat hygiene: the confirmation is all that is left, in the person's language.
-    visible = person.user.chat.visible()
+    visible = person.visible()
     assert len(visible) == 1 and visible[0].from_bot and code in (visible[0].text or "")
     assert person.t("Your request is sent.") in (visible[0].text or "")
     assert await count_rows(harness, "fsm_state") == 0
 
 
 async def test_language_is_preselected_from_telegram(harness: Harness) -> None:
-    person = Requester(harness, harness.user(1001, language_code="uk"), "uk")
-    await person.start()
+    person = harness.person(1001, language_code="uk")
+    await person.send("/start")
     assert "• Українська" in person.buttons()
 
 
 async def test_skipping_the_description(harness: Harness) -> None:
-    person = Requester(harness, harness.user(1001))
-    code = await person.submit(IntakeAnswers(description=None))
+    person = harness.person(1001)
+    code = await submit(person, IntakeAnswers(description=None))
     assert (await request_details(harness, code)).answers["description"] is None
 
 
 async def test_edit_from_review_returns_to_review(harness: Harness) -> None:
-    person = Requester(harness, harness.user(1001))
-    await person.reach_review()
+    person = harness.person(1001)
+    await reach_review(person)
     await person.press("✏️ Urgency", translate=False)
     assert person.last() == "How urgent is it?"
     await person.press("Danger within 48 hours")
@@ -67,15 +67,15 @@ async def test_edit_from_review_returns_to_review(harness: Harness) -> None:
     assert "Description: Changed my mind about the wording." in person.last()
 
     await person.press("Submit")
-    details = await request_details(harness, person.request_code())
+    details = await request_details(harness, request_code(person))
     assert details.record.urgency == "48h"
     assert details.answers["help"] == ["leave", "legal", "money"]
     assert details.answers["description"] == "Changed my mind about the wording."
 
 
 async def test_back_on_every_step(harness: Harness) -> None:
-    person = Requester(harness, harness.user(1001))
-    await person.reach_review()
+    person = harness.person(1001)
+    await reach_review(person)
     expected_before = [
         "In a few words, what is happening?",
         "What help is needed?",
@@ -94,7 +94,7 @@ async def test_back_on_every_step(harness: Harness) -> None:
         assert person.last().startswith(prompt), (prompt, person.last())
     assert "« Back" not in person.buttons()  # the first step has nowhere to go back to
     # Going forward again keeps every earlier answer: the documents chosen before are still ticked.
-    await person.choose_language()
+    await choose_language(person)
     await person.press("I understand, continue")
     await person.press("I agree")
     await person.press("I am asking for myself")
@@ -105,15 +105,13 @@ async def test_back_on_every_step(harness: Harness) -> None:
 
 
 async def test_buttons_of_an_old_message_do_nothing(harness: Harness) -> None:
-    person = Requester(harness, harness.user(1001))
-    await person.through_consent()
-    old_prompt = person.user.chat.last_from_bot()
+    person = harness.person(1001)
+    await through_consent(person)
+    old_prompt = person.last_from_bot()
     assert old_prompt is not None
     await person.press("I am asking for myself")
     # The prompt was edited into the next question; forge a press of the old "who" option.
-    update = person.user.press_data(old_prompt.message_id, "opt:who:relative")
-    await harness.settle()
-    answer = harness.world.callback_answers[update["callback_query"]["id"]]
+    answer = (await person.press_data(old_prompt.message_id, "opt:who:relative")).answer
     assert answer.text == "That button belongs to an earlier message."
     await person.press("Mobilised")
     await person.press("Belarus")
@@ -121,12 +119,11 @@ async def test_buttons_of_an_old_message_do_nothing(harness: Harness) -> None:
 
 
 async def test_bad_inputs_get_a_reply_and_keep_the_state(harness: Harness) -> None:
-    person = Requester(harness, harness.user(1001))
-    await person.through_consent()
+    person = harness.person(1001)
+    await through_consent(person)
 
-    person.user.send_sticker()
-    await harness.settle()
-    texts = person.user.chat.texts()
+    await person.send_sticker()
+    texts = person.texts()
     assert "Please answer with the buttons under the question." in texts
     assert person.last() == "Who is asking for help?"  # the question is asked again, last
 
@@ -134,7 +131,7 @@ async def test_bad_inputs_get_a_reply_and_keep_the_state(harness: Harness) -> No
     assert person.last() == "Who is asking for help?"
 
     await person.send("/claim R-ABCDEF")
-    assert "I don't know that command. /help lists what I can do." in person.user.chat.texts()
+    assert "I don't know that command. /help lists what I can do." in person.texts()
     assert person.last() == "Who is asking for help?"
 
     await person.send("/help")
@@ -153,12 +150,11 @@ async def test_bad_inputs_get_a_reply_and_keep_the_state(harness: Harness) -> No
     await person.press("Psychological support")
     await person.press("Done")
 
-    person.user.send_photo(caption="my unit")
-    await harness.settle()
-    assert any("Please describe it in a text message" in t for t in person.user.chat.texts())
+    await person.send_photo(caption="my unit")
+    assert any("Please describe it in a text message" in t for t in person.texts())
 
     await person.send("x" * 2001)
-    assert any("That is 2001 characters" in t for t in person.user.chat.texts())
+    assert any("That is 2001 characters" in t for t in person.texts())
     assert person.last().startswith("In a few words")
 
     hostile = "<b>not bold</b> & <script> 5 < 6 " + "🙂" * 10
@@ -166,40 +162,38 @@ async def test_bad_inputs_get_a_reply_and_keep_the_state(harness: Harness) -> No
     assert person.last().startswith("Please check your answers")
     assert hostile in person.last()
 
-    message_id = person.user.chat.visible()[-2].message_id
-    person.user.edit(message_id, "an edited description")
-    await harness.settle()
-    assert any("I don't read edited messages" in t for t in person.user.chat.texts())
+    message_id = person.visible()[-2].message_id
+    await person.edit(message_id, "an edited description")
+    assert any("I don't read edited messages" in t for t in person.texts())
 
     await person.press("Submit")
-    details = await request_details(harness, person.request_code())
+    details = await request_details(harness, request_code(person))
     assert details.answers["description"] == hostile.strip()
     assert details.answers["status"] == "other" and details.answers["health"] == "matters"
 
 
 async def test_flooding_is_answered_once(harness: Harness) -> None:
-    person = Requester(harness, harness.user(1001))
+    person = harness.person(1001)
     for _ in range(80):
-        person.user.send("hello?")
+        await person.send("hello?", wait=False)
     await harness.settle()
     slow_down = "You are sending messages very fast. Please wait a minute, then go on."
-    assert person.user.chat.texts().count(slow_down) == 1
+    assert person.texts().count(slow_down) == 1
     clock.travel(timedelta(minutes=2))
 
 
 async def test_restart_in_the_middle_resumes_at_the_same_step(harness: Harness) -> None:
-    person = Requester(harness, harness.user(1001))
-    await person.through_consent()
+    person = harness.person(1001)
+    await through_consent(person)
     await person.press("For a relative or friend")
     await person.press("Conscript")
     assert person.last().startswith("Where is the person now?")
 
     resumed = await restart(harness)
     try:
-        person.h = resumed
         await person.press("Russia, at home")  # the same live question, in a new process
         assert person.last().startswith("What about the person's documents")
-        await person.start()  # /start in the middle resumes, it does not start over
+        await person.send("/start")  # /start in the middle resumes, it does not start over
         assert person.last().startswith("What about the person's documents")
         await person.press("Internal passport")
         await person.press("Done")
@@ -209,7 +203,7 @@ async def test_restart_in_the_middle_resumes_at_the_same_step(harness: Harness) 
         await person.press("Done")
         await person.press("Skip")
         await person.press("Submit")
-        details = await request_details(resumed, person.request_code())
+        details = await request_details(resumed, request_code(person))
         assert details.answers["who"] == "relative" and details.answers["status"] == "conscript"
         assert details.answers["location"] == "ru_home"
     finally:
@@ -218,10 +212,9 @@ async def test_restart_in_the_middle_resumes_at_the_same_step(harness: Harness) 
 
 
 async def test_a_redelivered_update_changes_nothing_twice(harness: Harness) -> None:
-    person = Requester(harness, harness.user(1001))
-    await person.reach_review()
-    update = person.user.press(person.t("Submit"))
-    await harness.settle()
+    person = harness.person(1001)
+    await reach_review(person)
+    update = (await person.press("Submit")).update
     before = await all_row_counts(harness)
     calls_before = len(harness.world.calls)
     await harness.client.deliver_again(update)
@@ -232,22 +225,22 @@ async def test_a_redelivered_update_changes_nothing_twice(harness: Harness) -> N
 
 
 async def test_second_start_shows_the_open_request(harness: Harness) -> None:
-    person = Requester(harness, harness.user(1001))
-    code = await person.submit()
-    await person.start()
+    person = harness.person(1001)
+    code = await submit(person)
+    await person.send("/start")
     assert code in person.last() and "is waiting for a volunteer" in person.last()
     assert await count_rows(harness, "requests") == 1
 
 
 async def test_chat_hygiene_deletes_exactly_the_tracked_messages(harness: Harness) -> None:
-    person = Requester(harness, harness.user(1001))
-    await person.reach_review()
-    intake_ids = {m.message_id for m in person.user.chat.visible()}
+    person = harness.person(1001)
+    await reach_review(person)
+    intake_ids = {m.message_id for m in person.visible()}
     await person.press("Submit")
-    deleted = set(person.user.chat.deleted_ids())
+    deleted = set(person.deleted_ids())
     assert intake_ids <= deleted
-    confirmation = person.user.chat.visible()
-    assert [m.message_id for m in confirmation] == [max(m.message_id for m in person.user.chat.all_messages())]
+    confirmation = person.visible()
+    assert [m.message_id for m in confirmation] == [max(m.message_id for m in person.all_messages())]
 
 
 async def test_chat_hygiene_can_be_turned_off(tmp_path: object) -> None:
@@ -257,21 +250,21 @@ async def test_chat_hygiene_can_be_turned_off(tmp_path: object) -> None:
 
     h = await start_harness(Path(str(tmp_path)) / "d", chat_hygiene=False)
     try:
-        person = Requester(h, h.user(1001))
-        await person.reach_review()
-        deleted_during_intake = person.user.chat.deleted_ids()  # superseded questions only
+        person = h.person(1001)
+        await reach_review(person)
+        deleted_during_intake = person.deleted_ids()  # superseded questions only
         await person.press("Submit")
-        assert person.user.chat.deleted_ids() == deleted_during_intake
-        assert len(person.user.chat.visible()) == 4  # /start, the description, the review, the confirmation
-        review = [m for m in person.user.chat.visible() if m.text.startswith("Please check")]
+        assert person.deleted_ids() == deleted_during_intake
+        assert len(person.visible()) == 4  # /start, the description, the review, the confirmation
+        review = [m for m in person.visible() if m.text.startswith("Please check")]
         assert review and review[0].buttons == []  # no live Submit button left behind
     finally:
         await h.close()
 
 
 async def test_forget_leaves_no_row_for_the_requester(harness: Harness) -> None:
-    person = Requester(harness, harness.user(1001))
-    await person.submit()
+    person = harness.person(1001)
+    await submit(person)
     before = await counter_values(harness)
     await person.send("/forget")
     await person.press("Yes, erase everything")
@@ -284,43 +277,40 @@ async def test_forget_leaves_no_row_for_the_requester(harness: Harness) -> None:
     assert {key: count for key, count in before.items() if key[0] == "total"} == {("total", "backlog", "week"): 1}
     assert after == {("total", "backlog", "week"): 0, ("total", "withdrawn", "all"): 1}
     assert await count_rows(harness, "audit_events") == 0
-    assert [m.text for m in person.user.chat.visible()] == [
-        "Everything is erased. If you need help again, send /start."
-    ]
+    assert [m.text for m in person.visible()] == ["Everything is erased. If you need help again, send /start."]
 
 
 async def test_forget_can_be_called_off(harness: Harness) -> None:
-    person = Requester(harness, harness.user(1001))
-    code = await person.submit()
+    person = harness.person(1001)
+    code = await submit(person)
     await person.send("/forget")
     await person.press("No, keep it")
     assert await request_field(harness, code, "status") == "new"
 
 
 async def test_wipe_in_the_middle_deletes_the_chat_and_keeps_the_answers(harness: Harness) -> None:
-    person = Requester(harness, harness.user(1001))
-    await person.through_consent()
+    person = harness.person(1001)
+    await through_consent(person)
     await person.press("I am asking for myself")
     await person.send("/wipe")
-    assert person.user.chat.visible() == []
-    await person.start()
+    assert person.visible() == []
+    await person.send("/start")
     assert person.last().startswith("What is the situation")
 
 
 async def test_wipe_after_submit_deletes_the_confirmation(harness: Harness) -> None:
-    person = Requester(harness, harness.user(1001))
-    code = await person.submit()
+    person = harness.person(1001)
+    code = await submit(person)
     await person.send("/wipe")
-    assert person.user.chat.visible() == []
+    assert person.visible() == []
     assert await request_field(harness, code, "status") == "new"
 
 
 async def test_language_switch_mid_flow_rerenders_the_step(harness: Harness) -> None:
-    person = Requester(harness, harness.user(1001))
-    await person.through_consent()
+    person = harness.person(1001)
+    await through_consent(person)
     await person.send("/language")
-    person.user.press("Українська")
-    await harness.settle()
+    await person.press("Українська")
     person.language = "uk"
     assert person.last() == person.t("Who is asking for help?")
     await person.press("I am asking for myself")
@@ -328,13 +318,13 @@ async def test_language_switch_mid_flow_rerenders_the_step(harness: Harness) -> 
 
 
 async def test_cancel_and_decline_erase_the_answers(harness: Harness) -> None:
-    person = Requester(harness, harness.user(1001))
-    await person.reach_review()
+    person = harness.person(1001)
+    await reach_review(person)
     await person.press("Cancel")
     assert person.last().startswith("Cancelled.")
     assert await count_rows(harness, "fsm_state") == 0
-    await person.start()
-    await person.choose_language()
+    await person.send("/start")
+    await choose_language(person)
     await person.press("I understand, continue")
     await person.press("I do not agree")
     assert person.last().startswith("Understood. Nothing was stored.")
@@ -342,20 +332,20 @@ async def test_cancel_and_decline_erase_the_answers(harness: Harness) -> None:
 
 
 async def test_status_without_and_with_a_request(harness: Harness) -> None:
-    person = Requester(harness, harness.user(1001))
+    person = harness.person(1001)
     await person.send("/status")
     assert person.last() == "You have no request. Send /start to ask for help."
-    code = await person.submit()
+    code = await submit(person)
     await person.send("/status")
     assert code in person.last()
 
 
 async def test_abandoned_intakes_are_erased(harness: Harness) -> None:
-    person = Requester(harness, harness.user(1001))
-    await person.through_consent()
+    person = harness.person(1001)
+    await through_consent(person)
     await person.press("I am asking for myself")
     assert await count_rows(harness, "fsm_state") == 1
-    assert person.user.chat.visible()
+    assert person.visible()
     clock.travel(timedelta(hours=39))
     await harness.run_jobs()
     assert await count_rows(harness, "fsm_state") == 1  # not yet
@@ -364,7 +354,7 @@ async def test_abandoned_intakes_are_erased(harness: Harness) -> None:
     assert results["abandoned_intakes"] == 1
     assert await count_rows(harness, "fsm_state") == 0
     # Still under Telegram's 48 hours: every question and every answer left the person's phone.
-    assert person.user.chat.visible() == []
+    assert person.visible() == []
 
 
 async def test_commands_are_registered_in_each_language(harness: Harness) -> None:
@@ -380,9 +370,9 @@ async def test_commands_are_registered_in_each_language(harness: Harness) -> Non
 
 async def test_submit_survives_a_callback_that_was_already_answered(harness: Harness) -> None:
     """A replica answered the press and died before committing; the re-delivered press must still submit."""
-    person = Requester(harness, harness.user(1001))
-    await person.reach_review()
-    update = person.user.press(person.t("Submit"))
+    person = harness.person(1001)
+    await reach_review(person)
+    update = (await person.press("Submit", wait=False)).update
     harness.world.take_updates()
     await harness.bot.answer_callback_query(update["callback_query"]["id"])  # the dead replica's answer
     await harness.client.deliver_again(update)

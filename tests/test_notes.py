@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from testkit.telegram import utf16_len
 from tests.support.harness import Harness
-from tests.support.intake import Requester
+from tests.support.intake import submit
 from tests.support.team import admin, join, revoke
-from tests.support.telegram import utf16_len
 
 STALE = "That button belongs to an earlier message."
 
@@ -15,7 +15,7 @@ async def test_long_notes_come_in_pages_under_telegrams_limit(harness: Harness) 
     boss = await admin(h)
     vera = await join(h, boss, 2001)
     ivan = await join(h, boss, 2002)
-    code = await Requester(h, h.user(1001)).submit()
+    code = await submit(h.person(1001))
     await vera.send(f"/claim {code}")
     first, second, third = "а" * 2990 + " first", "б" * 2990 + " second", "🙂" * 1500 + " third"
     for note in (first, second, third):
@@ -23,40 +23,38 @@ async def test_long_notes_come_in_pages_under_telegrams_limit(harness: Harness) 
         assert vera.last() == "Note saved (encrypted)."
 
     await vera.send(f"/notes {code}")
-    page = vera.user.chat.last_from_bot()
+    page = vera.last_from_bot()
     assert page is not None and page.protected
     assert page.text.startswith(f"Notes on {code}, page 1 of 3") and first in page.text
     assert utf16_len(page.text) <= 4096 and page.buttons == [["»"]]
     await vera.press("»")
-    page = vera.user.chat.message(page.message_id)
+    page = vera.message(page.message_id)
     assert page.text.startswith(f"Notes on {code}, page 2 of 3") and second in page.text
     await vera.press("»")
-    page = vera.user.chat.message(page.message_id)
+    page = vera.message(page.message_id)
     assert third in page.text and utf16_len(page.text) <= 4096 and page.buttons == [["«"]]
 
     # Another volunteer forging the button, and the holder's own button after they let the case go.
-    anchor = ivan.user.chat.last_from_bot()
+    anchor = ivan.last_from_bot()
     assert anchor is not None
-    update = ivan.user.press_data(anchor.message_id, f"np:{code}:0")
-    await h.settle()
-    assert h.world.callback_answers[update["callback_query"]["id"]].text == "This request is not in your hands."
+    pressed = await ivan.press_data(anchor.message_id, f"np:{code}:0")
+    assert pressed.answer.text == "This request is not in your hands."
     await revoke(h, boss, vera)
-    assert page.message_id in vera.user.chat.deleted_ids()  # the notes left with the access
-    old = vera.user.chat.last_from_bot()  # a client replaying the press on what is left
+    assert page.message_id in vera.deleted_ids()  # the notes left with the access
+    old = vera.last_from_bot()  # a client replaying the press on what is left
     assert old is not None
-    update = vera.user.press_data(old.message_id, f"np:{code}:1")
-    await h.settle()
-    assert h.world.callback_answers[update["callback_query"]["id"]].text == STALE
-    assert not [m for m in vera.user.chat.visible() if m.from_bot and second in (m.text or "")]
+    pressed = await vera.press_data(old.message_id, f"np:{code}:1")
+    assert pressed.answer.text == STALE
+    assert not [m for m in vera.visible() if m.from_bot and second in (m.text or "")]
 
 
 async def test_a_few_short_notes_are_one_page_without_buttons(harness: Harness) -> None:
     h = harness
     boss = await admin(h)
     vera = await join(h, boss, 2001)
-    code = await Requester(h, h.user(1001)).submit()
+    code = await submit(h.person(1001))
     await vera.send(f"/claim {code}")
     await vera.send(f"/note {code} called, no answer")
     await vera.send(f"/notes {code}")
-    page = vera.user.chat.last_from_bot()
+    page = vera.last_from_bot()
     assert page is not None and page.text.startswith(f"Notes on {code}\n") and page.buttons == []

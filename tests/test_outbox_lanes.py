@@ -17,8 +17,8 @@ from services.recipients import Target
 from storage import clock
 from storage.db import Database
 from storage.vault import Vault
+from testkit.telegram import FakeTelegram, RecordingSession
 from tests.support.harness import TOKEN
-from tests.support.telegram import FakeTelegram, RecordingSession
 
 
 class PlainRenderer:
@@ -40,8 +40,7 @@ async def _put(db: Database, vault: Vault, chat_id: int, texts: list[str]) -> No
 async def test_a_busy_group_does_not_hold_up_private_chats(db: Database, vault: Vault) -> None:
     world = FakeTelegram(token=TOKEN)
     group = world.group(-100200300, "Volunteers")
-    alice = world.user(1001)
-    world._chat_state(1001).started = True
+    alice = world.person(1001, started=True)
     await _put(db, vault, group.id, ["card 1", "card 2", "card 3"])
     await _put(db, vault, alice.id, ["your request is sent"])
     limiter = MemoryLimiter(Limits(per_second=30, private_interval=1.0, group_interval=60.0))
@@ -50,18 +49,17 @@ async def test_a_busy_group_does_not_hold_up_private_chats(db: Database, vault: 
     )
     assert await sender.drain() == 2  # the first card, and the private message queued after all three cards
     assert group.texts() == ["card 1"]  # the group's next cards wait their turn, in order
-    assert alice.chat.texts() == ["your request is sent"]
+    assert alice.texts() == ["your request is sent"]
 
 
 async def test_one_recipients_messages_keep_their_order_across_failures(db: Database, vault: Vault) -> None:
     world = FakeTelegram(token=TOKEN)
-    alice = world.user(1001)
-    world._chat_state(1001).started = True
+    alice = world.person(1001, started=True)
     await _put(db, vault, alice.id, [f"message {n}" for n in range(5)])
     world.inject(method="sendMessage", kind="500", times=1)
     sender = OutboxSender(db, vault, Policy(), Events(), Bot(TOKEN, session=RecordingSession(world)), PlainRenderer())
     await sender.drain()
-    assert alice.chat.texts() == []  # the head failed once: the rest of the lane waits behind it
+    assert alice.texts() == []  # the head failed once: the rest of the lane waits behind it
     clock.travel(timedelta(seconds=5))
     await sender.drain()
-    assert alice.chat.texts() == [f"message {n}" for n in range(5)]
+    assert alice.texts() == [f"message {n}" for n in range(5)]

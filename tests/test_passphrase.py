@@ -14,8 +14,8 @@ from bot import keys
 from bot.runtime import open_runtime
 from storage.keyring import KeyringError, KeyringFile, Lock
 from storage.requests import RequestRepository
+from testkit.settings import make_settings
 from tests.support.canary import canary, scan_directory
-from tests.support.settings import make_settings
 
 PASSPHRASE = "correct horse battery staple"
 
@@ -179,9 +179,9 @@ async def test_a_bot_refuses_a_keyring_it_cannot_rewrite(tmp_path: Path, monkeyp
     every file is writable, so the file system's answer is played here.)"""
     settings = make_settings(tmp_path)
     await (await open_runtime(settings, create_if_fresh=True, say=_quiet)).close()
-    import bot.runtime
+    import os
 
-    monkeypatch.setattr(bot.runtime.os, "access", lambda path, _mode: Path(path) != tmp_path / "keyring.json")
+    monkeypatch.setattr(os, "access", lambda path, _mode: Path(path) != tmp_path / "keyring.json")
     with pytest.raises(KeyringError, match="not writable: key rolls rewrite it"):
         await open_runtime(settings, create_if_fresh=True, say=_quiet, writable_keyring=True)
     await (await open_runtime(settings, create_if_fresh=False, say=_quiet)).close()  # `tropa stats` may read it

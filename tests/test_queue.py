@@ -6,6 +6,7 @@ import asyncio
 import re
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
@@ -15,23 +16,24 @@ from services.queue import QueueError
 from storage import clock
 from storage.models import AuditEvent
 from storage.volunteers import VolunteerRecord
+from testkit.telegram import Person
 from tests.support.harness import Harness, start_harness
 from tests.support.inspect import audit_actions, count_rows, request_field
-from tests.support.intake import IntakeAnswers, Requester
-from tests.support.team import Member, admin, join
+from tests.support.intake import IntakeAnswers, submit
+from tests.support.team import admin, join
 
 UNKNOWN = "I don't know that command. /help lists what I can do."
 STALE = "That button belongs to an earlier message."
 
 
-async def _case(h: Harness, user_id: int = 1001, **answers: object) -> tuple[Requester, str]:
-    person = Requester(h, h.user(user_id, first_name="Alice Requesterova", username="alice_r"))
-    code = await person.submit(IntakeAnswers(**answers))  # type: ignore[arg-type]
+async def _case(h: Harness, user_id: int = 1001, **answers: Any) -> tuple[Person, str]:
+    person = h.person(user_id, first_name="Alice Requesterova", username="alice_r")
+    code = await submit(person, IntakeAnswers(**answers))
     return person, code
 
 
-def _card(member: Member, code: str) -> int:
-    for message in reversed(member.user.chat.visible()):
+def _card(member: Person, code: str) -> int:
+    for message in reversed(member.visible()):
         if code in (message.text or "") and message.buttons:
             return message.message_id
     raise AssertionError(f"no card for {code} in {member.texts()}")
@@ -44,7 +46,7 @@ async def test_a_case_from_claim_to_close(harness_any_db: Harness) -> None:
     person, code = await _case(h, description="We are near the border; details later.")
 
     card_id = _card(vera, code)
-    card = vera.user.chat.message(card_id)
+    card = vera.message(card_id)
     assert card.protected
     assert "border" not in (card.text or "")  # triage cards carry no free text
 
@@ -52,28 +54,25 @@ async def test_a_case_from_claim_to_close(harness_any_db: Harness) -> None:
     assert person.last() == "Saved. A volunteer will see it as soon as they take your request."
 
     await vera.press("Claim", card_id)
-    full = [m for m in vera.user.chat.visible() if m.text and m.text.startswith(f"Request {code}")]
+    full = [m for m in vera.visible() if m.text and m.text.startswith(f"Request {code}")]
     assert full and full[0].protected and "We are near the border" in (full[0].text or "")
-    relayed = vera.user.chat.visible()[-1]
+    relayed = vera.visible()[-1]
     assert relayed.text == f"{code}:\nAre you there?" and relayed.protected
-    assert vera.user.chat.message(card_id).buttons == []  # the card lost its Claim button
+    assert vera.message(card_id).buttons == []  # the card lost its Claim button
     assert "A volunteer has taken your request" in person.last()
 
-    vera.user.reply(relayed.message_id, "Yes. Are you safe right now?")
-    await h.settle()
+    await vera.reply(relayed.message_id, "Yes. Are you safe right now?")
     assert person.last().startswith("Volunteer ") and person.last().endswith(":\nYes. Are you safe right now?")
 
     await person.send("Yes, for now.")
     await vera.send(f"/reply {code} Good. Keep your phone charged.")
     assert person.last().endswith("Good. Keep your phone charged.")
 
-    person.user.send_photo(caption="the document")
-    await h.settle()
-    photo = vera.user.chat.visible()[-1]
-    assert photo.kind == "photo" and photo.text == f"{code}:\nthe document" and not photo.forwarded
+    await person.send_photo(caption="the document")
+    photo = vera.visible()[-1]
+    assert photo.kind == "photo" and photo.text == f"{code}:\nthe document" and not h.world.forwards()
 
-    vera.user.reply(photo.message_id, "Thanks, got it.")
-    await h.settle()
+    await vera.reply(photo.message_id, "Thanks, got it.")
     assert person.last().endswith("Thanks, got it.")
 
     await vera.send(f"/note {code} Needs a lawyer in Almaty.")
@@ -88,9 +87,9 @@ async def test_a_case_from_claim_to_close(harness_any_db: Harness) -> None:
     assert await request_field(h, code, "outcome") == "left"
 
     # Neither side ever saw the other's account, and nothing was forwarded.
-    assert not h.world.forwarded_messages()
+    assert not h.world.forwards()
     assert not any("Alice" in t or "alice_r" in t or "1001" in t for t in vera.texts())
-    assert not any("Volunteer 2001" in t or "2001" in t for t in person.user.chat.texts())
+    assert not any("Volunteer 2001" in t or "2001" in t for t in person.texts())
 
     actions = await audit_actions(h, code)
     assert actions[:3] == ["submitted", "claimed", "read"]
@@ -107,16 +106,15 @@ async def test_claim_race_between_two_volunteers_in_a_group(tmp_path: object) ->
     try:
         boss = await admin(h)
         vera, ivan = await join(h, boss, 2001), await join(h, boss, 2002)
-        group = h.world.group(group_id, "Volunteers", members=[vera.user, ivan.user])
+        group = h.world.group(group_id, "Volunteers", members=[vera, ivan])
         _, code = await _case(h)
         card = group.last_from_bot()
         assert card is not None and code in (card.text or "") and card.protected
-        first = vera.user.in_chat(group).press("Claim", card.message_id)
-        second = ivan.user.in_chat(group).press("Claim", card.message_id)
+        first = await vera.in_chat(group).press("Claim", card.message_id, wait=False)
+        second = await ivan.in_chat(group).press("Claim", card.message_id, wait=False)
         await h.settle()
-        answers = h.world.callback_answers
-        assert answers[first["callback_query"]["id"]].text.startswith("It is yours")
-        assert answers[second["callback_query"]["id"]].text == "Someone else has already taken this request."
+        assert (first.answer.text or "").startswith("It is yours")
+        assert second.answer.text == "Someone else has already taken this request."
         edited = group.message(card.message_id)
         assert edited.buttons == [] and "has been claimed" in (edited.text or "")
         assert any(t.startswith(f"Request {code}") for t in vera.texts())
@@ -254,13 +252,13 @@ RANKS = {"stranger": 0, "requester": 0, "volunteer": 1, "coordinator": 2, "admin
 async def test_role_command_matrix(harness: Harness) -> None:
     boss = await admin(harness)
     people = {
-        "stranger": Member(harness, harness.user(5001)),
+        "stranger": harness.person(5001),
         "volunteer": await join(harness, boss, 2001),
         "coordinator": await join(harness, boss, 3001, "coordinator"),
         "admin": boss,
     }
     requester, code = await _case(harness, 1001)
-    people["requester"] = Member(harness, requester.user)
+    people["requester"] = requester
     refusals: dict[str, set[str]] = {}
     for command, needed in COMMANDS.items():
         for role, member in people.items():
@@ -281,34 +279,31 @@ async def test_forged_callbacks_reveal_nothing(harness: Harness) -> None:
     vera = await join(harness, boss, 2001)
     ivan = await join(harness, boss, 2002)
     _, code = await _case(harness)
-    stranger = Member(harness, harness.user(5001))
+    stranger = harness.person(5001)
     await stranger.send("/help")
-    anchor = stranger.user.chat.last_from_bot()
+    anchor = stranger.last_from_bot()
     assert anchor is not None
     for data in (f"claim:{code}", f"close:{code}:left", "qp:1", f"xfer:{code}:{'0' * 32}", f"revoke:{'0' * 32}"):
-        update = stranger.user.press_data(anchor.message_id, data)
-        await harness.settle()
-        assert harness.world.callback_answers[update["callback_query"]["id"]].text == STALE
+        pressed = await stranger.press_data(anchor.message_id, data)
+        assert pressed.answer.text == STALE
     assert await request_field(harness, code, "status") == "new"
     assert not any(code in t for t in stranger.texts())
 
     await vera.send(f"/claim {code}")
-    anchor = ivan.user.chat.last_from_bot()
+    anchor = ivan.last_from_bot()
     assert anchor is not None
-    update = ivan.user.press_data(anchor.message_id, f"close:{code}:left")  # a volunteer, not the holder
-    await harness.settle()
-    assert harness.world.callback_answers[update["callback_query"]["id"]].text == "This request is not in your hands."
+    pressed = await ivan.press_data(anchor.message_id, f"close:{code}:left")  # a volunteer, not the holder
+    assert pressed.answer.text == "This request is not in your hands."
     assert await request_field(harness, code, "status") == "claimed"
 
     # A revoked volunteer's old buttons are a stranger's buttons.
     await boss.send("/revoke")
     await boss.press(f"✖ {await _pseudonym(harness, 2002)}")
     _, second = await _case(harness, 1002)
-    old_message = ivan.user.chat.last_from_bot()
+    old_message = ivan.last_from_bot()
     assert old_message is not None
-    update = ivan.user.press_data(old_message.message_id, f"claim:{second}")
-    await harness.settle()
-    assert harness.world.callback_answers[update["callback_query"]["id"]].text == STALE
+    pressed = await ivan.press_data(old_message.message_id, f"claim:{second}")
+    assert pressed.answer.text == STALE
     assert await request_field(harness, second, "status") == "new"
     await ivan.send("/queue")
     assert ivan.last() == UNKNOWN
@@ -329,7 +324,7 @@ async def test_invites_are_single_use_and_expire(harness: Harness) -> None:
     boss = await admin(harness)
     await boss.send("/invite coordinator")
     invite_code = re.search(r"/join (\w+)", boss.last()).group(1)  # type: ignore[union-attr]
-    first, second = Member(harness, harness.user(2001)), Member(harness, harness.user(2002))
+    first, second = harness.person(2001), harness.person(2002)
     await first.send(f"/join {invite_code}")
     assert "Your role: coordinator." in first.last()
     await second.send(f"/join {invite_code}")
@@ -380,15 +375,12 @@ async def test_outbox_survives_flood_control_and_network_errors(harness: Harness
     harness.world.inject(method="sendMessage", kind="429", times=1, retry_after=1)
     harness.world.inject(method="sendMessage", kind="drop", times=1)
     harness.world.inject(method="sendMessage", kind="500", times=1)
-    vera.user.send(f"/reply {code} You will get this exactly once.")
+    await vera.send(f"/reply {code} You will get this exactly once.", wait=False)
     await harness.client.deliver()
     for _ in range(6):
         await harness.app.sender.drain()
         clock.travel(timedelta(seconds=5))
-    assert (
-        person.user.chat.texts().count(f"Volunteer {await _pseudonym(harness, 2001)}:\nYou will get this exactly once.")
-        == 1
-    )
+    assert person.texts().count(f"Volunteer {await _pseudonym(harness, 2001)}:\nYou will get this exactly once.") == 1
     assert await count_rows(harness, "outbox") == 0
 
 
@@ -397,8 +389,7 @@ async def test_a_blocked_requester_is_recorded_and_the_volunteer_told(harness: H
     vera = await join(harness, boss, 2001)
     person, code = await _case(harness)
     await vera.send(f"/claim {code}")
-    person.user.block_bot()
-    await harness.settle()
+    await person.block_bot()
     await vera.send(f"/reply {code} Are you still there?")
     assert vera.last() == (
         f"Your message for request {code} was not delivered: the person has blocked the bot or deleted the chat."
@@ -456,7 +447,7 @@ async def _every_state_is_shredded(harness: Harness) -> None:
         # Nothing about them is left on anyone's phone but their code: the cards and the full request, too
         # old to delete, are edited down to one line; no buttons and no answer are left. (One-line replies to
         # commands, and a volunteer's own "/claim R-…" older than 48 hours, name the code only.)
-        for message in member.user.chat.visible():
+        for message in member.visible():
             if message.from_bot and any(c in (message.text or "") for c in erased_codes):
                 assert not message.buttons, message.text
                 for answer in ("Mobilised", "Belarus", "This week", "Internal passport", "Leaving the country"):
@@ -507,14 +498,14 @@ async def test_requester_location_is_never_relayed(harness: Harness) -> None:
     vera = await join(harness, boss, 2001)
     person, code = await _case(harness)
     await vera.send(f"/claim {code}")
-    harness.world.chat(person.user.id)  # the chat exists
+    harness.world.chat(person.id)  # the chat exists
     update = {
         "update_id": 999_999,
         "message": {
             "message_id": 999,
             "date": int(clock.now().timestamp()),
-            "chat": {"id": person.user.id, "type": "private", "first_name": "Alice"},
-            "from": person.user.to_json(),
+            "chat": {"id": person.id, "type": "private", "first_name": "Alice"},
+            "from": person.account.to_json(),
             "location": {"latitude": 55.75, "longitude": 37.61},
         },
     }

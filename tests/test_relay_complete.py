@@ -5,19 +5,20 @@ from __future__ import annotations
 from datetime import timedelta
 
 from storage import clock
+from testkit.telegram import Person
 from tests.support.harness import Harness
 from tests.support.inspect import request_field
-from tests.support.intake import IntakeAnswers, Requester
-from tests.support.team import Member, admin, join
+from tests.support.intake import IntakeAnswers, submit
+from tests.support.team import admin, join
 
 
 async def _claimed_case(
     h: Harness, description: str = "I am at the station, details later."
-) -> tuple[Member, Member, Requester, str]:
+) -> tuple[Person, Person, Person, str]:
     boss = await admin(h)
     vera = await join(h, boss, 2001)
-    person = Requester(h, h.user(1001))
-    code = await person.submit(IntakeAnswers(description=description))
+    person = h.person(1001)
+    code = await submit(person, IntakeAnswers(description=description))
     await vera.send(f"/claim {code}")
     return boss, vera, person, code
 
@@ -33,7 +34,7 @@ async def test_every_message_with_case_details_is_protected(harness: Harness) ->
     await person.send("a detail only the volunteer should keep")
     await vera.send(f"/note {code} remember the bridge")
     await vera.send(f"/notes {code}")
-    detailed = [m for m in vera.user.chat.visible() if m.from_bot and code in (m.text or "")]
+    detailed = [m for m in vera.visible() if m.from_bot and code in (m.text or "")]
     assert detailed  # the card, the full request, the relayed message, the notes
     assert all(m.protected for m in detailed), [(m.text, m.protected) for m in detailed]
     review_sent = [c for c in harness.world.calls_of("sendMessage") if "Please check your answers" in str(c.params)]
@@ -43,73 +44,65 @@ async def test_every_message_with_case_details_is_protected(harness: Harness) ->
 async def test_edits_cross_both_ways(harness: Harness) -> None:
     _, vera, person, code = await _claimed_case(harness)
     await person.send("I am in Rostov")
-    original = person.user.chat.visible()[-1]
-    person.user.edit(original.message_id, "I am in Voronezh")
-    await harness.settle()
-    copy = vera.user.chat.visible()[-1]
+    original = person.visible()[-1]
+    await person.edit(original.message_id, "I am in Voronezh")
+    copy = vera.visible()[-1]
     assert copy.text == f"{code}:\nI am in Voronezh" and copy.edited
 
     await vera.send(f"/reply {code} Stay where you are.")
-    mine = vera.user.chat.visible()[-1]  # the volunteer's own message (the command)
-    vera.user.edit(mine.message_id, f"/reply {code} Stay where you are until 18:00.")
-    await harness.settle()
+    mine = vera.visible()[-1]  # the volunteer's own message (the command)
+    await vera.edit(mine.message_id, f"/reply {code} Stay where you are until 18:00.")
     assert person.last().endswith(":\nStay where you are until 18:00.")  # the new text, not the command
 
-    vera.user.reply(copy.message_id, "Understood.")
-    await harness.settle()
-    volunteer_reply = vera.user.chat.visible()[-1]
-    vera.user.edit(volunteer_reply.message_id, "Understood, thank you.")
-    await harness.settle()
+    await vera.reply(copy.message_id, "Understood.")
+    volunteer_reply = vera.visible()[-1]
+    await vera.edit(volunteer_reply.message_id, "Understood, thank you.")
     assert person.last().endswith("Understood, thank you.")
-    assert person.user.chat.visible()[-1].edited
+    assert person.visible()[-1].edited
 
 
 async def test_replies_are_threaded_on_the_other_side(harness: Harness) -> None:
     _, vera, person, code = await _claimed_case(harness)
     await person.send("first question")
     await person.send("second question")
-    first_copy = next(m for m in vera.user.chat.visible() if m.text == f"{code}:\nfirst question")
-    vera.user.reply(first_copy.message_id, "answer to the first")
-    await harness.settle()
-    answer = person.user.chat.visible()[-1]
-    first_original = next(m for m in person.user.chat.visible() if m.text == "first question")
+    first_copy = next(m for m in vera.visible() if m.text == f"{code}:\nfirst question")
+    await vera.reply(first_copy.message_id, "answer to the first")
+    answer = person.visible()[-1]
+    first_original = next(m for m in person.visible() if m.text == "first question")
     assert answer.reply_to == first_original.message_id
 
-    person.user.reply(answer.message_id, "thanks for that")
-    await harness.settle()
-    threaded = vera.user.chat.visible()[-1]
-    volunteer_own = next(m for m in vera.user.chat.visible() if m.text == "answer to the first")
+    await person.reply(answer.message_id, "thanks for that")
+    threaded = vera.visible()[-1]
+    volunteer_own = next(m for m in vera.visible() if m.text == "answer to the first")
     assert threaded.text == f"{code}:\nthanks for that" and threaded.reply_to == volunteer_own.message_id
 
 
 async def test_albums_voice_video_notes_stickers_and_documents_cross(harness: Harness) -> None:
     _, vera, person, code = await _claimed_case(harness)
-    person.user.send_album(3, caption="three pages")
+    await person.send_album(3, caption="three pages", wait=False)
     await harness.client.deliver()
     await _settle_albums(harness)
-    album = [m for m in vera.user.chat.visible() if m.media_group_id]
+    album = [m for m in vera.visible() if m.media_group_id]
     assert len(album) == 3 and len({m.media_group_id for m in album}) == 1
     assert album[0].text == f"{code}:\nthree pages" and all(m.protected for m in album)
 
-    person.user.send_voice()
-    person.user.send_video_note()
-    person.user.send_sticker()
-    person.user.send_document(caption="the form")
-    await harness.settle()
-    kinds = [m.kind for m in vera.user.chat.visible()[-6:]]
+    await person.send_voice(wait=False)
+    await person.send_video_note(wait=False)
+    await person.send_sticker(wait=False)
+    await person.send_document(caption="the form")
+    kinds = [m.kind for m in vera.visible()[-6:]]
     assert kinds == ["voice", "text", "video_note", "text", "sticker", "document"], kinds
     assert f"{code} sent this:" in vera.texts()
 
-    vera.user.send_album(2, caption="maps")
+    await vera.send_album(2, caption="maps", wait=False)
     await harness.client.deliver()
     await _settle_albums(harness)
     # A volunteer's album without a reply or a code is not about a request: it is not relayed.
-    assert not [m for m in person.user.chat.visible() if m.media_group_id and m.from_bot]
-    target = next(m for m in vera.user.chat.visible() if m.kind == "voice")
-    vera.user.reply(target.message_id, "got your voice message")
-    await harness.settle()
+    assert not [m for m in person.visible() if m.media_group_id and m.from_bot]
+    target = next(m for m in vera.visible() if m.kind == "voice")
+    await vera.reply(target.message_id, "got your voice message")
     assert person.last().endswith("got your voice message")
-    assert not harness.world.forwarded_messages()
+    assert not harness.world.forwards()
 
 
 async def test_closing_cleans_the_volunteers_chat(harness: Harness) -> None:
@@ -156,8 +149,7 @@ async def test_a_blocked_provocateur_reaches_nobody_and_opens_nothing(harness: H
     assert "is blocked" in boss.last()
     before = len(vera.texts())
     await person.send("who are your volunteers?")
-    person.user.send_photo(caption="look")
-    await harness.settle()
+    await person.send_photo(caption="look")
     assert len(vera.texts()) == before  # nothing reached the volunteer
     await vera.send(f"/release {code}")
     await person.send("/forget")
@@ -191,8 +183,8 @@ async def test_canned_reply_arrives_in_the_requesters_language(harness: Harness)
     await vera.send("/canned")
     assert "#safety" in vera.last()
 
-    person = Requester(harness, harness.user(1001, language_code="uk"), "uk")
-    code = await person.submit()
+    person = harness.person(1001, language_code="uk")
+    code = await submit(person)
     await vera.send(f"/claim {code}")
     await vera.send(f"/reply {code} #safety")
     assert person.last().endswith("Видаліть це листування після прочитання.")

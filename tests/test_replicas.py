@@ -28,9 +28,9 @@ from services.recipients import Target
 from storage import clock
 from storage.db import Database
 from storage.fsm import SweepableRedisStorage
+from testkit.telegram import FakeTelegram, RecordingSession
 from tests.support.harness import TOKEN, Harness, start_harness
 from tests.support.inspect import count_rows
-from tests.support.telegram import FakeTelegram, RecordingSession
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 SECRET = "a-long-random-webhook-secret"
@@ -50,7 +50,7 @@ async def clean_redis(redis_url: str) -> str:
 async def replicas(tmp_path: Path, postgres_url: str, clean_redis: str) -> Any:
     """Two bot processes' worth of state (two dispatchers, engines, Redis clients) on one database."""
     world = FakeTelegram(token=TOKEN)
-    settings = {"database_url": postgres_url, "redis_url": clean_redis, "webhook_secret": SECRET}
+    settings: dict[str, Any] = {"database_url": postgres_url, "redis_url": clean_redis, "webhook_secret": SECRET}
     first = await start_harness(tmp_path / "data", world, **settings)
     second = await start_harness(tmp_path / "data", world, **settings)
     yield first, second
@@ -60,14 +60,12 @@ async def replicas(tmp_path: Path, postgres_url: str, clean_redis: str) -> Any:
 
 async def test_an_update_delivered_to_two_replicas_is_handled_once(replicas: tuple[Harness, Harness]) -> None:
     first, second = replicas
-    alice = first.world.user(1001, language_code="en")
-    update = alice.send("/start")
+    alice = first.world.person(1001, language_code="en")
+    update = (await alice.send("/start", wait=False)).update
     first.world.take_updates()
     await asyncio.gather(first.client.deliver_again(update), second.client.deliver_again(update))
     await asyncio.gather(first.settle(), second.settle())
-    assert [m.text for m in alice.chat.visible() if m.from_bot] == [
-        "Выберите язык · Оберіть мову · Choose your language"
-    ]
+    assert [m.text for m in alice.visible() if m.from_bot] == ["Выберите язык · Оберіть мову · Choose your language"]
     assert await count_rows(first, "processed_updates") == 1
 
 
@@ -97,8 +95,7 @@ async def test_two_senders_drain_a_thousand_messages_once_within_the_global_rate
     per_second = 100  # the production default is 30; a higher limit keeps this test short
     count = 1000
     for n in range(count):
-        world.user(50_000 + n)
-        world._chat_state(50_000 + n).started = True  # as if each had pressed Start
+        world.person(50_000 + n, started=True)  # as if each had pressed Start
     async with first.runtime.db.transaction() as session:
         from services.context import Services
 
@@ -158,7 +155,7 @@ async def test_two_job_runners_run_a_period_once_and_a_dead_holder_skips_nothing
     await migrate.upgrade(databases[0])
     async with databases[0].transaction() as session:
         await bind_or_verify(session, keyring)
-    job = Job("slow", every=timedelta(hours=1), action=slow_job)  # type: ignore[arg-type]
+    job = Job("slow", every=timedelta(hours=1), action=slow_job)
     first, second = (JobRunner(db, Vault(keyring), Policy(), Events(), [job]) for db in databases)
     try:
         holder = asyncio.create_task(first.run_due())
@@ -198,7 +195,7 @@ async def test_concurrent_runners_in_one_period_run_once(postgres_url: str) -> N
     async with databases[0].transaction() as session:
         await bind_or_verify(session, keyring)
     runners = [
-        JobRunner(db, Vault(keyring), Policy(), Events(), [Job("once", timedelta(minutes=5), job_action)])  # type: ignore[arg-type]
+        JobRunner(db, Vault(keyring), Policy(), Events(), [Job("once", timedelta(minutes=5), job_action)])
         for db in databases
     ]
     try:
@@ -211,23 +208,23 @@ async def test_concurrent_runners_in_one_period_run_once(postgres_url: str) -> N
 
 async def test_a_webhook_call_without_the_secret_changes_nothing(replicas: tuple[Harness, Harness]) -> None:
     first, _ = replicas
-    first.runtime.settings.webhook_url = "https://bot.example.org/telegram"  # type: ignore[misc]
-    alice = first.world.user(1001, language_code="en")
-    update = alice.send("/start")
+    first.runtime.settings.webhook_url = "https://bot.example.org/telegram"
+    alice = first.world.person(1001, language_code="en")
+    update = (await alice.send("/start", wait=False)).update
     first.world.take_updates()
     async with TestClient(TestServer(webhook_application(first.app))) as client:
         for headers in ({}, {"X-Telegram-Bot-Api-Secret-Token": "wrong"}):
             response = await client.post("/telegram", data=json.dumps(update), headers=headers)
             assert response.status == 401
         assert await count_rows(first, "processed_updates") == 0
-        assert alice.chat.visible()[-1].from_bot is False
+        assert alice.visible()[-1].from_bot is False
 
         response = await client.post(
             "/telegram", data=json.dumps(update), headers={"X-Telegram-Bot-Api-Secret-Token": SECRET}
         )
         assert response.status == 200
         assert await count_rows(first, "processed_updates") == 1
-        assert alice.chat.last_from_bot() is not None
+        assert alice.last_from_bot() is not None
 
         assert (await client.get("/healthz")).status == 200
         ready = await client.get("/readyz")
@@ -245,9 +242,9 @@ async def test_an_outage_fails_the_webhook_call_so_telegram_delivers_the_update_
     """Redis (or the database) out of reach for a moment: the update is rolled back and the webhook call
     fails, so Telegram delivers it again, instead of the person getting "something went wrong"."""
     first, _ = replicas
-    first.runtime.settings.webhook_url = "https://bot.example.org/telegram"  # type: ignore[misc]
-    alice = first.world.user(1002, language_code="en")
-    update = alice.send("/start")
+    first.runtime.settings.webhook_url = "https://bot.example.org/telegram"
+    alice = first.world.person(1002, language_code="en")
+    update = (await alice.send("/start", wait=False)).update
     first.world.take_updates()
     inner = first.app.storage.inner
     assert isinstance(inner, SweepableRedisStorage)
@@ -266,9 +263,9 @@ async def test_an_outage_fails_the_webhook_call_so_telegram_delivers_the_update_
         response = await client.post("/telegram", data=json.dumps(update), headers=headers)
         assert response.status == 500
         assert await count_rows(first, "processed_updates") == 0
-        assert alice.chat.last_from_bot() is None
+        assert alice.last_from_bot() is None
 
         response = await client.post("/telegram", data=json.dumps(update), headers=headers)
         assert response.status == 200
         assert await count_rows(first, "processed_updates") == 1
-        assert alice.chat.last_from_bot() is not None
+        assert alice.last_from_bot() is not None

@@ -17,24 +17,25 @@ from bot.delivery import MAX_ATTEMPTS
 from services.context import Services
 from storage import clock
 from storage.models import OutboxMessage
+from testkit.telegram import Person
 from tests.support.canary import canary
 from tests.support.harness import Harness, start_harness
 from tests.support.inspect import count_rows, request_field
-from tests.support.intake import IntakeAnswers, Requester
-from tests.support.team import Member, admin, join, mentioning, pseudonym_of, revoke
+from tests.support.intake import IntakeAnswers, reach_review, submit
+from tests.support.team import admin, join, mentioning, pseudonym_of, revoke
 
 UNKNOWN = "I don't know that command. /help lists what I can do."
 
 
-def _card(member: Member, code: str) -> int:
-    for message in reversed(member.user.chat.visible()):
+def _card(member: Person, code: str) -> int:
+    for message in reversed(member.visible()):
         if code in (message.text or "") and message.buttons:
             return message.message_id
     raise AssertionError(f"no card for {code} in {member.texts()}")
 
 
-def _bot_lines_about(member: Member, *codes: str) -> list[str]:
-    return [m.text for m in member.user.chat.visible() if m.from_bot and any(code in m.text for code in codes)]
+def _bot_lines_about(member: Person, *codes: str) -> list[str]:
+    return [m.text for m in member.visible() if m.from_bot and any(code in m.text for code in codes)]
 
 
 async def _outbox(h: Harness) -> list[tuple[str, str | None]]:
@@ -49,9 +50,9 @@ async def test_revoking_an_infiltrator_scrubs_their_chat_first(harness_any_db: H
     mole = await join(h, boss, 2001)
     ivan = await join(h, boss, 2002)
     described, told, noted = canary("described"), canary("told"), canary("noted")
-    person = Requester(h, h.user(1001))
-    held = await person.submit(IntakeAnswers(description=f"We hide near {described}"))
-    waiting = await Requester(h, h.user(1002)).submit()  # only its triage card reaches the mole
+    person = h.person(1001)
+    held = await submit(person, IntakeAnswers(description=f"We hide near {described}"))
+    waiting = await submit(h.person(1002))  # only its triage card reaches the mole
     await mole.send(f"/claim {held}")
     await person.send(f"the address is {told}")
     await mole.send(f"/reply {held} Stay where you are.")
@@ -98,7 +99,7 @@ async def test_a_revoked_volunteers_older_messages_are_edited_down(harness: Harn
     boss = await admin(h)
     mole = await join(h, boss, 2001)
     described = canary("described")
-    held = await Requester(h, h.user(1001)).submit(IntakeAnswers(description=described))
+    held = await submit(h.person(1001), IntakeAnswers(description=described))
     await mole.send(f"/claim {held}")
     clock.travel(timedelta(hours=49))  # past Telegram's 48 hours: the bot can no longer delete them
     await revoke(h, boss, mole)
@@ -110,10 +111,10 @@ async def test_a_scrub_telegram_refuses_is_a_dead_letter_and_the_admin_is_told(h
     h = harness
     boss = await admin(h)
     mole = await join(h, boss, 2001)
-    held = await Requester(h, h.user(1001)).submit()
+    held = await submit(h.person(1001))
     await mole.send(f"/claim {held}")
     clock.travel(timedelta(hours=49))  # some of it can only be edited down now, some still deleted
-    await Requester(h, h.user(1002)).submit()
+    await submit(h.person(1002))
     h.world.inject(method="deleteMessages", kind="403", times=5)  # the infiltrator blocked the bot first
     h.world.inject(method="editMessageText", kind="403", times=5)
     await revoke(h, boss, mole)
@@ -137,8 +138,8 @@ async def test_every_way_a_case_leaves_a_volunteer_scrubs_their_chat(harness: Ha
     vera = await join(h, boss, 2001)
     ivan = await join(h, boss, 2002)
     described, told = canary("described"), canary("told")
-    person = Requester(h, h.user(1001))
-    code = await person.submit(IntakeAnswers(description=described))
+    person = h.person(1001)
+    code = await submit(person, IntakeAnswers(description=described))
     await vera.send(f"/claim {code}")
     await person.send(told)
     await vera.send(f"/notes {code}")
@@ -167,7 +168,7 @@ async def test_a_removal_that_waited_past_48_hours_edits_instead(harness: Harnes
     boss = await admin(h)
     vera = await join(h, boss, 2001)
     described = canary("described")
-    code = await Requester(h, h.user(1001)).submit(IntakeAnswers(description=described))
+    code = await submit(h.person(1001), IntakeAnswers(description=described))
     await vera.send(f"/claim {code}")
     h.world.inject(method="deleteMessages", kind="500", times=1_000)  # Telegram cannot delete for two days
     await vera.send(f"/release {code}")
@@ -186,9 +187,9 @@ async def test_a_recipient_that_cannot_be_resolved_ends_as_a_dead_letter(tmp_pat
     group_id = -1001234567890
     h = await start_harness(tmp_path / "data", volunteer_chat_id=group_id)
     h.world.group(group_id, "Volunteers")
-    person = Requester(h, h.user(1001))
-    await person.reach_review()
-    person.user.press(person.t("Submit"))
+    person = h.person(1001)
+    await reach_review(person)
+    await person.press("Submit", wait=False)
     await h.client.deliver()  # committed, and the process stops before the outbox sends the card
     await h.close()
     h = await start_harness(tmp_path / "data", h.world)
@@ -208,13 +209,12 @@ async def test_revoking_someone_in_the_volunteers_group_tells_the_admin_what_the
     try:
         boss = await admin(h)
         mole = await join(h, boss, 2001)
-        group = h.world.group(group_id, "Volunteers", members=[boss.user, mole.user])
+        group = h.world.group(group_id, "Volunteers", members=[boss, mole])
         described = canary("described")
-        code = await Requester(h, h.user(1001)).submit(IntakeAnswers(description=described))
+        code = await submit(h.person(1001), IntakeAnswers(description=described))
         card = group.last_from_bot()
         assert card is not None
-        mole.user.in_chat(group).press("Claim", card.message_id)
-        await h.settle()
+        await mole.in_chat(group).press("Claim", card.message_id)
         assert mentioning(mole, described)
         await revoke(h, boss, mole)
         assert mentioning(mole, described) == []

@@ -14,7 +14,7 @@ from storage.binding import KeyringMismatch
 from storage.keyring import Keyring, KeyringError, KeyringFile
 from storage.models import Meta
 from storage.requests import RequestRepository
-from tests.support.settings import make_settings
+from testkit.settings import make_settings
 
 
 def _quiet(_line: str) -> None:
@@ -95,8 +95,8 @@ async def test_rotate_keeps_everything_readable_and_destroys_the_old_key(tmp_pat
     async with runtime.db.transaction() as session:
         repo = RequestRepository(session, runtime.vault)
         for user, code in enumerate(codes):
-            record = await repo.by_code(code)
-            assert record is not None and (await repo.read(record)).answers == {"n": user}
+            found = await repo.by_code(code)
+            assert found is not None and (await repo.read(found)).answers == {"n": user}
     with pytest.raises(KeyringError, match="no key"):
         await keys.retire_key(runtime, old_id, _quiet)  # already gone
     await runtime.close()

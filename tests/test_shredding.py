@@ -16,6 +16,7 @@ import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
@@ -29,6 +30,8 @@ from storage.keyring import KeyringFile
 from storage.models import AuditEvent, DataKey, FsmRecord, Meta, Request
 from storage.requests import RequestRepository
 from storage.vault import EPHEMERAL_CURRENT
+from testkit.settings import make_settings
+from testkit.telegram import Person
 from tests.support.canary import canary
 from tests.support.forensics import (
     Planted,
@@ -39,8 +42,7 @@ from tests.support.forensics import (
     postgres_data_directory,
 )
 from tests.support.harness import Harness, start_harness
-from tests.support.intake import IntakeAnswers, Requester
-from tests.support.settings import make_settings
+from tests.support.intake import IntakeAnswers, choose_language, reach_review, request_code, submit, through_consent
 
 BOUND = timedelta(hours=12)  # the default TROPA_SHRED_BOUND_HOURS
 
@@ -54,12 +56,12 @@ async def _ephemeral_wrapped(h: Harness) -> tuple[str, bytes]:
         return owner, row.wrapped
 
 
-async def _plant_and_submit(h: Harness, user_id: int) -> tuple[Requester, Planted, str]:
+async def _plant_and_submit(h: Harness, user_id: int) -> tuple[Person, Planted, str]:
     """A person answers (the FSM holds it, sealed under the ephemeral key), then submits (the request holds
     it, under its own data key). Returns the bytes a forensic copy could hold of both."""
     planted = Planted()
-    person = Requester(h, h.user(user_id))
-    await person.reach_review(IntakeAnswers(description=canary("forgotten")))
+    person = h.person(user_id)
+    await reach_review(person, IntakeAnswers(description=canary("forgotten")))
     owner, wrapped = await _ephemeral_wrapped(h)
     planted.wrapped[owner] = wrapped
     if h.app.storage.transactional:  # the FSM record is a database row
@@ -68,7 +70,7 @@ async def _plant_and_submit(h: Harness, user_id: int) -> tuple[Requester, Plante
                 if row.data:
                     planted.sealed[row.data] = row.data
     await person.press("Submit")
-    code = person.request_code()
+    code = request_code(person)
     async with h.runtime.db.transaction() as session:
         request = await session.scalar(select(Request).where(Request.code == code))
         assert request is not None
@@ -80,7 +82,7 @@ async def _plant_and_submit(h: Harness, user_id: int) -> tuple[Requester, Plante
     return person, planted, code
 
 
-async def _forget(person: Requester) -> None:
+async def _forget(person: Person) -> None:
     await person.send("/forget")
     await person.press("Yes, erase everything")
     assert "Everything is erased" in person.last()
@@ -180,8 +182,8 @@ async def test_redis_append_only_file_keeps_copies_that_no_longer_open(
     h = await start_harness(tmp_path / "data", inner_storage=inner, redis_url=url)
     try:
         planted = Planted()
-        person = Requester(h, h.user(5_103))
-        await person.reach_review(IntakeAnswers(description=canary("forgotten")))
+        person = h.person(5_103)
+        await reach_review(person, IntakeAnswers(description=canary("forgotten")))
         owner, wrapped = await _ephemeral_wrapped(h)
         planted.wrapped[owner] = wrapped
         async for blinded in inner.keys():
@@ -204,14 +206,18 @@ async def test_redis_append_only_file_keeps_copies_that_no_longer_open(
 async def test_a_roll_moves_live_intakes_to_the_new_key_and_nothing_is_lost(tmp_path: Path, redis_url: str) -> None:
     """Someone half-way through the questions while the keys roll (FSM in Redis and in the table) goes on
     as if nothing happened; the old ephemeral key is gone afterwards."""
-    for inner, settings in ((None, {}), (SweepableRedisStorage.connect(redis_url), {"redis_url": redis_url})):
+    backends: list[tuple[SweepableRedisStorage | None, dict[str, Any]]] = [
+        (None, {}),
+        (SweepableRedisStorage.connect(redis_url), {"redis_url": redis_url}),
+    ]
+    for inner, settings in backends:
         h = await start_harness(tmp_path / f"data-{bool(inner)}", inner_storage=inner, **settings)
         try:
-            writing = Requester(h, h.user(5_104))
-            await writing.through_consent()
+            writing = h.person(5_104)
+            await through_consent(writing)
             await writing.press("I am asking for myself")
-            forgetting = Requester(h, h.user(5_105))
-            await forgetting.submit()
+            forgetting = h.person(5_105)
+            await submit(forgetting)
             await _forget(forgetting)
             old_owner, _ = await _ephemeral_wrapped(h)
             await _let_the_keys_roll(h)
@@ -224,7 +230,7 @@ async def test_a_roll_moves_live_intakes_to_the_new_key_and_nothing_is_lost(tmp_
                 await writing.press(label)
             await writing.send("still here")
             await writing.press("Submit")
-            assert writing.request_code()
+            assert request_code(writing)
         finally:
             await h.close()
 
@@ -234,9 +240,9 @@ async def test_a_request_forgotten_after_a_backup_stays_forgotten_after_restore(
 ) -> None:
     h = harness
     kept_secret, forgotten_secret = canary("kept"), canary("forgotten")
-    kept = await Requester(h, h.user(5_201)).submit(IntakeAnswers(description=kept_secret))
-    leaving = Requester(h, h.user(5_202))
-    forgotten = await leaving.submit(IntakeAnswers(description=forgotten_secret))
+    kept = await submit(h.person(5_201), IntakeAnswers(description=kept_secret))
+    leaving = h.person(5_202)
+    forgotten = await submit(leaving, IntakeAnswers(description=forgotten_secret))
     settings = make_settings(h.data_dir)
     backup(settings, tmp_path / "before.db", lambda _line: None)
     await _forget(leaving)  # after the backup was taken
@@ -277,9 +283,9 @@ async def test_the_consent_screen_states_the_periods_the_bot_keeps(tmp_path: Pat
     """What the person agrees to, in their language, is what the jobs and the key roll then do."""
     h = await start_harness(tmp_path / "data")
     try:
-        person = Requester(h, h.user(5_401))
-        await person.start()
-        await person.choose_language()
+        person = h.person(5_401)
+        await person.send("/start")
+        await choose_language(person)
         await person.press("I understand, continue")
         consent = person.last()
         for sentence in (
@@ -306,9 +312,9 @@ async def test_the_consent_screen_states_the_periods_the_bot_keeps(tmp_path: Pat
 async def test_with_a_bound_of_zero_the_keys_roll_right_after_the_shred(tmp_path: Path) -> None:
     h = await start_harness(tmp_path / "data", shred_bound_hours=0)
     try:
-        person = Requester(h, h.user(5_402, language_code="ru"), language="ru")
-        await person.start()
-        await person.choose_language()
+        person = h.person(5_402, language_code="ru")
+        await person.send("/start")
+        await choose_language(person)
         await person.press("I understand, continue")
         assert "уничтожаются в течение нескольких минут" in person.last()
         await person.press("I agree")
@@ -342,8 +348,8 @@ async def test_an_outbox_message_no_key_opens_is_a_dead_letter_and_delivery_goes
         row = await session.get(OutboxMessage, stuck)
         assert row is not None
         row.payload = seal(Key.generate(), b"{}", Place("outbox", "payload", stuck))  # its key is gone
-    person = Requester(h, h.user(5_501))
-    assert await person.submit()  # the confirmation still arrives
+    person = h.person(5_501)
+    assert await submit(person)  # the confirmation still arrives
     async with h.runtime.db.transaction() as session:
         row = await session.get(OutboxMessage, stuck)
         assert row is not None and row.failed_reason == "unreadable"
@@ -359,9 +365,9 @@ async def test_a_restore_forgets_again_without_a_trail_and_one_cut_short_is_fini
     from tests.support.inspect import counter_values
 
     h = harness
-    kept = await Requester(h, h.user(5_601)).submit()
-    leaving = Requester(h, h.user(5_602))
-    forgotten = await leaving.submit()
+    kept = await submit(h.person(5_601))
+    leaving = h.person(5_602)
+    forgotten = await submit(leaving)
     settings = make_settings(h.data_dir)
     backup(settings, tmp_path / "before.db", lambda _line: None)
     await _forget(leaving)

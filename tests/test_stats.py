@@ -37,11 +37,12 @@ from storage import clock
 from storage.clock import iso_week
 from storage.counters import CounterRow, Counters
 from storage.models import Request
+from testkit.settings import make_settings
+from testkit.telegram import Person
 from tests.support.harness import Harness
 from tests.support.inspect import count_rows, counter_values
-from tests.support.intake import IntakeAnswers, Requester
-from tests.support.settings import make_settings
-from tests.support.telegram import FakeUser
+from tests.support.intake import IntakeAnswers, submit
+from tests.support.team import accept, invite, join
 
 ADMIN = 9100
 UNKNOWN = "I don't know that command. /help lists what I can do."
@@ -52,48 +53,31 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 # -- people ----------------------------------------------------------------------------------------
 
 
-async def _send(h: Harness, user: FakeUser, text: str) -> str:
-    user.send(text)
-    await h.settle()
-    last = user.chat.last_from_bot()
-    return (last.text or "") if last else ""
-
-
-async def _press(h: Harness, user: FakeUser, label: str) -> None:
-    user.press(label)
-    await h.settle()
-
-
-async def _admin(h: Harness) -> FakeUser:
+async def _admin(h: Harness) -> Person:
     """The admin named in settings (made as `tropa run` makes them), then everything else through the bot."""
     async with h.runtime.db.transaction() as session:
         await Services(session, h.runtime.vault, h.app.policy, h.app.events).team.ensure_admins((ADMIN,), "en")
-    return h.user(ADMIN, first_name="Admin")
+    return h.person(ADMIN, first_name="Admin")
 
 
-async def _join(h: Harness, admin: FakeUser, user_id: int, role: str) -> tuple[FakeUser, str]:
-    """Invite and join through the bot; returns the person and their pseudonym."""
-    invite = await _send(h, admin, f"/invite {role}")
-    code = re.search(r"/join (\w+)", invite)
-    assert code, invite
-    person = h.user(user_id, first_name=f"{role} {user_id}")
-    await _send(h, person, f"/join {code.group(1)}")
-    welcome = person.chat.last_from_bot()
-    assert welcome is not None and "Welcome to the team." in (welcome.text or ""), person.chat.texts()
-    name = re.search(r"Requesters will see you as (.+?)\.", welcome.text or "")
-    assert name
+async def _join(h: Harness, admin: Person, user_id: int, role: str) -> tuple[Person, str]:
+    """Invite and join through the bot; returns the person and the pseudonym their welcome names."""
+    person = await join(h, admin, user_id, role)
+    name = re.search(r"Requesters will see you as (.+?)\.", person.last())
+    assert name, person.texts()
     return person, name.group(1)
 
 
-async def _stats(h: Harness, user: FakeUser, button: str) -> tuple[str, bytes]:
+async def _stats(h: Harness, user: Person, button: str) -> tuple[str, bytes]:
     """/stats, press a period; returns the summary (every message after the chart) and the chart's PNG."""
     photos_before = len(h.world.calls_of("sendPhoto"))
-    assert await _send(h, user, "/stats") == "Statistics: choose a period."
-    await _press(h, user, button)
+    await user.send("/stats")
+    assert user.last() == "Statistics: choose a period."
+    await user.press(button)
     photos = h.world.calls_of("sendPhoto")[photos_before:]
     assert len(photos) == 1 and photos[0].ok, photos
     sent = photos[0].result
-    after = [m for m in user.chat.visible() if m.message_id > sent["message_id"]]
+    after = [m for m in user.visible() if m.message_id > sent["message_id"]]
     assert after and all(m.from_bot and m.kind == "text" for m in after)
     return "\n\n".join(m.text for m in after), h.world.file(sent["photo"][-1]["file_id"]).data
 
@@ -206,7 +190,7 @@ def _answers(user_id: int) -> IntakeAnswers:
     )
 
 
-async def _scripted_helpline(h: Harness) -> tuple[FakeUser, FakeUser, FakeUser]:
+async def _scripted_helpline(h: Harness) -> tuple[Person, Person, Person]:
     """13 requests, 10 claimed (6 at once, 4 two hours later), 7 closed, 1 erased by its requester."""
     clock.travel(_next_monday_morning())
     admin = await _admin(h)
@@ -216,23 +200,23 @@ async def _scripted_helpline(h: Harness) -> tuple[FakeUser, FakeUser, FakeUser]:
     codes: dict[int, str] = {}
     for user_id in range(1001, 1014):
         language = "ru" if user_id >= 1011 else "en"
-        person = Requester(h, h.user(user_id, language_code=language), language)
-        codes[user_id] = await person.submit(_answers(user_id))
+        person = h.person(user_id, language_code=language)
+        codes[user_id] = await submit(person, _answers(user_id))
         if user_id == 1013:
             await person.send("/forget")
             await person.press("Yes, erase everything")
             assert person.last() == person.t("Everything is erased. If you need help again, send /start.")
 
     for user_id in range(1001, 1007):
-        await _send(h, vera, f"/claim {codes[user_id]}")
+        await vera.send(f"/claim {codes[user_id]}")
     clock.travel(timedelta(hours=2))
     for user_id in range(1007, 1011):
-        await _send(h, vera, f"/claim {codes[user_id]}")
+        await vera.send(f"/claim {codes[user_id]}")
     outcomes = {1001: "Helped to leave", 1006: "Legal consultation", 1007: "No response"}
     for user_id in range(1001, 1008):
-        await _send(h, vera, f"/close {codes[user_id]}")
-        await _press(h, vera, outcomes.get(user_id, "Helped to leave"))
-        assert vera.chat.last_from_bot().text == f"{codes[user_id]} is closed. Thank you."  # type: ignore[union-attr]
+        await vera.send(f"/close {codes[user_id]}")
+        await vera.press(outcomes.get(user_id, "Helped to leave"))
+        assert vera.last() == f"{codes[user_id]} is closed. Thank you."
     return admin, vera, cora
 
 
@@ -281,56 +265,50 @@ async def test_only_coordinators_and_admins_get_statistics(harness_any_db: Harne
     admin = await _admin(h)
     vera, _ = await _join(h, admin, 2001, "volunteer")
     cora, cora_name = await _join(h, admin, 2002, "coordinator")
-    stranger = h.user(3001, first_name="Stranger")
-    requester = Requester(h, h.user(1001))
-    await requester.submit()
+    stranger = h.person(3001, first_name="Stranger")
+    requester = h.person(1001)
+    await submit(requester)
 
-    for user in (vera, stranger, requester.user):
-        assert await _send(h, user, "/stats") == UNKNOWN
+    for user in (vera, stranger, requester):
+        await user.send("/stats")
+        assert user.last() == UNKNOWN
 
     # A forged period button, on whatever bot message they have, gets no statistics either.
-    for user in (vera, stranger, requester.user):
-        last = user.chat.last_from_bot()
+    for user in (vera, stranger, requester):
+        last = user.last_from_bot()
         assert last is not None
-        update = user.press_data(last.message_id, StatsPeriod(period=Period.ALL).pack())
-        await h.settle()
-        assert h.world.callback_answers[update["callback_query"]["id"]].text == STALE
+        pressed = await user.press_data(last.message_id, StatsPeriod(period=Period.ALL).pack())
+        assert pressed.answer.text == STALE
     # A coordinator's old buttons stop working when they are removed from the team.
-    await _send(h, cora, "/stats")
-    await _send(h, admin, "/revoke")
-    await _press(h, admin, f"✖ {cora_name}")
-    update = cora.press("All time")
-    await h.settle()
-    assert h.world.callback_answers[update["callback_query"]["id"]].text == STALE
+    await cora.send("/stats")
+    await admin.send("/revoke")
+    await admin.press(f"✖ {cora_name}")
+    pressed = await cora.press("All time")
+    assert pressed.answer.text == STALE
     # A forged period that does not exist is nobody's statistics.
-    await _send(h, admin, "/stats")
-    last = admin.chat.last_from_bot()
+    await admin.send("/stats")
+    last = admin.last_from_bot()
     assert last is not None
-    update = admin.press_data(last.message_id, "stats:forever")
-    await h.settle()
-    assert h.world.callback_answers[update["callback_query"]["id"]].text == STALE
+    pressed = await admin.press_data(last.message_id, "stats:forever")
+    assert pressed.answer.text == STALE
 
     assert h.world.calls_of("sendPhoto") == []
-    for user in (vera, stranger, requester.user, cora, admin):
-        assert not any("Statistics for" in text for text in user.chat.texts())
+    for user in (vera, stranger, requester, cora, admin):
+        assert not any("Statistics for" in text for text in user.texts())
 
 
 async def test_stats_in_the_coordinators_language(harness: Harness) -> None:
     h = harness
     admin = await _admin(h)
-    invite = await _send(h, admin, "/invite coordinator")
-    code = re.search(r"/join (\w+)", invite)
-    assert code
-    olena = h.user(2003, language_code="uk", first_name="Olena")
-    await _send(h, olena, f"/join {code.group(1)}")
+    olena = h.person(2003, language_code="uk", first_name="Olena")
+    await accept(olena, await invite(admin, "coordinator"))
     i18n = h.app.i18n
-    olena.send("/stats")
-    await h.settle()
-    assert olena.chat.last_from_bot().text == i18n.gettext("Statistics: choose a period.", locale="uk")  # type: ignore[union-attr]
-    await _press(h, olena, i18n.gettext("Last 12 weeks", locale="uk"))
-    caption = [m for m in olena.chat.visible() if m.kind == "photo"][-1].text
+    await olena.send("/stats")
+    assert olena.last() == i18n.gettext("Statistics: choose a period.", locale="uk")
+    await olena.press(i18n.gettext("Last 12 weeks", locale="uk"), translate=False)
+    caption = [m for m in olena.visible() if m.kind == "photo"][-1].text
     assert caption.startswith(i18n.gettext("Statistics for the last 12 weeks", locale="uk"))
-    assert i18n.gettext("Open right now", locale="uk") in (olena.chat.last_from_bot().text or "")  # type: ignore[union-attr]
+    assert i18n.gettext("Open right now", locale="uk") in olena.last()
 
 
 # -- the chart -------------------------------------------------------------------------------------

@@ -9,8 +9,8 @@ from pathlib import Path
 from bot.app import admin_notices
 from storage import clock
 from tests.support.harness import Harness, restart, start_harness
-from tests.support.intake import Requester
-from tests.support.team import Member, admin, join, pseudonym_of, revoke
+from tests.support.intake import submit
+from tests.support.team import admin, join, pseudonym_of, revoke
 
 BAD = "A pseudonym is 2 to 32 letters, digits, spaces or dashes."
 MIXED = "A pseudonym uses the letters of one alphabet only: mixed ones can imitate another name."
@@ -39,13 +39,13 @@ async def test_pseudonyms_are_normalised_and_cannot_imitate_anyone(harness_any_d
     await ivan.send("/pseudonym Олень")  # Cyrillic, and looks like nobody
     assert ivan.last() == "Requesters will now see you as Олень."
 
-    person = Requester(h, h.user(1001))
-    code = await person.submit()
+    person = h.person(1001)
+    code = await submit(person)
     await vera.send(f"/claim {code}")
     await vera.send(f"/reply {code} Hello")
     assert person.last() == "Volunteer Night Owl:\nHello"
     await boss.send("/revoke")
-    labels = [label for row in (boss.user.chat.last_from_bot().buttons or []) for label in row]  # type: ignore[union-attr]
+    labels = [label for row in (boss.last_from_bot().buttons or []) for label in row]  # type: ignore[union-attr]
     assert len(labels) == len(set(labels)) and "✖ Night Owl" in labels
 
 
@@ -53,7 +53,7 @@ async def test_an_admin_named_in_settings_stays_revoked_across_restarts(tmp_path
     h = await start_harness(tmp_path / "data", admin_ids=(9001, 9002))
     try:
         boss = await admin(h)
-        second = Member(h, h.user(9002, first_name="Second admin"))
+        second = h.person(9002, first_name="Second admin")
         await second.send("/help")
         assert "Admins" in second.last()
         name = await pseudonym_of(h, 9002)
@@ -62,7 +62,6 @@ async def test_an_admin_named_in_settings_stays_revoked_across_restarts(tmp_path
         assert second.last() == UNKNOWN
 
         h = await restart(h)  # TROPA_ADMIN_IDS still names them
-        boss.h = second.h = h
         await second.send("/queue")
         assert second.last() == UNKNOWN
         assert admin_notices(h.app.admins) == [
@@ -76,7 +75,6 @@ async def test_an_admin_named_in_settings_stays_revoked_across_restarts(tmp_path
         assert invite
         await second.send(f"/join {invite.group(1)}")
         h = await restart(h)
-        boss.h = second.h = h
         await second.send("/help")
         assert "Admins" in second.last()
         assert admin_notices(h.app.admins) == []

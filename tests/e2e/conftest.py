@@ -21,13 +21,19 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
+from aiogram.utils.i18n import I18n
 
-from tests.e2e.emulator import BotApiEmulator
-from tests.e2e.process import TOKEN, BotProcess, bot_environment
-from tests.support.telegram import FakeTelegram
+from bot.i18n import create_i18n
+from testkit.process import BotProcess, bot_environment
+from testkit.settings import TOKEN
+from testkit.telegram import BotApiEmulator, FakeTelegram, Json
+
+T = TypeVar("T")
+I18N: I18n = create_i18n()
+WAIT = 20.0  # seconds: generous for a loaded 2-core machine; waits end as soon as the bot has answered
 
 # -- canaries ------------------------------------------------------------------------------------------
 
@@ -110,7 +116,9 @@ def canaries() -> CanaryLedger:
 
 @dataclass
 class LiveBot:
-    """The running bot as a test sees it: the world it talks to, its process, its data."""
+    """The running bot as a test sees it: the world it talks to, its process, its data. It is the world's
+    responder: a person who acts waits until the bot has committed what the action changed and the person
+    sees the answer (people are slower than a commit)."""
 
     world: FakeTelegram
     process: BotProcess
@@ -169,6 +177,48 @@ class LiveBot:
             if loop.time() > deadline:
                 raise TimeoutError(f"update {update_id} was not handled within {timeout}s:\n{self.process.tail()}")
             await asyncio.sleep(0.02)
+
+    # -- as the world's responder (testkit.telegram.Responder) -----------------------------------------
+
+    async def after(self, update: Json, until: Callable[[], object] | None) -> None:
+        """A press: until the bot answered it. A message: until the bot committed its handling and, unless
+        ``until`` says what to wait for, sent something newer into that chat."""
+        if "callback_query" in update:
+            query_id = update["callback_query"]["id"]
+            await self.wait(lambda: self.world.callback_queries[query_id].answer, None)
+        if not any(kind in update for kind in ("message", "edited_message", "callback_query")):
+            return  # an update the bot does not ask Telegram for (my_chat_member): nothing to wait for
+        await self.wait_handled(update["update_id"])
+        if until is None and "message" in update:
+            until = self._answered_after(update["message"])
+        if until is not None:
+            await self.wait(until, None)
+
+    def _answered_after(self, message: Json) -> Callable[[], bool]:
+        """Whether the bot shows something newer than ``message`` in its chat."""
+        messages = self.world.stored_chat(message["chat"]["id"]).messages
+        sent = message["message_id"]
+        return lambda: any(i > sent and m.from_bot and not m.deleted for i, m in messages.items())
+
+    async def wait(self, predicate: Callable[[], T], timeout: float | None) -> T:  # noqa: ASYNC109
+        """``world.wait_for`` with what a failing scenario needs to be understood: every chat, the last
+        answers to presses, and the bot's log."""
+        try:
+            return await self.world.wait_for(predicate, timeout=timeout or WAIT)
+        except TimeoutError as error:
+            chats = {
+                f"{user.id} ({user.language_code})": [
+                    (m.message_id, m.text[:120]) for m in self.world.chat(user.id).visible()
+                ]
+                for user in self.world.users.values()
+            }
+            answers = [(q.id[-4:], q.data, q.answer) for q in list(self.world.callback_queries.values())[-3:]]
+            raise AssertionError(
+                f"{error}\nchats: {chats}\nlast callback answers: {answers}\nbot log:\n{self.process.tail(25)}"
+            ) from None
+
+    def translate(self, text: str, language: str) -> str:
+        return I18N.gettext(text, locale=language)
 
     async def close(self) -> None:
         if self._pg is not None:
@@ -262,6 +312,7 @@ async def live(
     log_dir.mkdir()
     process = BotProcess(bot_environment(base_url, data_dir, database_url), log_dir, cwd=tmp_path)
     bot = LiveBot(world, process, data_dir, tmp_path / "snapshots", database_url)
+    world.responder = bot
     for place in (data_dir, log_dir, bot.snapshot_dir):
         canaries.watch(place)
     canaries.scenarios.append(request.node.nodeid)

@@ -8,203 +8,54 @@ canaries in what people type; the last test proves none reached the data files o
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import re
-from collections.abc import Callable
-from typing import Any, TypeVar
 
 import pytest
 
-from bot.i18n import create_i18n
+from testkit.process import tropa_executable
+from testkit.settings import ADMIN_ID
+from testkit.telegram import Person
 from tests.e2e.conftest import CanaryLedger, LiveBot, find_canaries
-from tests.e2e.process import ADMIN_ID, tropa_executable
-from tests.support.telegram import CallbackAnswer, FakeUser, ViewMessage
+from tests.support.intake import (
+    IntakeAnswers,
+    confirm,
+    confirmations,
+    hygiene_done,
+    reach_review,
+    walk_to_documents,
+)
+from tests.support.team import accept, card, invite
 
 pytestmark = pytest.mark.e2e
 
-I18N = create_i18n()
 UNKNOWN = "I don't know that command. /help lists what I can do."
 STALE = "That button belongs to an earlier message."
 ERASED = "Everything is erased. If you need help again, send /start."
-CODE = re.compile(r"R-[0-9A-Z]{6}")
-WAIT = 20.0  # seconds: generous for a loaded 2-core machine; waits end as soon as the bot has answered
 
 
-class Person:
-    """Someone using the live bot. Every action waits until the bot has committed what the action changed
-    and the person sees the answer: people are slower than a commit (for a person who is not, see
-    ``test_a_quick_second_press_is_not_lost``)."""
-
-    def __init__(self, live: LiveBot, user: FakeUser, language: str = "en") -> None:
-        self.live = live
-        self.world = live.world
-        self.user = user
-        self.language = language
-
-    def t(self, label: str) -> str:
-        """``label`` as this person sees it, from the bot's own catalogs."""
-        return I18N.gettext(label, locale=self.language)
-
-    # -- what they see --------------------------------------------------------------------------------
-
-    def visible(self) -> list[ViewMessage]:
-        return self.user.chat.visible()
-
-    def last(self) -> str:
-        message = self.user.chat.last_from_bot()
-        return message.text if message else ""
-
-    def bot_messages_after(self, message_id: int) -> list[ViewMessage]:
-        return [m for m in self.visible() if m.from_bot and m.message_id > message_id]
-
-    def ever_received(self, fragment: str) -> list[ViewMessage]:
-        """Bot messages containing ``fragment``, deleted ones included: what arrived, not what is left."""
-        return [m for m in self.user.chat.all_messages() if m.from_bot and fragment in m.text]
-
-    def delivered(self, fragment: str) -> list[dict[str, Any]]:
-        """Every message Telegram accepted for this chat whose text (as sent) contains ``fragment``."""
-        return [
-            call.result
-            for call in self.world.calls_of("sendMessage")
-            if call.ok and call.result["chat"]["id"] == self.user.id and fragment in call.result.get("text", "")
-        ]
-
-    def buttons(self) -> list[str]:
-        message = self.user.chat.last_from_bot()
-        return [label for row in (message.buttons if message else []) for label in row]
-
-    # -- what they do ---------------------------------------------------------------------------------
-
-    async def wait(self, predicate: Callable[[], Any], timeout: float = WAIT) -> Any:  # noqa: ASYNC109
-        try:
-            return await self.world.wait_for(predicate, timeout=timeout)
-        except TimeoutError as error:
-            chats = {
-                f"{user.id} ({user.language_code})": [(m.message_id, m.text[:120]) for m in user.chat.visible()]
-                for user in self.world.users.values()
-            }
-            answers = [(q.id[-4:], q.data, q.answer) for q in list(self.world.callback_queries.values())[-3:]]
-            raise AssertionError(
-                f"{error}\nchats: {chats}\nlast callback answers: {answers}\nbot log:\n{self.live.process.tail(25)}"
-            ) from None
-
-    async def send(self, text: str, until: Callable[[], Any] | None = None) -> int:
-        """Send ``text``; wait until the bot is done with it and ``until`` holds (default: any new message
-        from the bot). Returns the message id."""
-        update = self.user.send(text)
-        sent = int(update["message"]["message_id"])
-        await self.live.wait_handled(update["update_id"])
-        await self.wait(until or (lambda: self.bot_messages_after(sent)))
-        return sent
-
-    async def reply(self, message_id: int, text: str, until: Callable[[], Any]) -> int:
-        update = self.user.reply(message_id, text)
-        await self.live.wait_handled(update["update_id"])
-        await self.wait(until)
-        return int(update["message"]["message_id"])
-
-    async def press(
-        self,
-        label: str,
-        *,
-        translate: bool = True,
-        message_id: int | None = None,
-        until: Callable[[], Any] | None = None,
-    ) -> CallbackAnswer:
-        """Press a button by its (translated) label; wait until the bot answered the press (and ``until``)."""
-        update = self.user.press(self.t(label) if translate else label, message_id)
-        return await self.answered(update, until)
-
-    async def press_data(self, message_id: int, data: str) -> CallbackAnswer:
-        return await self.answered(self.user.press_data(message_id, data), None)
-
-    async def answered(self, update: dict[str, Any], until: Callable[[], Any] | None) -> CallbackAnswer:
-        query_id = update["callback_query"]["id"]
-        answer: CallbackAnswer = await self.wait(lambda: self.world.callback_queries[query_id].answer)
-        await self.live.wait_handled(update["update_id"])
-        if until is not None:
-            await self.wait(until)
-        return answer
-
-
-P = TypeVar("P", bound=Person)
-
-
-class Requester(Person):
-    async def walk_to_review(self, description: str) -> None:
-        await self.send("/start", until=lambda: "Choose your language" in self.last())
-        await self.press(
-            {"ru": "Русский", "uk": "Українська", "en": "English"}[self.language],
-            translate=False,
-            until=lambda: self.t("Before we start: your safety") in self.last(),
-        )
-        await self.press("I understand, continue")
-        await self.press("I agree")
-        assert self.last() == self.t("Who is asking for help?")
-        for label in ("I am asking for myself", "Mobilised", "Belarus", "Internal passport", "Done", "No"):
-            await self.press(label)
-        await self.press("This week")
-        await self.press("Leaving the country")
-        await self.press("Done")
-        assert self.t("Skip") in self.buttons()  # the description question
-        await self.send(description, until=lambda: self.t("Please check your answers") in self.last())
-
-    async def walk_to_documents(self) -> None:
-        """In English, up to the documents question (the first multi-select)."""
-        await self.send("/start", until=lambda: "Choose your language" in self.last())
-        await self.press("English", until=lambda: "I understand, continue" in self.buttons())
-        for label in ("I understand, continue", "I agree", "I am asking for myself", "Mobilised", "Belarus"):
-            await self.press(label)
-
-    async def submit(self) -> str:
-        answer = await self.press("Submit", until=lambda: self.confirmations())
-        assert answer.text == self.t("Sent.")
-        (confirmation,) = self.confirmations()
-        match = CODE.search(confirmation.text)
-        assert match, confirmation.text
-        return match.group(0)
-
-    def confirmations(self) -> list[ViewMessage]:
-        return self.ever_received(self.t("Your request is sent."))
-
-    async def hygiene_done(self) -> None:
-        """After submitting, the chat is cleaned through the outbox: wait until only the confirmation is left."""
-        await self.wait(lambda: [m.text for m in self.visible()] == [m.text for m in self.confirmations()])
-
-
-class Member(Person):
-    """Someone on the team. The admin in settings must send /start before the bot can write to them."""
-
-    async def invite(self, role: str) -> str:
-        sent = await self.send(f"/invite {role}")
-        (invite,) = self.bot_messages_after(sent)
-        match = re.search(r"/join (\S+)", invite.text)
-        assert match and invite.protected, invite
-        return match.group(1)
-
-    def card(self, code: str) -> ViewMessage | None:
-        """The triage card for ``code`` with its Claim button, if it is on screen."""
-        return next((m for m in self.visible() if code in m.text and m.buttons), None)
-
-
-def person(live: LiveBot, cls: type[P], user_id: int, language: str, ledger: CanaryLedger) -> P:
+def person(live: LiveBot, user_id: int, language: str, ledger: CanaryLedger) -> Person:
     """A new Telegram user whose names are canaries (the bot must never store or log them)."""
     first_name = ledger.plant("cyrillic" if language == "ru" else "text")
-    user = live.world.user(user_id, first_name=first_name, username=ledger.plant("username"), language_code=language)
-    return cls(live, user, language)
+    username = ledger.plant("username")
+    return live.world.person(user_id, first_name=first_name, username=username, language_code=language)
 
 
-async def team(live: LiveBot, ledger: CanaryLedger, *roles: str) -> tuple[Member, list[Member]]:
+async def walk_to_review(requester: Person, description: str) -> None:
+    """The intake with one document and one need, up to the review of ``description``."""
+    answers = IntakeAnswers(documents=["Internal passport"], help=["Leaving the country"], description=description)
+    await reach_review(requester, answers)
+
+
+async def team(live: LiveBot, ledger: CanaryLedger, *roles: str) -> tuple[Person, list[Person]]:
     """The admin from settings, and one new member per role in ``roles``, each joined by invite."""
-    admin = person(live, Member, ADMIN_ID, "en", ledger)
+    admin = person(live, ADMIN_ID, "en", ledger)
     await admin.send("/start")
     members = []
     for index, role in enumerate(roles):
-        code = await admin.invite(role)
-        member = person(live, Member, 2001 + index, "en", ledger)
-        await member.send(f"/join {code}", until=lambda m=member: m.t("Welcome to the team.") in m.last())
-        # The spent code is deleted once the join has committed (deletions go out after the commit).
-        await member.wait(lambda m=member, c=code: f"/join {c}" not in [v.text for v in m.visible()])
+        member = person(live, 2001 + index, "en", ledger)
+        await accept(member, await invite(admin, role))
         members.append(member)
     return admin, members
 
@@ -224,9 +75,9 @@ async def test_a_request_from_intake_in_russian_to_close(live: LiveBot, canaries
     pseudonym = canaries.plant("pseudonym")
     await vera.send(f"/pseudonym {pseudonym}", until=lambda: pseudonym in vera.last())
 
-    olga = person(live, Requester, 1001, "ru", canaries)
+    olga = person(live, 1001, "ru", canaries)
     description = f"{canaries.plant('cyrillic')} <b>нас</b> & {canaries.plant()}"
-    await olga.walk_to_review(description)
+    await walk_to_review(olga, description)
     review = olga.last()
     assert f"{olga.t('Urgency')}: {olga.t('This week')}" in review and description in review
 
@@ -235,20 +86,20 @@ async def test_a_request_from_intake_in_russian_to_close(live: LiveBot, canaries
     assert olga.last() == olga.t("How urgent is it?")
     await olga.press("Danger within 48 hours", until=lambda: olga.t("Please check your answers") in olga.last())
     assert f"{olga.t('Urgency')}: {olga.t('Danger within 48 hours')}" in olga.last()
-    code = await olga.submit()
-    await olga.hygiene_done()
+    code = await confirm(olga)
+    await hygiene_done(olga)
 
     # Every member of the team gets a triage card; the volunteer takes the request by command.
-    await vera.wait(lambda: vera.card(code))
-    card = vera.card(code)
-    assert card is not None and card.buttons == [[vera.t("Claim")]] and description not in card.text
+    await vera.wait(lambda: card(vera, code))
+    triage = card(vera, code)
+    assert triage is not None and triage.buttons == [[vera.t("Claim")]] and description not in triage.text
     full_heading = vera.t("Request {code}").format(code=code)
     await vera.send(f"/claim {code}", until=lambda: vera.ever_received(full_heading))
     (full,) = vera.ever_received(full_heading)
     assert description in full.text and full.protected
     taken = olga.t("A volunteer has taken your request {code}.").format(code=code)
     await olga.wait(lambda: olga.ever_received(taken))
-    await vera.wait(lambda: vera.card(code) is None)  # the card lost its Claim button
+    await vera.wait(lambda: card(vera, code) is None)  # the card lost its Claim button
 
     question = f"{canaries.plant()} — are you safe right now?"
     await vera.send(f"/reply {code} {question}", until=lambda: olga.ever_received(question))
@@ -258,7 +109,7 @@ async def test_a_request_from_intake_in_russian_to_close(live: LiveBot, canaries
     answer = f"{canaries.plant('cyrillic')}, да, пока в безопасности"
     await olga.send(answer, until=lambda: vera.ever_received(answer))
     (relayed,) = vera.ever_received(answer)
-    assert relayed.text == f"{code}:\n{answer}" and relayed.protected and not relayed.forwarded
+    assert relayed.text == f"{code}:\n{answer}" and relayed.protected and not live.world.forwards()
 
     follow_up = f"{canaries.plant()} keep your phone charged"
     await vera.reply(relayed.message_id, follow_up, until=lambda: olga.ever_received(follow_up))
@@ -282,9 +133,9 @@ async def test_a_request_from_intake_in_russian_to_close(live: LiveBot, canaries
         ),
     )
 
-    assert len(olga.confirmations()) == 1
+    assert len(confirmations(olga)) == 1
     assert len(olga.ever_received(question)) == len(olga.ever_received(follow_up)) == 1
-    assert not live.world.forwarded_messages()
+    assert not live.world.forwards()
     no_errors_logged(live)
 
 
@@ -303,30 +154,30 @@ async def test_a_request_from_intake_in_russian_to_close(live: LiveBot, canaries
 )
 async def test_a_quick_second_press_is_not_lost(live: LiveBot, canaries: CanaryLedger) -> None:
     """People tick a multi-select quickly: the next tap comes as soon as the first tick shows."""
-    kim = person(live, Requester, 1006, "en", canaries)
-    await kim.walk_to_documents()
-    first = kim.user.press("Internal passport")
+    kim = person(live, 1006, "en", canaries)
+    await walk_to_documents(kim)
+    first = await kim.press("Internal passport", wait=False)
     await kim.wait(lambda: "✅ Internal passport" in kim.buttons())
-    second = kim.user.press("Valid foreign passport")
-    for update in (first, second):
-        await live.wait_handled(update["update_id"])
-    await kim.wait(lambda: live.world.callback_queries[second["callback_query"]["id"]].answer)
+    second = await kim.press("Valid foreign passport", wait=False)
+    for action in (first, second):
+        await live.wait_handled(action.update_id)
+    await kim.wait(lambda: live.world.callback_queries[second.update["callback_query"]["id"]].answer)
     assert {"✅ Internal passport", "✅ Valid foreign passport"} <= set(kim.buttons()), kim.buttons()
 
 
 # -- 2. chat hygiene and /forget ---------------------------------------------------------------------
 
 
-async def submit_then_forget(live: LiveBot, canaries: CanaryLedger) -> Requester:
+async def submit_then_forget(live: LiveBot, canaries: CanaryLedger) -> Person:
     """A requester submits, writes once more before anyone claimed the request, then erases everything."""
-    sam = person(live, Requester, 1002, "en", canaries)
-    await sam.walk_to_review(canaries.plant())
-    code = await sam.submit()
-    await sam.hygiene_done()
+    sam = person(live, 1002, "en", canaries)
+    await walk_to_review(sam, canaries.plant())
+    code = await confirm(sam)
+    await hygiene_done(sam)
     (confirmation,) = sam.visible()
     assert confirmation.from_bot and code in confirmation.text
-    own = [m.message_id for m in sam.user.chat.all_messages() if not m.from_bot]
-    assert set(own) <= set(sam.user.chat.deleted_ids())  # /start and the description went too
+    own = [m.message_id for m in sam.all_messages() if not m.from_bot]
+    assert set(own) <= set(sam.deleted_ids())  # /start and the description went too
 
     # A message before anyone claimed the request waits, sealed, for the volunteer who will take it.
     saved = sam.t("Saved. A volunteer will see it as soon as they take your request.")
@@ -368,35 +219,35 @@ def long_poll_waiting(live: LiveBot) -> bool:
 
 
 async def test_a_killed_bot_continues_the_intake_where_it_stopped(live: LiveBot, canaries: CanaryLedger) -> None:
-    kim = person(live, Requester, 1003, "en", canaries)
-    await kim.walk_to_documents()
+    kim = person(live, 1003, "en", canaries)
+    await walk_to_documents(kim)
     assert "Internal passport" in kim.buttons()  # the documents question
 
     # The bot handles a press but never confirms it: every getUpdates after it fails, then SIGKILL.
     await kim.wait(lambda: long_poll_waiting(live))
-    toggled = kim.user.press("Internal passport")  # a multi-select toggle: handled twice, it would undo itself
+    toggled = await kim.press("Internal passport", wait=False)  # a toggle: handled twice, it would undo itself
     live.world.inject("getUpdates", "drop", times=1_000_000)
-    await kim.answered(toggled, until=lambda: "✅ Internal passport" in kim.buttons())
-    await live.wait_db(lambda: live.count("processed_updates", "update_id = ?", toggled["update_id"]))
+    await kim.after(toggled, until=lambda: "✅ Internal passport" in kim.buttons())
+    await live.wait_db(lambda: live.count("processed_updates", "update_id = ?", toggled.update_id))
     await live.process.kill()
     live.snapshot()  # the files exactly as a crash leaves them (WAL included), for the canary scan
     live.world.clear_faults()
-    assert toggled["update_id"] in [update["update_id"] for update in live.world.pending_updates()]
+    assert toggled.update_id in [update["update_id"] for update in live.world.pending_updates()]
 
     # While the bot is down the person presses the live button again; then the bot comes back.
-    second = kim.user.press("Military ID is held by the unit")
+    second = await kim.press("Military ID is held by the unit", wait=False)
     await live.process.start()
-    await kim.answered(second, until=lambda: "✅ Military ID is held by the unit" in kim.buttons())
+    await kim.after(second, until=lambda: "✅ Military ID is held by the unit" in kim.buttons())
     assert "✅ Internal passport" in kim.buttons()  # the re-delivered toggle changed nothing
     assert any(event["event"] == "update.duplicate" for event in live.log_events())
 
     # /start resumes at the same step (a fresh copy of the question), it does not start over.
-    prompt = kim.user.chat.last_from_bot()
+    prompt = kim.last_from_bot()
     assert prompt is not None
     await kim.send(
         "/start",
         until=lambda: (
-            kim.bot_messages_after(prompt.message_id) and prompt.message_id in kim.user.chat.deleted_ids()
+            kim.bot_messages_after(prompt.message_id) and prompt.message_id in kim.deleted_ids()
         ),  # the old copy goes: one live question
     )
     assert {"✅ Internal passport", "✅ Military ID is held by the unit"} <= set(kim.buttons())
@@ -405,12 +256,12 @@ async def test_a_killed_bot_continues_the_intake_where_it_stopped(live: LiveBot,
         await kim.press(label)
     await kim.send(canaries.plant(), until=lambda: "Please check your answers" in kim.last())
     assert "Documents: Internal passport, Military ID is held by the unit" in kim.last()
-    code = await kim.submit()
-    await kim.hygiene_done()
+    code = await confirm(kim)
+    await hygiene_done(kim)
 
     assert live.query("SELECT code FROM requests") == [(code,)]
-    assert [m.text for m in kim.visible()] == [m.text for m in kim.confirmations()]
-    assert len(kim.confirmations()) == 1
+    assert [m.text for m in kim.visible()] == [m.text for m in confirmations(kim)]
+    assert len(confirmations(kim)) == 1
     assert len(kim.delivered("Choose your language")) == 1  # never started over
     no_errors_logged(live, "Failed to fetch updates - %s: %s")
 
@@ -436,15 +287,15 @@ async def test_every_message_arrives_once_through_flood_control_errors_and_drops
     live: LiveBot, canaries: CanaryLedger
 ) -> None:
     _admin, (vera,) = await team(live, canaries, "volunteer")
-    rita = person(live, Requester, 1004, "en", canaries)
-    await rita.walk_to_review(canaries.plant())
+    rita = person(live, 1004, "en", canaries)
+    await walk_to_review(rita, canaries.plant())
 
     # Submitting sends the confirmation, cleans the chat and sends the triage cards, all by the outbox.
     misbehave(live, "sendMessage")
     misbehave(live, "getUpdates")
-    code = await rita.submit()
-    await rita.hygiene_done()
-    await vera.wait(lambda: vera.card(code))
+    code = await confirm(rita)
+    await hygiene_done(rita)
+    await vera.wait(lambda: card(vera, code))
     await vera.wait(lambda: not live.world.faults)  # every fault fired (polling ones included)
     assert failures(live, "sendMessage") == ["ApiError", "ApiError", "DroppedConnection"]
 
@@ -463,7 +314,7 @@ async def test_every_message_arrives_once_through_flood_control_errors_and_drops
     misbehave(live, "getUpdates")
     answers = [f"{canaries.plant()} answer {n}" for n in (1, 2, 3)]
     for text in answers:
-        vera.user.send(f"/reply {code} {text}")
+        await vera.send(f"/reply {code} {text}", wait=False)
     await rita.wait(lambda: all(rita.ever_received(text) for text in answers))
     await vera.wait(lambda: not live.world.faults)
 
@@ -479,12 +330,12 @@ async def test_every_message_arrives_once_through_flood_control_errors_and_drops
 
 
 async def test_a_stranger_gets_nothing_from_operator_commands(live: LiveBot, canaries: CanaryLedger) -> None:
-    olga = person(live, Requester, 1005, "en", canaries)
+    olga = person(live, 1005, "en", canaries)
     description = canaries.plant()
-    await olga.walk_to_review(description)
-    code = await olga.submit()
+    await walk_to_review(olga, description)
+    code = await confirm(olga)
 
-    mallory = person(live, Person, 3001, "en", canaries)
+    mallory = person(live, 3001, "en", canaries)
     commands = [
         "/queue",
         "/mine",
@@ -508,21 +359,21 @@ async def test_a_stranger_gets_nothing_from_operator_commands(live: LiveBot, can
         f"/pseudonym {canaries.plant('pseudonym')}",
     ]
     for command in commands:
-        sent = await mallory.send(command)
+        sent = (await mallory.send(command)).message_id
         assert [m.text for m in mallory.bot_messages_after(sent)] == [mallory.t(UNKNOWN)], command
 
     # A Claim button forged onto one of the bot's messages in the stranger's chat.
-    some_message = mallory.user.chat.last_from_bot()
+    some_message = mallory.last_from_bot()
     assert some_message is not None
-    forged = await mallory.press_data(some_message.message_id, f"claim:{code}")
+    forged = (await mallory.press_data(some_message.message_id, f"claim:{code}")).answer
     assert forged.text == mallory.t(STALE)
-    forged_close = await mallory.press_data(some_message.message_id, f"close:{code}:left")
+    forged_close = (await mallory.press_data(some_message.message_id, f"close:{code}:left")).answer
     assert forged_close.text == mallory.t(STALE)
 
     await live.wait_db(lambda: live.count("outbox", "failed_reason IS NULL") == 0)  # nothing left to send
     assert live.query("SELECT status, assignee_id FROM requests WHERE code = ?", code) == [("new", None)]
     assert olga.ever_received(olga.t("A volunteer has taken your request {code}.").format(code=code)) == []
-    seen = [m.text for m in mallory.user.chat.all_messages() if m.from_bot]
+    seen = [m.text for m in mallory.all_messages() if m.from_bot]
     assert seen == [mallory.t(UNKNOWN)] * len(commands)
     for text in [*seen, forged.text, forged_close.text]:
         for secret in (code, description, "Mobilised", "Belarus", "Internal passport", "This week"):
@@ -552,10 +403,10 @@ async def test_keys_rotated_and_retired_from_a_second_shell_lose_nothing(live: L
     """The operator rotates and retires keys while `tropa run` runs: the bot wraps the next request with the
     new key (never with the old one), and after a restart every request still opens."""
     _admin, (vera,) = await team(live, canaries, "volunteer")
-    first, second = person(live, Requester, 1011, "en", canaries), person(live, Requester, 1012, "en", canaries)
+    first, second = person(live, 1011, "en", canaries), person(live, 1012, "en", canaries)
     before, after = canaries.plant(), canaries.plant()
-    await first.walk_to_review(before)
-    first_code = await first.submit()
+    await walk_to_review(first, before)
+    first_code = await confirm(first)
 
     ((old,),) = live.query("SELECT value FROM meta WHERE key = 'kek.active'")
     status, out, err = await tropa_command(live, "keys", "rotate")
@@ -565,8 +416,8 @@ async def test_keys_rotated_and_retired_from_a_second_shell_lose_nothing(live: L
     status, _, err = await tropa_command(live, "keys", "retire", old)
     assert status == 2 and "no key" in err  # rotate destroyed it already: nothing can be retired twice
 
-    await second.walk_to_review(after)
-    second_code = await second.submit()
+    await walk_to_review(second, after)
+    second_code = await confirm(second)
     wrapped_with = live.query(
         "SELECT data_keys.kek_id FROM data_keys JOIN requests ON requests.id = data_keys.owner_id WHERE code = ?",
         second_code,
@@ -577,7 +428,7 @@ async def test_keys_rotated_and_retired_from_a_second_shell_lose_nothing(live: L
     await live.process.start()  # it starts: the keyring holds every key that wraps data
     for code, description in ((first_code, before), (second_code, after)):
         heading = vera.t("Request {code}").format(code=code)
-        await vera.send(f"/claim {code}", until=lambda h=heading: vera.ever_received(h))
+        await vera.send(f"/claim {code}", until=functools.partial(vera.ever_received, heading))
         (full,) = vera.ever_received(heading)
         assert description in full.text
     no_errors_logged(live)

@@ -4,9 +4,10 @@ the Telegram model through a recording session. Tests act as people and look at 
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from aiogram import Bot
 from aiogram.fsm.storage.base import BaseStorage
@@ -14,15 +15,18 @@ from aiogram.fsm.storage.base import BaseStorage
 from bot.app import App, bot_on, build_app
 from bot.log import configure_logging
 from bot.runtime import Runtime, open_runtime
-from tests.support.settings import make_settings
-from tests.support.telegram import FakeTelegram, FakeUser, InProcessClient, RecordingSession
+from testkit.settings import ADMIN_ID, TOKEN, make_settings
+from testkit.telegram import FakeTelegram, InProcessClient, Json, Person, RecordingSession
 
-TOKEN = "42:TEST-token-not-real"
-ADMIN_ID = 9001  # every harness has this admin (TROPA_ADMIN_IDS)
+__all__ = ["ADMIN_ID", "TOKEN", "Harness", "restart", "start_harness"]
+
+T = TypeVar("T")
 
 
 @dataclass
 class Harness:
+    """The bot in this process, and the world's responder: a person who acts waits until it settles."""
+
     world: FakeTelegram
     runtime: Runtime
     app: App
@@ -35,8 +39,8 @@ class Harness:
     def bot(self) -> Bot:
         return self.app.bot
 
-    def user(self, user_id: int, language_code: str = "en", **kwargs: Any) -> FakeUser:
-        return self.world.user(user_id, language_code=language_code, **kwargs)
+    def person(self, user_id: int, language_code: str = "en", **kwargs: Any) -> Person:
+        return self.world.person(user_id, language_code=language_code, **kwargs)
 
     async def settle(self) -> None:
         """Deliver every pending update, then everything the outbox has to send, until all is quiet."""
@@ -54,8 +58,27 @@ class Harness:
         return results
 
     async def close(self) -> None:
+        if self.world.responder is self:
+            self.world.responder = None
         await self.app.close()
         await self.runtime.close()
+
+    # --- as the world's responder (testkit.telegram.Responder) ----------------------------------------------
+
+    async def after(self, update: Json, until: Callable[[], object] | None) -> None:
+        """In one process the bot is done when it settles; what a test waits for must be there by then."""
+        await self.settle()
+        if until is not None:
+            assert until(), "not so once the bot settled"
+
+    async def wait(self, predicate: Callable[[], T], timeout: float | None) -> T:  # noqa: ASYNC109
+        await self.settle()
+        value = predicate()
+        assert value, "not so once the bot settled"
+        return value
+
+    def translate(self, text: str, language: str) -> str:
+        return self.app.i18n.gettext(text, locale=language)
 
 
 async def start_harness(
@@ -65,6 +88,7 @@ async def start_harness(
     inner_storage: BaseStorage | None = None,
     **settings_overrides: Any,
 ) -> Harness:
+    """The bot on a fresh (or the given) world, which it answers from now on."""
     log = io.StringIO()
     configure_logging("DEBUG", "json", log)
     world = world or FakeTelegram(token=TOKEN)
@@ -74,7 +98,9 @@ async def start_harness(
     bot, deferring = bot_on(RecordingSession(world), TOKEN)
     app = await build_app(runtime, bot, inner_storage=inner_storage, deferring=deferring)
     client = InProcessClient(world, app.dispatcher, bot)
-    return Harness(world, runtime, app, client, log, data_dir, dict(settings_overrides))
+    harness = Harness(world, runtime, app, client, log, data_dir, dict(settings_overrides))
+    world.responder = harness
+    return harness
 
 
 async def restart(harness: Harness) -> Harness:

@@ -1,14 +1,18 @@
-"""A requester walking the intake, in any language, by the labels a person sees."""
+"""A requester walking the intake, in any language, by the labels a person sees: in-process and end to end.
+
+Each step waits for the screen it leads to, so the same walk serves a bot that settles in this process and
+a bot process that answers when it answers.
+"""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
 
-from tests.support.harness import Harness
-from tests.support.telegram import FakeUser
+from testkit.telegram import Person, ViewMessage
 
 LANGUAGE_BUTTONS = {"ru": "Русский", "uk": "Українська", "en": "English"}
+CODE = re.compile(r"R-[0-9A-Z]{6}")
 
 
 @dataclass
@@ -23,77 +27,93 @@ class IntakeAnswers:
     description: str | None = "I was told we leave for the front next week."
 
 
-class Requester:
-    def __init__(self, harness: Harness, user: FakeUser, language: str = "en") -> None:
-        self.h = harness
-        self.user = user
-        self.language = language
+async def choose_language(person: Person) -> None:
+    """/start, then the person's language: the safety screen is next."""
+    await person.send("/start", until=lambda: "Choose your language" in person.last())
+    await person.press(
+        LANGUAGE_BUTTONS[person.language],
+        translate=False,
+        until=lambda: person.t("Before we start: your safety") in person.last(),
+    )
 
-    def t(self, text: str) -> str:
-        """The label a person sees in their language."""
-        return self.h.app.i18n.gettext(text, locale=self.language)
 
-    async def press(self, label: str, *, translate: bool = True) -> None:
-        self.user.press(self.t(label) if translate else label)
-        await self.h.settle()
+async def through_consent(person: Person) -> None:
+    """Up to the first question."""
+    await choose_language(person)
+    await person.press("I understand, continue")
+    await person.press("I agree")
+    assert person.last() == person.t("Who is asking for help?"), person.last()
 
-    async def send(self, text: str) -> None:
-        self.user.send(text)
-        await self.h.settle()
 
-    async def start(self) -> None:
-        await self.send("/start")
+async def answer_questions(person: Person, answers: IntakeAnswers) -> None:
+    """From the first question to the review."""
+    await person.press(answers.who)
+    await person.press(answers.status)
+    await person.press(answers.location)
+    for document in answers.documents:
+        await person.press(document)
+    await person.press("Done")
+    await person.press(answers.health)
+    await person.press(answers.urgency)
+    for need in answers.help:
+        await person.press(need)
+    await person.press("Done")
+    assert person.t("Skip") in person.buttons(), person.buttons()  # the description question
+    review = person.t("Please check your answers")
+    if answers.description is None:
+        await person.press("Skip", until=lambda: review in person.last())
+    else:
+        await person.send(answers.description, until=lambda: review in person.last())
 
-    async def choose_language(self) -> None:
-        self.user.press(LANGUAGE_BUTTONS[self.language])
-        await self.h.settle()
 
-    async def through_consent(self) -> None:
-        await self.start()
-        await self.choose_language()
-        await self.press("I understand, continue")
-        await self.press("I agree")
+async def reach_review(person: Person, answers: IntakeAnswers | None = None) -> IntakeAnswers:
+    answers = answers or IntakeAnswers()
+    await through_consent(person)
+    await answer_questions(person, answers)
+    return answers
 
-    async def answer_questions(self, answers: IntakeAnswers) -> None:
-        await self.press(answers.who)
-        await self.press(answers.status)
-        await self.press(answers.location)
-        for document in answers.documents:
-            await self.press(document)
-        await self.press("Done")
-        await self.press(answers.health)
-        await self.press(answers.urgency)
-        for need in answers.help:
-            await self.press(need)
-        await self.press("Done")
-        if answers.description is None:
-            await self.press("Skip")
-        else:
-            await self.send(answers.description)
 
-    async def reach_review(self, answers: IntakeAnswers | None = None) -> IntakeAnswers:
-        answers = answers or IntakeAnswers()
-        await self.through_consent()
-        await self.answer_questions(answers)
-        return answers
+async def walk_to_documents(person: Person) -> None:
+    """Up to the documents question (the first multi-select)."""
+    await choose_language(person)
+    for label in ("I understand, continue", "I agree", "I am asking for myself", "Mobilised", "Belarus"):
+        await person.press(label)
 
-    async def submit(self, answers: IntakeAnswers | None = None) -> str:
-        """Walk the whole intake and submit; returns the request code from the confirmation."""
-        await self.reach_review(answers)
-        await self.press("Submit")
-        return self.request_code()
 
-    def request_code(self) -> str:
-        for message in reversed(self.user.chat.visible()):
-            if message.from_bot and (match := re.search(r"R-[0-9A-Z]{6}", message.text or "")):
-                return match.group(0)
-        raise AssertionError(f"no request code visible: {self.user.chat.texts()}")
+def confirmations(person: Person) -> list[ViewMessage]:
+    """Every confirmation of a submitted request the person received, deleted ones included."""
+    return person.ever_received(person.t("Your request is sent."))
 
-    def last(self) -> str:
-        message = self.user.chat.last_from_bot()
-        assert message is not None
-        return message.text or ""
 
-    def buttons(self) -> list[str]:
-        message = self.user.chat.last_from_bot()
-        return [label for row in (message.buttons if message else []) for label in row]
+async def confirm(person: Person) -> str:
+    """Press Submit on the review; returns the request code from the one confirmation it brings."""
+    before = max((m.message_id for m in person.all_messages()), default=0)
+
+    def sent() -> list[ViewMessage]:
+        return [m for m in confirmations(person) if m.message_id > before]
+
+    pressed = await person.press("Submit", until=sent)
+    assert pressed.answer.text == person.t("Sent."), pressed.answer
+    (confirmation,) = sent()
+    match = CODE.search(confirmation.text)
+    assert match, confirmation.text
+    return match.group(0)
+
+
+async def submit(person: Person, answers: IntakeAnswers | None = None) -> str:
+    """Walk the whole intake and submit; returns the request code from the confirmation."""
+    await reach_review(person, answers)
+    return await confirm(person)
+
+
+def request_code(person: Person) -> str:
+    """The newest request code the bot shows this person."""
+    for message in reversed(person.visible()):
+        if message.from_bot and (match := CODE.search(message.text)):
+            return match.group(0)
+    raise AssertionError(f"no request code visible: {person.texts()}")
+
+
+async def hygiene_done(person: Person) -> None:
+    """After submitting, the chat is cleaned through the outbox: wait until only the confirmation is left."""
+    await person.wait(lambda: [m.text for m in person.visible()] == [m.text for m in confirmations(person)])

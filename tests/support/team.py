@@ -4,44 +4,35 @@ from __future__ import annotations
 
 import re
 
+from testkit.telegram import Person, ViewMessage
 from tests.support.harness import ADMIN_ID, Harness
-from tests.support.telegram import FakeUser
 
 
-class Member:
-    def __init__(self, harness: Harness, user: FakeUser) -> None:
-        self.h = harness
-        self.user = user
-
-    async def send(self, text: str) -> None:
-        self.user.send(text)
-        await self.h.settle()
-
-    async def press(self, label: str, message_id: int | None = None) -> None:
-        self.user.press(label, message_id)
-        await self.h.settle()
-
-    def last(self) -> str:
-        message = self.user.chat.last_from_bot()
-        return (message.text or "") if message else ""
-
-    def texts(self) -> list[str]:
-        return self.user.chat.texts()
+async def admin(h: Harness) -> Person:
+    """The admin named in settings, after the /start that lets the bot write to them."""
+    boss = h.person(ADMIN_ID, first_name="Admin")
+    await boss.send("/start")
+    return boss
 
 
-async def admin(h: Harness) -> Member:
-    member = Member(h, h.user(ADMIN_ID, first_name="Admin"))
-    await member.send("/start")
-    return member
+async def invite(inviter: Person, role: str) -> str:
+    """``/invite role``: the code of the one (protected) invitation the bot answers with."""
+    sent = await inviter.send(f"/invite {role}")
+    (invitation,) = inviter.bot_messages_after(sent.message_id)
+    match = re.search(r"/join (\w+)", invitation.text)
+    assert match and invitation.protected, invitation
+    return match.group(1)
 
 
-async def join(h: Harness, inviter: Member, user_id: int, role: str = "volunteer") -> Member:
-    await inviter.send(f"/invite {role}")
-    match = re.search(r"/join (\w+)", inviter.last())
-    assert match, inviter.last()
-    member = Member(h, h.user(user_id, first_name=f"{role.title()} {user_id}"))
-    await member.send(f"/join {match.group(1)}")
-    assert "Welcome to the team." in member.last(), member.last()
+async def accept(member: Person, code: str) -> None:
+    """``/join code``: welcomed, and the spent code deleted once the join has committed."""
+    joined = await member.send(f"/join {code}", until=lambda: member.t("Welcome to the team.") in member.last())
+    await member.wait(lambda: joined.message_id in member.deleted_ids())
+
+
+async def join(h: Harness, inviter: Person, user_id: int, role: str = "volunteer") -> Person:
+    member = h.person(user_id, first_name=f"{role.title()} {user_id}")
+    await accept(member, await invite(inviter, role))
     return member
 
 
@@ -55,17 +46,18 @@ async def pseudonym_of(h: Harness, user_id: int) -> str:
     return volunteer.pseudonym
 
 
-async def revoke(h: Harness, by: Member, member: Member) -> None:
+async def revoke(h: Harness, by: Person, member: Person) -> None:
     """An admin removes someone from the team the way the bot offers it: /revoke, then the name."""
     await by.send("/revoke")
-    await by.press(f"✖ {await pseudonym_of(h, member.user.id)}")
+    await by.press(f"✖ {await pseudonym_of(h, member.id)}")
 
 
-def mentioning(member: Member, *fragments: str) -> list[str]:
+def mentioning(member: Person, *fragments: str) -> list[str]:
     """What the bot shows in this person's chat right now that mentions any of ``fragments``, their own
     messages included (a volunteer's /reply quotes what they wrote)."""
-    return [
-        message.text or ""
-        for message in member.user.chat.visible()
-        if any(fragment in (message.text or "") for fragment in fragments)
-    ]
+    return [message.text for message in member.visible() if any(fragment in message.text for fragment in fragments)]
+
+
+def card(member: Person, code: str) -> ViewMessage | None:
+    """The triage card for ``code`` with its Claim button, if it is on screen."""
+    return next((m for m in member.visible() if code in m.text and m.buttons), None)

@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import copy
-from typing import Any, TypeVar
+from typing import Any
 
 from aiogram import Bot, Dispatcher
 from aiogram.types import Update
 
-from tests.support.telegram.world import FakeTelegram, Json
-
-Action = TypeVar("Action", Json, list[Json])
+from testkit.telegram.errors import Json
+from testkit.telegram.world import FakeTelegram
 
 
 class InProcessClient:
-    """Users act on ``world`` (which queues updates); ``deliver()`` hands them to ``dispatcher``.
+    """People act on ``world`` (which queues updates); ``deliver()`` hands them to ``dispatcher``.
 
     ``context`` is passed to every ``feed_update`` as extra handler data, next to the dispatcher's own
     ``workflow_data``. Exceptions raised by handlers propagate, so a test fails where the bot would crash.
@@ -38,11 +37,6 @@ class InProcessClient:
                 await self._feed(update)
                 delivered.append(update)
         return delivered
-
-    async def act(self, action: Action) -> Action:
-        """``await client.act(user.send("/start"))``: the action has queued its update(s); deliver them."""
-        await self.deliver()
-        return action
 
     async def deliver_again(self, update: Json) -> Any:
         """Feed an already delivered update once more, as Telegram does when a bot died before confirming."""

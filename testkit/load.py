@@ -29,10 +29,9 @@ import aiohttp
 import asyncpg
 
 from bot.runtime import open_runtime
-from tests.e2e.emulator import BotApiEmulator
-from tests.e2e.process import ADMIN_ID, BotProcess, bot_environment
-from tests.support.settings import make_settings
-from tests.support.telegram import FakeTelegram, FakeUser, NoSuchButton
+from testkit.process import BotProcess, bot_environment
+from testkit.settings import ADMIN_ID, make_settings
+from testkit.telegram import BotApiEmulator, FakeTelegram, Person
 
 WEBHOOK_PATH = "/telegram"
 GROUP_ID = -1001000000001
@@ -147,7 +146,8 @@ class Balancer:
 
 
 class People:
-    """Requesters and volunteers acting through the emulator, each waiting for the bot like a person."""
+    """Requesters and volunteers acting through the emulator, each waiting for the bot like a person: the
+    crowd's patience (how long, and what to do when a replica died under a press) on top of ``Person``."""
 
     def __init__(self, world: FakeTelegram, timeout: float) -> None:
         self.world = world
@@ -159,7 +159,7 @@ class People:
         predicate: Any,
         timeout: float | None = None,  # noqa: ASYNC109 - a deadline for a predicate, not one awaitable
         *,
-        chat: FakeUser | None = None,
+        chat: Person | None = None,
     ) -> Any:
         """Wait for ``predicate``, re-checked on every change in the world, or only on changes to ``chat``'s
         chat (and once a second) when it looks at that chat alone."""
@@ -168,13 +168,13 @@ class People:
             return await self.world.wait_for(predicate, timeout=timeout, interval=0.05)
         return await self.world.wait_for(predicate, timeout=timeout, interval=1.0, chat_id=chat.id)
 
-    def _look(self, user: FakeUser) -> tuple[Any, ...]:
-        chat = self.world._chat_state(user.id)
+    def _look(self, user: Person) -> tuple[Any, ...]:
+        chat = self.world.stored_chat(user.id)
         last = [chat.messages[i] for i in sorted(chat.messages)[-3:]]
         return (chat.next_message_id, *((m.message_id, m.deleted, m.data.get("edit_date")) for m in last))
 
     async def press(
-        self, user: FakeUser, label: str, message_id: int | None = None, look_for: float | None = None
+        self, user: Person, label: str, message_id: int | None = None, look_for: float | None = None
     ) -> str:
         """Press and wait for the answer. A press handled only after a replica died can be past Telegram's
         15 seconds for answering it: then, as a person would, wait for the chat to change instead. A press
@@ -184,8 +184,10 @@ class People:
         text = ""
         for _ in range(3):
             before = self._look(user)
-            # Buttons come with the screen the bot shows after committing; a person presses what is there.
-            update = await self.until(lambda: self._press_if_shown(user, label, message_id), look_for, chat=user)
+            # Buttons come with the screen the bot shows after committing; a person presses what is there
+            # (at once: nothing runs between seeing the button and pressing it).
+            await self.until(lambda: user.can_press(label, message_id), look_for, chat=user)
+            update = (await user.press(label, message_id, translate=False, wait=False)).update
             self.sent.setdefault(user.id, []).append(int(update["update_id"]))
             query = update["callback_query"]["id"]
             try:
@@ -204,8 +206,8 @@ class People:
             await asyncio.sleep(0.2)
         return text
 
-    def _newer_button(self, user: FakeUser, label: str, pressed: int) -> bool:
-        messages = self.world._chat_state(user.id).messages
+    def _newer_button(self, user: Person, label: str, pressed: int) -> bool:
+        messages = self.world.stored_chat(user.id).messages
         return any(
             button.get("text") == label
             for message_id, message in messages.items()
@@ -214,20 +216,13 @@ class People:
             for button in row
         )
 
-    @staticmethod
-    def _press_if_shown(user: FakeUser, label: str, message_id: int | None) -> dict[str, Any] | None:
-        try:
-            return user.press(label, message_id)
-        except NoSuchButton:
-            return None
-
-    async def send(self, user: FakeUser, text: str, reply: Any = None) -> str:
+    async def send(self, user: Person, text: str, reply: Any = None) -> str:
         """Send ``text`` and wait for the bot's next message (the first that ``reply(text)`` accepts, when
         given: other messages, relays say, may arrive in between); returns its text."""
-        update = user.send(text)
-        self.sent.setdefault(user.id, []).append(int(update["update_id"]))
-        sent = update["message"]["message_id"]
-        chat = self.world._chat_state(user.id)
+        action = await user.send(text, wait=False)
+        self.sent.setdefault(user.id, []).append(action.update_id)
+        sent = action.message_id
+        chat = self.world.stored_chat(user.id)
 
         def answered() -> str | None:
             for message_id, message in chat.messages.items():
@@ -237,19 +232,19 @@ class People:
 
         return str(await self.until(answered, chat=user))
 
-    def texts(self, user: FakeUser) -> list[str]:
+    def texts(self, user: Person) -> list[str]:
         # Read the emulator's records directly: building full message views on every poll of every
         # volunteer's long chat made the driver, not the bot, the bottleneck of the load test.
-        messages = self.world._chat_state(user.id).messages.values()
+        messages = self.world.stored_chat(user.id).messages.values()
         return [m.text or "" for m in messages if m.from_bot and not m.deleted]
 
     @staticmethod
-    def ever_shown(user: FakeUser) -> list[str]:
+    def ever_shown(user: Person) -> list[str]:
         """Everything the bot ever put in this chat, deleted or not (hygiene deletes after a close)."""
-        return [m.text or "" for m in user.chat.all_messages() if m.from_bot]
+        return [m.text for m in user.all_messages() if m.from_bot]
 
 
-async def _requester(people: People, user: FakeUser, n: int, state: dict[str, Any]) -> None:
+async def _requester(people: People, user: Person, n: int, state: dict[str, Any]) -> None:
     await people.send(user, "/start")
     for label in ("English", "I understand, continue", "I agree", "I am asking for myself", "Mobilised"):
         await people.press(user, label)
@@ -261,17 +256,19 @@ async def _requester(people: People, user: FakeUser, n: int, state: dict[str, An
     confirmation = await people.until(
         lambda: next((t for t in people.texts(user) if "Your request is sent." in t), None), timeout=120, chat=user
     )
-    code = re.search(r"R-[0-9A-Z]{6}", confirmation).group(0)  # type: ignore[union-attr]
+    found = re.search(r"R-[0-9A-Z]{6}", confirmation)
+    assert found is not None, confirmation
+    code = found.group(0)
     state["codes"][n] = code
-    user.send(f"hello-{n}-{state['canary']}")
+    await user.send(f"hello-{n}-{state['canary']}", wait=False)
     await people.until(lambda: any(f"answer-{code}" in t for t in people.texts(user)), timeout=240, chat=user)
-    user.send(f"thanks-{n}")
+    await user.send(f"thanks-{n}", wait=False)
     await people.until(lambda: any("is closed" in t for t in people.texts(user)), timeout=240, chat=user)
     state["completed"].add(n)
     state["completed_at"].append(time.perf_counter())
 
 
-async def _volunteer(people: People, user: FakeUser, state: dict[str, Any], stop: asyncio.Event) -> None:
+async def _volunteer(people: People, user: Person, state: dict[str, Any], stop: asyncio.Event) -> None:
     cases: list[asyncio.Task[None]] = []
     mine: set[str] = set()
     try:
@@ -284,7 +281,7 @@ async def _volunteer(people: People, user: FakeUser, state: dict[str, Any], stop
 
 async def _work_the_queue(
     people: People,
-    user: FakeUser,
+    user: Person,
     state: dict[str, Any],
     stop: asyncio.Event,
     cases: list[asyncio.Task[None]],
@@ -305,7 +302,7 @@ class _WaitedInVain(Exception):
 
 
 async def _claim_one(
-    people: People, user: FakeUser, state: dict[str, Any], cases: list[asyncio.Task[None]], mine: set[str]
+    people: People, user: Person, state: dict[str, Any], cases: list[asyncio.Task[None]], mine: set[str]
 ) -> None:
     try:
         listing = await people.send(user, "/queue", reply=lambda t: t.startswith("Waiting:") or "queue is empty" in t)
@@ -341,24 +338,24 @@ async def _claim_one(
     await asyncio.sleep(1.0)
 
 
-def _shown_request(people: People, user: FakeUser, code: str) -> bool:
+def _shown_request(people: People, user: Person, code: str) -> bool:
     return any(t.startswith(f"Request {code}") for t in people.texts(user))
 
 
-async def _case(people: People, user: FakeUser, code: str, state: dict[str, Any]) -> None:
+async def _case(people: People, user: Person, code: str, state: dict[str, Any]) -> None:
     await people.until(
         lambda: any(t.startswith(f"{code}:\nhello-") for t in people.texts(user)), timeout=240, chat=user
     )
-    user.send(f"/reply {code} answer-{code}")
+    await user.send(f"/reply {code} answer-{code}", wait=False)
     await people.until(
         lambda: any(t.startswith(f"{code}:\nthanks-") for t in people.texts(user)), timeout=240, chat=user
     )
-    user.send(f"/close {code}")
+    await user.send(f"/close {code}", wait=False)
     closing = await people.until(
         lambda: next(
             (
                 m
-                for m in people.world._chat_state(user.id).messages.values()
+                for m in people.world.stored_chat(user.id).messages.values()
                 if m.from_bot and not m.deleted and m.text == f"How did {code} end?"
             ),
             None,
@@ -368,10 +365,11 @@ async def _case(people: People, user: FakeUser, code: str, state: dict[str, Any]
     await people.press(user, "Helped to leave", closing.message_id)
 
 
-async def _join(people: People, admin: FakeUser, user: FakeUser) -> None:
+async def _join(people: People, admin: Person, user: Person) -> None:
     await people.send(admin, "/invite volunteer")
-    invite = re.search(r"/join (\w+)", people.texts(admin)[-1]).group(1)  # type: ignore[union-attr]
-    await people.send(user, f"/join {invite}")
+    invite = re.search(r"/join (\w+)", people.texts(admin)[-1])
+    assert invite is not None, people.texts(admin)[-1]
+    await people.send(user, f"/join {invite.group(1)}")
 
 
 def _busiest_second(stamps: list[float]) -> int:
@@ -428,13 +426,13 @@ async def run_load(config: LoadConfig, workdir: Path, database_url: str, redis_u
     stop = asyncio.Event()
     started = time.perf_counter()
     try:
-        admin = world.user(ADMIN_ID, language_code="en")
+        admin = world.person(ADMIN_ID, language_code="en")
         await people.send(admin, "/start")
-        volunteers = [world.user(80_000 + v, language_code="en") for v in range(config.volunteers)]
+        volunteers = [world.person(80_000 + v, language_code="en") for v in range(config.volunteers)]
         for volunteer in volunteers:
             await _join(people, admin, volunteer)
         world.group(GROUP_ID, "Volunteers", members=[admin, *volunteers])
-        requesters = [world.user(100_000 + n, language_code="en") for n in range(config.requesters)]
+        requesters = [world.person(100_000 + n, language_code="en") for n in range(config.requesters)]
         walking = [asyncio.create_task(_requester(people, user, n, state)) for n, user in enumerate(requesters)]
         working = [asyncio.create_task(_volunteer(people, user, state, stop)) for user in volunteers]
         if config.kill_midway:
@@ -482,17 +480,15 @@ async def run_load(config: LoadConfig, workdir: Path, database_url: str, redis_u
     details["claims_unanswered"] = state["claims_unanswered"][:5]
     details["volunteer_waits"] = state["volunteer_waits"][:5]
     details["stuck"] = {
-        n: [(m.message_id, (m.text or "")[:40], m.buttons[:1], m.deleted) for m in requesters[n].chat.all_messages()][
-            -6:
-        ]
+        n: [(m.message_id, (m.text or "")[:40], m.buttons[:1], m.deleted) for m in requesters[n].all_messages()][-6:]
         for n in sorted(set(range(config.requesters)) - state["completed"])
     }
     stuck_codes = [state["codes"][n] for n in sorted(set(state["codes"]) - state["completed"])][:2]
     details["stuck_volunteer_side"] = {
         code: [
             (v.id, m.message_id, (m.text or "")[:50], m.deleted, [row[:2] for row in m.buttons][:2])
-            for v in (world.user(80_000 + i) for i in range(config.volunteers))
-            for m in v.chat.all_messages()
+            for v in (world.person(80_000 + i) for i in range(config.volunteers))
+            for m in v.all_messages()
             if code in (m.text or "") or (m.from_bot is False and code in (m.text or ""))
         ][-8:]
         for code in stuck_codes
@@ -551,10 +547,10 @@ async def _check(
         await connection.close()
 
     broken: dict[str, tuple[int, int]] = {}
-    volunteers = [world.user(80_000 + v) for v in range(state["volunteers"])]
+    volunteers = [world.person(80_000 + v) for v in range(state["volunteers"])]
     for n in state["completed"]:
         code = state["codes"][n]
-        answers = sum(f"answer-{code}" in t for t in People.ever_shown(world.user(100_000 + n)))
+        answers = sum(f"answer-{code}" in t for t in People.ever_shown(world.person(100_000 + n)))
         hellos = sum(t.startswith(f"{code}:\nhello-{n}-") for v in volunteers for t in People.ever_shown(v))
         if (answers, hellos) != (1, 1):
             broken[code] = (answers, hellos)

@@ -3,7 +3,8 @@
 The bot reaches it with ``AiohttpSession(api=TelegramAPIServer.from_base(emulator.base_url))``. Requests and
 answers follow the Bot API: ``POST``/``GET /bot<token>/<method>`` with a JSON, urlencoded or multipart
 body; ``{"ok": true, "result": ...}`` or ``{"ok": false, "error_code", "description", "parameters"}`` with
-the HTTP status equal to the error code. Tests control it through the shared ``world`` object.
+the HTTP status equal to the error code (501 for a method the model leaves out). Tests control it
+through the shared ``world`` object. File downloads are not served: Tropa never downloads.
 """
 
 from __future__ import annotations
@@ -14,7 +15,9 @@ from typing import Any
 
 from aiohttp import web
 
-from tests.support.telegram.world import ApiError, DroppedConnection, FakeTelegram, Upload
+from testkit.telegram.errors import ApiError, DroppedConnection, NotModelled
+from testkit.telegram.stored import Upload
+from testkit.telegram.world import FakeTelegram
 
 MAX_REQUEST_BYTES = 50 * 1024 * 1024
 
@@ -42,7 +45,6 @@ class BotApiEmulator:
     def _application(self) -> web.Application:
         app = web.Application(client_max_size=MAX_REQUEST_BYTES)
         app.router.add_route("*", "/bot{token}/{method}", self._api)
-        app.router.add_get("/file/bot{token}/{path:.+}", self._file)
         return app
 
     async def start(self) -> str:
@@ -81,6 +83,8 @@ class BotApiEmulator:
             return web.Response()
         except ApiError as error:
             return self._error(error)
+        except NotModelled as error:  # not Telegram's answer: the bot logs it, and the test sees why
+            return self._error(ApiError(501, f"Not Implemented: {error}"))
         return web.json_response({"ok": True, "result": result})
 
     @staticmethod
@@ -105,9 +109,3 @@ class BotApiEmulator:
         if text.strip():
             params.update(json.loads(text))
         return params
-
-    async def _file(self, request: web.Request) -> web.StreamResponse:
-        stored = self.world.file_by_path(request.match_info["path"])
-        if request.match_info["token"] != self.world.token or stored is None:
-            return self._error(ApiError(404, "Not Found"))
-        return web.Response(body=stored.data, content_type="application/octet-stream")

@@ -18,9 +18,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import IO
 
+from testkit.settings import ADMIN_ID, TOKEN
+
 READY_LINE = "Tropa is running as @"
-TOKEN = "42:TEST-token-not-real"
-ADMIN_ID = 9001
 
 
 def tropa_executable() -> str:
