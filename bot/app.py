@@ -24,7 +24,6 @@ from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage
 from aiogram.fsm.storage.memory import DisabledEventIsolation, SimpleEventIsolation
 from aiogram.types import BotCommand, BotCommandScopeAllPrivateChats, ErrorEvent
 from aiogram.utils.i18n import I18n
-from aiogram.utils.i18n import gettext as _
 from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_application
 from aiohttp import web
 from redis.asyncio import Redis
@@ -58,6 +57,8 @@ from services.team import AdminsReport
 from storage.epochs import MAX_TICK, KeyEpochs
 from storage.fsm import DatabaseStorage, EncryptedStorage, RedisKeyBuilder, SweepableRedisStorage
 from storage.vault import EphemeralKeys
+from views.errors import something_went_wrong
+from views.requester import REQUESTER_COMMANDS, requester_command_descriptions
 
 log = structlog.get_logger()
 ABANDONED_SWEEP_EVERY = timedelta(minutes=10)
@@ -289,29 +290,13 @@ async def on_error(event: ErrorEvent, i18n_catalog: I18n, redelivered_on_failure
         user = update.callback_query.from_user
     locale = pick_language(user.language_code if user else None, i18n_catalog.default_locale)
     with i18n_catalog.context(), i18n_catalog.use_locale(locale):
-        text = _("Something went wrong on our side. Please try again in a minute; your answers are kept.")
+        text = something_went_wrong()
         with contextlib.suppress(Exception):
             if update.callback_query:
                 await update.callback_query.answer(text, show_alert=True)
             elif update.message and update.message.chat.type == "private":
                 await update.message.answer(text, parse_mode=None)
     return True
-
-
-REQUESTER_COMMANDS = ("start", "status", "wipe", "forget", "cancel", "language", "help", "safety")
-
-
-def requester_command_descriptions() -> dict[str, str]:
-    return {
-        "start": _("Ask for help, or continue"),
-        "status": _("Where my request is"),
-        "wipe": _("Delete this conversation now"),
-        "forget": _("Erase everything about me"),
-        "cancel": _("Stop and erase the answers"),
-        "language": _("Change the language"),
-        "help": _("How this bot works"),
-        "safety": _("How to stay safe"),
-    }
 
 
 async def register_commands(bot: Bot, i18n: I18n) -> None:

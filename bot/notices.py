@@ -1,8 +1,7 @@
-"""How outbox payloads look in Telegram: one Bot API call each, in the recipient's language.
+"""Outbox payloads as Bot API calls: one each, in the recipient's language.
 
-Payloads say what happened (``{"kind": "confirmation", "code": "R-..."}``); this module decides the
-words, the buttons and ``protect_content``. Anything a person typed is placed with
-aiogram.utils.formatting, so no character in it can break the message.
+Payloads say what happened (``{"kind": "confirmation", "code": "R-..."}``); views/notices.py says it in
+words, this module picks the method, the buttons and ``protect_content``.
 """
 
 from __future__ import annotations
@@ -34,20 +33,13 @@ from aiogram.types import (
     InputMediaVideo,
     ReplyParameters,
 )
-from aiogram.utils.formatting import Bold, Italic, Text, as_list
-from aiogram.utils.i18n import I18n, ngettext
-from aiogram.utils.i18n import gettext as _
+from aiogram.utils.formatting import Text
+from aiogram.utils.i18n import I18n
 
 from bot.settings import WorkingHours
-from handlers.format import fill
-from handlers.operator_views import (
-    INSPECT_REASON_LABELS,
-    card_markup,
-    card_text,
-    card_update_text,
-    full_card_from_payload,
-)
 from services.delivery import Target
+from views import notices as views
+from views.volunteer import card_markup, card_text, card_update_text, full_card_from_payload
 
 Build = Callable[[dict[str, Any], Target], TelegramMethod[Any]]
 
@@ -94,20 +86,7 @@ class NoticeRenderer:
 
     def _confirmation(self, payload: dict[str, Any], target: Target) -> SendMessage:
         hours = self.working_hours
-        content = as_list(
-            Bold(_("Your request is sent.")),
-            fill(_("Its code: {code}"), code=payload["code"]),
-            "",
-            _(
-                "What happens next: a volunteer takes your request and writes to you here, through this "
-                "bot. They will not see your Telegram account, and you will not see theirs."
-            ),
-            _("Volunteers usually answer between {start} and {end} ({zone} time); at night it can take longer.").format(
-                start=f"{hours.start:%H:%M}", end=f"{hours.end:%H:%M}", zone=hours.zone.key
-            ),
-            "",
-            _("/status shows where your request is. /wipe clears this chat. /forget erases everything."),
-        )
+        content = views.confirmation(str(payload["code"]), start=hours.start, end=hours.end, zone=hours.zone.key)
         return self.message(target, content)
 
     @staticmethod
@@ -115,13 +94,7 @@ class NoticeRenderer:
         return DeleteMessages(chat_id=target.chat_id, message_ids=[int(m) for m in payload["message_ids"]][:100])
 
     def _undelivered(self, payload: dict[str, Any], target: Target) -> SendMessage:
-        reasons = {
-            "blocked": _("the person has blocked the bot or deleted the chat"),
-            "chat_not_found": _("the person's chat no longer exists"),
-        }
-        reason = reasons.get(str(payload.get("reason")), _("Telegram refused it"))
-        template = _("Your message for request {code} was not delivered: {reason}.")
-        return self.message(target, fill(template, code=payload["code"], reason=Text(reason)))
+        return self.message(target, views.undelivered(str(payload["code"]), payload.get("reason")))
 
     # -- the queue -----------------------------------------------------------------------------------
 
@@ -144,106 +117,52 @@ class NoticeRenderer:
         return self.message(target, full_card_from_payload(payload), protect_content=True)
 
     def _claimed(self, payload: dict[str, Any], target: Target) -> SendMessage:
-        content = as_list(
-            fill(_("A volunteer has taken your request {code}."), code=payload["code"]),
-            fill(_("Their messages here are signed {name}."), name=self.volunteer_label(str(payload["pseudonym"]))),
-            _("You can write to them here too: just send a message."),
-        )
-        return self.message(target, content)
+        return self.message(target, views.claimed(str(payload["code"]), str(payload["pseudonym"])))
 
     def _closed(self, payload: dict[str, Any], target: Target) -> SendMessage:
-        content = as_list(
-            fill(_("Your request {code} is closed."), code=payload["code"]),
-            _(
-                "If you need help again, send /start. /forget erases everything now; otherwise it is erased "
-                "automatically later."
-            ),
-        )
-        return self.message(target, content)
+        return self.message(target, views.closed(str(payload["code"])))
 
     def _lease_expired(self, payload: dict[str, Any], target: Target) -> SendMessage:
-        hours = int(payload["hours"])
-        template = ngettext(
-            "{code} went back to the queue: no activity for {hours} hour.",
-            "{code} went back to the queue: no activity for {hours} hours.",
-            hours,
-        )
-        return self.message(target, fill(template, code=payload["code"], hours=Text(str(hours))))
+        return self.message(target, views.lease_expired(str(payload["code"]), int(payload["hours"])))
 
     def _erased_inactive(self, payload: dict[str, Any], target: Target) -> SendMessage:
-        days = int(payload["days"])
-        template = ngettext(
-            "{code} was erased: no activity for {days} day.",
-            "{code} was erased: no activity for {days} days.",
-            days,
-        )
-        return self.message(target, fill(template, code=payload["code"], days=Text(str(days))))
+        return self.message(target, views.erased_inactive(str(payload["code"]), int(payload["days"])))
 
     def _escalation(self, payload: dict[str, Any], target: Target) -> SendMessage:
-        template = _("{code} is urgent (danger within 48 hours) and nobody has taken it yet.")
-        return self.message(target, Text("⚠️ ", fill(template, code=payload["code"])))
+        return self.message(target, views.escalation(str(payload["code"])))
 
     def _flagged(self, payload: dict[str, Any], target: Target) -> SendMessage:
-        template = _("{code} was flagged as suspicious by {name}.")
-        return self.message(target, Text("🚩 ", fill(template, code=payload["code"], name=payload["by"])))
+        return self.message(target, views.flagged(str(payload["code"]), str(payload["by"])))
 
     def _inspected(self, payload: dict[str, Any], target: Target) -> SendMessage:
-        """To the volunteer holding a case a coordinator opened: who, and why."""
-        reason = INSPECT_REASON_LABELS.get(str(payload["reason"]))
-        template = _("Coordinator {name} opened {code}, which you hold. Reason: {reason}.")
-        return self.message(
-            target, fill(template, name=payload["by"], code=payload["code"], reason=Text(str(reason or "—")))
-        )
+        content = views.inspected(str(payload["code"]), str(payload["by"]), str(payload["reason"]))
+        return self.message(target, content)
 
     def _blocked(self, payload: dict[str, Any], target: Target) -> SendMessage:
-        template = _(
-            "{code}: a coordinator blocked this person. Your messages no longer reach them, and theirs no longer "
-            "reach you. Close the request when you are ready."
-        )
-        return self.message(target, fill(template, code=payload["code"]))
+        return self.message(target, views.blocked(str(payload["code"])))
 
     def _forgotten(self, payload: dict[str, Any], target: Target) -> SendMessage:
-        """To the volunteer who held a request its requester erased: its code, and nothing else."""
-        template = _(
-            "{code} was erased by the person who wrote it. Nothing of it is kept, and it is gone from your chat."
-        )
-        return self.message(target, fill(template, code=payload["code"]))
+        return self.message(target, views.forgotten(str(payload["code"])))
 
     def _scrub_failed(self, payload: dict[str, Any], target: Target) -> SendMessage:
-        """To the admin who revoked someone whose chat the bot could not clean."""
-        reasons = {
-            "blocked": _("they blocked the bot"),
-            "chat_not_found": _("their chat no longer exists"),
-        }
-        reason = reasons.get(str(payload.get("reason")), _("Telegram refused it"))
-        template = _(
-            "The bot could not remove from {name}'s chat what it showed them ({reason}). Ask them to delete "
-            "their chat with the bot, and treat what it held as known to them."
-        )
-        return self.message(target, Text("⚠️ ", fill(template, name=payload["name"], reason=Text(reason))))
+        return self.message(target, views.scrub_failed(str(payload["name"]), payload.get("reason")))
 
     # -- the relay -----------------------------------------------------------------------------------
-
-    @staticmethod
-    def volunteer_label(pseudonym: str) -> str:
-        return _("Volunteer {pseudonym}").format(pseudonym=pseudonym)
 
     def _relay_in(self, payload: dict[str, Any], target: Target) -> TelegramMethod[Any]:
         return self._relayed(str(payload["code"]), payload, target, protect=True)
 
     def _relay_out(self, payload: dict[str, Any], target: Target) -> TelegramMethod[Any]:
-        return self._relayed(self.volunteer_label(str(payload["pseudonym"])), payload, target, protect=False)
+        return self._relayed(views.volunteer_label(str(payload["pseudonym"])), payload, target, protect=False)
 
     def _sender(self, payload: dict[str, Any]) -> str:
         if "pseudonym" in payload:
-            return self.volunteer_label(str(payload["pseudonym"]))
+            return views.volunteer_label(str(payload["pseudonym"]))
         return str(payload.get("code") or payload.get("sender"))
 
     @staticmethod
     def _label(sender: str, content: dict[str, Any]) -> Text:
-        if content.get("edited"):
-            return Text(Bold(sender, " ", _("(edited)"), ":"))
-        return Text(Bold(sender, ":"))
+        return views.sender_label(sender, edited=bool(content.get("edited")))
 
     def _relayed(self, sender: str, payload: dict[str, Any], target: Target, *, protect: bool) -> TelegramMethod[Any]:
         content = payload["content"]
@@ -257,7 +176,7 @@ class NoticeRenderer:
         if kind == "text":
             return SendMessage(**common, **Text(label, "\n", content["text"]).as_kwargs())
         if kind == "label":
-            return SendMessage(**common, **Italic(fill(_("{sender} sent this:"), sender=sender)).as_kwargs())
+            return SendMessage(**common, **views.sent_this(sender).as_kwargs())
         if kind in CAPTIONLESS_METHODS:
             method: TelegramMethod[Any] = CAPTIONLESS_METHODS[kind](**common, **{kind: content["file_id"]})
             return method
@@ -292,19 +211,7 @@ class NoticeRenderer:
         return method
 
     def _neutralize(self, payload: dict[str, Any], target: Target) -> TelegramMethod[Any]:
-        reasons = {
-            "closed": _("Request {code} is closed."),
-            "released": _("Request {code} went back to the queue."),
-            "transferred": _("Request {code} is with another volunteer now."),
-            "lease_expired": _("Request {code} went back to the queue."),
-            # One line for both: which of the two it was would tell every volunteer what the person did.
-            "forgotten": _("Request {code} was erased."),
-            "purged": _("Request {code} was erased."),
-            "revoked": _("Request {code} is no longer available to you."),
-            "inspection_over": _("Request {code} is no longer available to you."),
-        }
-        template = reasons.get(str(payload["reason"]), reasons["closed"])
-        content = Italic(fill(template, code=payload["code"]))
+        content = views.neutralized(str(payload["code"]), str(payload["reason"]))
         if payload.get("media"):
             return EditMessageCaption(
                 chat_id=target.chat_id,

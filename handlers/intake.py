@@ -10,13 +10,10 @@ from aiogram.filters import CommandStart, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import I18n
-from aiogram.utils.i18n import gettext as _
 
 from bot.i18n import pick_language
-from handlers.callbacks import EditAnswer, LanguageChoice, Nav, OptionChoice
 from handlers.filters import BlockedRequester
 from handlers.intake_chat import Intake, IntakeChat
-from handlers.replies import answer_error, blocked_reply, request_status_text
 from services.context import Services
 from services.intake import DuplicateOpenRequest, RequesterBlocked
 from services.questionnaire import (
@@ -31,6 +28,10 @@ from services.questionnaire import (
     first_missing,
     previous_step,
 )
+from views.callbacks import EditAnswer, LanguageChoice, Nav, OptionChoice
+from views.errors import stale_button
+from views.intake import answer_error, cancelled, declined, submitted
+from views.requester import blocked_reply, request_status_text
 
 
 def _chat(bot: Bot, state: FSMContext, chat_id: int, services: Services) -> IntakeChat:
@@ -38,7 +39,7 @@ def _chat(bot: Bot, state: FSMContext, chat_id: int, services: Services) -> Inta
 
 
 async def _stale(callback: CallbackQuery) -> None:
-    await callback.answer(_("That button belongs to an earlier message."))
+    await callback.answer(stale_button())
 
 
 # -- starting ----------------------------------------------------------------------------------------
@@ -131,10 +132,7 @@ async def decline_or_cancel(
         await _stale(callback)
         return
     await chat.erase()
-    if callback_data.go == "decline":
-        text = _("Understood. Nothing was stored. Send /start if you change your mind.")
-    else:
-        text = _("Cancelled. Your answers were erased. Send /start whenever you are ready.")
+    text = declined() if callback_data.go == "decline" else cancelled()
     await bot.send_message(chat_id=callback.from_user.id, text=text, parse_mode=None)
     await callback.answer()
 
@@ -281,7 +279,7 @@ async def submit(callback: CallbackQuery, state: FSMContext, services: Services,
     if not services.policy.chat_hygiene and message is not None:
         await message.edit_reply_markup(reply_markup=None)
     await state.clear()
-    await callback.answer(_("Sent."))
+    await callback.answer(submitted())
 
 
 def _message(callback: CallbackQuery) -> Message | None:

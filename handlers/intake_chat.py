@@ -17,9 +17,9 @@ from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import Message
 
-from handlers.views import step_view
 from services.policy import Policy
 from services.questionnaire import Step
+from views.intake import step_view
 
 log = structlog.get_logger()
 DELETE_BATCH = 100

@@ -9,40 +9,25 @@ from aiogram.filters import Command, CommandObject, CommandStart, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, Message
-from aiogram.utils.formatting import Text
-from aiogram.utils.i18n import I18n, ngettext
-from aiogram.utils.i18n import gettext as _
+from aiogram.utils.i18n import I18n
 
-from handlers.callbacks import Claim, CloseOutcome, InspectReason, LanguageChoice, NotesPage, QueuePageCb, TransferTo
 from handlers.filters import HasRole
 from handlers.intake_chat import is_not_modified
-from handlers.operator_views import (
-    audit_view,
-    canned_view,
-    error_text,
-    full_card_text,
-    inspect_markup,
-    inspect_prompt,
-    inspected_text,
-    mine_view,
-    notes_pages,
-    notes_view,
-    outcome_markup,
-    queue_view,
-    transfer_markup,
-    volunteer_help,
-)
-from handlers.views import LANGUAGE_NAMES, language_view
 from services.context import Services
 from services.queue import CANNED_KEY, NoteView, QueueError
 from storage.requests import RequestDetails, RequestRecord
 from storage.volunteers import VolunteerRecord
+from views import coordinator as coordinator_views
+from views import volunteer as views
+from views.callbacks import Claim, CloseOutcome, InspectReason, LanguageChoice, NotesPage, QueuePageCb, TransferTo
+from views.errors import error_text, usage
+from views.language import language_changed, language_view
 
 
 async def send_full_card(bot: Bot, services: Services, volunteer: VolunteerRecord, details: RequestDetails) -> None:
     """The whole request, privately and protected; remembered so replies and clean-up can find it."""
     chat_id = await services.volunteers.chat_id(volunteer.id)
-    sent = await bot.send_message(chat_id=chat_id, protect_content=True, **full_card_text(details).as_kwargs())
+    sent = await bot.send_message(chat_id=chat_id, protect_content=True, **views.full_card_text(details).as_kwargs())
     await services.shown.record(
         request_id=details.record.id,
         audience="volunteer",
@@ -52,20 +37,16 @@ async def send_full_card(bot: Bot, services: Services, volunteer: VolunteerRecor
     )
 
 
-def _usage(text: str) -> str:
-    return _("Usage: {usage}").format(usage=text)
-
-
-async def _code_argument(message: Message, command: CommandObject, usage: str) -> str | None:
+async def _code_argument(message: Message, command: CommandObject, written: str) -> str | None:
     code = (command.args or "").split(maxsplit=1)[0] if command.args else ""
     if not code:
-        await message.answer(_usage(usage), parse_mode=None)
+        await message.answer(usage(written), parse_mode=None)
         return None
     return code
 
 
 async def operator_help(message: Message, volunteer: VolunteerRecord) -> None:
-    await message.answer(**volunteer_help(volunteer).as_kwargs())
+    await message.answer(**views.volunteer_help(volunteer).as_kwargs())
 
 
 async def operator_language(message: Message, i18n: I18n) -> None:
@@ -85,7 +66,7 @@ async def operator_language_chosen(
     await services.volunteers.set_language(volunteer.id, callback_data.code)
     with i18n.use_locale(callback_data.code):
         if isinstance(callback.message, Message):
-            await callback.message.edit_text(text=_("Language changed."), parse_mode=None)
+            await callback.message.edit_text(text=language_changed(), parse_mode=None)
         await callback.answer()
 
 
@@ -93,12 +74,12 @@ async def operator_language_chosen(
 
 
 async def show_queue(message: Message, services: Services) -> None:
-    text, markup = queue_view(await services.queue.page(0))
+    text, markup = views.queue_view(await services.queue.page(0))
     await message.answer(**text.as_kwargs(), reply_markup=markup)
 
 
 async def turn_queue_page(callback: CallbackQuery, callback_data: QueuePageCb, services: Services) -> None:
-    text, markup = queue_view(await services.queue.page(callback_data.page))
+    text, markup = views.queue_view(await services.queue.page(callback_data.page))
     if isinstance(callback.message, Message):
         try:
             await callback.message.edit_text(**text.as_kwargs(), reply_markup=markup)
@@ -109,7 +90,7 @@ async def turn_queue_page(callback: CallbackQuery, callback_data: QueuePageCb, s
 
 
 async def show_mine(message: Message, services: Services, volunteer: VolunteerRecord) -> None:
-    await message.answer(**mine_view(await services.queue.mine(volunteer)).as_kwargs())
+    await message.answer(**views.mine_view(await services.queue.mine(volunteer)).as_kwargs())
 
 
 async def _claim(services: Services, bot: Bot, volunteer: VolunteerRecord, code: str) -> str | None:
@@ -137,7 +118,7 @@ async def claim_button(
     if error:
         await callback.answer(error, show_alert=True)
     else:
-        await callback.answer(_("It is yours: the details are in your private chat with the bot."))
+        await callback.answer(views.claimed())
 
 
 async def show_request(
@@ -170,7 +151,10 @@ async def inspect(
     if record.held_by(volunteer.id):  # their own case: nothing to justify
         await send_full_card(bot, services, volunteer, await services.queue.show(volunteer, record.code))
         return
-    await message.answer(**inspect_prompt(record.code).as_kwargs(), reply_markup=inspect_markup(record.code))
+    await message.answer(
+        **coordinator_views.inspect_prompt(record.code).as_kwargs(),
+        reply_markup=coordinator_views.inspect_markup(record.code),
+    )
 
 
 async def inspect_chosen(
@@ -183,18 +167,20 @@ async def inspect_chosen(
         return
     record = inspection.details.record
     if isinstance(callback.message, Message):
-        await callback.message.edit_text(**inspected_text(record.code, callback_data.reason).as_kwargs())
+        await callback.message.edit_text(
+            **coordinator_views.inspected_text(record.code, callback_data.reason).as_kwargs()
+        )
     try:
         await send_full_card(bot, services, volunteer, inspection.details)
         # Every page at once: a page button would be a way back in without a reason.
-        for page in range(len(notes_pages(inspection.notes))):
+        for page in range(len(views.notes_pages(inspection.notes))):
             await _send_notes(bot, services, volunteer, record, inspection.notes, page, buttons=False)
     except TelegramRetryAfter:
         raise  # flood control: the update is tried again whole (bot/middlewares/retry.py)
     except TelegramAPIError:
         # Telegram refused part of it. What did reach the chat is recorded, and the inspection commits with
         # it (the audit row, the holder's notice): nothing is ever shown without them.
-        await callback.answer(_("Telegram refused part of it. Try again in a minute."), show_alert=True)
+        await callback.answer(coordinator_views.partly_refused(), show_alert=True)
         return
     await callback.answer()
 
@@ -209,7 +195,7 @@ async def _send_notes(
     *,
     buttons: bool = True,
 ) -> None:
-    text, markup = notes_view(record.code, notes, page)
+    text, markup = views.notes_view(record.code, notes, page)
     chat_id = await services.volunteers.chat_id(volunteer.id)
     sent = await bot.send_message(
         chat_id=chat_id, protect_content=True, reply_markup=markup if buttons else None, **text.as_kwargs()
@@ -228,7 +214,7 @@ async def release(message: Message, command: CommandObject, services: Services, 
     except QueueError as error:
         await message.answer(error_text(error.reason), parse_mode=None)
         return
-    await message.answer(_("{code} is back in the queue.").format(code=record.code), parse_mode=None)
+    await message.answer(views.released(record.code), parse_mode=None)
 
 
 async def transfer(message: Message, command: CommandObject, services: Services, volunteer: VolunteerRecord) -> None:
@@ -242,11 +228,11 @@ async def transfer(message: Message, command: CommandObject, services: Services,
         return
     candidates = [v for v in await services.volunteers.list_all() if v.id != volunteer.id]
     if not candidates:
-        await message.answer(_("There is nobody else on the team to hand it to."), parse_mode=None)
+        await message.answer(views.nobody_to_hand_to(), parse_mode=None)
         return
     await message.answer(
-        _("Hand {code} to whom?").format(code=record.code),
-        reply_markup=transfer_markup(record.code, candidates),
+        views.transfer_prompt(record.code),
+        reply_markup=views.transfer_markup(record.code, candidates),
         parse_mode=None,
     )
 
@@ -260,9 +246,7 @@ async def transfer_chosen(
         await callback.answer(error_text(error.reason), show_alert=True)
         return
     if isinstance(callback.message, Message):
-        await callback.message.edit_text(
-            **Text(_("{code} is now with {name}.").format(code=callback_data.code, name=target.pseudonym)).as_kwargs()
-        )
+        await callback.message.edit_text(**views.transferred(callback_data.code, target.pseudonym).as_kwargs())
     await callback.answer()
 
 
@@ -276,8 +260,8 @@ async def close(message: Message, command: CommandObject, services: Services, vo
         await message.answer(error_text(error.reason), parse_mode=None)
         return
     await message.answer(
-        _("How did {code} end?").format(code=record.code),
-        reply_markup=outcome_markup(record.code),
+        views.close_prompt(record.code),
+        reply_markup=views.outcome_markup(record.code),
         parse_mode=None,
     )
 
@@ -291,9 +275,7 @@ async def close_chosen(
         await callback.answer(error_text(error.reason), show_alert=True)
         return
     if isinstance(callback.message, Message):
-        await callback.message.edit_text(
-            text=_("{code} is closed. Thank you.").format(code=record.code), parse_mode=None
-        )
+        await callback.message.edit_text(text=views.closed(record.code), parse_mode=None)
     await callback.answer()
 
 
@@ -306,12 +288,7 @@ async def reopen(message: Message, command: CommandObject, services: Services, v
     except QueueError as error:
         await message.answer(error_text(error.reason), parse_mode=None)
         return
-    await message.answer(
-        _("{code} is open again and back in the queue; the volunteer who closed it has no access to it.").format(
-            code=record.code
-        ),
-        parse_mode=None,
-    )
+    await message.answer(coordinator_views.reopened(record.code), parse_mode=None)
 
 
 async def flag(message: Message, command: CommandObject, services: Services, volunteer: VolunteerRecord) -> None:
@@ -323,7 +300,7 @@ async def flag(message: Message, command: CommandObject, services: Services, vol
     except QueueError as error:
         await message.answer(error_text(error.reason), parse_mode=None)
         return
-    await message.answer(_("{code} is flagged; coordinators have been told.").format(code=record.code), parse_mode=None)
+    await message.answer(views.flagged(record.code), parse_mode=None)
 
 
 # -- notes and audit ---------------------------------------------------------------------------------
@@ -332,7 +309,7 @@ async def flag(message: Message, command: CommandObject, services: Services, vol
 async def add_note(message: Message, command: CommandObject, services: Services, volunteer: VolunteerRecord) -> None:
     parts = (command.args or "").split(maxsplit=1)
     if len(parts) < 2:
-        await message.answer(_usage("/note CODE text"), parse_mode=None)
+        await message.answer(usage("/note CODE text"), parse_mode=None)
         return
     try:
         record = await services.queue.add_note(volunteer, parts[0], parts[1])
@@ -343,7 +320,7 @@ async def add_note(message: Message, command: CommandObject, services: Services,
     await services.shown.record(
         request_id=record.id, audience="volunteer", kind="own", message_id=message.message_id, volunteer_id=volunteer.id
     )
-    await message.answer(_("Note saved (encrypted)."), parse_mode=None)
+    await message.answer(views.note_saved(), parse_mode=None)
 
 
 async def show_notes(
@@ -370,7 +347,7 @@ async def turn_notes_page(
         await callback.answer(error_text(error.reason), show_alert=True)
         return
     if isinstance(callback.message, Message):
-        text, markup = notes_view(record.code, notes, callback_data.page)
+        text, markup = views.notes_view(record.code, notes, callback_data.page)
         try:
             await callback.message.edit_text(**text.as_kwargs(), reply_markup=markup)
         except TelegramBadRequest as error:
@@ -388,7 +365,7 @@ async def show_audit(message: Message, command: CommandObject, services: Service
     except QueueError as error:
         await message.answer(error_text(error.reason), parse_mode=None)
         return
-    await message.answer(protect_content=True, **audit_view(record.code, entries).as_kwargs())
+    await message.answer(protect_content=True, **coordinator_views.audit_view(record.code, entries).as_kwargs())
 
 
 async def block(message: Message, command: CommandObject, services: Services, volunteer: VolunteerRecord) -> None:
@@ -400,13 +377,7 @@ async def block(message: Message, command: CommandObject, services: Services, vo
     except QueueError as error:
         await message.answer(error_text(error.reason), parse_mode=None)
         return
-    await message.answer(
-        _(
-            "{code}: the person is blocked. Their requests can no longer be taken, answered, handed on or "
-            "reopened, their messages reach nobody and /start opens nothing. They are told nothing."
-        ).format(code=record.code),
-        parse_mode=None,
-    )
+    await message.answer(coordinator_views.blocked(record.code), parse_mode=None)
 
 
 async def unblock(message: Message, command: CommandObject, services: Services, volunteer: VolunteerRecord) -> None:
@@ -418,7 +389,7 @@ async def unblock(message: Message, command: CommandObject, services: Services, 
     except QueueError as error:
         await message.answer(error_text(error.reason), parse_mode=None)
         return
-    await message.answer(_("{code}: the person is no longer blocked.").format(code=record.code), parse_mode=None)
+    await message.answer(coordinator_views.unblocked(record.code), parse_mode=None)
 
 
 # -- canned replies ------------------------------------------------------------------------------------
@@ -436,10 +407,10 @@ async def canned(
 ) -> None:
     parts = (command.args or "").split()
     if not parts:
-        await message.answer(**canned_view(await services.queue.canned_listing()).as_kwargs())
+        await message.answer(**views.canned_view(await services.queue.canned_listing()).as_kwargs())
         return
     if not volunteer.is_coordinator or parts[0] not in ("add", "del") or len(parts) != 2:
-        await message.answer(_usage("/canned, /canned add KEY, /canned del KEY"), parse_mode=None)
+        await message.answer(usage("/canned, /canned add KEY, /canned del KEY"), parse_mode=None)
         return
     key = parts[1].lower()
     if parts[0] == "del":
@@ -448,8 +419,7 @@ async def canned(
         except QueueError as error:
             await message.answer(error_text(error.reason), parse_mode=None)
             return
-        text = ngettext("Deleted #{key} ({count} language).", "Deleted #{key} ({count} languages).", deleted)
-        await message.answer(text.format(key=key, count=deleted), parse_mode=None)
+        await message.answer(views.canned_deleted(key, deleted), parse_mode=None)
         return
     if not CANNED_KEY.fullmatch(key):
         await message.answer(error_text("bad_canned_key"), parse_mode=None)
@@ -460,10 +430,7 @@ async def canned(
 
 
 async def _ask_canned(message: Message, key: str, language: str) -> None:
-    await message.answer(
-        _("Send the text of #{key} in {language}, or /skip.").format(key=key, language=LANGUAGE_NAMES[language]),
-        parse_mode=None,
-    )
+    await message.answer(views.canned_ask(key, language), parse_mode=None)
 
 
 async def canned_text(message: Message, services: Services, volunteer: VolunteerRecord, state: FSMContext) -> None:
@@ -482,17 +449,12 @@ async def canned_text(message: Message, services: Services, volunteer: Volunteer
         return
     await state.clear()
     languages = (await services.queue.canned_listing()).get(key, [])
-    await message.answer(
-        _("#{key} is ready in: {languages}. Volunteers send it with /reply CODE #{key}.").format(
-            key=key, languages=", ".join(LANGUAGE_NAMES[code] for code in languages) or "—"
-        ),
-        parse_mode=None,
-    )
+    await message.answer(views.canned_ready(key, languages), parse_mode=None)
 
 
 async def canned_cancel(message: Message, state: FSMContext) -> None:
     await state.clear()
-    await message.answer(_("Stopped. The texts you already typed in are saved."), parse_mode=None)
+    await message.answer(views.canned_stopped(), parse_mode=None)
 
 
 def build_router() -> Router:

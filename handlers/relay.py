@@ -8,14 +8,15 @@ from aiogram import Bot, F, Router
 from aiogram.enums import ChatType
 from aiogram.filters import Command, CommandObject, StateFilter
 from aiogram.types import Message
-from aiogram.utils.i18n import gettext as _
 
 from handlers.filters import HasRole
 from handlers.intake_chat import delete_messages
-from handlers.operator_views import error_text
 from services.context import Services
 from services.queue import QueueError
 from storage.volunteers import VolunteerRecord
+from views import requester as requester_views
+from views import volunteer as volunteer_views
+from views.errors import error_text, usage
 
 
 def content_of(message: Message) -> dict[str, Any] | None:
@@ -51,14 +52,7 @@ async def _reply(message: Message, services: Services, text: str) -> None:
 async def location_refused(message: Message, bot: Bot, services: Services) -> None:
     """A location would say exactly where someone is: it is deleted, never passed on."""
     await delete_messages(bot, message.chat.id, [message.message_id])
-    await _reply(
-        message,
-        services,
-        _(
-            "For your safety, locations are never passed on, and I deleted yours from this chat. "
-            "Please do not share your exact location."
-        ),
-    )
+    await _reply(message, services, requester_views.location_refused())
 
 
 async def from_requester(message: Message, services: Services) -> None:
@@ -66,9 +60,9 @@ async def from_requester(message: Message, services: Services) -> None:
     content = content_of(message)
     request = await services.intake.open_request(message.from_user.id)
     if request is None:
-        await _reply(message, services, _("To ask for help, send /start."))
+        await _reply(message, services, requester_views.how_to_start())
         return
-    refused = _("This kind of message cannot be passed on. Please send text, a photo, a voice message or a file.")
+    refused = requester_views.cannot_pass_on()
     if content is None:
         await services.intake.remember_in_chat(message.from_user.id, [message.message_id])
         await _reply(message, services, refused)
@@ -82,7 +76,7 @@ async def from_requester(message: Message, services: Services) -> None:
         await _reply(message, services, refused)
         return
     if request.status == "new":
-        await _reply(message, services, _("Saved. A volunteer will see it as soon as they take your request."))
+        await _reply(message, services, requester_views.saved_until_claimed())
 
 
 async def _to_requester(
@@ -104,7 +98,7 @@ async def reply_command(
 ) -> None:
     parts = (command.args or "").split(maxsplit=1)
     if len(parts) < 2:
-        await message.answer(_("Usage: {usage}").format(usage="/reply CODE text"), parse_mode=None)
+        await message.answer(usage("/reply CODE text"), parse_mode=None)
         return
     code, text = parts
     if text.startswith("#") and len(text.split()) == 1:  # a canned reply, in the requester's language
@@ -126,10 +120,7 @@ async def reply_to_relayed(message: Message, services: Services, volunteer: Volu
     code = await services.relay.code_for_reply(volunteer, message.reply_to_message.message_id)
     content = content_of(message)
     if code is None or content is None:
-        await message.answer(
-            _("This reply is not about a request. Reply to a message from a requester, or use /reply CODE text."),
-            parse_mode=None,
-        )
+        await message.answer(volunteer_views.not_about_a_request(), parse_mode=None)
         return
     await _to_requester(message, services, volunteer, code, content, replied_id(message))
 
@@ -140,7 +131,7 @@ async def requester_edited(message: Message, services: Services) -> None:
     if content is None or not await services.relay.edit_from_requester(
         message.from_user.id, message.message_id, content
     ):
-        await message.answer(_("I don't read edited messages. Please send a new message instead."), parse_mode=None)
+        await message.answer(requester_views.edits_not_read(in_intake=False), parse_mode=None)
 
 
 async def volunteer_edited(message: Message, services: Services, volunteer: VolunteerRecord) -> None:
@@ -150,14 +141,11 @@ async def volunteer_edited(message: Message, services: Services, volunteer: Volu
         parts = content["text"].split(maxsplit=2)
         content = {"type": "text", "text": parts[2]} if len(parts) == 3 else None
     if content is None or not await services.relay.edit_from_volunteer(volunteer, message.message_id, content):
-        await message.answer(_("Only edits of messages you sent to a requester are passed on."), parse_mode=None)
+        await message.answer(volunteer_views.edit_not_passed_on(), parse_mode=None)
 
 
 async def volunteer_chatter(message: Message) -> None:
-    await message.answer(
-        _("To write to a requester, reply to their message or use /reply CODE text. /help lists commands."),
-        parse_mode=None,
-    )
+    await message.answer(volunteer_views.how_to_write(), parse_mode=None)
 
 
 def build_requester_side() -> Router:

@@ -14,18 +14,12 @@ from aiogram.enums import ChatType
 from aiogram.filters import Command
 from aiogram.types import BufferedInputFile, CallbackQuery, Message
 
-from bot.chart import render_chart
 from handlers.filters import HasRole
-from handlers.stats_views import (
-    StatsPeriod,
-    chart_caption,
-    chart_spec,
-    period_markup,
-    period_prompt,
-    summary_messages,
-)
 from services.context import Services
 from services.stats import compute_summary
+from views.callbacks import StatsPeriod
+from views.chart import render_chart
+from views.stats import chart_caption, chart_spec, period_markup, period_prompt, summary_messages
 
 CHART_FILENAME = "tropa-stats.png"
 

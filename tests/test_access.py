@@ -9,13 +9,13 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
-from handlers.access import requester_access, team_access
 from storage import clock
 from tests.support.canary import canary
 from tests.support.harness import Harness
 from tests.support.inspect import audit_actions
 from tests.support.intake import IntakeAnswers, Requester
 from tests.support.team import Member, admin, join, mentioning, pseudonym_of
+from views.access import requester_access, team_access
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 NOT_YOURS = "This request is not in your hands."

@@ -15,11 +15,9 @@ import pytest
 from matplotlib.image import imread
 from sqlalchemy import delete
 
-from bot.chart import render_chart
 from bot.cli import main
 from bot.i18n import create_i18n
 from bot.runtime import open_runtime
-from handlers.stats_views import StatsPeriod, chart_spec, summary_messages
 from services import metrics
 from services.context import Services
 from services.stats import (
@@ -42,6 +40,9 @@ from tests.support.inspect import count_rows, counter_values
 from tests.support.intake import IntakeAnswers, Requester
 from tests.support.settings import make_settings
 from tests.support.telegram import FakeUser
+from views.callbacks import StatsPeriod
+from views.chart import render_chart
+from views.stats import chart_spec, summary_messages
 
 ADMIN = 9100
 UNKNOWN = "I don't know that command. /help lists what I can do."
