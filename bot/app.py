@@ -19,7 +19,6 @@ from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.session.base import BaseSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.dispatcher.event.bases import SkipHandler
-from aiogram.enums import ParseMode
 from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage
 from aiogram.fsm.storage.memory import DisabledEventIsolation, SimpleEventIsolation
 from aiogram.types import BotCommand, BotCommandScopeAllPrivateChats, ErrorEvent
@@ -31,7 +30,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy.engine.url import make_url
 
-from bot.i18n import create_i18n, pick_language
+from bot.i18n import create_i18n
 from bot.log import register_secret
 from bot.middlewares.locale import LocaleMiddleware
 from bot.middlewares.person_lock import PersonLockMiddleware, RenewedRedisLocks
@@ -58,6 +57,7 @@ from storage.epochs import MAX_TICK, KeyEpochs
 from storage.fsm import DatabaseStorage, EncryptedStorage, RedisKeyBuilder, SweepableRedisStorage
 from storage.vault import EphemeralKeys
 from views.errors import something_went_wrong
+from views.language import pick_language
 from views.requester import REQUESTER_COMMANDS, requester_command_descriptions
 
 log = structlog.get_logger()
@@ -98,7 +98,9 @@ def install_request_middlewares(session: BaseSession) -> AfterCommit:
     return deferring
 
 
-BOT_DEFAULTS = DefaultBotProperties(parse_mode=ParseMode.HTML, link_preview_is_disabled=True)
+# No default parse mode: texts go out plain, formatting as entities (aiogram.utils.formatting), so nothing a
+# person typed is ever parsed as markup and no call has to opt out of it.
+BOT_DEFAULTS = DefaultBotProperties(link_preview_is_disabled=True)
 
 
 def bot_on(session: BaseSession, token: str) -> tuple[Bot, AfterCommit]:
@@ -295,7 +297,7 @@ async def on_error(event: ErrorEvent, i18n_catalog: I18n, redelivered_on_failure
             if update.callback_query:
                 await update.callback_query.answer(text, show_alert=True)
             elif update.message and update.message.chat.type == "private":
-                await update.message.answer(text, parse_mode=None)
+                await update.message.answer(text)
     return True
 
 

@@ -11,7 +11,6 @@ from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import I18n
 
-from bot.i18n import pick_language
 from handlers.filters import BlockedRequester
 from handlers.intake_chat import Intake, IntakeChat
 from services.context import Services
@@ -31,6 +30,7 @@ from services.questionnaire import (
 from views.callbacks import EditAnswer, LanguageChoice, Nav, OptionChoice
 from views.errors import stale_button
 from views.intake import answer_error, cancelled, declined, submitted
+from views.language import pick_language
 from views.requester import blocked_reply, request_status_text
 
 
@@ -49,7 +49,7 @@ async def start(message: Message, state: FSMContext, services: Services, bot: Bo
     assert message.from_user is not None
     if await services.intake.is_blocked(message.from_user.id):
         # Someone a coordinator judged a provocateur: a polite answer, and nothing opens.
-        await message.answer(blocked_reply(), parse_mode=None)
+        await message.answer(blocked_reply())
         return
     request = await services.intake.open_request(message.from_user.id)
     if request is not None:
@@ -69,7 +69,7 @@ async def end_blocked_intake(event: Message | CallbackQuery, state: FSMContext, 
     chat = _chat(bot, state, user_id, services)
     await chat.erase(*([event.message_id] if isinstance(event, Message) else []))
     await services.intake.unfinished_erased()
-    await bot.send_message(chat_id=user_id, text=blocked_reply(), parse_mode=None)
+    await bot.send_message(chat_id=user_id, text=blocked_reply())
     if isinstance(event, CallbackQuery):
         await event.answer()
 
@@ -133,7 +133,7 @@ async def decline_or_cancel(
         return
     await chat.erase()
     text = declined() if callback_data.go == "decline" else cancelled()
-    await bot.send_message(chat_id=callback.from_user.id, text=text, parse_mode=None)
+    await bot.send_message(chat_id=callback.from_user.id, text=text)
     await callback.answer()
 
 
@@ -196,7 +196,7 @@ async def description_written(message: Message, state: FSMContext, services: Ser
         description = describe(message.text)
     except AnswerError as error:
         length = len((message.text or "").strip())
-        await chat.track((await message.answer(answer_error(error.reason, length=length), parse_mode=None)).message_id)
+        await chat.track((await message.answer(answer_error(error.reason, length=length))).message_id)
         await chat.show(Step.DESCRIPTION)
         return
     answers = dict((await chat.data()).get("answers", {}))

@@ -40,7 +40,7 @@ async def send_full_card(bot: Bot, services: Services, volunteer: VolunteerRecor
 async def _code_argument(message: Message, command: CommandObject, written: str) -> str | None:
     code = (command.args or "").split(maxsplit=1)[0] if command.args else ""
     if not code:
-        await message.answer(usage(written), parse_mode=None)
+        await message.answer(usage(written))
         return None
     return code
 
@@ -66,7 +66,7 @@ async def operator_language_chosen(
     await services.volunteers.set_language(volunteer.id, callback_data.code)
     with i18n.use_locale(callback_data.code):
         if isinstance(callback.message, Message):
-            await callback.message.edit_text(text=language_changed(), parse_mode=None)
+            await callback.message.edit_text(text=language_changed())
         await callback.answer()
 
 
@@ -108,7 +108,7 @@ async def claim_command(
 ) -> None:
     code = await _code_argument(message, command, "/claim CODE")
     if code is not None and (error := await _claim(services, bot, volunteer, code)):
-        await message.answer(error, parse_mode=None)
+        await message.answer(error)
 
 
 async def claim_button(
@@ -131,7 +131,7 @@ async def show_request(
         details = await services.queue.show(volunteer, code)
     except QueueError as error:
         reason = "not_yours_coordinator" if error.reason == "not_yours" and volunteer.is_coordinator else error.reason
-        await message.answer(error_text(reason), parse_mode=None)
+        await message.answer(error_text(reason))
         return
     await send_full_card(bot, services, volunteer, details)
 
@@ -146,7 +146,7 @@ async def inspect(
     try:
         record = await services.queue.find(code)
     except QueueError as error:
-        await message.answer(error_text(error.reason), parse_mode=None)
+        await message.answer(error_text(error.reason))
         return
     if record.held_by(volunteer.id):  # their own case: nothing to justify
         await send_full_card(bot, services, volunteer, await services.queue.show(volunteer, record.code))
@@ -212,9 +212,9 @@ async def release(message: Message, command: CommandObject, services: Services, 
     try:
         record = await services.queue.release(volunteer, code)
     except QueueError as error:
-        await message.answer(error_text(error.reason), parse_mode=None)
+        await message.answer(error_text(error.reason))
         return
-    await message.answer(views.released(record.code), parse_mode=None)
+    await message.answer(views.released(record.code))
 
 
 async def transfer(message: Message, command: CommandObject, services: Services, volunteer: VolunteerRecord) -> None:
@@ -224,16 +224,15 @@ async def transfer(message: Message, command: CommandObject, services: Services,
     try:
         record = await services.queue.held(volunteer, code, handing_on=True)
     except QueueError as error:
-        await message.answer(error_text(error.reason), parse_mode=None)
+        await message.answer(error_text(error.reason))
         return
     candidates = [v for v in await services.volunteers.list_all() if v.id != volunteer.id]
     if not candidates:
-        await message.answer(views.nobody_to_hand_to(), parse_mode=None)
+        await message.answer(views.nobody_to_hand_to())
         return
     await message.answer(
         views.transfer_prompt(record.code),
         reply_markup=views.transfer_markup(record.code, candidates),
-        parse_mode=None,
     )
 
 
@@ -257,12 +256,11 @@ async def close(message: Message, command: CommandObject, services: Services, vo
     try:
         record = await services.queue.held(volunteer, code)
     except QueueError as error:
-        await message.answer(error_text(error.reason), parse_mode=None)
+        await message.answer(error_text(error.reason))
         return
     await message.answer(
         views.close_prompt(record.code),
         reply_markup=views.outcome_markup(record.code),
-        parse_mode=None,
     )
 
 
@@ -275,7 +273,7 @@ async def close_chosen(
         await callback.answer(error_text(error.reason), show_alert=True)
         return
     if isinstance(callback.message, Message):
-        await callback.message.edit_text(text=views.closed(record.code), parse_mode=None)
+        await callback.message.edit_text(text=views.closed(record.code))
     await callback.answer()
 
 
@@ -286,9 +284,9 @@ async def reopen(message: Message, command: CommandObject, services: Services, v
     try:
         record = await services.queue.reopen(volunteer, code)
     except QueueError as error:
-        await message.answer(error_text(error.reason), parse_mode=None)
+        await message.answer(error_text(error.reason))
         return
-    await message.answer(coordinator_views.reopened(record.code), parse_mode=None)
+    await message.answer(coordinator_views.reopened(record.code))
 
 
 async def flag(message: Message, command: CommandObject, services: Services, volunteer: VolunteerRecord) -> None:
@@ -298,9 +296,9 @@ async def flag(message: Message, command: CommandObject, services: Services, vol
     try:
         record = await services.queue.flag(volunteer, code)
     except QueueError as error:
-        await message.answer(error_text(error.reason), parse_mode=None)
+        await message.answer(error_text(error.reason))
         return
-    await message.answer(views.flagged(record.code), parse_mode=None)
+    await message.answer(views.flagged(record.code))
 
 
 # -- notes and audit ---------------------------------------------------------------------------------
@@ -309,18 +307,18 @@ async def flag(message: Message, command: CommandObject, services: Services, vol
 async def add_note(message: Message, command: CommandObject, services: Services, volunteer: VolunteerRecord) -> None:
     parts = (command.args or "").split(maxsplit=1)
     if len(parts) < 2:
-        await message.answer(usage("/note CODE text"), parse_mode=None)
+        await message.answer(usage("/note CODE text"))
         return
     try:
         record = await services.queue.add_note(volunteer, parts[0], parts[1])
     except QueueError as error:
-        await message.answer(error_text(error.reason), parse_mode=None)
+        await message.answer(error_text(error.reason))
         return
     # The command holds the note's text: it leaves this chat with the rest of the case.
     await services.shown.record(
         request_id=record.id, audience="volunteer", kind="own", message_id=message.message_id, volunteer_id=volunteer.id
     )
-    await message.answer(views.note_saved(), parse_mode=None)
+    await message.answer(views.note_saved())
 
 
 async def show_notes(
@@ -332,7 +330,7 @@ async def show_notes(
     try:
         record, notes = await services.queue.notes(volunteer, code)
     except QueueError as error:
-        await message.answer(error_text(error.reason), parse_mode=None)
+        await message.answer(error_text(error.reason))
         return
     await _send_notes(bot, services, volunteer, record, notes, 0)
 
@@ -363,7 +361,7 @@ async def show_audit(message: Message, command: CommandObject, services: Service
     try:
         record, entries = await services.queue.audit_trail(volunteer, code)
     except QueueError as error:
-        await message.answer(error_text(error.reason), parse_mode=None)
+        await message.answer(error_text(error.reason))
         return
     await message.answer(protect_content=True, **coordinator_views.audit_view(record.code, entries).as_kwargs())
 
@@ -375,9 +373,9 @@ async def block(message: Message, command: CommandObject, services: Services, vo
     try:
         record = await services.queue.block(volunteer, code)
     except QueueError as error:
-        await message.answer(error_text(error.reason), parse_mode=None)
+        await message.answer(error_text(error.reason))
         return
-    await message.answer(coordinator_views.blocked(record.code), parse_mode=None)
+    await message.answer(coordinator_views.blocked(record.code))
 
 
 async def unblock(message: Message, command: CommandObject, services: Services, volunteer: VolunteerRecord) -> None:
@@ -387,9 +385,9 @@ async def unblock(message: Message, command: CommandObject, services: Services, 
     try:
         record = await services.queue.unblock(volunteer, code)
     except QueueError as error:
-        await message.answer(error_text(error.reason), parse_mode=None)
+        await message.answer(error_text(error.reason))
         return
-    await message.answer(coordinator_views.unblocked(record.code), parse_mode=None)
+    await message.answer(coordinator_views.unblocked(record.code))
 
 
 # -- canned replies ------------------------------------------------------------------------------------
@@ -410,19 +408,19 @@ async def canned(
         await message.answer(**views.canned_view(await services.queue.canned_listing()).as_kwargs())
         return
     if not volunteer.is_coordinator or parts[0] not in ("add", "del") or len(parts) != 2:
-        await message.answer(usage("/canned, /canned add KEY, /canned del KEY"), parse_mode=None)
+        await message.answer(usage("/canned, /canned add KEY, /canned del KEY"))
         return
     key = parts[1].lower()
     if parts[0] == "del":
         try:
             deleted = await services.queue.delete_canned(volunteer, key)
         except QueueError as error:
-            await message.answer(error_text(error.reason), parse_mode=None)
+            await message.answer(error_text(error.reason))
             return
-        await message.answer(views.canned_deleted(key, deleted), parse_mode=None)
+        await message.answer(views.canned_deleted(key, deleted))
         return
     if not CANNED_KEY.fullmatch(key):
-        await message.answer(error_text("bad_canned_key"), parse_mode=None)
+        await message.answer(error_text("bad_canned_key"))
         return
     await state.set_state(CannedEntry.text)
     await state.set_data({"canned_key": key, "canned_left": list(CANNED_LANGUAGES)})
@@ -430,7 +428,7 @@ async def canned(
 
 
 async def _ask_canned(message: Message, key: str, language: str) -> None:
-    await message.answer(views.canned_ask(key, language), parse_mode=None)
+    await message.answer(views.canned_ask(key, language))
 
 
 async def canned_text(message: Message, services: Services, volunteer: VolunteerRecord, state: FSMContext) -> None:
@@ -440,7 +438,7 @@ async def canned_text(message: Message, services: Services, volunteer: Volunteer
         try:
             await services.queue.save_canned(volunteer, key, left[0], message.text)
         except QueueError as error:
-            await message.answer(error_text(error.reason), parse_mode=None)
+            await message.answer(error_text(error.reason))
             return
     left = left[1:]
     if left:
@@ -449,12 +447,12 @@ async def canned_text(message: Message, services: Services, volunteer: Volunteer
         return
     await state.clear()
     languages = (await services.queue.canned_listing()).get(key, [])
-    await message.answer(views.canned_ready(key, languages), parse_mode=None)
+    await message.answer(views.canned_ready(key, languages))
 
 
 async def canned_cancel(message: Message, state: FSMContext) -> None:
     await state.clear()
-    await message.answer(views.canned_stopped(), parse_mode=None)
+    await message.answer(views.canned_stopped())
 
 
 def build_router() -> Router:

@@ -44,7 +44,7 @@ def replied_id(message: Message) -> int | None:
 
 async def _reply(message: Message, services: Services, text: str) -> None:
     """Answer the requester, and remember the answer with their request so /wipe and /forget remove it."""
-    sent = await message.answer(text, parse_mode=None)
+    sent = await message.answer(text)
     if message.from_user is not None:
         await services.intake.remember_in_chat(message.from_user.id, [sent.message_id])
 
@@ -90,7 +90,7 @@ async def _to_requester(
     try:
         await services.relay.to_requester(volunteer, code, content, message.message_id, reply_to=reply_to)
     except QueueError as error:
-        await message.answer(error_text(error.reason), parse_mode=None)
+        await message.answer(error_text(error.reason))
 
 
 async def reply_command(
@@ -98,18 +98,18 @@ async def reply_command(
 ) -> None:
     parts = (command.args or "").split(maxsplit=1)
     if len(parts) < 2:
-        await message.answer(usage("/reply CODE text"), parse_mode=None)
+        await message.answer(usage("/reply CODE text"))
         return
     code, text = parts
     if text.startswith("#") and len(text.split()) == 1:  # a canned reply, in the requester's language
         try:
             request = await services.queue.find(code)
         except QueueError as error:
-            await message.answer(error_text(error.reason), parse_mode=None)
+            await message.answer(error_text(error.reason))
             return
         canned = await services.queue.canned_text(text[1:].lower(), request.language)
         if canned is None:
-            await message.answer(error_text("no_canned"), parse_mode=None)
+            await message.answer(error_text("no_canned"))
             return
         text = canned
     await _to_requester(message, services, volunteer, code, {"type": "text", "text": text})
@@ -120,7 +120,7 @@ async def reply_to_relayed(message: Message, services: Services, volunteer: Volu
     code = await services.relay.code_for_reply(volunteer, message.reply_to_message.message_id)
     content = content_of(message)
     if code is None or content is None:
-        await message.answer(volunteer_views.not_about_a_request(), parse_mode=None)
+        await message.answer(volunteer_views.not_about_a_request())
         return
     await _to_requester(message, services, volunteer, code, content, replied_id(message))
 
@@ -131,7 +131,7 @@ async def requester_edited(message: Message, services: Services) -> None:
     if content is None or not await services.relay.edit_from_requester(
         message.from_user.id, message.message_id, content
     ):
-        await message.answer(requester_views.edits_not_read(in_intake=False), parse_mode=None)
+        await message.answer(requester_views.edits_not_read(in_intake=False))
 
 
 async def volunteer_edited(message: Message, services: Services, volunteer: VolunteerRecord) -> None:
@@ -141,11 +141,11 @@ async def volunteer_edited(message: Message, services: Services, volunteer: Volu
         parts = content["text"].split(maxsplit=2)
         content = {"type": "text", "text": parts[2]} if len(parts) == 3 else None
     if content is None or not await services.relay.edit_from_volunteer(volunteer, message.message_id, content):
-        await message.answer(volunteer_views.edit_not_passed_on(), parse_mode=None)
+        await message.answer(volunteer_views.edit_not_passed_on())
 
 
 async def volunteer_chatter(message: Message) -> None:
-    await message.answer(volunteer_views.how_to_write(), parse_mode=None)
+    await message.answer(volunteer_views.how_to_write())
 
 
 def build_requester_side() -> Router:

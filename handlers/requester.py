@@ -26,7 +26,7 @@ def _chat(message_or_user_id: int, state: FSMContext, services: Services, bot: B
 async def reply_in_intake(message: Message, chat: IntakeChat, services: Services, content: Text | str) -> None:
     """Answer. In an intake, track both messages and put its question last; after a submission, remember
     both with the request so /wipe and /forget can delete them."""
-    kwargs = content.as_kwargs() if isinstance(content, Text) else {"text": content, "parse_mode": None}
+    kwargs = content.as_kwargs() if isinstance(content, Text) else {"text": content}
     sent = await message.answer(**kwargs)
     step = await chat.current_step()
     if step is not None:
@@ -81,18 +81,18 @@ async def switch_language(
                 await services.intake.set_language(callback.from_user.id, callback_data.code)
             else:
                 await state.update_data(locale=callback_data.code)
-            await callback.message.edit_text(text=language_changed(), parse_mode=None)
+            await callback.message.edit_text(text=language_changed())
         await callback.answer()
 
 
 async def cancel(message: Message, state: FSMContext, services: Services, bot: Bot) -> None:
     chat = _chat(message.chat.id, state, services, bot)
     if await chat.current_step() is None:
-        await message.answer(views.nothing_to_cancel(), parse_mode=None)
+        await message.answer(views.nothing_to_cancel())
         return
     await chat.erase(message.message_id)
     await services.intake.unfinished_erased()
-    await message.answer(cancelled(), parse_mode=None)
+    await message.answer(cancelled())
 
 
 async def wipe(message: Message, state: FSMContext, services: Services, bot: Bot) -> None:
@@ -121,7 +121,7 @@ async def forget(
         await callback.answer()
         return
     if not callback_data.sure:
-        await callback.message.edit_text(text=views.nothing_erased(), parse_mode=None)
+        await callback.message.edit_text(text=views.nothing_erased())
         await callback.answer()
         return
     result = await services.intake.forget(callback.from_user.id)
@@ -129,7 +129,7 @@ async def forget(
     own = [callback.message.message_id, *([callback_data.command] if callback_data.command else [])]
     await delete_messages(bot, callback.message.chat.id, [*tracked, *result.requester_message_ids, *own])
     await state.clear()
-    await bot.send_message(chat_id=callback.message.chat.id, text=views.everything_erased(), parse_mode=None)
+    await bot.send_message(chat_id=callback.message.chat.id, text=views.everything_erased())
     await callback.answer()
 
 

@@ -7,7 +7,6 @@ from aiogram.enums import ChatType
 from aiogram.filters import Command, CommandObject
 from aiogram.types import CallbackQuery, Message
 
-from bot.i18n import pick_language
 from handlers.filters import HasRole
 from services.context import Services
 from services.team import TeamError
@@ -15,6 +14,7 @@ from storage.volunteers import VolunteerRecord
 from views import team as views
 from views.callbacks import Revoke
 from views.errors import error_text
+from views.language import pick_language
 
 # /join is open to anyone (that is how people join); everything else needs a role.
 
@@ -31,7 +31,7 @@ async def join(message: Message, command: CommandObject, services: Services) -> 
             language=language,
         )
     except TeamError as error:
-        await message.answer(error_text(error.reason), parse_mode=None)
+        await message.answer(error_text(error.reason))
         return
     # The code is spent, but it should not sit in the chat either.
     await message.delete()
@@ -43,7 +43,7 @@ async def invite(message: Message, command: CommandObject, services: Services, v
     try:
         issued = await services.team.invite(volunteer, role)
     except TeamError as error:
-        await message.answer(error_text(error.reason), parse_mode=None)
+        await message.answer(error_text(error.reason))
         return
     await message.answer(protect_content=True, **views.invite_text(issued).as_kwargs())
 
@@ -56,9 +56,9 @@ async def volunteers(message: Message, services: Services, volunteer: VolunteerR
 async def revoke_menu(message: Message, services: Services, volunteer: VolunteerRecord) -> None:
     others = [v for v in await services.volunteers.list_all() if v.id != volunteer.id]
     if not others:
-        await message.answer(views.nobody_else(), parse_mode=None)
+        await message.answer(views.nobody_else())
         return
-    await message.answer(views.revoke_prompt(), reply_markup=views.revoke_markup(others), parse_mode=None)
+    await message.answer(views.revoke_prompt(), reply_markup=views.revoke_markup(others))
 
 
 async def revoke(
@@ -71,20 +71,20 @@ async def revoke(
         return
     if isinstance(callback.message, Message):
         text = views.revoked(target, has_group=services.policy.volunteer_chat_id is not None)
-        await callback.message.edit_text(text=text, parse_mode=None)
+        await callback.message.edit_text(text=text)
     await callback.answer()
 
 
 async def pseudonym(message: Message, command: CommandObject, services: Services, volunteer: VolunteerRecord) -> None:
     if not command.args:
-        await message.answer(views.pseudonym_now(volunteer.pseudonym), parse_mode=None)
+        await message.answer(views.pseudonym_now(volunteer.pseudonym))
         return
     try:
         name = await services.team.set_pseudonym(volunteer, command.args)
     except TeamError as error:
-        await message.answer(error_text(error.reason), parse_mode=None)
+        await message.answer(error_text(error.reason))
         return
-    await message.answer(views.pseudonym_changed(name), parse_mode=None)
+    await message.answer(views.pseudonym_changed(name))
 
 
 def build_joining() -> Router:

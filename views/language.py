@@ -7,10 +7,25 @@ from aiogram.utils.formatting import Text
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
+from storage.kinds import Language
 from views.callbacks import LanguageChoice
 from views.format import View
 
-LANGUAGE_NAMES = {"ru": "Русский", "uk": "Українська", "en": "English"}
+LANGUAGE_NAMES: dict[str, str] = {Language.RU: "Русский", Language.UK: "Українська", Language.EN: "English"}
+assert list(LANGUAGE_NAMES) == list(Language)
+# Neighbours who usually read Russian better than English.
+READS_RUSSIAN = frozenset({"be", "kk", "ky", "hy", "uz", "tg", "az", "ka"})
+
+
+def pick_language(candidate: str | None, fallback: str) -> str:
+    """Map a Telegram language_code (``uk``, ``ru-RU``, ``be``) onto a supported language."""
+    if candidate:
+        base = candidate.split("-")[0].lower()
+        if base in set(Language):
+            return base
+        if base in READS_RUSSIAN:
+            return Language.RU.value
+    return fallback
 
 
 def language_name(code: str) -> str:

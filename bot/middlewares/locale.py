@@ -8,9 +8,9 @@ from aiogram.fsm.context import FSMContext
 from aiogram.types import TelegramObject, User
 from aiogram.utils.i18n import I18n, I18nMiddleware
 
-from bot.i18n import pick_language
 from services.context import Services
 from storage.volunteers import VolunteerRecord
+from views.language import pick_language
 
 LOCALE_KEY = "locale"
 

@@ -90,7 +90,7 @@ class ThrottlingMiddleware(BaseMiddleware):
         if tell:
             text = too_fast()
             if isinstance(event, Message):
-                await event.answer(text, parse_mode=None)
+                await event.answer(text)
             elif isinstance(event, CallbackQuery):
                 await event.answer(text, show_alert=True)
         elif isinstance(event, CallbackQuery):
