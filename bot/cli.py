@@ -20,6 +20,7 @@ from services.events import Events
 from services.team import TeamError
 from storage import migrate as migrations
 from storage.keyring import KeyringError
+from storage.kinds import Role
 
 EXIT_REFUSED = 2
 
@@ -194,7 +195,7 @@ def build_parser() -> argparse.ArgumentParser:
     volunteers = commands.add_parser("volunteers", help="the team: invite someone, or list who is on it")
     volunteer_commands = volunteers.add_subparsers(dest="volunteers_command", required=True, metavar="ACTION")
     invite = volunteer_commands.add_parser("invite", help="print a one-time invite code for a role")
-    invite.add_argument("role", choices=["volunteer", "coordinator", "admin"])
+    invite.add_argument("role", choices=[role.value for role in Role])
     volunteer_commands.add_parser("list", help="pseudonyms, roles and how many requests each holds")
     volunteers.set_defaults(handler=cmd_volunteers)
 

@@ -7,17 +7,16 @@ from aiogram.filters import Filter
 from aiogram.types import TelegramObject, User
 
 from services.context import Services
+from storage.kinds import Role
 from storage.volunteers import VolunteerRecord
-
-RANK = {"volunteer": 1, "coordinator": 2, "admin": 3}
 
 
 class HasRole(Filter):
-    def __init__(self, minimum: str = "volunteer") -> None:
-        self.minimum = RANK[minimum]
+    def __init__(self, minimum: Role = Role.VOLUNTEER) -> None:
+        self.minimum = minimum
 
     async def __call__(self, event: TelegramObject, volunteer: VolunteerRecord | None = None) -> bool:
-        return volunteer is not None and volunteer.active and RANK[volunteer.role] >= self.minimum
+        return volunteer is not None and volunteer.active and volunteer.role.at_least(self.minimum)
 
 
 class BlockedRequester(Filter):

@@ -15,6 +15,7 @@ from handlers.filters import HasRole
 from handlers.intake_chat import is_not_modified
 from services.context import Services
 from services.queue import CANNED_KEY, NoteView, QueueError
+from storage.kinds import Language, Role
 from storage.requests import RequestDetails, RequestRecord
 from storage.volunteers import VolunteerRecord
 from views import coordinator as coordinator_views
@@ -397,7 +398,7 @@ class CannedEntry(StatesGroup):
     text = State()
 
 
-CANNED_LANGUAGES = ("ru", "uk", "en")
+CANNED_LANGUAGES: tuple[str, ...] = tuple(Language)
 
 
 async def canned(
@@ -457,8 +458,8 @@ async def canned_cancel(message: Message, state: FSMContext) -> None:
 
 def build_router() -> Router:
     router = Router(name="operator")
-    router.message.filter(F.chat.type == ChatType.PRIVATE, HasRole("volunteer"))
-    router.callback_query.filter(HasRole("volunteer"))
+    router.message.filter(F.chat.type == ChatType.PRIVATE, HasRole(Role.VOLUNTEER))
+    router.callback_query.filter(HasRole(Role.VOLUNTEER))
     router.message.register(operator_help, CommandStart())
     router.message.register(operator_help, Command("help"))
     router.message.register(operator_language, Command("language"))
@@ -474,16 +475,16 @@ def build_router() -> Router:
     router.callback_query.register(transfer_chosen, TransferTo.filter())
     router.message.register(close, Command("close"))
     router.callback_query.register(close_chosen, CloseOutcome.filter())
-    router.message.register(inspect, Command("inspect"), HasRole("coordinator"))
-    router.callback_query.register(inspect_chosen, InspectReason.filter(), HasRole("coordinator"))
-    router.message.register(reopen, Command("reopen"), HasRole("coordinator"))
+    router.message.register(inspect, Command("inspect"), HasRole(Role.COORDINATOR))
+    router.callback_query.register(inspect_chosen, InspectReason.filter(), HasRole(Role.COORDINATOR))
+    router.message.register(reopen, Command("reopen"), HasRole(Role.COORDINATOR))
     router.message.register(flag, Command("flag"))
     router.message.register(add_note, Command("note"))
     router.message.register(show_notes, Command("notes"))
     router.callback_query.register(turn_notes_page, NotesPage.filter())
-    router.message.register(show_audit, Command("audit"), HasRole("coordinator"))
-    router.message.register(block, Command("block"), HasRole("coordinator"))
-    router.message.register(unblock, Command("unblock"), HasRole("coordinator"))
+    router.message.register(show_audit, Command("audit"), HasRole(Role.COORDINATOR))
+    router.message.register(block, Command("block"), HasRole(Role.COORDINATOR))
+    router.message.register(unblock, Command("unblock"), HasRole(Role.COORDINATOR))
     router.message.register(canned_cancel, StateFilter(CannedEntry), Command("cancel"))
     router.message.register(canned_text, StateFilter(CannedEntry), F.text)
     router.message.register(canned, Command("canned"))

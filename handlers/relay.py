@@ -13,6 +13,7 @@ from handlers.filters import HasRole
 from handlers.intake_chat import delete_messages
 from services.context import Services
 from services.queue import QueueError
+from storage.kinds import Role, Status
 from storage.volunteers import VolunteerRecord
 from views import requester as requester_views
 from views import volunteer as volunteer_views
@@ -75,7 +76,7 @@ async def from_requester(message: Message, services: Services) -> None:
         await services.intake.remember_in_chat(message.from_user.id, [message.message_id])
         await _reply(message, services, refused)
         return
-    if request.status == "new":
+    if request.status is Status.NEW:
         await _reply(message, services, requester_views.saved_until_claimed())
 
 
@@ -152,18 +153,18 @@ def build_requester_side() -> Router:
     router = Router(name="relay-requester")
     router.message.filter(F.chat.type == ChatType.PRIVATE, StateFilter(None), ~F.text.startswith("/"))
     router.message.register(location_refused, F.location | F.venue | F.live_period)
-    router.message.register(from_requester, ~HasRole("volunteer"))
-    router.edited_message.filter(F.chat.type == ChatType.PRIVATE, StateFilter(None), ~HasRole("volunteer"))
+    router.message.register(from_requester, ~HasRole(Role.VOLUNTEER))
+    router.edited_message.filter(F.chat.type == ChatType.PRIVATE, StateFilter(None), ~HasRole(Role.VOLUNTEER))
     router.edited_message.register(requester_edited)
     return router
 
 
 def build_volunteer_side() -> Router:
     router = Router(name="relay-volunteer")
-    router.message.filter(F.chat.type == ChatType.PRIVATE, HasRole("volunteer"))
+    router.message.filter(F.chat.type == ChatType.PRIVATE, HasRole(Role.VOLUNTEER))
     router.message.register(reply_command, Command("reply"))
     router.message.register(reply_to_relayed, F.reply_to_message, ~F.text.startswith("/"))
     router.message.register(volunteer_chatter, ~F.text.startswith("/"))
-    router.edited_message.filter(F.chat.type == ChatType.PRIVATE, HasRole("volunteer"))
+    router.edited_message.filter(F.chat.type == ChatType.PRIVATE, HasRole(Role.VOLUNTEER))
     router.edited_message.register(volunteer_edited)
     return router

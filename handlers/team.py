@@ -10,6 +10,7 @@ from aiogram.types import CallbackQuery, Message
 from handlers.filters import HasRole
 from services.context import Services
 from services.team import TeamError
+from storage.kinds import Role
 from storage.volunteers import VolunteerRecord
 from views import team as views
 from views.callbacks import Revoke
@@ -96,11 +97,11 @@ def build_joining() -> Router:
 
 def build_router() -> Router:
     router = Router(name="team")
-    router.message.filter(F.chat.type == ChatType.PRIVATE, HasRole("volunteer"))
-    router.callback_query.filter(HasRole("admin"))
-    router.message.register(invite, Command("invite"), HasRole("admin"))
-    router.message.register(volunteers, Command("volunteers"), HasRole("coordinator"))
-    router.message.register(revoke_menu, Command("revoke"), HasRole("admin"))
+    router.message.filter(F.chat.type == ChatType.PRIVATE, HasRole(Role.VOLUNTEER))
+    router.callback_query.filter(HasRole(Role.ADMIN))
+    router.message.register(invite, Command("invite"), HasRole(Role.ADMIN))
+    router.message.register(volunteers, Command("volunteers"), HasRole(Role.COORDINATOR))
+    router.message.register(revoke_menu, Command("revoke"), HasRole(Role.ADMIN))
     router.callback_query.register(revoke, Revoke.filter())
     router.message.register(pseudonym, Command("pseudonym"))
     return router

@@ -11,6 +11,7 @@ from services.hygiene import clear_everywhere, enqueue_chat_deletes
 from services.questionnaire import MULTI_SELECT, STAT_DIMENSIONS, complete
 from storage.clock import iso_week
 from storage.epochs import FORGET, note_shred
+from storage.kinds import Status
 from storage.requests import DuplicateOpenRequest, RequestRecord
 
 if TYPE_CHECKING:
@@ -153,7 +154,7 @@ class IntakeService:
             if record is None or not await self.erase_without_trail(record):
                 continue
             shredded += 1
-            if record.status == "claimed" and record.assignee_id is not None:
+            if record.status is Status.CLAIMED and record.assignee_id is not None:
                 # Sealed under the ephemeral key, not the request's: it has to outlive the request.
                 await s.outbox.put(
                     recipient="volunteer",

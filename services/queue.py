@@ -21,6 +21,7 @@ from storage.canned import CannedReplies
 from storage.clock import iso_week
 from storage.epochs import PURGE
 from storage.ids import normalize_request_code
+from storage.kinds import Language, Status
 from storage.notes import NoteRecord, Notes
 from storage.requests import RequestDetails, RequestRecord
 from storage.volunteers import VolunteerRecord
@@ -29,6 +30,8 @@ if TYPE_CHECKING:
     from services.context import Services
 
 CANNED_KEY = re.compile(r"[a-z0-9_-]{1,32}")
+# Where a canned reply missing in the requester's language is looked for next.
+CANNED_FALLBACK = (Language.EN, Language.RU, Language.UK)
 OUTCOMES = ("left", "legal", "psych", "stays", "no_response", "duplicate", "suspicious")
 # Why a coordinator opens a request they do not hold: named in the audit and told to the holder.
 INSPECT_REASONS = ("safety", "provocation", "unavailable", "complaint", "supervision")
@@ -121,10 +124,10 @@ class QueueService:
             raise QueueError("not_yours")
 
     async def page(self, page: int) -> QueuePage:
-        total = await self.s.requests.count_by_status("new")
+        total = await self.s.requests.count_by_status(Status.NEW)
         pages = max(1, -(-total // PAGE_SIZE))
         page = min(max(page, 0), pages - 1)
-        listed = await self.s.requests.list_by_status("new", limit=PAGE_SIZE, offset=page * PAGE_SIZE)
+        listed = await self.s.requests.list_by_status(Status.NEW, limit=PAGE_SIZE, offset=page * PAGE_SIZE)
         return QueuePage(listed, page, pages, total)
 
     async def mine(self, volunteer: VolunteerRecord) -> list[RequestRecord]:
@@ -187,7 +190,7 @@ class QueueService:
         record = await self.find(code)
         if record.requester_blocked:
             raise QueueError("blocked")
-        if record.status == "closed":
+        if record.status is Status.CLOSED:
             raise QueueError("closed")
         claimed = await self.s.requests.claim(record.id, volunteer.id)
         if claimed is None:
@@ -246,7 +249,7 @@ class QueueService:
             raise QueueError("unknown_reason")
         record = await self.find(code)
         await self.s.audit.record("inspected", actor_id=coordinator.id, request_id=record.id, detail=reason)
-        if record.status == "claimed" and record.assignee_id not in (None, coordinator.id):
+        if record.status is Status.CLAIMED and record.assignee_id not in (None, coordinator.id):
             await self.s.outbox.put(
                 recipient="volunteer",
                 volunteer_id=record.assignee_id,
@@ -332,7 +335,7 @@ class QueueService:
         record = await self.find(code)
         if record.requester_blocked:
             raise QueueError("blocked")
-        if record.status != "closed":
+        if record.status is not Status.CLOSED:
             raise QueueError("not_closed")
         if await self.s.requests.requester_has_other_open(record.id):
             raise QueueError("requester_has_open")
@@ -361,7 +364,7 @@ class QueueService:
         now = clock.now()
         await self.s.audit.record("flagged", actor_id=volunteer.id, request_id=record.id, at=now)
         await self.s.counters.bump(iso_week(now), metrics.FLAGGED, metrics.ALL)
-        for coordinator in await self.s.volunteers.with_role("coordinator", "admin"):
+        for coordinator in await self.s.volunteers.coordinators():
             await self.s.outbox.put(
                 recipient="volunteer",
                 volunteer_id=coordinator.id,
@@ -391,7 +394,7 @@ class QueueService:
             if affected is None:
                 continue
             await self._retire_cards(affected, "blocked")
-            if affected.status == "claimed" and affected.assignee_id is not None:
+            if affected.status is Status.CLAIMED and affected.assignee_id is not None:
                 await self.s.outbox.put(
                     recipient="volunteer",
                     volunteer_id=affected.assignee_id,
@@ -411,7 +414,7 @@ class QueueService:
         await self.s.audit.record("unblocked", actor_id=coordinator.id, request_id=record.id)
         unblocked = await self.s.requests.by_id(record.id)
         assert unblocked is not None
-        if unblocked.status == "new":
+        if unblocked.status is Status.NEW:
             await self.announce_again(unblocked)  # back in the queue: volunteers see its card again
         return unblocked
 
@@ -420,7 +423,7 @@ class QueueService:
     async def canned_text(self, key: str, language: str) -> str | None:
         """A canned reply in ``language``, or in the nearest language it exists in."""
         canned = CannedReplies(self.s.session, self.s.vault)
-        for candidate in (language, "en", "ru", "uk"):
+        for candidate in (language, *CANNED_FALLBACK):
             text = await canned.get(key, candidate)
             if text is not None:
                 return text
@@ -429,7 +432,7 @@ class QueueService:
     async def save_canned(self, coordinator: VolunteerRecord, key: str, language: str, text: str) -> None:
         if not coordinator.is_coordinator:
             raise QueueError("not_yours")
-        if not CANNED_KEY.fullmatch(key) or language not in ("ru", "uk", "en"):
+        if not CANNED_KEY.fullmatch(key) or language not in set(Language):
             raise QueueError("bad_canned_key")
         text = neutralize_controls(text).strip()
         if not text or len(text) > NOTE_MAX:
@@ -521,7 +524,7 @@ class QueueService:
     async def escalate(self) -> int:
         cutoff = clock.now() - self.s.policy.escalate_after
         escalated = 0
-        coordinators = await self.s.volunteers.with_role("coordinator", "admin")
+        coordinators = await self.s.volunteers.coordinators()
         for record in await self.s.requests.unescalated_urgent_since(cutoff):
             if await self.s.requests.mark_escalated(record.id) is None:
                 continue
@@ -550,7 +553,7 @@ class QueueService:
         for record in await self.s.requests.closed_before(clock.now() - self.s.policy.retention, limit=limit):
             shredded += await self.purge(record, notify=[])
         idle = await self.s.requests.open_idle_since(clock.now() - self.s.policy.inactive_after, limit=limit)
-        coordinators = [v.id for v in await self.s.volunteers.with_role("coordinator", "admin")] if idle else []
+        coordinators = [v.id for v in await self.s.volunteers.coordinators()] if idle else []
         for record in idle:
             holder = [record.assignee_id] if record.assignee_id else []
             shredded += await self.purge(record, notify=list(dict.fromkeys([*holder, *coordinators])))

@@ -19,10 +19,10 @@ from sqlalchemy.orm import aliased
 from storage import clock
 from storage.crypto import CryptoError, Key, Place
 from storage.ids import new_id
+from storage.kinds import Recipient, Status
 from storage.models import OutboxMessage, Request
 from storage.vault import Vault
 
-RECIPIENTS = ("requester", "volunteer", "assignee", "group", "chat")
 _QUEUED = "tropa.outbox.queued"
 log = structlog.get_logger()
 # How long a sender that died keeps its messages from the others. A sender renews its lease just before
@@ -85,7 +85,7 @@ class Outbox:
     ) -> str:
         """Queue a message. ``lease``: this process sends it itself right after the commit; the lease
         keeps other senders off it until then, and hands it to them if this process dies first."""
-        if recipient not in RECIPIENTS:
+        if recipient not in set(Recipient):
             raise ValueError("unknown recipient kind")
         if recipient == "volunteer" and volunteer_id is None:
             raise ValueError("a volunteer message needs volunteer_id")
@@ -151,7 +151,7 @@ class Outbox:
                 or_(OutboxMessage.locked_until.is_(None), OutboxMessage.locked_until < now),
                 or_(
                     OutboxMessage.recipient != "assignee",
-                    and_(Request.assignee_id.is_not(None), Request.status == "claimed"),
+                    and_(Request.assignee_id.is_not(None), Request.status == Status.CLAIMED),
                 ),
                 lane_head,
             )

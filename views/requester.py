@@ -7,6 +7,7 @@ from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from aiogram.utils.formatting import Bold, Text, as_list
 from aiogram.utils.i18n import gettext as _
 
+from storage.kinds import Status
 from storage.requests import RequestRecord
 from views.access import requester_access
 from views.callbacks import ForgetConfirm
@@ -19,11 +20,11 @@ def blocked_reply() -> str:
 
 
 def request_status_text(request: RequestRecord) -> Text:
-    if request.status == "new":
+    if request.status is Status.NEW:
         line = fill(
             _("Your request {code} is waiting for a volunteer. You will get a message here."), code=request.code
         )
-    elif request.status == "claimed":
+    elif request.status is Status.CLAIMED:
         line = fill(_("A volunteer is working on your request {code}. Write here to reach them."), code=request.code)
     else:
         line = fill(_("Your request {code} is closed. Send /start if you need help again."), code=request.code)

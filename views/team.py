@@ -12,13 +12,14 @@ from aiogram.utils.i18n import lazy_gettext as __
 from aiogram.utils.i18n import ngettext
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
+from storage.kinds import Role
 from storage.volunteers import IssuedInvite, VolunteerRecord
 from views.callbacks import Revoke
 
-ROLE_LABELS: dict[str, Any] = {
-    "volunteer": __("volunteer"),
-    "coordinator": __("coordinator"),
-    "admin": __("admin"),
+ROLE_LABELS: dict[Role, Any] = {
+    Role.VOLUNTEER: __("volunteer"),
+    Role.COORDINATOR: __("coordinator"),
+    Role.ADMIN: __("admin"),
 }
 
 

@@ -15,6 +15,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from services.queue import OUTCOMES, NoteView, QueuePage
 from storage import clock
+from storage.kinds import Status
 from storage.requests import RequestDetails, RequestRecord
 from storage.volunteers import VolunteerRecord
 from views.access import team_access
@@ -106,7 +107,7 @@ def full_card_from_payload(payload: Mapping[str, Any]) -> Text:
     record = RequestRecord(
         id="",
         code=str(payload["code"]),
-        status="claimed",
+        status=Status.CLAIMED,
         urgency=str(payload["urgency"]),
         language=str(payload["language"]),
         created_at=created,
