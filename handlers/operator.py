@@ -14,6 +14,7 @@ from aiogram.utils.i18n import I18n
 from handlers.filters import HasRole
 from handlers.intake_chat import is_not_modified
 from services.context import Services
+from services.notices import FullCard
 from services.queue import CANNED_KEY, NoteView, QueueError
 from storage.kinds import Language, Role
 from storage.requests import RequestDetails, RequestRecord
@@ -28,11 +29,12 @@ from views.language import language_changed, language_view
 async def send_full_card(bot: Bot, services: Services, volunteer: VolunteerRecord, details: RequestDetails) -> None:
     """The whole request, privately and protected; remembered so replies and clean-up can find it."""
     chat_id = await services.volunteers.chat_id(volunteer.id)
-    sent = await bot.send_message(chat_id=chat_id, protect_content=True, **views.full_card_text(details).as_kwargs())
+    card = FullCard.of(details, reason="shown")
+    sent = await bot.send_message(chat_id=chat_id, protect_content=True, **views.full_card_text(card).as_kwargs())
     await services.shown.record(
         request_id=details.record.id,
         audience="volunteer",
-        kind="full",
+        kind=FullCard.track,
         message_id=sent.message_id,
         volunteer_id=volunteer.id,
     )

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, replace
 from datetime import timedelta
@@ -42,6 +43,7 @@ from aiogram.types import Message
 from services import hygiene
 from services.context import Services
 from services.events import Events
+from services.notices import Delete, Method, Notice, ScrubFailed, Undelivered, notice_type
 from services.policy import Policy
 from services.ratelimit import NoLimits, SendLimiter
 from storage import clock
@@ -62,12 +64,6 @@ RENEW_BELOW = timedelta(seconds=SEND_TIMEOUT + 2)
 assert RENEW_BELOW < LOCK_FOR
 ALBUM_SETTLE = timedelta(seconds=1.5)  # Telegram delivers an album's items as separate updates, quickly
 ALBUM_MAX = 10
-# Payload kinds for which a 400 means "nothing left to do" (the message is gone, or too old), not failure.
-SETTLED_BY_BAD_REQUEST = frozenset({"delete", "neutralize", "relay_edit", "card_update", "method"})
-# Payload kinds that only take something away from a chat: they reach anyone, on the team or not.
-REMOVALS = frozenset({"delete", "neutralize", "card_update"})
-# Payload kinds that carry what a requester said: only for the volunteer who holds the case.
-CASE_CONTENT = frozenset({"full_card", "relay_in", "relay_edit"})
 UNRESOLVED_RETRY = timedelta(seconds=60)
 
 
@@ -76,6 +72,12 @@ class Target:
     chat_id: int
     locale: str
     volunteer_id: str | None = None  # whose private chat it is, when it is a team member's
+
+
+def kind_of(message: PendingMessage) -> type[Notice]:
+    """The notice class of a message, which says how it is treated (services/notices.py); the base class's
+    defaults for a kind no class describes."""
+    return notice_type(message.payload) or Notice
 
 
 class Renderer(Protocol):
@@ -167,16 +169,16 @@ class OutboxSender:
             return await self._resolve(self._services(session), message)
 
     async def _resolve(self, services: Services, message: PendingMessage) -> Target:
-        kind = str(message.payload.get("kind"))
+        kind = kind_of(message)
         request = await services.requests.by_id(message.request_id) if message.request_id else None
         if message.request_id is not None and request is None:
             raise Shredded("request is gone")
         if message.recipient == "requester":
             assert request is not None
-            if request.requester_blocked and kind not in REMOVALS:
+            if request.requester_blocked and not kind.removal:
                 raise Withheld("requester_blocked")  # a blocked person is told nothing new
             return Target(await services.requests.requester_chat_id(request.id), request.language)
-        if kind == "card" and request is not None and (request.status != "new" or request.requester_blocked):
+        if kind.offers_request and request is not None and (request.status != "new" or request.requester_blocked):
             raise Withheld("not_waiting")  # a card would offer a request nobody can take any more
         if message.recipient in ("volunteer", "assignee"):
             volunteer_id = message.volunteer_id
@@ -185,9 +187,9 @@ class OutboxSender:
             volunteer = await services.volunteers.by_id(volunteer_id) if volunteer_id else None
             if volunteer is None:
                 raise Unresolvable("no such volunteer")
-            if not volunteer.active and kind not in REMOVALS:
+            if not volunteer.active and not kind.removal:
                 raise DeadLetter("revoked")
-            if kind in CASE_CONTENT and not (request is not None and request.held_by(volunteer.id)):
+            if kind.case_content and not (request is not None and request.held_by(volunteer.id)):
                 raise Withheld("not_holder")
             return Target(await services.volunteers.chat_id(volunteer.id), volunteer.language, volunteer.id)
         if message.recipient == "group":
@@ -215,18 +217,16 @@ class OutboxSender:
     async def store_effect(self, session: Any, name: str, params: dict[str, Any], chat_id: int) -> PendingMessage:
         """Queue an edit or a deletion an update made, in that update's transaction and leased to this
         process: it reaches the person even if this process dies right after the commit."""
-        payload = {"kind": "method", "method": name, "params": params, "chat_id": chat_id}
+        notice = Method(method=name, params=params, chat_id=chat_id)
         lease = clock.now() + LOCK_FOR
-        message_id = await self._services(session).outbox.put(
-            recipient="chat", purpose="effect", payload=payload, lease=lease
-        )
+        message_id = await self._services(session).outbox.put(notice, lease=lease)
         return PendingMessage(
             id=message_id,
             request_id=None,
-            recipient="chat",
+            recipient=notice.recipient,
             volunteer_id=None,
-            purpose="effect",
-            payload=payload,
+            purpose=notice.purpose,
+            payload=notice.payload(),
             attempts=0,
             created_at=clock.now(),
             lease=lease,
@@ -300,7 +300,7 @@ class OutboxSender:
                 await self._fail(message, "blocked", tell_assignee=message is lead)
             return 0
         except TelegramBadRequest as error:
-            if lead.payload.get("kind") in SETTLED_BY_BAD_REQUEST:
+            if kind_of(lead).settled_by_bad_request:
                 for message in unit:
                     await self._finish(message, None)  # gone already, or too old: nothing more to do
                 return 0
@@ -341,25 +341,13 @@ class OutboxSender:
         async with self.db.transaction() as session:
             await self._services(session).outbox.retry_at(message.id, clock.now() + after, count_attempt=count_attempt)
 
-    async def _reschedule_overdue(self, message: PendingMessage, young: list[int], edits: list[dict[str, Any]]) -> None:
+    async def _reschedule_overdue(self, message: PendingMessage, young: Delete | None, edits: Sequence[Notice]) -> None:
         """A removal that waited past Telegram's 48 hours: what can still be deleted is, the bot's own older
         messages are edited down to one line instead."""
-        report: dict[str, Any] = {key: message.payload[key] for key in ("report_to", "name") if key in message.payload}
         async with self.db.transaction() as session:
             outbox = self._services(session).outbox
-            if young:
-                entries = [e for e in message.payload["entries"] if int(e["id"]) in young]
-                payload = {**message.payload, "message_ids": young, "entries": entries}
-                await outbox.put(
-                    recipient=message.recipient, volunteer_id=message.volunteer_id, purpose="hygiene", payload=payload
-                )
-            for edit in edits:
-                await outbox.put(
-                    recipient=message.recipient,
-                    volunteer_id=message.volunteer_id,
-                    purpose="hygiene",
-                    payload={**edit, **report},
-                )
+            for removal in [young, *edits] if young else edits:
+                await outbox.put(removal, recipient=message.recipient, volunteer_id=message.volunteer_id)
             await outbox.done(message.id)
         log.info("outbox.removal_overdue", count=len(edits))
         self.ring()
@@ -375,22 +363,13 @@ class OutboxSender:
                 await services.outbox.fail_pending(message.volunteer_id, "hygiene", reason)
                 if message.volunteer_id not in self._reported:
                     self._reported.add(message.volunteer_id)
-                    await services.outbox.put(
-                        recipient="volunteer",
-                        volunteer_id=str(report_to),
-                        purpose="notice",
-                        payload={"kind": "scrub_failed", "name": message.payload.get("name", "—"), "reason": reason},
-                    )
+                    notice = ScrubFailed(name=str(message.payload.get("name", "—")), reason=reason)
+                    await services.outbox.put(notice, volunteer_id=str(report_to))
             if tell_assignee and message.recipient == "requester" and message.purpose == "relay":
                 assert message.request_id is not None
                 request = await services.requests.by_id(message.request_id)
                 if request is not None:
-                    await services.outbox.put(
-                        recipient="assignee",
-                        request_id=request.id,
-                        purpose="notice",
-                        payload={"kind": "undelivered", "code": request.code, "reason": reason},
-                    )
+                    await services.outbox.put(Undelivered(code=request.code, reason=reason), request_id=request.id)
         self.ring()
 
     async def settle(self) -> None:
@@ -406,7 +385,7 @@ class OutboxSender:
         volunteer = await services.volunteers.by_id(volunteer_id)
         if volunteer is None or not volunteer.active:
             return False
-        return str(message.payload.get("kind")) not in CASE_CONTENT or request.held_by(volunteer_id)
+        return not kind_of(message).case_content or request.held_by(volunteer_id)
 
     async def _finish(self, message: PendingMessage, sent: Message | None, *, to: str | None = None) -> None:
         """Mark a message done; a tracked one is remembered with the chat it went to (``to``: the volunteer
@@ -434,12 +413,8 @@ class OutboxSender:
                 volunteer_id = to or message.volunteer_id
                 if volunteer_id is not None and not await self._entitled(services, message, request, volunteer_id):
                     # Access ended while Telegram was taking the message: it is taken away again at once.
-                    await services.outbox.put(
-                        recipient="volunteer",
-                        volunteer_id=volunteer_id,
-                        purpose="hygiene",
-                        payload={"kind": "delete", "message_ids": [sent.message_id]},
-                    )
+                    removal = Delete(message_ids=[sent.message_id])
+                    await services.outbox.put(removal, recipient="volunteer", volunteer_id=volunteer_id)
                     self.ring()
                     return
                 peer = message.payload.get("peer")

@@ -13,6 +13,19 @@ from typing import TYPE_CHECKING, Any
 from services import metrics
 from services.events import RequestSubmitted
 from services.hygiene import clear_everywhere, clear_other_views, clear_volunteer_view
+from services.notices import (
+    Blocked,
+    Card,
+    CardUpdate,
+    Claimed,
+    Closed,
+    ErasedInactive,
+    Escalation,
+    Flagged,
+    FullCard,
+    Inspected,
+    LeaseExpired,
+)
 from services.questionnaire import STAT_DIMENSIONS
 from services.sanitize import neutralize_controls
 from storage import clock
@@ -21,7 +34,7 @@ from storage.canned import CannedReplies
 from storage.clock import iso_week
 from storage.epochs import PURGE
 from storage.ids import normalize_request_code
-from storage.kinds import Language, Status
+from storage.kinds import Language, Recipient, Status
 from storage.notes import NoteRecord, Notes
 from storage.requests import RequestDetails, RequestRecord
 from storage.volunteers import VolunteerRecord
@@ -68,34 +81,6 @@ class Inspection:
     notes: list[NoteView]
 
 
-def card_payload(request: RequestRecord, coarse: dict[str, Any]) -> dict[str, Any]:
-    """The triage card: coarse answers only, no free text, no identifiers."""
-    return {
-        "kind": "card",
-        "code": request.code,
-        "language": request.language,
-        "status": coarse.get("status"),
-        "location": coarse.get("location"),
-        "urgency": request.urgency,
-        "created_at": request.created_at.isoformat(),
-        "track": "card",
-    }
-
-
-def full_payload(details: RequestDetails, *, reason: str) -> dict[str, Any]:
-    record = details.record
-    return {
-        "kind": "full_card",
-        "reason": reason,
-        "code": record.code,
-        "language": record.language,
-        "urgency": record.urgency,
-        "created_at": record.created_at.isoformat(),
-        "answers": details.answers,
-        "track": "full",
-    }
-
-
 async def announce_submitted(services: Services, event: RequestSubmitted) -> None:
     await services.queue.announce(event.request, event.coarse_answers)
 
@@ -138,19 +123,15 @@ class QueueService:
     async def announce(
         self, request: RequestRecord, coarse: dict[str, Any], *, skip_volunteer: str | None = None
     ) -> None:
-        payload = card_payload(request, coarse)
+        notice = Card.of(request, coarse)
         if self.s.policy.volunteer_chat_id is not None:
-            await self.s.outbox.put(recipient="group", request_id=request.id, purpose="card", payload=payload)
+            await self.s.outbox.put(notice, recipient=Recipient.GROUP, request_id=request.id)
             return
         for volunteer in await self.s.volunteers.list_all():
             if volunteer.id == skip_volunteer:
                 continue
             await self.s.outbox.put(
-                recipient="volunteer",
-                volunteer_id=volunteer.id,
-                request_id=request.id,
-                purpose="card",
-                payload=payload,
+                notice, recipient=Recipient.VOLUNTEER, volunteer_id=volunteer.id, request_id=request.id
             )
 
     async def announce_again(self, request: RequestRecord, *, skip_volunteer: str | None = None) -> None:
@@ -169,18 +150,11 @@ class QueueService:
         cards = await self.s.shown.for_request(request.id)
         cards = [card for card in cards if card.kind == "card"]
         for card in cards:
-            recipient = "group" if card.audience == "group" else "volunteer"
             await self.s.outbox.put(
-                recipient=recipient,
+                CardUpdate(code=request.code, state=state, message_id=card.message_id),
+                recipient=Recipient.GROUP if card.audience == "group" else Recipient.VOLUNTEER,
                 volunteer_id=card.volunteer_id,
                 request_id=request.id,
-                purpose="card_update",
-                payload={
-                    "kind": "card_update",
-                    "code": request.code,
-                    "state": state,
-                    "message_id": card.message_id,
-                },
             )
         await self.s.shown.set_kind([card.id for card in cards], "retired_card")
 
@@ -209,13 +183,7 @@ class QueueService:
             await self.s.counters.bump(
                 week, metrics.TIME_TO_CLAIM, metrics.duration_bucket(claimed.claimed_at - claimed.created_at)
             )
-        await self.s.outbox.put(
-            recipient="requester",
-            request_id=record.id,
-            purpose="notice",
-            # Tracked like every message in the requester's chat, so /wipe and /forget can take it away.
-            payload={"kind": "claimed", "code": record.code, "pseudonym": volunteer.pseudonym, "track": "notice"},
-        )
+        await self.s.outbox.put(Claimed(code=record.code, pseudonym=volunteer.pseudonym), request_id=record.id)
         await self.s.outbox.drop_unsent(record.id, "card")  # cards still waiting would offer a taken request
         await self._retire_cards(claimed, "claimed")
         await clear_other_views(self.s, claimed, "claimed", keep=volunteer.id)  # an inspection before the claim
@@ -251,11 +219,9 @@ class QueueService:
         await self.s.audit.record("inspected", actor_id=coordinator.id, request_id=record.id, detail=reason)
         if record.status is Status.CLAIMED and record.assignee_id not in (None, coordinator.id):
             await self.s.outbox.put(
-                recipient="volunteer",
+                Inspected(code=record.code, by=coordinator.pseudonym, reason=reason),
                 volunteer_id=record.assignee_id,
                 request_id=record.id,
-                purpose="notice",
-                payload={"kind": "inspected", "code": record.code, "by": coordinator.pseudonym, "reason": reason},
             )
         details = await self.read(coordinator, record)
         return Inspection(details, await self._note_views(coordinator, record))
@@ -287,11 +253,7 @@ class QueueService:
         await clear_other_views(self.s, moved, "transferred", keep=target.id)
         details = await self.read(target, moved)
         await self.s.outbox.put(
-            recipient="volunteer",
-            volunteer_id=target.id,
-            request_id=record.id,
-            purpose="transfer",
-            payload=full_payload(details, reason="transferred"),
+            FullCard.of(details, reason="transferred"), volunteer_id=target.id, request_id=record.id
         )
         return target
 
@@ -319,12 +281,7 @@ class QueueService:
         await clear_volunteer_view(self.s, closed, volunteer.id, "closed")
         await clear_other_views(self.s, closed, "closed", keep=None)
         if not closed.requester_blocked:  # a blocked person is told nothing new
-            await self.s.outbox.put(
-                recipient="requester",
-                request_id=record.id,
-                purpose="notice",
-                payload={"kind": "closed", "code": record.code, "track": "notice"},
-            )
+            await self.s.outbox.put(Closed(code=record.code), request_id=record.id)
         return closed
 
     async def reopen(self, coordinator: VolunteerRecord, code: str) -> RequestRecord:
@@ -366,11 +323,7 @@ class QueueService:
         await self.s.counters.bump(iso_week(now), metrics.FLAGGED, metrics.ALL)
         for coordinator in await self.s.volunteers.coordinators():
             await self.s.outbox.put(
-                recipient="volunteer",
-                volunteer_id=coordinator.id,
-                request_id=record.id,
-                purpose="notice",
-                payload={"kind": "flagged", "code": record.code, "by": volunteer.pseudonym},
+                Flagged(code=record.code, by=volunteer.pseudonym), volunteer_id=coordinator.id, request_id=record.id
             )
         return flagged
 
@@ -396,11 +349,7 @@ class QueueService:
             await self._retire_cards(affected, "blocked")
             if affected.status is Status.CLAIMED and affected.assignee_id is not None:
                 await self.s.outbox.put(
-                    recipient="volunteer",
-                    volunteer_id=affected.assignee_id,
-                    request_id=affected.id,
-                    purpose="notice",
-                    payload={"kind": "blocked", "code": affected.code},
+                    Blocked(code=affected.code), volunteer_id=affected.assignee_id, request_id=affected.id
                 )
         blocked = await self.s.requests.by_id(record.id)
         assert blocked is not None
@@ -507,16 +456,9 @@ class QueueService:
             await clear_other_views(self.s, released, "lease_expired", keep=None)
             if holder is not None:
                 await clear_volunteer_view(self.s, released, holder, "lease_expired")
+                hours = int(self.s.policy.claim_lease.total_seconds() // 3600)
                 await self.s.outbox.put(
-                    recipient="volunteer",
-                    volunteer_id=holder,
-                    request_id=record.id,
-                    purpose="notice",
-                    payload={
-                        "kind": "lease_expired",
-                        "code": record.code,
-                        "hours": int(self.s.policy.claim_lease.total_seconds() // 3600),
-                    },
+                    LeaseExpired(code=record.code, hours=hours), volunteer_id=holder, request_id=record.id
                 )
             await self.announce_again(released, skip_volunteer=holder)
         return expired
@@ -532,15 +474,9 @@ class QueueService:
             await self.s.audit.record("escalated", actor_id=None, request_id=record.id)
             for coordinator in coordinators:
                 await self.s.outbox.put(
-                    recipient="volunteer",
+                    Escalation(code=record.code, created_at=record.created_at.isoformat()),
                     volunteer_id=coordinator.id,
                     request_id=record.id,
-                    purpose="notice",
-                    payload={
-                        "kind": "escalation",
-                        "code": record.code,
-                        "created_at": record.created_at.isoformat(),
-                    },
                 )
         return escalated
 
@@ -570,14 +506,7 @@ class QueueService:
         for volunteer_id in notify:
             # Of no request (sealed under the ephemeral key), so the notice outlives the shred it reports.
             await self.s.outbox.put(
-                recipient="volunteer",
-                volunteer_id=volunteer_id,
-                purpose="notice",
-                payload={
-                    "kind": "erased_inactive",
-                    "code": record.code,
-                    "days": self.s.policy.inactive_after.days,
-                },
+                ErasedInactive(code=record.code, days=self.s.policy.inactive_after.days), volunteer_id=volunteer_id
             )
         if not await self.s.requests.shred(record.id, kind=PURGE):
             return 0

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 import structlog
 from sqlalchemy import and_, case, delete, exists, func, or_, select, update
@@ -28,6 +28,18 @@ log = structlog.get_logger()
 # How long a sender that died keeps its messages from the others. A sender renews its lease just before
 # each send, and one send is bounded well below this (services/delivery.py: SEND_TIMEOUT).
 LOCK_FOR = timedelta(seconds=15)
+
+
+class Notice(Protocol):
+    """A message as a use case queues it (services/notices.py): where it goes, why, and its stored layout."""
+
+    @property
+    def recipient(self) -> Recipient | None: ...
+
+    @property
+    def purpose(self) -> str: ...
+
+    def payload(self) -> dict[str, Any]: ...
 
 
 class LeaseLost(Exception):
@@ -74,17 +86,28 @@ class Outbox:
 
     async def put(
         self,
+        notice: Notice | None = None,
         *,
-        recipient: str,
-        purpose: str,
-        payload: dict[str, Any],
+        recipient: str | None = None,
         request_id: str | None = None,
         volunteer_id: str | None = None,
         delay: timedelta | None = None,
         lease: datetime | None = None,
+        purpose: str | None = None,
+        payload: dict[str, Any] | None = None,
     ) -> str:
-        """Queue a message. ``lease``: this process sends it itself right after the commit; the lease
-        keeps other senders off it until then, and hands it to them if this process dies first."""
+        """Queue ``notice``; ``recipient`` only for a notice that can go to more than one kind of chat (a
+        removal goes wherever the message is). ``purpose`` and ``payload`` instead of a notice: a message of a
+        kind no notice class describes (tests queue plain texts). ``lease``: this process sends it itself
+        right after the commit; the lease keeps other senders off it until then, and hands it to them if this
+        process dies first."""
+        if notice is not None:
+            if recipient is not None and notice.recipient is not None and recipient != notice.recipient:
+                raise ValueError("this notice goes to another kind of recipient")
+            recipient = recipient or notice.recipient
+            purpose, payload = notice.purpose, notice.payload()
+        if recipient is None or purpose is None or payload is None:
+            raise ValueError("a message needs a recipient, a purpose and a payload")
         if recipient not in set(Recipient):
             raise ValueError("unknown recipient kind")
         if recipient == "volunteer" and volunteer_id is None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -13,10 +12,11 @@ from aiogram.utils.i18n import lazy_gettext as __
 from aiogram.utils.i18n import ngettext
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
+from services.notices import Card, FullCard
+from services.questionnaire import Step
 from services.queue import OUTCOMES, NoteView, QueuePage
 from storage import clock
-from storage.kinds import Status
-from storage.requests import RequestDetails, RequestRecord
+from storage.requests import RequestRecord
 from storage.volunteers import VolunteerRecord
 from views.access import team_access
 from views.callbacks import Claim, CloseOutcome, NotesPage, QueuePageCb, TransferTo
@@ -50,19 +50,15 @@ def urgency_label(urgency: str) -> str:
     return option_label("urgency", urgency)
 
 
-def card_text(payload: Mapping[str, Any]) -> Text:
-    created = datetime.fromisoformat(str(payload["created_at"]))
+def card_text(card: Card) -> Text:
+    """The triage card every volunteer sees: coarse answers, never the person's own words."""
     return as_list(
-        Text("🆕 ", fill(_("New request {code}"), code=payload["code"])),
-        as_line(Bold(_("Urgency"), ": "), urgency_label(str(payload["urgency"])), end=""),
-        as_line(Bold(_("Situation"), ": "), option_label("status", str(payload["status"])), end=""),
-        as_line(Bold(_("Where now"), ": "), option_label("location", str(payload["location"])), end=""),
-        as_line(
-            Bold(_("Language"), ": "),
-            language_name(str(payload["language"])),
-            end="",
-        ),
-        as_line(Bold(_("Submitted"), ": "), age(created), end=""),
+        Text("🆕 ", fill(_("New request {code}"), code=card.code)),
+        as_line(Bold(_("Urgency"), ": "), urgency_label(card.urgency), end=""),
+        as_line(Bold(_("Situation"), ": "), option_label(Step.STATUS, str(card.status)), end=""),
+        as_line(Bold(_("Where now"), ": "), option_label(Step.LOCATION, str(card.location)), end=""),
+        as_line(Bold(_("Language"), ": "), language_name(card.language), end=""),
+        as_line(Bold(_("Submitted"), ": "), age(datetime.fromisoformat(card.created_at)), end=""),
     )
 
 
@@ -78,50 +74,28 @@ def card_update_text(code: str, state: str) -> Text:
     return fill(_("{code} is no longer in the queue."), code=code)
 
 
-def full_card_text(details: RequestDetails, *, heading: str | None = None) -> Text:
-    record = details.record
+def full_card_text(card: FullCard) -> Text:
+    """The whole request, for the volunteer who holds it."""
+    heading = _("Transferred to you: request {code}") if card.reason == "transferred" else _("Request {code}")
     return as_list(
-        fill(heading or _("Request {code}"), code=record.code),
+        fill(heading, code=card.code),
         Text(
-            language_name(record.language),
+            language_name(card.language),
             " · ",
-            urgency_label(record.urgency),
+            urgency_label(card.urgency),
             " · ",
-            _("submitted {age}").format(age=age(record.created_at)),
+            _("submitted {age}").format(age=age(datetime.fromisoformat(card.created_at))),
         ),
         "",
-        *answers_summary(details.answers),
+        *answers_summary(card.answers),
         "",
         Italic(
             _(
                 "Answer with /reply {code} text, or reply to any message of this request. /note, /notes, /close, "
                 "/release and /transfer take the code too."
-            ).format(code=record.code)
+            ).format(code=card.code)
         ),
     )
-
-
-def full_card_from_payload(payload: Mapping[str, Any]) -> Text:
-    heading = _("Transferred to you: request {code}") if payload.get("reason") == "transferred" else None
-    created = datetime.fromisoformat(str(payload["created_at"]))
-    record = RequestRecord(
-        id="",
-        code=str(payload["code"]),
-        status=Status.CLAIMED,
-        urgency=str(payload["urgency"]),
-        language=str(payload["language"]),
-        created_at=created,
-        updated_at=created,
-        claimed_at=None,
-        closed_at=None,
-        last_activity_at=created,
-        escalated_at=None,
-        assignee_id=None,
-        outcome=None,
-        flagged=False,
-        requester_blocked=False,
-    )
-    return full_card_text(RequestDetails(record, dict(payload["answers"])), heading=heading)
 
 
 def queue_view(page: QueuePage) -> tuple[Text, InlineKeyboardMarkup | None]:
