@@ -16,8 +16,8 @@ from bot.log import configure_logging
 from bot.runtime import Runtime, open_runtime
 from bot.settings import Settings, SettingsError, load_settings
 from services.context import Services
+from services.errors import TeamError
 from services.events import Events
-from services.team import TeamError
 from storage import migrate as migrations
 from storage.keyring import KeyringError
 from storage.kinds import Role

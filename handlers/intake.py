@@ -11,8 +11,9 @@ from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import I18n
 
-from handlers.filters import BlockedRequester
+from handlers.filters import BlockedRequester, LivePrompt
 from handlers.intake_chat import Intake, IntakeChat
+from handlers.refusals import StaleButton, answer_refusals
 from services.context import Services
 from services.intake import DuplicateOpenRequest, RequesterBlocked
 from services.questionnaire import (
@@ -28,7 +29,6 @@ from services.questionnaire import (
     previous_step,
 )
 from views.callbacks import EditAnswer, LanguageChoice, Nav, OptionChoice
-from views.errors import stale_button
 from views.intake import answer_error, cancelled, declined, submitted
 from views.language import pick_language
 from views.requester import blocked_reply, request_status_text
@@ -36,10 +36,6 @@ from views.requester import blocked_reply, request_status_text
 
 def _chat(bot: Bot, state: FSMContext, chat_id: int, services: Services) -> IntakeChat:
     return IntakeChat(bot, state, chat_id, services.policy)
-
-
-async def _stale(callback: CallbackQuery) -> None:
-    await callback.answer(stale_button())
 
 
 # -- starting ----------------------------------------------------------------------------------------
@@ -93,10 +89,9 @@ async def choose_language(
     bot: Bot,
     i18n: I18n,
 ) -> None:
+    if callback_data.code not in i18n.available_locales:
+        raise StaleButton
     chat = _chat(bot, state, callback.from_user.id, services)
-    if callback_data.code not in i18n.available_locales or not await chat.is_live(Step.LANGUAGE, _message(callback)):
-        await _stale(callback)
-        return
     with i18n.use_locale(callback_data.code):
         await chat.go(Step.SAFETY, edit=_message(callback), locale=callback_data.code)
         await callback.answer()
@@ -107,18 +102,12 @@ async def choose_language(
 
 async def safety_read(callback: CallbackQuery, state: FSMContext, services: Services, bot: Bot) -> None:
     chat = _chat(bot, state, callback.from_user.id, services)
-    if not await chat.is_live(Step.SAFETY, _message(callback)):
-        await _stale(callback)
-        return
     await chat.go(Step.CONSENT, edit=_message(callback))
     await callback.answer()
 
 
 async def consent_given(callback: CallbackQuery, state: FSMContext, services: Services, bot: Bot) -> None:
     chat = _chat(bot, state, callback.from_user.id, services)
-    if not await chat.is_live(Step.CONSENT, _message(callback)):
-        await _stale(callback)
-        return
     await chat.go(Step.WHO, edit=_message(callback))
     await callback.answer()
 
@@ -127,10 +116,6 @@ async def decline_or_cancel(
     callback: CallbackQuery, callback_data: Nav, state: FSMContext, services: Services, bot: Bot
 ) -> None:
     chat = _chat(bot, state, callback.from_user.id, services)
-    step = _step(callback_data.step)
-    if step is None or not await chat.is_live(step, _message(callback)):
-        await _stale(callback)
-        return
     await chat.erase()
     text = declined() if callback_data.go == "decline" else cancelled()
     await bot.send_message(chat_id=callback.from_user.id, text=text)
@@ -141,13 +126,9 @@ async def decline_or_cancel(
 
 
 async def option_chosen(
-    callback: CallbackQuery, callback_data: OptionChoice, state: FSMContext, services: Services, bot: Bot
+    callback: CallbackQuery, callback_data: OptionChoice, step: Step, state: FSMContext, services: Services, bot: Bot
 ) -> None:
     chat = _chat(bot, state, callback.from_user.id, services)
-    step = await chat.current_step()
-    if step is None or callback_data.step != step or not await chat.is_live(step, _message(callback)):
-        await _stale(callback)
-        return
     data = await chat.data()
     try:
         answers = choose(step, callback_data.value, data.get("answers", {}))
@@ -164,13 +145,9 @@ async def option_chosen(
 
 
 async def multi_select_done(
-    callback: CallbackQuery, callback_data: Nav, state: FSMContext, services: Services, bot: Bot
+    callback: CallbackQuery, step: Step, state: FSMContext, services: Services, bot: Bot
 ) -> None:
     chat = _chat(bot, state, callback.from_user.id, services)
-    step = _step(callback_data.step)
-    if step is None or not await chat.is_live(step, _message(callback)):
-        await _stale(callback)
-        return
     try:
         finish_multi_select(step, (await chat.data()).get("answers", {}))
     except AnswerError as error:
@@ -181,9 +158,6 @@ async def multi_select_done(
 
 async def description_skipped(callback: CallbackQuery, state: FSMContext, services: Services, bot: Bot) -> None:
     chat = _chat(bot, state, callback.from_user.id, services)
-    if not await chat.is_live(Step.DESCRIPTION, _message(callback)):
-        await _stale(callback)
-        return
     answers = dict((await chat.data()).get("answers", {}))
     answers[Step.DESCRIPTION] = None
     await _answered(chat, Step.DESCRIPTION, callback, answers)
@@ -221,12 +195,8 @@ async def _answered(
 # -- back, edit, submit ------------------------------------------------------------------------------
 
 
-async def back(callback: CallbackQuery, callback_data: Nav, state: FSMContext, services: Services, bot: Bot) -> None:
+async def back(callback: CallbackQuery, step: Step, state: FSMContext, services: Services, bot: Bot) -> None:
     chat = _chat(bot, state, callback.from_user.id, services)
-    step = _step(callback_data.step)
-    if step is None or not await chat.is_live(step, _message(callback)):
-        await _stale(callback)
-        return
     data = await chat.data()
     target = Step.REVIEW if data.get("editing") and step in ANSWER_STEPS else previous_step(step)
     await chat.go(target, edit=_message(callback), editing=False)
@@ -236,21 +206,15 @@ async def back(callback: CallbackQuery, callback_data: Nav, state: FSMContext, s
 async def edit_answer(
     callback: CallbackQuery, callback_data: EditAnswer, state: FSMContext, services: Services, bot: Bot
 ) -> None:
+    if callback_data.step not in {s.value for s in ANSWER_STEPS}:
+        raise StaleButton
     chat = _chat(bot, state, callback.from_user.id, services)
-    if callback_data.step not in {s.value for s in ANSWER_STEPS} or not await chat.is_live(
-        Step.REVIEW, _message(callback)
-    ):
-        await _stale(callback)
-        return
     await chat.go(Step(callback_data.step), edit=_message(callback), editing=True)
     await callback.answer()
 
 
 async def submit(callback: CallbackQuery, state: FSMContext, services: Services, bot: Bot) -> None:
     chat = _chat(bot, state, callback.from_user.id, services)
-    if not await chat.is_live(Step.REVIEW, _message(callback)):
-        await _stale(callback)
-        return
     data = await chat.data()
     try:
         await services.intake.submit(
@@ -287,13 +251,6 @@ def _message(callback: CallbackQuery) -> Message | None:
     return callback.message if isinstance(callback.message, Message) else None
 
 
-def _step(value: str) -> Step | None:
-    try:
-        return Step(value)
-    except ValueError:
-        return None
-
-
 def build_blocked_gate() -> Router:
     """Ahead of every requester router: an intake open when its person was blocked goes no further."""
     router = Router(name="intake-blocked")
@@ -305,24 +262,28 @@ def build_blocked_gate() -> Router:
 
 
 def build_router() -> Router:
-    router = Router(name="intake")
+    router = answer_refusals(Router(name="intake"))
     router.message.filter(F.chat.type == ChatType.PRIVATE)
     router.callback_query.filter(F.message.chat.type == ChatType.PRIVATE)
     router.message.register(start, CommandStart(), StateFilter(None))
     router.message.register(resume, CommandStart(), StateFilter(Intake))
-    router.callback_query.register(choose_language, Intake.language, LanguageChoice.filter(F.switch.is_(False)))
-    router.callback_query.register(safety_read, Intake.safety, Nav.filter(F.go == "next"))
-    router.callback_query.register(consent_given, Intake.consent, Nav.filter(F.go == "agree"))
+    live = LivePrompt()
+    router.callback_query.register(choose_language, Intake.language, LanguageChoice.filter(F.switch.is_(False)), live)
+    router.callback_query.register(safety_read, Intake.safety, Nav.filter(F.go == "next"), live)
+    router.callback_query.register(consent_given, Intake.consent, Nav.filter(F.go == "agree"), live)
     router.callback_query.register(
-        decline_or_cancel, StateFilter(Intake.consent, Intake.review), Nav.filter(F.go.in_({"decline", "cancel"}))
+        decline_or_cancel,
+        StateFilter(Intake.consent, Intake.review),
+        Nav.filter(F.go.in_({"decline", "cancel"})),
+        live,
     )
-    router.callback_query.register(option_chosen, StateFilter(Intake), OptionChoice.filter())
+    router.callback_query.register(option_chosen, StateFilter(Intake), OptionChoice.filter(), live)
     router.callback_query.register(
-        multi_select_done, StateFilter(Intake.documents, Intake.help), Nav.filter(F.go == "done")
+        multi_select_done, StateFilter(Intake.documents, Intake.help), Nav.filter(F.go == "done"), live
     )
-    router.callback_query.register(description_skipped, Intake.description, Nav.filter(F.go == "skip"))
+    router.callback_query.register(description_skipped, Intake.description, Nav.filter(F.go == "skip"), live)
     router.message.register(description_written, Intake.description, F.text)
-    router.callback_query.register(back, StateFilter(Intake), Nav.filter(F.go == "back"))
-    router.callback_query.register(edit_answer, Intake.review, EditAnswer.filter())
-    router.callback_query.register(submit, Intake.review, Nav.filter(F.go == "submit"))
+    router.callback_query.register(back, StateFilter(Intake), Nav.filter(F.go == "back"), live)
+    router.callback_query.register(edit_answer, Intake.review, EditAnswer.filter(), LivePrompt(names_step=False))
+    router.callback_query.register(submit, Intake.review, Nav.filter(F.go == "submit"), live)
     return router

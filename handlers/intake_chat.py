@@ -92,12 +92,6 @@ class IntakeChat:
     async def current_step(self) -> Step | None:
         return step_of(await self.state.get_state())
 
-    async def is_live(self, step: Step, message: Message | None) -> bool:
-        """A button press counts only on the live question of the current step."""
-        if message is None or await self.current_step() != step:
-            return False
-        return bool((await self.data()).get("prompt") == message.message_id)
-
     async def go(self, step: Step, *, edit: Message | None = None, **changes: Any) -> None:
         """Move to ``step`` and show it, editing the live question in place when possible."""
         await self.state.set_state(STATE_OF[step])

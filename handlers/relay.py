@@ -6,18 +6,18 @@ from typing import Any
 
 from aiogram import Bot, F, Router
 from aiogram.enums import ChatType
-from aiogram.filters import Command, CommandObject, StateFilter
+from aiogram.filters import Command, StateFilter
 from aiogram.types import Message
 
-from handlers.filters import HasRole
+from handlers.filters import CaseCode, HasRole
 from handlers.intake_chat import delete_messages
+from handlers.refusals import answer_refusals
 from services.context import Services
-from services.queue import QueueError
+from services.errors import QueueError
 from storage.kinds import Role, Status
 from storage.volunteers import VolunteerRecord
 from views import requester as requester_views
 from views import volunteer as volunteer_views
-from views.errors import error_text, usage
 
 
 def content_of(message: Message) -> dict[str, Any] | None:
@@ -80,40 +80,11 @@ async def from_requester(message: Message, services: Services) -> None:
         await _reply(message, services, requester_views.saved_until_claimed())
 
 
-async def _to_requester(
-    message: Message,
-    services: Services,
-    volunteer: VolunteerRecord,
-    code: str,
-    content: dict[str, Any],
-    reply_to: int | None = None,
-) -> None:
-    try:
-        await services.relay.to_requester(volunteer, code, content, message.message_id, reply_to=reply_to)
-    except QueueError as error:
-        await message.answer(error_text(error.reason))
-
-
-async def reply_command(
-    message: Message, command: CommandObject, services: Services, volunteer: VolunteerRecord
-) -> None:
-    parts = (command.args or "").split(maxsplit=1)
-    if len(parts) < 2:
-        await message.answer(usage("/reply CODE text"))
-        return
-    code, text = parts
+async def reply_command(message: Message, code: str, text: str, services: Services, volunteer: VolunteerRecord) -> None:
     if text.startswith("#") and len(text.split()) == 1:  # a canned reply, in the requester's language
-        try:
-            request = await services.queue.find(code)
-        except QueueError as error:
-            await message.answer(error_text(error.reason))
-            return
-        canned = await services.queue.canned_text(text[1:].lower(), request.language)
-        if canned is None:
-            await message.answer(error_text("no_canned"))
-            return
-        text = canned
-    await _to_requester(message, services, volunteer, code, {"type": "text", "text": text})
+        text = await services.queue.canned_reply(code, text[1:])
+    content = {"type": "text", "text": text}
+    await services.relay.to_requester(volunteer, code, content, message.message_id)
 
 
 async def reply_to_relayed(message: Message, services: Services, volunteer: VolunteerRecord) -> None:
@@ -123,7 +94,7 @@ async def reply_to_relayed(message: Message, services: Services, volunteer: Volu
     if code is None or content is None:
         await message.answer(volunteer_views.not_about_a_request())
         return
-    await _to_requester(message, services, volunteer, code, content, replied_id(message))
+    await services.relay.to_requester(volunteer, code, content, message.message_id, reply_to=replied_id(message))
 
 
 async def requester_edited(message: Message, services: Services) -> None:
@@ -160,9 +131,9 @@ def build_requester_side() -> Router:
 
 
 def build_volunteer_side() -> Router:
-    router = Router(name="relay-volunteer")
+    router = answer_refusals(Router(name="relay-volunteer"))
     router.message.filter(F.chat.type == ChatType.PRIVATE, HasRole(Role.VOLUNTEER))
-    router.message.register(reply_command, Command("reply"))
+    router.message.register(reply_command, Command("reply"), CaseCode(text=True))
     router.message.register(reply_to_relayed, F.reply_to_message, ~F.text.startswith("/"))
     router.message.register(volunteer_chatter, ~F.text.startswith("/"))
     router.edited_message.filter(F.chat.type == ChatType.PRIVATE, HasRole(Role.VOLUNTEER))

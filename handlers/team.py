@@ -8,13 +8,12 @@ from aiogram.filters import Command, CommandObject
 from aiogram.types import CallbackQuery, Message
 
 from handlers.filters import HasRole
+from handlers.refusals import answer_refusals
 from services.context import Services
-from services.team import TeamError
 from storage.kinds import Role
 from storage.volunteers import VolunteerRecord
 from views import team as views
 from views.callbacks import Revoke
-from views.errors import error_text
 from views.language import pick_language
 
 # /join is open to anyone (that is how people join); everything else needs a role.
@@ -24,16 +23,9 @@ async def join(message: Message, command: CommandObject, services: Services) -> 
     assert message.from_user is not None
     assert command.args
     language = pick_language(message.from_user.language_code, services.policy.default_language)
-    try:
-        volunteer = await services.team.join(
-            user_id=message.from_user.id,
-            chat_id=message.chat.id,
-            code=command.args.split()[0],
-            language=language,
-        )
-    except TeamError as error:
-        await message.answer(error_text(error.reason))
-        return
+    volunteer = await services.team.join(
+        user_id=message.from_user.id, chat_id=message.chat.id, code=command.args.split()[0], language=language
+    )
     # The code is spent, but it should not sit in the chat either.
     await message.delete()
     await message.answer(**views.welcome(volunteer).as_kwargs())
@@ -41,11 +33,7 @@ async def join(message: Message, command: CommandObject, services: Services) -> 
 
 async def invite(message: Message, command: CommandObject, services: Services, volunteer: VolunteerRecord) -> None:
     role = (command.args or "volunteer").strip().lower()
-    try:
-        issued = await services.team.invite(volunteer, role)
-    except TeamError as error:
-        await message.answer(error_text(error.reason))
-        return
+    issued = await services.team.invite(volunteer, role)
     await message.answer(protect_content=True, **views.invite_text(issued).as_kwargs())
 
 
@@ -65,11 +53,7 @@ async def revoke_menu(message: Message, services: Services, volunteer: Volunteer
 async def revoke(
     callback: CallbackQuery, callback_data: Revoke, services: Services, volunteer: VolunteerRecord
 ) -> None:
-    try:
-        target = await services.team.revoke(volunteer, callback_data.volunteer)
-    except TeamError as error:
-        await callback.answer(error_text(error.reason), show_alert=True)
-        return
+    target = await services.team.revoke(volunteer, callback_data.volunteer)
     if isinstance(callback.message, Message):
         text = views.revoked(target, has_group=services.policy.volunteer_chat_id is not None)
         await callback.message.edit_text(text=text)
@@ -80,23 +64,19 @@ async def pseudonym(message: Message, command: CommandObject, services: Services
     if not command.args:
         await message.answer(views.pseudonym_now(volunteer.pseudonym))
         return
-    try:
-        name = await services.team.set_pseudonym(volunteer, command.args)
-    except TeamError as error:
-        await message.answer(error_text(error.reason))
-        return
+    name = await services.team.set_pseudonym(volunteer, command.args)
     await message.answer(views.pseudonym_changed(name))
 
 
 def build_joining() -> Router:
-    router = Router(name="joining")
+    router = answer_refusals(Router(name="joining"))
     router.message.filter(F.chat.type == ChatType.PRIVATE)
     router.message.register(join, Command("join"), F.text.regexp(r"^/join(@\w+)?\s+\S+"))
     return router
 
 
 def build_router() -> Router:
-    router = Router(name="team")
+    router = answer_refusals(Router(name="team"))
     router.message.filter(F.chat.type == ChatType.PRIVATE, HasRole(Role.VOLUNTEER))
     router.callback_query.filter(HasRole(Role.ADMIN))
     router.message.register(invite, Command("invite"), HasRole(Role.ADMIN))

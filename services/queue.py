@@ -1,7 +1,8 @@
 """The volunteer queue: announce, claim, release, transfer, close, reopen, flag, notes, audit.
 
 Every method re-checks who is asking and what state the request is in: a button or a command is a
-wish, not a permission. Errors are ``QueueError`` with a stable reason the handlers translate.
+wish, not a permission (services/access.py). Errors are ``QueueError`` with a stable reason the handlers
+translate, raised before anything is written.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from services import metrics
+from services.access import require_coordinator, require_holder, require_not_blocked
+from services.errors import QueueError as QueueError  # callers catch it from here too
 from services.events import RequestSubmitted
 from services.hygiene import clear_everywhere, clear_other_views, clear_volunteer_view
 from services.notices import (
@@ -50,12 +53,6 @@ OUTCOMES = ("left", "legal", "psych", "stays", "no_response", "duplicate", "susp
 INSPECT_REASONS = ("safety", "provocation", "unavailable", "complaint", "supervision")
 NOTE_MAX = 3000
 PAGE_SIZE = 8
-
-
-class QueueError(Exception):
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -100,13 +97,6 @@ class QueueService:
         if record is None:
             raise QueueError("not_found")
         return record
-
-    @staticmethod
-    def _require_holder(volunteer: VolunteerRecord, record: RequestRecord) -> None:
-        """Only the volunteer holding a claimed case sees or changes it; anyone else (a coordinator, the
-        volunteer who held it before) is refused. A coordinator opens it only through ``inspect``."""
-        if not record.held_by(volunteer.id):
-            raise QueueError("not_yours")
 
     async def page(self, page: int) -> QueuePage:
         total = await self.s.requests.count_by_status(Status.NEW)
@@ -162,8 +152,7 @@ class QueueService:
 
     async def claim(self, volunteer: VolunteerRecord, code: str) -> RequestDetails:
         record = await self.find(code)
-        if record.requester_blocked:
-            raise QueueError("blocked")
+        require_not_blocked(record)
         if record.status is Status.CLOSED:
             raise QueueError("closed")
         claimed = await self.s.requests.claim(record.id, volunteer.id)
@@ -198,21 +187,33 @@ class QueueService:
     async def held(self, volunteer: VolunteerRecord, code: str, *, handing_on: bool = False) -> RequestRecord:
         """The request, if ``volunteer`` holds it (and, ``handing_on``, may pass it to someone else)."""
         record = await self.find(code)
-        self._require_holder(volunteer, record)
-        if handing_on and record.requester_blocked:
-            raise QueueError("blocked")
+        require_holder(volunteer, record)
+        if handing_on:
+            require_not_blocked(record)
         return record
 
     async def show(self, volunteer: VolunteerRecord, code: str) -> RequestDetails:
+        """The full request again, for whoever holds it. A coordinator who does not is told how to open it
+        anyway (``inspect``)."""
         record = await self.find(code)
-        self._require_holder(volunteer, record)
+        if volunteer.is_coordinator and not record.held_by(volunteer.id):
+            raise QueueError("not_yours_coordinator")
+        require_holder(volunteer, record)
         return await self.read(volunteer, record)
+
+    async def before_inspection(self, coordinator: VolunteerRecord, code: str) -> RequestRecord | RequestDetails:
+        """/inspect: a case the coordinator holds opens at once (there is nothing to justify); any other
+        comes back as its record, and opens only with a reason (``inspect``)."""
+        require_coordinator(coordinator)
+        record = await self.find(code)
+        if record.held_by(coordinator.id):
+            return await self.read(coordinator, record)
+        return record
 
     async def inspect(self, coordinator: VolunteerRecord, code: str, reason: str) -> Inspection:
         """A coordinator opens a request they do not hold: the one way past need-to-know. The reason is
         recorded in the audit and the volunteer holding the case is told who looked and why."""
-        if not coordinator.is_coordinator:
-            raise QueueError("not_yours")
+        require_coordinator(coordinator)
         if reason not in INSPECT_REASONS:
             raise QueueError("unknown_reason")
         record = await self.find(code)
@@ -239,9 +240,8 @@ class QueueService:
 
     async def transfer(self, volunteer: VolunteerRecord, code: str, to_volunteer_id: str) -> VolunteerRecord:
         record = await self.find(code)
-        self._require_holder(volunteer, record)
-        if record.requester_blocked:
-            raise QueueError("blocked")
+        require_holder(volunteer, record)
+        require_not_blocked(record)
         target = await self.s.volunteers.by_id(to_volunteer_id)
         if target is None or not target.active or target.id == volunteer.id:
             raise QueueError("no_such_volunteer")
@@ -287,11 +287,9 @@ class QueueService:
     async def reopen(self, coordinator: VolunteerRecord, code: str) -> RequestRecord:
         """A coordinator puts a closed request back in the queue, held by nobody: the volunteer who closed
         it does not get it back (they may claim it from the queue like anyone)."""
-        if not coordinator.is_coordinator:
-            raise QueueError("not_yours")
+        require_coordinator(coordinator)
         record = await self.find(code)
-        if record.requester_blocked:
-            raise QueueError("blocked")
+        require_not_blocked(record)
         if record.status is not Status.CLOSED:
             raise QueueError("not_closed")
         if await self.s.requests.requester_has_other_open(record.id):
@@ -310,7 +308,7 @@ class QueueService:
         """The holder, or a coordinator (from a card or an escalation), marks a request as suspicious."""
         record = await self.find(code)
         if not volunteer.is_coordinator:
-            self._require_holder(volunteer, record)
+            require_holder(volunteer, record)
         if record.flagged:
             return record
         return await self._flag(volunteer, record)
@@ -334,8 +332,7 @@ class QueueService:
         reopened; their messages are accepted and dropped, /start opens nothing, an intake they are in ends
         at their next step. Nothing tells them anything new: what was still to be sent to them is dropped.
         The volunteer holding their case is told."""
-        if not coordinator.is_coordinator:
-            raise QueueError("not_yours")
+        require_coordinator(coordinator)
         record = await self.find(code)
         index = await self.s.requests.requester_index_of(record.id)
         await self.s.requests.block_requester(record.id, coordinator.id)
@@ -356,8 +353,7 @@ class QueueService:
         return blocked
 
     async def unblock(self, coordinator: VolunteerRecord, code: str) -> RequestRecord:
-        if not coordinator.is_coordinator:
-            raise QueueError("not_yours")
+        require_coordinator(coordinator)
         record = await self.find(code)
         await self.s.requests.unblock_requester(record.id)
         await self.s.audit.record("unblocked", actor_id=coordinator.id, request_id=record.id)
@@ -378,9 +374,23 @@ class QueueService:
                 return text
         return None
 
+    async def canned_reply(self, code: str, key: str) -> str:
+        """The canned reply ``key`` in the language of the request ``code``, to send to its requester."""
+        request = await self.find(code)
+        text = await self.canned_text(key.lower(), request.language)
+        if text is None:
+            raise QueueError("no_canned")
+        return text
+
+    @staticmethod
+    def canned_key(key: str) -> str:
+        """A key a coordinator typed, as it is stored; QueueError when it cannot be one."""
+        if not CANNED_KEY.fullmatch(key.lower()):
+            raise QueueError("bad_canned_key")
+        return key.lower()
+
     async def save_canned(self, coordinator: VolunteerRecord, key: str, language: str, text: str) -> None:
-        if not coordinator.is_coordinator:
-            raise QueueError("not_yours")
+        require_coordinator(coordinator)
         if not CANNED_KEY.fullmatch(key) or language not in set(Language):
             raise QueueError("bad_canned_key")
         text = neutralize_controls(text).strip()
@@ -390,8 +400,7 @@ class QueueService:
         await self.s.audit.record("canned_saved", actor_id=coordinator.id, request_id=None, detail=f"{key}/{language}")
 
     async def delete_canned(self, coordinator: VolunteerRecord, key: str) -> int:
-        if not coordinator.is_coordinator:
-            raise QueueError("not_yours")
+        require_coordinator(coordinator)
         deleted = await CannedReplies(self.s.session, self.s.vault).delete(key)
         await self.s.audit.record("canned_deleted", actor_id=coordinator.id, request_id=None, detail=key)
         return deleted
@@ -403,7 +412,7 @@ class QueueService:
 
     async def add_note(self, volunteer: VolunteerRecord, code: str, text: str) -> RequestRecord:
         record = await self.find(code)
-        self._require_holder(volunteer, record)
+        require_holder(volunteer, record)
         text = neutralize_controls(text).strip()
         if not text:
             raise QueueError("empty")
@@ -416,7 +425,7 @@ class QueueService:
 
     async def notes(self, volunteer: VolunteerRecord, code: str) -> tuple[RequestRecord, list[NoteView]]:
         record = await self.find(code)
-        self._require_holder(volunteer, record)
+        require_holder(volunteer, record)
         return record, await self._note_views(volunteer, record)
 
     async def _note_views(self, reader: VolunteerRecord, record: RequestRecord) -> list[NoteView]:
@@ -431,8 +440,7 @@ class QueueService:
     async def audit_trail(
         self, volunteer: VolunteerRecord, code: str
     ) -> tuple[RequestRecord, list[tuple[AuditEntry, str]]]:
-        if not volunteer.is_coordinator:
-            raise QueueError("not_yours")
+        require_coordinator(volunteer)
         record = await self.find(code)
         await self.s.audit.record("audit_read", actor_id=volunteer.id, request_id=record.id)
         entries = []

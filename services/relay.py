@@ -12,8 +12,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from services.access import require_holder, require_not_blocked
+from services.errors import QueueError
 from services.notices import RelayEdit, RelayIn, RelayOut
-from services.queue import QueueError
 from services.sanitize import neutralize_controls
 from storage.kinds import Recipient
 from storage.requests import RequestRecord
@@ -105,10 +106,8 @@ class RelayService:
         reply_to: int | None = None,
     ) -> RequestRecord:
         request = await self.s.queue.find(code)
-        if not request.held_by(volunteer.id):
-            raise QueueError("not_yours")
-        if request.requester_blocked:
-            raise QueueError("blocked")
+        require_holder(volunteer, request)
+        require_not_blocked(request)
         content = visible(content)
         await self.s.shown.record(
             request_id=request.id,

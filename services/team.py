@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy.exc import IntegrityError
 
 from services import pseudonyms
+from services.errors import TeamError
 from services.hygiene import Report, clear_person
 from storage.kinds import Role
 from storage.volunteers import IssuedInvite, VolunteerRecord
@@ -22,12 +23,6 @@ PSEUDONYM_WORDS = (
     "Swift", "Willow", "Aspen", "Crane", "Falcon", "Juniper", "Lark", "Alder", "Finch", "Hazel",
 )  # fmt: skip
 GENERATE_ATTEMPTS = 50
-
-
-class TeamError(Exception):
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 def generated_pseudonym(digits: int = 2) -> str:
