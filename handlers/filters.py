@@ -17,6 +17,7 @@ from aiogram.types import CallbackQuery, Message, TelegramObject, User
 from handlers.intake_chat import step_of
 from handlers.refusals import MissingArgument, StaleButton
 from services.context import Services
+from services.intake_state import IntakeState
 from storage.ids import normalize_request_code
 from storage.kinds import Role
 from storage.volunteers import VolunteerRecord
@@ -81,6 +82,6 @@ class LivePrompt(Filter):
         pressed = callback.message.message_id if isinstance(callback.message, Message) else None
         if step is None or pressed is None or (named is not None and named != step):
             raise StaleButton
-        if (await state.get_data()).get("prompt") != pressed:
+        if IntakeState.from_dict(await state.get_data()).prompt != pressed:
             raise StaleButton
         return {"step": step}

@@ -51,9 +51,9 @@ async def start(message: Message, state: FSMContext, services: Services, bot: Bo
     if request is not None:
         await message.answer(**request_status_text(request).as_kwargs())
         return
-    data = await state.get_data()
-    locale = data.get("locale") or pick_language(message.from_user.language_code, services.policy.default_language)
     chat = _chat(bot, state, message.chat.id, services)
+    chosen = (await chat.data()).locale  # a language chosen before, kept after a finished intake
+    locale = chosen or pick_language(message.from_user.language_code, services.policy.default_language)
     await chat.begin(message.message_id, locale)
     await chat.show(Step.LANGUAGE)
 
@@ -131,13 +131,14 @@ async def option_chosen(
     chat = _chat(bot, state, callback.from_user.id, services)
     data = await chat.data()
     try:
-        answers = choose(step, callback_data.value, data.get("answers", {}))
+        answers = choose(step, callback_data.value, data.answers)
     except AnswerError as error:
         await callback.answer(answer_error(error.reason), show_alert=True)
         return
     message = _message(callback)
     if step in MULTI_SELECT and message is not None:
-        await state.update_data(answers=answers)
+        data.answers = answers
+        await chat.save(data)
         await chat.refresh_keyboard(step, message)
         await callback.answer()
         return
@@ -149,7 +150,7 @@ async def multi_select_done(
 ) -> None:
     chat = _chat(bot, state, callback.from_user.id, services)
     try:
-        finish_multi_select(step, (await chat.data()).get("answers", {}))
+        finish_multi_select(step, (await chat.data()).answers)
     except AnswerError as error:
         await callback.answer(answer_error(error.reason), show_alert=True)
         return
@@ -158,8 +159,7 @@ async def multi_select_done(
 
 async def description_skipped(callback: CallbackQuery, state: FSMContext, services: Services, bot: Bot) -> None:
     chat = _chat(bot, state, callback.from_user.id, services)
-    answers = dict((await chat.data()).get("answers", {}))
-    answers[Step.DESCRIPTION] = None
+    answers = {**(await chat.data()).answers, Step.DESCRIPTION: None}
     await _answered(chat, Step.DESCRIPTION, callback, answers)
 
 
@@ -173,8 +173,7 @@ async def description_written(message: Message, state: FSMContext, services: Ser
         await chat.track((await message.answer(answer_error(error.reason, length=length))).message_id)
         await chat.show(Step.DESCRIPTION)
         return
-    answers = dict((await chat.data()).get("answers", {}))
-    answers[Step.DESCRIPTION] = description
+    answers = {**(await chat.data()).answers, Step.DESCRIPTION: description}
     await chat.go(Step.REVIEW, answers=answers, editing=False)
 
 
@@ -182,8 +181,8 @@ async def _answered(
     chat: IntakeChat, step: Step, callback: CallbackQuery, answers: dict[str, Any] | None = None
 ) -> None:
     data = await chat.data()
-    answers = answers if answers is not None else data.get("answers", {})
-    editing = bool(data.get("editing"))
+    answers = answers if answers is not None else data.answers
+    editing = data.editing
     target = after_answer(step, editing)
     if editing:
         # Back to review, unless an earlier question is still unanswered.
@@ -198,7 +197,7 @@ async def _answered(
 async def back(callback: CallbackQuery, step: Step, state: FSMContext, services: Services, bot: Bot) -> None:
     chat = _chat(bot, state, callback.from_user.id, services)
     data = await chat.data()
-    target = Step.REVIEW if data.get("editing") and step in ANSWER_STEPS else previous_step(step)
+    target = Step.REVIEW if data.editing and step in ANSWER_STEPS else previous_step(step)
     await chat.go(target, edit=_message(callback), editing=False)
     await callback.answer()
 
@@ -220,12 +219,12 @@ async def submit(callback: CallbackQuery, state: FSMContext, services: Services,
         await services.intake.submit(
             user_id=callback.from_user.id,
             chat_id=callback.from_user.id,
-            answers=data.get("answers", {}),
-            language=str(data.get("locale") or services.policy.default_language),
-            tracked_message_ids=[int(m) for m in data.get("tracked", [])],
+            answers=data.answers,
+            language=data.locale or services.policy.default_language,
+            tracked_message_ids=data.tracked,
         )
     except AnswerError:
-        missing = first_missing(data.get("answers", {})) or Step.WHO
+        missing = first_missing(data.answers) or Step.WHO
         await chat.go(missing, edit=_message(callback), editing=True)
         await callback.answer(answer_error("incomplete"), show_alert=True)
         return

@@ -74,13 +74,13 @@ async def switch_language(
     step = await chat.current_step()
     with i18n.use_locale(callback_data.code):
         if step is not None:
-            await state.update_data(locale=callback_data.code)
+            await chat.set_locale(callback_data.code)
             await chat.show(step, edit=callback.message)
         else:
             if await services.intake.open_request(callback.from_user.id) is not None:
                 await services.intake.set_language(callback.from_user.id, callback_data.code)
             else:
-                await state.update_data(locale=callback_data.code)
+                await chat.set_locale(callback_data.code)
             await callback.message.edit_text(text=language_changed())
         await callback.answer()
 
@@ -125,7 +125,7 @@ async def forget(
         await callback.answer()
         return
     result = await services.intake.forget(callback.from_user.id)
-    tracked = (await state.get_data()).get("tracked", [])
+    tracked = (await _chat(callback.message.chat.id, state, services, bot).data()).tracked
     own = [callback.message.message_id, *([callback_data.command] if callback_data.command else [])]
     await delete_messages(bot, callback.message.chat.id, [*tracked, *result.requester_message_ids, *own])
     await state.clear()

@@ -23,6 +23,7 @@ INSPECT_REASON_LABELS: dict[str, Any] = {
     "complaint": __("A complaint about how it is handled"),
     "supervision": __("Supervision of the team's work"),
 }
+assert tuple(INSPECT_REASON_LABELS) == INSPECT_REASONS
 
 
 def inspect_reason_label(reason: str) -> str:

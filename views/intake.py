@@ -13,6 +13,7 @@ from aiogram.utils.i18n import lazy_gettext as __
 from aiogram.utils.i18n import ngettext
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
+from services.intake_state import IntakeState
 from services.policy import Policy
 from services.questionnaire import ANSWER_STEPS, DESCRIPTION_MAX, MULTI_SELECT, OPTIONS, Step
 from views.access import requester_access
@@ -75,6 +76,12 @@ STEP_TITLES: dict[str, Any] = {
     Step.HELP: __("Help needed"),
     Step.DESCRIPTION: __("Description"),
 }
+
+
+assert {step: set(labels) for step, labels in OPTION_LABELS.items()} == {
+    step: set(options) for step, options in OPTIONS.items()
+}, "every option of every question has a label"
+assert set(STEP_TITLES) == set(ANSWER_STEPS)
 
 
 def option_label(step: Step | str, value: str) -> str:
@@ -176,6 +183,9 @@ QUESTIONS: dict[str, Any] = {
 }
 
 
+assert set(QUESTIONS) == set(OPTIONS)
+
+
 def choice_view(step: Step, answers: Mapping[str, Any]) -> View:
     selected = answers.get(step) or []
     builder = InlineKeyboardBuilder()
@@ -238,10 +248,10 @@ def review_view(answers: Mapping[str, Any]) -> View:
     return View(text, builder.as_markup())
 
 
-def step_view(step: Step, data: Mapping[str, Any], *, policy: Policy) -> View:
-    answers = data.get("answers", {})
+def step_view(step: Step, intake: IntakeState, *, policy: Policy) -> View:
+    answers = intake.answers
     if step == Step.LANGUAGE:
-        return language_view(str(data.get("locale", "")))
+        return language_view(intake.locale or "")
     if step == Step.SAFETY:
         return safety_view()
     if step == Step.CONSENT:

@@ -21,6 +21,7 @@ ROLE_LABELS: dict[Role, Any] = {
     Role.COORDINATOR: __("coordinator"),
     Role.ADMIN: __("admin"),
 }
+assert list(ROLE_LABELS) == list(Role)
 
 
 def welcome(volunteer: VolunteerRecord) -> Text:

@@ -33,6 +33,7 @@ OUTCOME_LABELS: dict[str, Any] = {
     "duplicate": __("Duplicate"),
     "suspicious": __("Suspicious"),
 }
+assert tuple(OUTCOME_LABELS) == OUTCOMES
 
 
 def age(since: datetime) -> str:
