@@ -232,10 +232,10 @@ async def build_app(
         [
             Job("abandoned_intakes", ABANDONED_SWEEP_EVERY, maintenance.abandoned_intake_sweep(storage)),
             # Before the lease expiry: a case erased for inactivity is erased while its holder still holds it.
-            Job("retention", timedelta(hours=1), lambda services: services.queue.purge_expired()),
-            Job("lease_expiry", timedelta(minutes=10), lambda services: services.queue.expire_leases()),
+            Job("retention", timedelta(hours=1), lambda services: services.retention.purge_expired()),
+            Job("lease_expiry", timedelta(minutes=10), lambda services: services.deadlines.expire_leases()),
             Job("stray_views", timedelta(minutes=10), clear_stray_views),
-            Job("escalation", timedelta(minutes=1), lambda services: services.queue.escalate()),
+            Job("escalation", timedelta(minutes=1), lambda services: services.deadlines.escalate()),
             Job("forget_updates", timedelta(hours=6), maintenance.forget_old_updates),
             Job("drop_failed_outbox", timedelta(hours=24), maintenance.drop_old_failed_messages),
         ],

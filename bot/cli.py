@@ -138,7 +138,7 @@ def cmd_purge(settings: Settings, _args: argparse.Namespace) -> None:
         shredded = 0
         while True:  # in batches, each a short transaction of its own
             async with runtime.db.transaction() as session:
-                batch = await _services(runtime, session).queue.purge_expired()
+                batch = await _services(runtime, session).retention.purge_expired()
             shredded += batch
             if not batch:
                 break

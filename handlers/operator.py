@@ -15,8 +15,8 @@ from handlers.filters import CaseCode, HasRole
 from handlers.intake_chat import is_not_modified
 from handlers.refusals import answer_refusals
 from services.context import Services
+from services.notes import NoteView
 from services.notices import FullCard
-from services.queue import NoteView
 from storage.kinds import Language, Role
 from storage.requests import RequestDetails, RequestRecord
 from storage.volunteers import VolunteerRecord
@@ -210,7 +210,7 @@ async def flag(message: Message, code: str, services: Services, volunteer: Volun
 
 
 async def add_note(message: Message, code: str, text: str, services: Services, volunteer: VolunteerRecord) -> None:
-    record = await services.queue.add_note(volunteer, code, text)
+    record = await services.notes.add(volunteer, code, text)
     # The command holds the note's text: it leaves this chat with the rest of the case.
     await services.shown.record(
         request_id=record.id, audience="volunteer", kind="own", message_id=message.message_id, volunteer_id=volunteer.id
@@ -219,7 +219,7 @@ async def add_note(message: Message, code: str, text: str, services: Services, v
 
 
 async def show_notes(message: Message, code: str, services: Services, volunteer: VolunteerRecord, bot: Bot) -> None:
-    record, notes = await services.queue.notes(volunteer, code)
+    record, notes = await services.notes.read(volunteer, code)
     await _send_notes(bot, services, volunteer, record, notes, 0)
 
 
@@ -227,7 +227,7 @@ async def turn_notes_page(
     callback: CallbackQuery, callback_data: NotesPage, services: Services, volunteer: VolunteerRecord
 ) -> None:
     """Another page of notes: only for whoever holds the request now (the button is not the permission)."""
-    record, notes = await services.queue.notes(volunteer, callback_data.code)
+    record, notes = await services.notes.read(volunteer, callback_data.code)
     if isinstance(callback.message, Message):
         text, markup = views.notes_view(record.code, notes, callback_data.page)
         try:
@@ -239,17 +239,17 @@ async def turn_notes_page(
 
 
 async def show_audit(message: Message, code: str, services: Services, volunteer: VolunteerRecord) -> None:
-    record, entries = await services.queue.audit_trail(volunteer, code)
+    record, entries = await services.audit_trail.read(volunteer, code)
     await message.answer(protect_content=True, **coordinator_views.audit_view(record.code, entries).as_kwargs())
 
 
 async def block(message: Message, code: str, services: Services, volunteer: VolunteerRecord) -> None:
-    record = await services.queue.block(volunteer, code)
+    record = await services.blocks.block(volunteer, code)
     await message.answer(coordinator_views.blocked(record.code))
 
 
 async def unblock(message: Message, code: str, services: Services, volunteer: VolunteerRecord) -> None:
-    record = await services.queue.unblock(volunteer, code)
+    record = await services.blocks.unblock(volunteer, code)
     await message.answer(coordinator_views.unblocked(record.code))
 
 
@@ -268,17 +268,17 @@ async def canned(
 ) -> None:
     parts = (command.args or "").split()
     if not parts:
-        await message.answer(**views.canned_view(await services.queue.canned_listing()).as_kwargs())
+        await message.answer(**views.canned_view(await services.canned.listing()).as_kwargs())
         return
     if not volunteer.is_coordinator or parts[0] not in ("add", "del") or len(parts) != 2:
         await message.answer(usage("/canned, /canned add KEY, /canned del KEY"))
         return
     key = parts[1].lower()
     if parts[0] == "del":
-        deleted = await services.queue.delete_canned(volunteer, key)
+        deleted = await services.canned.delete(volunteer, key)
         await message.answer(views.canned_deleted(key, deleted))
         return
-    key = services.queue.canned_key(key)
+    key = services.canned.key(key)
     await state.set_state(CannedEntry.text)
     await state.set_data({"canned_key": key, "canned_left": list(CANNED_LANGUAGES)})
     await _ask_canned(message, key, CANNED_LANGUAGES[0])
@@ -292,14 +292,14 @@ async def canned_text(message: Message, services: Services, volunteer: Volunteer
     data = await state.get_data()
     key, left = str(data["canned_key"]), list(data["canned_left"])
     if message.text and not message.text.startswith("/skip"):
-        await services.queue.save_canned(volunteer, key, left[0], message.text)
+        await services.canned.save(volunteer, key, left[0], message.text)
     left = left[1:]
     if left:
         await state.update_data(canned_left=left)
         await _ask_canned(message, key, left[0])
         return
     await state.clear()
-    languages = (await services.queue.canned_listing()).get(key, [])
+    languages = (await services.canned.listing()).get(key, [])
     await message.answer(views.canned_ready(key, languages))
 
 

@@ -82,7 +82,7 @@ async def from_requester(message: Message, services: Services) -> None:
 
 async def reply_command(message: Message, code: str, text: str, services: Services, volunteer: VolunteerRecord) -> None:
     if text.startswith("#") and len(text.split()) == 1:  # a canned reply, in the requester's language
-        text = await services.queue.canned_reply(code, text[1:])
+        text = await services.canned.reply(code, text[1:])
     content = {"type": "text", "text": text}
     await services.relay.to_requester(volunteer, code, content, message.message_id)
 

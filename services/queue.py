@@ -1,4 +1,7 @@
-"""The volunteer queue: announce, claim, release, transfer, close, reopen, flag, notes, audit.
+"""The volunteer queue: announce, claim, show, inspect, release, transfer, close, reopen, flag.
+
+Canned replies, notes, audit trails, blocks and the periodic jobs are use cases of their own
+(services/canned.py, notes.py, audit_trail.py, blocks.py, deadlines.py, retention.py).
 
 Every method re-checks who is asking and what state the request is in: a button or a command is a
 wish, not a permission (services/access.py). Errors are ``QueueError`` with a stable reason the handlers
@@ -15,30 +18,22 @@ from services import metrics
 from services.access import require_coordinator, require_holder, require_not_blocked
 from services.errors import QueueError as QueueError  # callers catch it from here too
 from services.events import RequestSubmitted
-from services.hygiene import clear_everywhere, clear_other_views, clear_volunteer_view
+from services.hygiene import clear_other_views, clear_volunteer_view
+from services.notes import NoteView
 from services.notices import (
-    Blocked,
     Card,
     CardUpdate,
     Claimed,
     Closed,
-    ErasedInactive,
-    Escalation,
     Flagged,
     FullCard,
     Inspected,
-    LeaseExpired,
 )
 from services.questionnaire import STAT_DIMENSIONS
-from services.sanitize import neutralize_controls
 from storage import clock
-from storage.audit import AuditEntry
-from storage.canned import CannedReplies
 from storage.clock import iso_week
-from storage.epochs import PURGE
 from storage.ids import normalize_request_code
 from storage.kinds import Language, Recipient, Status
-from storage.notes import NoteRecord, Notes
 from storage.requests import RequestDetails, RequestRecord
 from storage.volunteers import VolunteerRecord
 
@@ -64,13 +59,6 @@ class QueuePage:
 
 
 @dataclass(frozen=True)
-class NoteView:
-    at: str
-    author: str
-    text: str
-
-
-@dataclass(frozen=True)
 class Inspection:
     """What a coordinator sees when they open a request they do not hold."""
 
@@ -80,9 +68,6 @@ class Inspection:
 
 async def announce_submitted(services: Services, event: RequestSubmitted) -> None:
     await services.queue.announce(event.request, event.coarse_answers)
-
-
-PURGE_BATCH = 200  # requests of each kind one retention run shreds
 
 
 class QueueService:
@@ -134,7 +119,7 @@ class QueueService:
         coarse = {step.value: details.answers.get(step) for step in STAT_DIMENSIONS}
         await self.announce(request, coarse, skip_volunteer=skip_volunteer)
 
-    async def _retire_cards(self, request: RequestRecord, state: str) -> None:
+    async def retire_cards(self, request: RequestRecord, state: str) -> None:
         """Edit every triage card of this request down to one line without a button. The cards stay known,
         so /forget can still take them away."""
         cards = await self.s.shown.for_request(request.id)
@@ -174,7 +159,7 @@ class QueueService:
             )
         await self.s.outbox.put(Claimed(code=record.code, pseudonym=volunteer.pseudonym), request_id=record.id)
         await self.s.outbox.drop_unsent(record.id, "card")  # cards still waiting would offer a taken request
-        await self._retire_cards(claimed, "claimed")
+        await self.retire_cards(claimed, "claimed")
         await clear_other_views(self.s, claimed, "claimed", keep=volunteer.id)  # an inspection before the claim
         return await self.read(volunteer, claimed)
 
@@ -225,7 +210,7 @@ class QueueService:
                 request_id=record.id,
             )
         details = await self.read(coordinator, record)
-        return Inspection(details, await self._note_views(coordinator, record))
+        return Inspection(details, await self.s.notes.views(coordinator, record))
 
     async def release(self, volunteer: VolunteerRecord, code: str) -> RequestRecord:
         record = await self.find(code)
@@ -324,200 +309,3 @@ class QueueService:
                 Flagged(code=record.code, by=volunteer.pseudonym), volunteer_id=coordinator.id, request_id=record.id
             )
         return flagged
-
-    # -- provocateurs ----------------------------------------------------------------------------
-
-    async def block(self, coordinator: VolunteerRecord, code: str) -> RequestRecord:
-        """A block is total: the person's requests can no longer be claimed, answered, handed on or
-        reopened; their messages are accepted and dropped, /start opens nothing, an intake they are in ends
-        at their next step. Nothing tells them anything new: what was still to be sent to them is dropped.
-        The volunteer holding their case is told."""
-        require_coordinator(coordinator)
-        record = await self.find(code)
-        index = await self.s.requests.requester_index_of(record.id)
-        await self.s.requests.block_requester(record.id, coordinator.id)
-        await self.s.audit.record("blocked", actor_id=coordinator.id, request_id=record.id)
-        for request_id in await self.s.requests.ids_for_index(index or ""):
-            await self.s.outbox.drop_unsent_to_requester([request_id])
-            await self.s.outbox.drop_unsent(request_id, "card")
-            affected = await self.s.requests.by_id(request_id)
-            if affected is None:
-                continue
-            await self._retire_cards(affected, "blocked")
-            if affected.status is Status.CLAIMED and affected.assignee_id is not None:
-                await self.s.outbox.put(
-                    Blocked(code=affected.code), volunteer_id=affected.assignee_id, request_id=affected.id
-                )
-        blocked = await self.s.requests.by_id(record.id)
-        assert blocked is not None
-        return blocked
-
-    async def unblock(self, coordinator: VolunteerRecord, code: str) -> RequestRecord:
-        require_coordinator(coordinator)
-        record = await self.find(code)
-        await self.s.requests.unblock_requester(record.id)
-        await self.s.audit.record("unblocked", actor_id=coordinator.id, request_id=record.id)
-        unblocked = await self.s.requests.by_id(record.id)
-        assert unblocked is not None
-        if unblocked.status is Status.NEW:
-            await self.announce_again(unblocked)  # back in the queue: volunteers see its card again
-        return unblocked
-
-    # -- canned replies ----------------------------------------------------------------------------
-
-    async def canned_text(self, key: str, language: str) -> str | None:
-        """A canned reply in ``language``, or in the nearest language it exists in."""
-        canned = CannedReplies(self.s.session, self.s.vault)
-        for candidate in (language, *CANNED_FALLBACK):
-            text = await canned.get(key, candidate)
-            if text is not None:
-                return text
-        return None
-
-    async def canned_reply(self, code: str, key: str) -> str:
-        """The canned reply ``key`` in the language of the request ``code``, to send to its requester."""
-        request = await self.find(code)
-        text = await self.canned_text(key.lower(), request.language)
-        if text is None:
-            raise QueueError("no_canned")
-        return text
-
-    @staticmethod
-    def canned_key(key: str) -> str:
-        """A key a coordinator typed, as it is stored; QueueError when it cannot be one."""
-        if not CANNED_KEY.fullmatch(key.lower()):
-            raise QueueError("bad_canned_key")
-        return key.lower()
-
-    async def save_canned(self, coordinator: VolunteerRecord, key: str, language: str, text: str) -> None:
-        require_coordinator(coordinator)
-        if not CANNED_KEY.fullmatch(key) or language not in set(Language):
-            raise QueueError("bad_canned_key")
-        text = neutralize_controls(text).strip()
-        if not text or len(text) > NOTE_MAX:
-            raise QueueError("too_long" if text else "empty")
-        await CannedReplies(self.s.session, self.s.vault).put(key, language, text)
-        await self.s.audit.record("canned_saved", actor_id=coordinator.id, request_id=None, detail=f"{key}/{language}")
-
-    async def delete_canned(self, coordinator: VolunteerRecord, key: str) -> int:
-        require_coordinator(coordinator)
-        deleted = await CannedReplies(self.s.session, self.s.vault).delete(key)
-        await self.s.audit.record("canned_deleted", actor_id=coordinator.id, request_id=None, detail=key)
-        return deleted
-
-    async def canned_listing(self) -> dict[str, list[str]]:
-        return await CannedReplies(self.s.session, self.s.vault).languages_by_key()
-
-    # -- notes and audit ---------------------------------------------------------------------------
-
-    async def add_note(self, volunteer: VolunteerRecord, code: str, text: str) -> RequestRecord:
-        record = await self.find(code)
-        require_holder(volunteer, record)
-        text = neutralize_controls(text).strip()
-        if not text:
-            raise QueueError("empty")
-        if len(text) > NOTE_MAX:
-            raise QueueError("too_long")
-        await Notes(self.s.session, self.s.vault).add(record.id, volunteer.id, text)
-        await self.s.audit.record("note_added", actor_id=volunteer.id, request_id=record.id)
-        await self.s.requests.touch(record.id)
-        return record
-
-    async def notes(self, volunteer: VolunteerRecord, code: str) -> tuple[RequestRecord, list[NoteView]]:
-        record = await self.find(code)
-        require_holder(volunteer, record)
-        return record, await self._note_views(volunteer, record)
-
-    async def _note_views(self, reader: VolunteerRecord, record: RequestRecord) -> list[NoteView]:
-        notes: list[NoteRecord] = await Notes(self.s.session, self.s.vault).for_request(record.id)
-        await self.s.audit.record("notes_read", actor_id=reader.id, request_id=record.id)
-        views = []
-        for note in notes:
-            author = await self.s.volunteers.by_id(note.author_id) if note.author_id else None
-            views.append(NoteView(f"{note.at:%Y-%m-%d %H:%M} UTC", author.pseudonym if author else "—", note.text))
-        return views
-
-    async def audit_trail(
-        self, volunteer: VolunteerRecord, code: str
-    ) -> tuple[RequestRecord, list[tuple[AuditEntry, str]]]:
-        require_coordinator(volunteer)
-        record = await self.find(code)
-        await self.s.audit.record("audit_read", actor_id=volunteer.id, request_id=record.id)
-        entries = []
-        for entry in await self.s.audit.for_request(record.id):
-            actor = await self.s.volunteers.by_id(entry.actor_id) if entry.actor_id else None
-            entries.append((entry, actor.pseudonym if actor else "—"))
-        return record, entries
-
-    # -- periodic ----------------------------------------------------------------------------------
-
-    async def expire_leases(self) -> int:
-        cutoff = clock.now() - self.s.policy.claim_lease
-        expired = 0
-        for record in await self.s.requests.claimed_idle_since(cutoff):
-            holder = record.assignee_id
-            released = await self.s.requests.expire_lease(record.id, cutoff)
-            if released is None:
-                continue
-            expired += 1
-            await self.s.audit.record("lease_expired", actor_id=holder, request_id=record.id)
-            await clear_other_views(self.s, released, "lease_expired", keep=None)
-            if holder is not None:
-                await clear_volunteer_view(self.s, released, holder, "lease_expired")
-                hours = int(self.s.policy.claim_lease.total_seconds() // 3600)
-                await self.s.outbox.put(
-                    LeaseExpired(code=record.code, hours=hours), volunteer_id=holder, request_id=record.id
-                )
-            await self.announce_again(released, skip_volunteer=holder)
-        return expired
-
-    async def escalate(self) -> int:
-        cutoff = clock.now() - self.s.policy.escalate_after
-        escalated = 0
-        coordinators = await self.s.volunteers.coordinators()
-        for record in await self.s.requests.unescalated_urgent_since(cutoff):
-            if await self.s.requests.mark_escalated(record.id) is None:
-                continue
-            escalated += 1
-            await self.s.audit.record("escalated", actor_id=None, request_id=record.id)
-            for coordinator in coordinators:
-                await self.s.outbox.put(
-                    Escalation(code=record.code, created_at=record.created_at.isoformat()),
-                    volunteer_id=coordinator.id,
-                    request_id=record.id,
-                )
-        return escalated
-
-    async def purge_expired(self, limit: int = PURGE_BATCH) -> int:
-        """Shred what the retention periods say: a closed request that long after closing, any other request
-        (waiting, claimed, a blocked person's) after that long with no activity. Counters stay; the holder
-        and the coordinators are told the code only. At most ``limit`` of each kind, so the transaction stays
-        short (a key roll's grace period counts on it); the hourly job, or `tropa purge`, does the rest."""
-        shredded = 0
-        for record in await self.s.requests.closed_before(clock.now() - self.s.policy.retention, limit=limit):
-            shredded += await self.purge(record, notify=[])
-        idle = await self.s.requests.open_idle_since(clock.now() - self.s.policy.inactive_after, limit=limit)
-        coordinators = [v.id for v in await self.s.volunteers.coordinators()] if idle else []
-        for record in idle:
-            holder = [record.assignee_id] if record.assignee_id else []
-            shredded += await self.purge(record, notify=list(dict.fromkeys([*holder, *coordinators])))
-        return shredded
-
-    async def purge(self, record: RequestRecord, notify: list[str]) -> int:
-        """Shred one request for retention (also how a restore purges again what was purged after its backup);
-        ``notify``: the volunteers told its code."""
-        await self.s.audit.record("purged", actor_id=None, request_id=None)
-        # Like /forget (decision 0011): what the team was shown of it leaves every chat and the group, and
-        # the audit keeps no row about it; the counters stay, so the statistics outlive the records.
-        await clear_everywhere(self.s, record, "purged")
-        await self.s.audit.forget_request(record.id)
-        for volunteer_id in notify:
-            # Of no request (sealed under the ephemeral key), so the notice outlives the shred it reports.
-            await self.s.outbox.put(
-                ErasedInactive(code=record.code, days=self.s.policy.inactive_after.days), volunteer_id=volunteer_id
-            )
-        if not await self.s.requests.shred(record.id, kind=PURGE):
-            return 0
-        if record.is_open:
-            await self.s.counters.bump(metrics.GAUGE_WEEK, metrics.BACKLOG, record.urgency, by=-1)
-        return 1

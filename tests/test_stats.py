@@ -239,7 +239,7 @@ async def _scripted_helpline(h: Harness) -> tuple[FakeUser, FakeUser, FakeUser]:
 
 async def _purge(h: Harness) -> int:
     async with h.runtime.db.transaction() as session:
-        return await Services(session, h.runtime.vault, h.app.policy, h.app.events).queue.purge_expired()
+        return await Services(session, h.runtime.vault, h.app.policy, h.app.events).retention.purge_expired()
 
 
 async def test_stats_show_the_expected_numbers_and_survive_purging(harness_any_db: Harness) -> None:

@@ -12,9 +12,10 @@ from aiogram.utils.i18n import lazy_gettext as __
 from aiogram.utils.i18n import ngettext
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
+from services.notes import NoteView
 from services.notices import Card, FullCard
 from services.questionnaire import Step
-from services.queue import OUTCOMES, NoteView, QueuePage
+from services.queue import OUTCOMES, QueuePage
 from storage import clock
 from storage.requests import RequestRecord
 from storage.volunteers import VolunteerRecord
