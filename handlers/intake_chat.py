@@ -14,13 +14,13 @@ from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import Message
 
+from services.hygiene import deletion_batches
 from services.intake_state import IntakeState
 from services.policy import Policy
 from services.questionnaire import Step
 from views.intake import step_view
 
 log = structlog.get_logger()
-DELETE_BATCH = 100
 
 
 class Intake(StatesGroup):
@@ -54,10 +54,9 @@ def is_not_modified(error: TelegramBadRequest) -> bool:
 
 async def delete_messages(bot: Bot, chat_id: int, message_ids: list[int]) -> None:
     """Delete what Telegram still lets us delete; the rest (over 48 h, already gone) is skipped."""
-    unique = sorted(set(message_ids))
-    for start in range(0, len(unique), DELETE_BATCH):
+    for batch in deletion_batches(message_ids):
         try:
-            await bot.delete_messages(chat_id=chat_id, message_ids=unique[start : start + DELETE_BATCH])
+            await bot.delete_messages(chat_id=chat_id, message_ids=batch)
         except TelegramBadRequest as error:
             log.info("chat.delete_skipped", error=type(error).__name__)
 

@@ -14,9 +14,10 @@ key), so they survive the request's shredding, and they are delivered even to so
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from services.notices import Delete, Neutralize, Notice
 from storage import clock
@@ -29,7 +30,8 @@ if TYPE_CHECKING:
 
 DELETABLE_FOR = timedelta(hours=47)  # an hour of margin under Telegram's 48 for the outbox to act
 INSPECTION_LASTS = timedelta(hours=1)  # a coordinator's look at a case they do not hold
-DELETE_BATCH = 100
+DELETE_BATCH = 100  # Telegram's deleteMessages takes 1 to 100 ids
+T = TypeVar("T")
 CARD_KINDS = frozenset({"card", "retired_card"})  # triage cards: what every volunteer may see
 OWN = "own"  # the volunteer's own message: deletable for 48 hours, never editable by the bot
 
@@ -48,6 +50,17 @@ class Report:
 
     to: str
     name: str
+
+
+def batches(items: Sequence[T], size: int = DELETE_BATCH) -> Iterator[list[T]]:
+    """``items`` in runs of at most ``size``: one deleteMessages call each."""
+    for start in range(0, len(items), size):
+        yield list(items[start : start + size])
+
+
+def deletion_batches(message_ids: Iterable[int]) -> Iterator[list[int]]:
+    """Message ids, each once and in order, in runs one deleteMessages call takes."""
+    return batches(sorted({int(message_id) for message_id in message_ids}))
 
 
 def _target(shown: Shown) -> Chat:
@@ -91,8 +104,7 @@ async def scrub(s: Services, shown: list[tuple[Shown, str]], reason: str, *, rep
     for chat, entries in by_chat.items():
         young = [e for e in entries if datetime.fromisoformat(e["at"]) > cutoff]
         young = sorted({e["id"]: e for e in young}.values(), key=lambda e: e["id"])
-        for start in range(0, len(young), DELETE_BATCH):
-            batch = young[start : start + DELETE_BATCH]
+        for batch in batches(young):
             removal: Notice = Delete(
                 message_ids=[e["id"] for e in batch],
                 entries=batch,
@@ -181,7 +193,5 @@ async def clear_stray_views(s: Services) -> int:
 async def enqueue_chat_deletes(services: Services, chat_id: int, message_ids: list[int], locale: str) -> None:
     """Delete messages from a person's chat through the outbox, as rows of no request (the ephemeral key):
     they outlive a shred of the request they were about (an intake swept, a /forget before they went out)."""
-    unique = sorted({int(m) for m in message_ids})
-    for start in range(0, len(unique), DELETE_BATCH):
-        batch = unique[start : start + DELETE_BATCH]
+    for batch in deletion_batches(message_ids):
         await services.outbox.put(Delete(message_ids=batch, chat_id=chat_id, locale=locale), recipient=Recipient.CHAT)
