@@ -24,6 +24,7 @@ COPY bot ./bot
 COPY handlers ./handlers
 COPY services ./services
 COPY storage ./storage
+COPY views ./views
 COPY migrations ./migrations
 # Tropa itself adds nothing (--no-deps) and builds with the pinned setuptools; then a smoke test.
 RUN pip install --no-deps --no-build-isolation . && pip check && tropa --help >/dev/null

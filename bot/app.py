@@ -19,12 +19,10 @@ from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.session.base import BaseSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.dispatcher.event.bases import SkipHandler
-from aiogram.enums import ParseMode
 from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage
 from aiogram.fsm.storage.memory import DisabledEventIsolation, SimpleEventIsolation
 from aiogram.types import BotCommand, BotCommandScopeAllPrivateChats, ErrorEvent
 from aiogram.utils.i18n import I18n
-from aiogram.utils.i18n import gettext as _
 from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_application
 from aiohttp import web
 from redis.asyncio import Redis
@@ -33,7 +31,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy.engine.url import make_url
 
 from bot.delivery import OutboxSender
-from bot.i18n import create_i18n, pick_language
+from bot.i18n import create_i18n
 from bot.log import register_secret
 from bot.middlewares.locale import LocaleMiddleware
 from bot.middlewares.person_lock import PersonLockMiddleware, RenewedRedisLocks
@@ -58,6 +56,9 @@ from services.team import AdminsReport
 from storage.epochs import MAX_TICK, KeyEpochs
 from storage.fsm import DatabaseStorage, EncryptedStorage, RedisKeyBuilder, SweepableRedisStorage
 from storage.vault import EphemeralKeys
+from views.errors import something_went_wrong
+from views.language import pick_language
+from views.requester import REQUESTER_COMMANDS, requester_command_descriptions
 
 log = structlog.get_logger()
 ABANDONED_SWEEP_EVERY = timedelta(minutes=10)
@@ -97,7 +98,9 @@ def install_request_middlewares(session: BaseSession) -> AfterCommit:
     return deferring
 
 
-BOT_DEFAULTS = DefaultBotProperties(parse_mode=ParseMode.HTML, link_preview_is_disabled=True)
+# No default parse mode: texts go out plain, formatting as entities (aiogram.utils.formatting), so nothing a
+# person typed is ever parsed as markup and no call has to opt out of it.
+BOT_DEFAULTS = DefaultBotProperties(link_preview_is_disabled=True)
 
 
 def bot_on(session: BaseSession, token: str) -> tuple[Bot, AfterCommit]:
@@ -229,10 +232,10 @@ async def build_app(
         [
             Job("abandoned_intakes", ABANDONED_SWEEP_EVERY, maintenance.abandoned_intake_sweep(storage)),
             # Before the lease expiry: a case erased for inactivity is erased while its holder still holds it.
-            Job("retention", timedelta(hours=1), lambda services: services.queue.purge_expired()),
-            Job("lease_expiry", timedelta(minutes=10), lambda services: services.queue.expire_leases()),
+            Job("retention", timedelta(hours=1), lambda services: services.retention.purge_expired()),
+            Job("lease_expiry", timedelta(minutes=10), lambda services: services.deadlines.expire_leases()),
             Job("stray_views", timedelta(minutes=10), clear_stray_views),
-            Job("escalation", timedelta(minutes=1), lambda services: services.queue.escalate()),
+            Job("escalation", timedelta(minutes=1), lambda services: services.deadlines.escalate()),
             Job("forget_updates", timedelta(hours=6), maintenance.forget_old_updates),
             Job("drop_failed_outbox", timedelta(hours=24), maintenance.drop_old_failed_messages),
         ],
@@ -289,29 +292,13 @@ async def on_error(event: ErrorEvent, i18n_catalog: I18n, redelivered_on_failure
         user = update.callback_query.from_user
     locale = pick_language(user.language_code if user else None, i18n_catalog.default_locale)
     with i18n_catalog.context(), i18n_catalog.use_locale(locale):
-        text = _("Something went wrong on our side. Please try again in a minute; your answers are kept.")
+        text = something_went_wrong()
         with contextlib.suppress(Exception):
             if update.callback_query:
                 await update.callback_query.answer(text, show_alert=True)
             elif update.message and update.message.chat.type == "private":
-                await update.message.answer(text, parse_mode=None)
+                await update.message.answer(text)
     return True
-
-
-REQUESTER_COMMANDS = ("start", "status", "wipe", "forget", "cancel", "language", "help", "safety")
-
-
-def requester_command_descriptions() -> dict[str, str]:
-    return {
-        "start": _("Ask for help, or continue"),
-        "status": _("Where my request is"),
-        "wipe": _("Delete this conversation now"),
-        "forget": _("Erase everything about me"),
-        "cancel": _("Stop and erase the answers"),
-        "language": _("Change the language"),
-        "help": _("How this bot works"),
-        "safety": _("How to stay safe"),
-    }
 
 
 async def register_commands(bot: Bot, i18n: I18n) -> None:

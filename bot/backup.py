@@ -264,7 +264,7 @@ async def finish_restore(settings: Settings, db: Database, vault: Vault) -> int 
             if record is None:
                 continue
             if kind == PURGE:
-                shredded += await services.queue.purge(record, notify=[])
+                shredded += await services.retention.purge(record, notify=[])
             else:
                 shredded += int(await services.intake.erase_without_trail(record))
         await merge_ledger(session, entries)

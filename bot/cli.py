@@ -16,10 +16,11 @@ from bot.log import configure_logging
 from bot.runtime import Runtime, open_runtime
 from bot.settings import Settings, SettingsError, load_settings
 from services.context import Services
+from services.errors import TeamError
 from services.events import Events
-from services.team import TeamError
 from storage import migrate as migrations
 from storage.keyring import KeyringError
+from storage.kinds import Role
 
 EXIT_REFUSED = 2
 
@@ -137,7 +138,7 @@ def cmd_purge(settings: Settings, _args: argparse.Namespace) -> None:
         shredded = 0
         while True:  # in batches, each a short transaction of its own
             async with runtime.db.transaction() as session:
-                batch = await _services(runtime, session).queue.purge_expired()
+                batch = await _services(runtime, session).retention.purge_expired()
             shredded += batch
             if not batch:
                 break
@@ -194,7 +195,7 @@ def build_parser() -> argparse.ArgumentParser:
     volunteers = commands.add_parser("volunteers", help="the team: invite someone, or list who is on it")
     volunteer_commands = volunteers.add_subparsers(dest="volunteers_command", required=True, metavar="ACTION")
     invite = volunteer_commands.add_parser("invite", help="print a one-time invite code for a role")
-    invite.add_argument("role", choices=["volunteer", "coordinator", "admin"])
+    invite.add_argument("role", choices=[role.value for role in Role])
     volunteer_commands.add_parser("list", help="pseudonyms, roles and how many requests each holds")
     volunteers.set_defaults(handler=cmd_volunteers)
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Sequence
 from contextvars import ContextVar
 from dataclasses import replace
 from datetime import timedelta
@@ -42,9 +43,10 @@ from aiogram.types import Message
 from services import hygiene
 from services.context import Services
 from services.events import Events
+from services.notices import Delete, Method, Notice, ScrubFailed, Undelivered
 from services.policy import Policy
 from services.ratelimit import NoLimits, SendLimiter
-from services.recipients import DeadLetter, Target, Unresolvable, Withheld, entitled, resolve
+from services.recipients import DeadLetter, Target, Unresolvable, Withheld, entitled, kind_of, resolve
 from storage import clock
 from storage.db import Batched, Database
 from storage.outbox import LOCK_FOR, LeaseLost, PendingMessage
@@ -62,8 +64,6 @@ RENEW_BELOW = timedelta(seconds=SEND_TIMEOUT + 2)
 assert RENEW_BELOW < LOCK_FOR
 ALBUM_SETTLE = timedelta(seconds=1.5)  # Telegram delivers an album's items as separate updates, quickly
 ALBUM_MAX = 10
-# Payload kinds for which a 400 means "nothing left to do" (the message is gone, or too old), not failure.
-SETTLED_BY_BAD_REQUEST = frozenset({"delete", "neutralize", "relay_edit", "card_update", "method"})
 UNRESOLVED_RETRY = timedelta(seconds=60)
 
 
@@ -160,18 +160,16 @@ class OutboxSender:
     async def store_effect(self, session: Any, name: str, params: dict[str, Any], chat_id: int) -> PendingMessage:
         """Queue an edit or a deletion an update made, in that update's transaction and leased to this
         process: it reaches the person even if this process dies right after the commit."""
-        payload = {"kind": "method", "method": name, "params": params, "chat_id": chat_id}
+        notice = Method(method=name, params=params, chat_id=chat_id)
         lease = clock.now() + LOCK_FOR
-        message_id = await self._services(session).outbox.put(
-            recipient="chat", purpose="effect", payload=payload, lease=lease
-        )
+        message_id = await self._services(session).outbox.put(notice, lease=lease)
         return PendingMessage(
             id=message_id,
             request_id=None,
-            recipient="chat",
+            recipient=notice.recipient,
             volunteer_id=None,
-            purpose="effect",
-            payload=payload,
+            purpose=notice.purpose,
+            payload=notice.payload(),
             attempts=0,
             created_at=clock.now(),
             lease=lease,
@@ -245,7 +243,7 @@ class OutboxSender:
                 await self._fail(message, "blocked", tell_assignee=message is lead)
             return 0
         except TelegramBadRequest as error:
-            if lead.payload.get("kind") in SETTLED_BY_BAD_REQUEST:
+            if kind_of(lead).settled_by_bad_request:
                 for message in unit:
                     await self._finish(message, None)  # gone already, or too old: nothing more to do
                 return 0
@@ -286,25 +284,13 @@ class OutboxSender:
         async with self.db.transaction() as session:
             await self._services(session).outbox.retry_at(message.id, clock.now() + after, count_attempt=count_attempt)
 
-    async def _reschedule_overdue(self, message: PendingMessage, young: list[int], edits: list[dict[str, Any]]) -> None:
+    async def _reschedule_overdue(self, message: PendingMessage, young: Delete | None, edits: Sequence[Notice]) -> None:
         """A removal that waited past Telegram's 48 hours: what can still be deleted is, the bot's own older
         messages are edited down to one line instead."""
-        report: dict[str, Any] = {key: message.payload[key] for key in ("report_to", "name") if key in message.payload}
         async with self.db.transaction() as session:
             outbox = self._services(session).outbox
-            if young:
-                entries = [e for e in message.payload["entries"] if int(e["id"]) in young]
-                payload = {**message.payload, "message_ids": young, "entries": entries}
-                await outbox.put(
-                    recipient=message.recipient, volunteer_id=message.volunteer_id, purpose="hygiene", payload=payload
-                )
-            for edit in edits:
-                await outbox.put(
-                    recipient=message.recipient,
-                    volunteer_id=message.volunteer_id,
-                    purpose="hygiene",
-                    payload={**edit, **report},
-                )
+            for removal in [young, *edits] if young else edits:
+                await outbox.put(removal, recipient=message.recipient, volunteer_id=message.volunteer_id)
             await outbox.done(message.id)
         log.info("outbox.removal_overdue", count=len(edits))
         self.ring()
@@ -320,22 +306,13 @@ class OutboxSender:
                 await services.outbox.fail_pending(message.volunteer_id, "hygiene", reason)
                 if message.volunteer_id not in self._reported:
                     self._reported.add(message.volunteer_id)
-                    await services.outbox.put(
-                        recipient="volunteer",
-                        volunteer_id=str(report_to),
-                        purpose="notice",
-                        payload={"kind": "scrub_failed", "name": message.payload.get("name", "—"), "reason": reason},
-                    )
+                    notice = ScrubFailed(name=str(message.payload.get("name", "—")), reason=reason)
+                    await services.outbox.put(notice, volunteer_id=str(report_to))
             if tell_assignee and message.recipient == "requester" and message.purpose == "relay":
                 assert message.request_id is not None
                 request = await services.requests.by_id(message.request_id)
                 if request is not None:
-                    await services.outbox.put(
-                        recipient="assignee",
-                        request_id=request.id,
-                        purpose="notice",
-                        payload={"kind": "undelivered", "code": request.code, "reason": reason},
-                    )
+                    await services.outbox.put(Undelivered(code=request.code, reason=reason), request_id=request.id)
         self.ring()
 
     async def settle(self) -> None:
@@ -372,12 +349,8 @@ class OutboxSender:
                 volunteer_id = to or message.volunteer_id
                 if volunteer_id is not None and not await entitled(services, message, request, volunteer_id):
                     # Access ended while Telegram was taking the message: it is taken away again at once.
-                    await services.outbox.put(
-                        recipient="volunteer",
-                        volunteer_id=volunteer_id,
-                        purpose="hygiene",
-                        payload={"kind": "delete", "message_ids": [sent.message_id]},
-                    )
+                    removal = Delete(message_ids=[sent.message_id])
+                    await services.outbox.put(removal, recipient="volunteer", volunteer_id=volunteer_id)
                     self.ring()
                     return
                 peer = message.payload.get("peer")

@@ -50,14 +50,3 @@ class CatalogI18n(I18n):
 
 def create_i18n(default_locale: str = "ru") -> CatalogI18n:
     return CatalogI18n(path=LOCALES_DIR, default_locale=default_locale, domain=DOMAIN)
-
-
-def pick_language(candidate: str | None, fallback: str) -> str:
-    """Map a Telegram language_code (``uk``, ``ru-RU``, ``be``) onto a supported language."""
-    if candidate:
-        base = candidate.split("-")[0].lower()
-        if base in SUPPORTED_LANGUAGES:
-            return base
-        if base in {"be", "kk", "ky", "hy", "uz", "tg", "az", "ka"}:
-            return "ru"  # neighbours who usually read Russian better than English
-    return fallback

@@ -15,8 +15,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from storage.kinds import Language
+
 ENV_PREFIX = "TROPA_"
-SUPPORTED_LANGUAGES = ("ru", "uk", "en")
+SUPPORTED_LANGUAGES: tuple[str, ...] = tuple(Language)
 
 
 class SettingsError(Exception):
@@ -88,7 +90,7 @@ class Settings(BaseSettings):
     stats_min_cell: int = Field(default=5, ge=1, le=1000)
     working_hours: str = "10-22 Europe/Moscow"
     chat_hygiene: bool = True
-    default_language: Literal["ru", "uk", "en"] = "ru"
+    default_language: Language = Language.RU
     throttle_per_minute: int = Field(default=60, ge=1, le=10_000)
     send_per_second: int = Field(default=30, ge=0, le=1000, description="0 turns the sending limiter off")
     send_chat_interval: float = Field(default=1.0, ge=0, le=60)

@@ -69,7 +69,7 @@ def summary_text(summary: StatsSummary, language: str) -> str:
     # Imported here: the catalogs and the views pull in aiogram (seconds of start-up), which every other
     # command, `tropa --help` included, does without.
     from bot.i18n import create_i18n
-    from handlers.stats_views import summary_plain_text
+    from views.stats import summary_plain_text
 
     i18n = create_i18n(language)
     with i18n.context(), i18n.use_locale(language):

@@ -10,21 +10,18 @@ from aiogram import Bot, F, Router
 from aiogram.enums import ChatType
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
-from aiogram.utils.i18n import gettext as _
 
 from handlers.intake_chat import IntakeChat
 from handlers.requester import reply_in_intake
 from services.context import Services
 from services.questionnaire import Step
-
-
-def unknown_command_text() -> str:
-    return _("I don't know that command. /help lists what I can do.")
+from views import errors
+from views import requester as views
 
 
 async def unknown_command(message: Message, state: FSMContext, services: Services, bot: Bot) -> None:
     await reply_in_intake(
-        message, IntakeChat(bot, state, message.chat.id, services.policy), services, unknown_command_text()
+        message, IntakeChat(bot, state, message.chat.id, services.policy), services, errors.unknown_command()
     )
 
 
@@ -32,27 +29,22 @@ async def unexpected_input(message: Message, state: FSMContext, services: Servic
     chat = IntakeChat(bot, state, message.chat.id, services.policy)
     step = await chat.current_step()
     if step is None:
-        text = _("To ask for help, send /start.")
+        text = views.how_to_start()
     elif step == Step.DESCRIPTION:
-        text = _(
-            "Please describe it in a text message. Photos, voice messages and files can carry hidden data about you."
-        )
+        text = views.describe_in_text()
     else:
-        text = _("Please answer with the buttons under the question.")
+        text = views.use_the_buttons()
     await reply_in_intake(message, chat, services, text)
 
 
 async def edited(message: Message, state: FSMContext, services: Services, bot: Bot) -> None:
     chat = IntakeChat(bot, state, message.chat.id, services.policy)
-    if await chat.current_step() is not None:
-        text = _("I don't read edited messages. Before you send, you can change every answer with ✏️.")
-    else:
-        text = _("I don't read edited messages. Please send a new message instead.")
+    text = views.edits_not_read(in_intake=await chat.current_step() is not None)
     await reply_in_intake(message, chat, services, text)
 
 
 async def stale_button(callback: CallbackQuery) -> None:
-    await callback.answer(_("That button belongs to an earlier message."))
+    await callback.answer(errors.stale_button())
 
 
 def build_router() -> Router:

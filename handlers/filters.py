@@ -1,23 +1,34 @@
-"""Role filters. A failed filter lets the event fall through to the fallback router, so someone
-without the role gets the same reply as for any unknown command."""
+"""Filters: roles, blocked requesters, a command's case code, the intake's live question.
+
+A failed role filter lets the event fall through to the fallback router, so someone without the role gets
+the same reply as for any unknown command. Put ``CaseCode`` after the role filters for the same reason: only
+someone who may use a command learns how it is written.
+"""
 
 from __future__ import annotations
 
-from aiogram.filters import Filter
-from aiogram.types import TelegramObject, User
+from typing import Any
 
+from aiogram.filters import CommandObject, Filter
+from aiogram.filters.callback_data import CallbackData
+from aiogram.fsm.context import FSMContext
+from aiogram.types import CallbackQuery, Message, TelegramObject, User
+
+from handlers.intake_chat import step_of
+from handlers.refusals import MissingArgument, StaleButton
 from services.context import Services
+from services.intake_state import IntakeState
+from storage.ids import normalize_request_code
+from storage.kinds import Role
 from storage.volunteers import VolunteerRecord
-
-RANK = {"volunteer": 1, "coordinator": 2, "admin": 3}
 
 
 class HasRole(Filter):
-    def __init__(self, minimum: str = "volunteer") -> None:
-        self.minimum = RANK[minimum]
+    def __init__(self, minimum: Role = Role.VOLUNTEER) -> None:
+        self.minimum = minimum
 
     async def __call__(self, event: TelegramObject, volunteer: VolunteerRecord | None = None) -> bool:
-        return volunteer is not None and volunteer.active and RANK[volunteer.role] >= self.minimum
+        return volunteer is not None and volunteer.active and volunteer.role.at_least(self.minimum)
 
 
 class BlockedRequester(Filter):
@@ -33,3 +44,44 @@ class BlockedRequester(Filter):
         if volunteer is not None or event_from_user is None:
             return False
         return await services.intake.is_blocked(event_from_user.id)
+
+
+class CaseCode(Filter):
+    """The request code a command names first (``/close r-7kq3xm``) as ``code``, in its canonical form when it
+    can be one (the use case says whether such a request exists); with ``text``, the rest of the command as
+    ``text`` too (``/note CODE text``). Without them, the command is answered with how it is written
+    (handlers/refusals.py). Comes after ``Command``, which gives it the command."""
+
+    def __init__(self, *, text: bool = False) -> None:
+        self.text = text
+
+    async def __call__(self, event: TelegramObject, command: CommandObject) -> dict[str, Any]:
+        parts = (command.args or "").split(maxsplit=1)
+        if not parts or (self.text and len(parts) < 2):
+            raise MissingArgument(f"/{command.command} CODE" + (" text" if self.text else ""))
+        found: dict[str, Any] = {"code": normalize_request_code(parts[0]) or parts[0]}
+        if self.text:
+            found["text"] = parts[1]
+        return found
+
+
+class LivePrompt(Filter):
+    """A press on the live question of the intake: the message it is on is the current step's prompt, and a
+    button that names its step (``Nav``, ``OptionChoice``) names this one. Gives the handler ``step``; any other
+    press is stale (handlers/refusals.py answers it). ``names_step=False`` for a button whose step is something
+    else (``EditAnswer`` names the answer to change)."""
+
+    def __init__(self, *, names_step: bool = True) -> None:
+        self.names_step = names_step
+
+    async def __call__(
+        self, callback: CallbackQuery, state: FSMContext, callback_data: CallbackData | None = None
+    ) -> dict[str, Any]:
+        step = step_of(await state.get_state())
+        named = getattr(callback_data, "step", None) if self.names_step else None
+        pressed = callback.message.message_id if isinstance(callback.message, Message) else None
+        if step is None or pressed is None or (named is not None and named != step):
+            raise StaleButton
+        if IntakeState.from_dict(await state.get_data()).prompt != pressed:
+            raise StaleButton
+        return {"step": step}

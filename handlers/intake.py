@@ -10,13 +10,10 @@ from aiogram.filters import CommandStart, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import I18n
-from aiogram.utils.i18n import gettext as _
 
-from bot.i18n import pick_language
-from handlers.callbacks import EditAnswer, LanguageChoice, Nav, OptionChoice
-from handlers.filters import BlockedRequester
+from handlers.filters import BlockedRequester, LivePrompt
 from handlers.intake_chat import Intake, IntakeChat
-from handlers.replies import answer_error, blocked_reply, request_status_text
+from handlers.refusals import StaleButton, answer_refusals
 from services.context import Services
 from services.intake import DuplicateOpenRequest, RequesterBlocked
 from services.questionnaire import (
@@ -31,14 +28,14 @@ from services.questionnaire import (
     first_missing,
     previous_step,
 )
+from views.callbacks import EditAnswer, LanguageChoice, Nav, OptionChoice
+from views.intake import answer_error, cancelled, declined, submitted
+from views.language import pick_language
+from views.requester import blocked_reply, request_status_text
 
 
 def _chat(bot: Bot, state: FSMContext, chat_id: int, services: Services) -> IntakeChat:
     return IntakeChat(bot, state, chat_id, services.policy)
-
-
-async def _stale(callback: CallbackQuery) -> None:
-    await callback.answer(_("That button belongs to an earlier message."))
 
 
 # -- starting ----------------------------------------------------------------------------------------
@@ -48,15 +45,15 @@ async def start(message: Message, state: FSMContext, services: Services, bot: Bo
     assert message.from_user is not None
     if await services.intake.is_blocked(message.from_user.id):
         # Someone a coordinator judged a provocateur: a polite answer, and nothing opens.
-        await message.answer(blocked_reply(), parse_mode=None)
+        await message.answer(blocked_reply())
         return
     request = await services.intake.open_request(message.from_user.id)
     if request is not None:
         await message.answer(**request_status_text(request).as_kwargs())
         return
-    data = await state.get_data()
-    locale = data.get("locale") or pick_language(message.from_user.language_code, services.policy.default_language)
     chat = _chat(bot, state, message.chat.id, services)
+    chosen = (await chat.data()).locale  # a language chosen before, kept after a finished intake
+    locale = chosen or pick_language(message.from_user.language_code, services.policy.default_language)
     await chat.begin(message.message_id, locale)
     await chat.show(Step.LANGUAGE)
 
@@ -68,7 +65,7 @@ async def end_blocked_intake(event: Message | CallbackQuery, state: FSMContext, 
     chat = _chat(bot, state, user_id, services)
     await chat.erase(*([event.message_id] if isinstance(event, Message) else []))
     await services.intake.unfinished_erased()
-    await bot.send_message(chat_id=user_id, text=blocked_reply(), parse_mode=None)
+    await bot.send_message(chat_id=user_id, text=blocked_reply())
     if isinstance(event, CallbackQuery):
         await event.answer()
 
@@ -92,10 +89,9 @@ async def choose_language(
     bot: Bot,
     i18n: I18n,
 ) -> None:
+    if callback_data.code not in i18n.available_locales:
+        raise StaleButton
     chat = _chat(bot, state, callback.from_user.id, services)
-    if callback_data.code not in i18n.available_locales or not await chat.is_live(Step.LANGUAGE, _message(callback)):
-        await _stale(callback)
-        return
     with i18n.use_locale(callback_data.code):
         await chat.go(Step.SAFETY, edit=_message(callback), locale=callback_data.code)
         await callback.answer()
@@ -106,18 +102,12 @@ async def choose_language(
 
 async def safety_read(callback: CallbackQuery, state: FSMContext, services: Services, bot: Bot) -> None:
     chat = _chat(bot, state, callback.from_user.id, services)
-    if not await chat.is_live(Step.SAFETY, _message(callback)):
-        await _stale(callback)
-        return
     await chat.go(Step.CONSENT, edit=_message(callback))
     await callback.answer()
 
 
 async def consent_given(callback: CallbackQuery, state: FSMContext, services: Services, bot: Bot) -> None:
     chat = _chat(bot, state, callback.from_user.id, services)
-    if not await chat.is_live(Step.CONSENT, _message(callback)):
-        await _stale(callback)
-        return
     await chat.go(Step.WHO, edit=_message(callback))
     await callback.answer()
 
@@ -126,16 +116,9 @@ async def decline_or_cancel(
     callback: CallbackQuery, callback_data: Nav, state: FSMContext, services: Services, bot: Bot
 ) -> None:
     chat = _chat(bot, state, callback.from_user.id, services)
-    step = _step(callback_data.step)
-    if step is None or not await chat.is_live(step, _message(callback)):
-        await _stale(callback)
-        return
     await chat.erase()
-    if callback_data.go == "decline":
-        text = _("Understood. Nothing was stored. Send /start if you change your mind.")
-    else:
-        text = _("Cancelled. Your answers were erased. Send /start whenever you are ready.")
-    await bot.send_message(chat_id=callback.from_user.id, text=text, parse_mode=None)
+    text = declined() if callback_data.go == "decline" else cancelled()
+    await bot.send_message(chat_id=callback.from_user.id, text=text)
     await callback.answer()
 
 
@@ -143,22 +126,19 @@ async def decline_or_cancel(
 
 
 async def option_chosen(
-    callback: CallbackQuery, callback_data: OptionChoice, state: FSMContext, services: Services, bot: Bot
+    callback: CallbackQuery, callback_data: OptionChoice, step: Step, state: FSMContext, services: Services, bot: Bot
 ) -> None:
     chat = _chat(bot, state, callback.from_user.id, services)
-    step = await chat.current_step()
-    if step is None or callback_data.step != step or not await chat.is_live(step, _message(callback)):
-        await _stale(callback)
-        return
     data = await chat.data()
     try:
-        answers = choose(step, callback_data.value, data.get("answers", {}))
+        answers = choose(step, callback_data.value, data.answers)
     except AnswerError as error:
         await callback.answer(answer_error(error.reason), show_alert=True)
         return
     message = _message(callback)
     if step in MULTI_SELECT and message is not None:
-        await state.update_data(answers=answers)
+        data.answers = answers
+        await chat.save(data)
         await chat.refresh_keyboard(step, message)
         await callback.answer()
         return
@@ -166,15 +146,11 @@ async def option_chosen(
 
 
 async def multi_select_done(
-    callback: CallbackQuery, callback_data: Nav, state: FSMContext, services: Services, bot: Bot
+    callback: CallbackQuery, step: Step, state: FSMContext, services: Services, bot: Bot
 ) -> None:
     chat = _chat(bot, state, callback.from_user.id, services)
-    step = _step(callback_data.step)
-    if step is None or not await chat.is_live(step, _message(callback)):
-        await _stale(callback)
-        return
     try:
-        finish_multi_select(step, (await chat.data()).get("answers", {}))
+        finish_multi_select(step, (await chat.data()).answers)
     except AnswerError as error:
         await callback.answer(answer_error(error.reason), show_alert=True)
         return
@@ -183,11 +159,7 @@ async def multi_select_done(
 
 async def description_skipped(callback: CallbackQuery, state: FSMContext, services: Services, bot: Bot) -> None:
     chat = _chat(bot, state, callback.from_user.id, services)
-    if not await chat.is_live(Step.DESCRIPTION, _message(callback)):
-        await _stale(callback)
-        return
-    answers = dict((await chat.data()).get("answers", {}))
-    answers[Step.DESCRIPTION] = None
+    answers = {**(await chat.data()).answers, Step.DESCRIPTION: None}
     await _answered(chat, Step.DESCRIPTION, callback, answers)
 
 
@@ -198,11 +170,10 @@ async def description_written(message: Message, state: FSMContext, services: Ser
         description = describe(message.text)
     except AnswerError as error:
         length = len((message.text or "").strip())
-        await chat.track((await message.answer(answer_error(error.reason, length=length), parse_mode=None)).message_id)
+        await chat.track((await message.answer(answer_error(error.reason, length=length))).message_id)
         await chat.show(Step.DESCRIPTION)
         return
-    answers = dict((await chat.data()).get("answers", {}))
-    answers[Step.DESCRIPTION] = description
+    answers = {**(await chat.data()).answers, Step.DESCRIPTION: description}
     await chat.go(Step.REVIEW, answers=answers, editing=False)
 
 
@@ -210,8 +181,8 @@ async def _answered(
     chat: IntakeChat, step: Step, callback: CallbackQuery, answers: dict[str, Any] | None = None
 ) -> None:
     data = await chat.data()
-    answers = answers if answers is not None else data.get("answers", {})
-    editing = bool(data.get("editing"))
+    answers = answers if answers is not None else data.answers
+    editing = data.editing
     target = after_answer(step, editing)
     if editing:
         # Back to review, unless an earlier question is still unanswered.
@@ -223,14 +194,10 @@ async def _answered(
 # -- back, edit, submit ------------------------------------------------------------------------------
 
 
-async def back(callback: CallbackQuery, callback_data: Nav, state: FSMContext, services: Services, bot: Bot) -> None:
+async def back(callback: CallbackQuery, step: Step, state: FSMContext, services: Services, bot: Bot) -> None:
     chat = _chat(bot, state, callback.from_user.id, services)
-    step = _step(callback_data.step)
-    if step is None or not await chat.is_live(step, _message(callback)):
-        await _stale(callback)
-        return
     data = await chat.data()
-    target = Step.REVIEW if data.get("editing") and step in ANSWER_STEPS else previous_step(step)
+    target = Step.REVIEW if data.editing and step in ANSWER_STEPS else previous_step(step)
     await chat.go(target, edit=_message(callback), editing=False)
     await callback.answer()
 
@@ -238,32 +205,26 @@ async def back(callback: CallbackQuery, callback_data: Nav, state: FSMContext, s
 async def edit_answer(
     callback: CallbackQuery, callback_data: EditAnswer, state: FSMContext, services: Services, bot: Bot
 ) -> None:
+    if callback_data.step not in {s.value for s in ANSWER_STEPS}:
+        raise StaleButton
     chat = _chat(bot, state, callback.from_user.id, services)
-    if callback_data.step not in {s.value for s in ANSWER_STEPS} or not await chat.is_live(
-        Step.REVIEW, _message(callback)
-    ):
-        await _stale(callback)
-        return
     await chat.go(Step(callback_data.step), edit=_message(callback), editing=True)
     await callback.answer()
 
 
 async def submit(callback: CallbackQuery, state: FSMContext, services: Services, bot: Bot) -> None:
     chat = _chat(bot, state, callback.from_user.id, services)
-    if not await chat.is_live(Step.REVIEW, _message(callback)):
-        await _stale(callback)
-        return
     data = await chat.data()
     try:
         await services.intake.submit(
             user_id=callback.from_user.id,
             chat_id=callback.from_user.id,
-            answers=data.get("answers", {}),
-            language=str(data.get("locale") or services.policy.default_language),
-            tracked_message_ids=[int(m) for m in data.get("tracked", [])],
+            answers=data.answers,
+            language=data.locale or services.policy.default_language,
+            tracked_message_ids=data.tracked,
         )
     except AnswerError:
-        missing = first_missing(data.get("answers", {})) or Step.WHO
+        missing = first_missing(data.answers) or Step.WHO
         await chat.go(missing, edit=_message(callback), editing=True)
         await callback.answer(answer_error("incomplete"), show_alert=True)
         return
@@ -281,19 +242,12 @@ async def submit(callback: CallbackQuery, state: FSMContext, services: Services,
     if not services.policy.chat_hygiene and message is not None:
         await message.edit_reply_markup(reply_markup=None)
     await state.clear()
-    await callback.answer(_("Sent."))
+    await callback.answer(submitted())
 
 
 def _message(callback: CallbackQuery) -> Message | None:
     """The message a button was on. Inaccessible (very old) messages count as stale presses."""
     return callback.message if isinstance(callback.message, Message) else None
-
-
-def _step(value: str) -> Step | None:
-    try:
-        return Step(value)
-    except ValueError:
-        return None
 
 
 def build_blocked_gate() -> Router:
@@ -307,24 +261,28 @@ def build_blocked_gate() -> Router:
 
 
 def build_router() -> Router:
-    router = Router(name="intake")
+    router = answer_refusals(Router(name="intake"))
     router.message.filter(F.chat.type == ChatType.PRIVATE)
     router.callback_query.filter(F.message.chat.type == ChatType.PRIVATE)
     router.message.register(start, CommandStart(), StateFilter(None))
     router.message.register(resume, CommandStart(), StateFilter(Intake))
-    router.callback_query.register(choose_language, Intake.language, LanguageChoice.filter(F.switch.is_(False)))
-    router.callback_query.register(safety_read, Intake.safety, Nav.filter(F.go == "next"))
-    router.callback_query.register(consent_given, Intake.consent, Nav.filter(F.go == "agree"))
+    live = LivePrompt()
+    router.callback_query.register(choose_language, Intake.language, LanguageChoice.filter(F.switch.is_(False)), live)
+    router.callback_query.register(safety_read, Intake.safety, Nav.filter(F.go == "next"), live)
+    router.callback_query.register(consent_given, Intake.consent, Nav.filter(F.go == "agree"), live)
     router.callback_query.register(
-        decline_or_cancel, StateFilter(Intake.consent, Intake.review), Nav.filter(F.go.in_({"decline", "cancel"}))
+        decline_or_cancel,
+        StateFilter(Intake.consent, Intake.review),
+        Nav.filter(F.go.in_({"decline", "cancel"})),
+        live,
     )
-    router.callback_query.register(option_chosen, StateFilter(Intake), OptionChoice.filter())
+    router.callback_query.register(option_chosen, StateFilter(Intake), OptionChoice.filter(), live)
     router.callback_query.register(
-        multi_select_done, StateFilter(Intake.documents, Intake.help), Nav.filter(F.go == "done")
+        multi_select_done, StateFilter(Intake.documents, Intake.help), Nav.filter(F.go == "done"), live
     )
-    router.callback_query.register(description_skipped, Intake.description, Nav.filter(F.go == "skip"))
+    router.callback_query.register(description_skipped, Intake.description, Nav.filter(F.go == "skip"), live)
     router.message.register(description_written, Intake.description, F.text)
-    router.callback_query.register(back, StateFilter(Intake), Nav.filter(F.go == "back"))
-    router.callback_query.register(edit_answer, Intake.review, EditAnswer.filter())
-    router.callback_query.register(submit, Intake.review, Nav.filter(F.go == "submit"))
+    router.callback_query.register(back, StateFilter(Intake), Nav.filter(F.go == "back"), live)
+    router.callback_query.register(edit_answer, Intake.review, EditAnswer.filter(), LivePrompt(names_step=False))
+    router.callback_query.register(submit, Intake.review, Nav.filter(F.go == "submit"), live)
     return router

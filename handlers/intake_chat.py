@@ -1,9 +1,6 @@
 """The requester's chat during an intake: the one live question, and every message to delete later.
 
-FSM data of an intake (sealed by the FSM storage)::
-
-    {"locale": "ru", "answers": {...}, "tracked": [message ids], "prompt": id of the live question,
-     "editing": bool (came from Edit on review), "chat": chat id}
+What is kept between updates is an ``IntakeState`` (services/intake_state.py), sealed by the FSM storage.
 """
 
 from __future__ import annotations
@@ -17,12 +14,13 @@ from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import Message
 
-from handlers.views import step_view
+from services.hygiene import deletion_batches
+from services.intake_state import IntakeState
 from services.policy import Policy
 from services.questionnaire import Step
+from views.intake import step_view
 
 log = structlog.get_logger()
-DELETE_BATCH = 100
 
 
 class Intake(StatesGroup):
@@ -40,6 +38,8 @@ class Intake(StatesGroup):
     review = State()
 
 
+# One state per step, named after it (aiogram's StatesGroup wants them as attributes; they are checked here).
+assert [state.state for state in Intake.__all_states__] == [f"Intake:{step}" for step in Step]
 STATE_OF: dict[Step, State] = {step: getattr(Intake, step.value) for step in Step}
 STEP_OF: dict[str, Step] = {state.state: step for step, state in STATE_OF.items() if state.state}
 
@@ -54,10 +54,9 @@ def is_not_modified(error: TelegramBadRequest) -> bool:
 
 async def delete_messages(bot: Bot, chat_id: int, message_ids: list[int]) -> None:
     """Delete what Telegram still lets us delete; the rest (over 48 h, already gone) is skipped."""
-    unique = sorted(set(message_ids))
-    for start in range(0, len(unique), DELETE_BATCH):
+    for batch in deletion_batches(message_ids):
         try:
-            await bot.delete_messages(chat_id=chat_id, message_ids=unique[start : start + DELETE_BATCH])
+            await bot.delete_messages(chat_id=chat_id, message_ids=batch)
         except TelegramBadRequest as error:
             log.info("chat.delete_skipped", error=type(error).__name__)
 
@@ -69,41 +68,49 @@ class IntakeChat:
         self.chat_id = chat_id
         self.policy = policy
 
-    async def data(self) -> dict[str, Any]:
-        return await self.state.get_data()
+    async def data(self) -> IntakeState:
+        return IntakeState.from_dict(await self.state.get_data())
+
+    async def save(self, data: IntakeState) -> None:
+        await self.state.set_data(data.to_dict())
 
     async def begin(self, first_message_id: int, locale: str) -> None:
         await self.state.set_state(Intake.language)
-        await self.state.set_data(
-            {
-                "locale": locale,
-                "answers": {},
-                "tracked": [first_message_id],
-                "chat": self.chat_id,
-                "editing": False,
-            }
-        )
+        await self.save(IntakeState(locale=locale, tracked=[first_message_id], chat=self.chat_id))
 
     async def track(self, *message_ids: int) -> None:
         data = await self.data()
-        data["tracked"] = [*data.get("tracked", []), *message_ids]
-        await self.state.set_data(data)
+        data.tracked = [*data.tracked, *message_ids]
+        await self.save(data)
+
+    async def set_locale(self, locale: str) -> None:
+        data = await self.data()
+        data.locale = locale
+        await self.save(data)
 
     async def current_step(self) -> Step | None:
         return step_of(await self.state.get_state())
 
-    async def is_live(self, step: Step, message: Message | None) -> bool:
-        """A button press counts only on the live question of the current step."""
-        if message is None or await self.current_step() != step:
-            return False
-        return bool((await self.data()).get("prompt") == message.message_id)
-
-    async def go(self, step: Step, *, edit: Message | None = None, **changes: Any) -> None:
-        """Move to ``step`` and show it, editing the live question in place when possible."""
+    async def go(
+        self,
+        step: Step,
+        *,
+        edit: Message | None = None,
+        answers: dict[str, Any] | None = None,
+        editing: bool | None = None,
+        locale: str | None = None,
+    ) -> None:
+        """Move to ``step`` and show it, editing the live question in place when possible; ``answers``,
+        ``editing`` and ``locale`` change on the way when given."""
         await self.state.set_state(STATE_OF[step])
         data = await self.data()
-        data.update(changes)
-        await self.state.set_data(data)
+        if answers is not None:
+            data.answers = answers
+        if editing is not None:
+            data.editing = editing
+        if locale is not None:
+            data.locale = locale
+        await self.save(data)
         await self.show(step, edit=edit)
 
     async def show(self, step: Step, *, edit: Message | None = None) -> None:
@@ -118,18 +125,18 @@ class IntakeChat:
                 if not is_not_modified(error):
                     edit = None
             if edit is not None:
-                if data.get("prompt") != edit.message_id:
+                if data.prompt != edit.message_id:
                     await self._replace_prompt(edit.message_id, data)
                 return
         sent = await self.bot.send_message(chat_id=self.chat_id, protect_content=step == Step.REVIEW, **view.kwargs())
         await self._replace_prompt(sent.message_id, data)
 
-    async def _replace_prompt(self, message_id: int, data: dict[str, Any]) -> None:
-        old = data.get("prompt")
-        data["prompt"] = message_id
-        if message_id not in data.get("tracked", []):
-            data["tracked"] = [*data.get("tracked", []), message_id]
-        await self.state.set_data(data)
+    async def _replace_prompt(self, message_id: int, data: IntakeState) -> None:
+        old = data.prompt
+        data.prompt = message_id
+        if message_id not in data.tracked:
+            data.tracked = [*data.tracked, message_id]
+        await self.save(data)
         if old and old != message_id:
             await delete_messages(self.bot, self.chat_id, [old])
 
@@ -145,13 +152,13 @@ class IntakeChat:
     async def erase(self, *extra_message_ids: int) -> None:
         """Delete every tracked message and forget the intake entirely."""
         data = await self.data()
-        await delete_messages(self.bot, self.chat_id, [*data.get("tracked", []), *extra_message_ids])
+        await delete_messages(self.bot, self.chat_id, [*data.tracked, *extra_message_ids])
         await self.state.clear()
 
     async def wipe(self, *extra_message_ids: int) -> None:
         """Delete the conversation but keep the answers: /start continues where the person stopped."""
         data = await self.data()
-        await delete_messages(self.bot, self.chat_id, [*data.get("tracked", []), *extra_message_ids])
-        data["tracked"] = []
-        data.pop("prompt", None)
-        await self.state.set_data(data)
+        await delete_messages(self.bot, self.chat_id, [*data.tracked, *extra_message_ids])
+        data.tracked = []
+        data.prompt = None
+        await self.save(data)

@@ -9,63 +9,40 @@ from aiogram.filters import Command, CommandObject, CommandStart, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, Message
-from aiogram.utils.formatting import Text
-from aiogram.utils.i18n import I18n, ngettext
-from aiogram.utils.i18n import gettext as _
+from aiogram.utils.i18n import I18n
 
-from handlers.callbacks import Claim, CloseOutcome, InspectReason, LanguageChoice, NotesPage, QueuePageCb, TransferTo
-from handlers.filters import HasRole
+from handlers.filters import CaseCode, HasRole
 from handlers.intake_chat import is_not_modified
-from handlers.operator_views import (
-    audit_view,
-    canned_view,
-    error_text,
-    full_card_text,
-    inspect_markup,
-    inspect_prompt,
-    inspected_text,
-    mine_view,
-    notes_pages,
-    notes_view,
-    outcome_markup,
-    queue_view,
-    transfer_markup,
-    volunteer_help,
-)
-from handlers.views import LANGUAGE_NAMES, language_view
+from handlers.refusals import answer_refusals
 from services.context import Services
-from services.queue import CANNED_KEY, NoteView, QueueError
+from services.notes import NoteView
+from services.notices import FullCard
+from storage.kinds import Language, Role
 from storage.requests import RequestDetails, RequestRecord
 from storage.volunteers import VolunteerRecord
+from views import coordinator as coordinator_views
+from views import volunteer as views
+from views.callbacks import Claim, CloseOutcome, InspectReason, LanguageChoice, NotesPage, QueuePageCb, TransferTo
+from views.errors import usage
+from views.language import language_changed, language_view
 
 
 async def send_full_card(bot: Bot, services: Services, volunteer: VolunteerRecord, details: RequestDetails) -> None:
     """The whole request, privately and protected; remembered so replies and clean-up can find it."""
     chat_id = await services.volunteers.chat_id(volunteer.id)
-    sent = await bot.send_message(chat_id=chat_id, protect_content=True, **full_card_text(details).as_kwargs())
+    card = FullCard.of(details, reason="shown")
+    sent = await bot.send_message(chat_id=chat_id, protect_content=True, **views.full_card_text(card).as_kwargs())
     await services.shown.record(
         request_id=details.record.id,
         audience="volunteer",
-        kind="full",
+        kind=FullCard.track,
         message_id=sent.message_id,
         volunteer_id=volunteer.id,
     )
 
 
-def _usage(text: str) -> str:
-    return _("Usage: {usage}").format(usage=text)
-
-
-async def _code_argument(message: Message, command: CommandObject, usage: str) -> str | None:
-    code = (command.args or "").split(maxsplit=1)[0] if command.args else ""
-    if not code:
-        await message.answer(_usage(usage), parse_mode=None)
-        return None
-    return code
-
-
 async def operator_help(message: Message, volunteer: VolunteerRecord) -> None:
-    await message.answer(**volunteer_help(volunteer).as_kwargs())
+    await message.answer(**views.volunteer_help(volunteer).as_kwargs())
 
 
 async def operator_language(message: Message, i18n: I18n) -> None:
@@ -85,7 +62,7 @@ async def operator_language_chosen(
     await services.volunteers.set_language(volunteer.id, callback_data.code)
     with i18n.use_locale(callback_data.code):
         if isinstance(callback.message, Message):
-            await callback.message.edit_text(text=_("Language changed."), parse_mode=None)
+            await callback.message.edit_text(text=language_changed())
         await callback.answer()
 
 
@@ -93,12 +70,12 @@ async def operator_language_chosen(
 
 
 async def show_queue(message: Message, services: Services) -> None:
-    text, markup = queue_view(await services.queue.page(0))
+    text, markup = views.queue_view(await services.queue.page(0))
     await message.answer(**text.as_kwargs(), reply_markup=markup)
 
 
 async def turn_queue_page(callback: CallbackQuery, callback_data: QueuePageCb, services: Services) -> None:
-    text, markup = queue_view(await services.queue.page(callback_data.page))
+    text, markup = views.queue_view(await services.queue.page(callback_data.page))
     if isinstance(callback.message, Message):
         try:
             await callback.message.edit_text(**text.as_kwargs(), reply_markup=markup)
@@ -109,92 +86,53 @@ async def turn_queue_page(callback: CallbackQuery, callback_data: QueuePageCb, s
 
 
 async def show_mine(message: Message, services: Services, volunteer: VolunteerRecord) -> None:
-    await message.answer(**mine_view(await services.queue.mine(volunteer)).as_kwargs())
+    await message.answer(**views.mine_view(await services.queue.mine(volunteer)).as_kwargs())
 
 
-async def _claim(services: Services, bot: Bot, volunteer: VolunteerRecord, code: str) -> str | None:
-    """Claim and send the full request privately; returns an error text, or None on success."""
-    try:
-        details = await services.queue.claim(volunteer, code)
-    except QueueError as error:
-        return error_text(error.reason)
-    await send_full_card(bot, services, volunteer, details)
-    return None
-
-
-async def claim_command(
-    message: Message, command: CommandObject, services: Services, volunteer: VolunteerRecord, bot: Bot
-) -> None:
-    code = await _code_argument(message, command, "/claim CODE")
-    if code is not None and (error := await _claim(services, bot, volunteer, code)):
-        await message.answer(error, parse_mode=None)
+async def claim_command(message: Message, code: str, services: Services, volunteer: VolunteerRecord, bot: Bot) -> None:
+    await send_full_card(bot, services, volunteer, await services.queue.claim(volunteer, code))
 
 
 async def claim_button(
     callback: CallbackQuery, callback_data: Claim, services: Services, volunteer: VolunteerRecord, bot: Bot
 ) -> None:
-    error = await _claim(services, bot, volunteer, callback_data.code)
-    if error:
-        await callback.answer(error, show_alert=True)
-    else:
-        await callback.answer(_("It is yours: the details are in your private chat with the bot."))
+    await send_full_card(bot, services, volunteer, await services.queue.claim(volunteer, callback_data.code))
+    await callback.answer(views.claimed())
 
 
-async def show_request(
-    message: Message, command: CommandObject, services: Services, volunteer: VolunteerRecord, bot: Bot
-) -> None:
-    code = await _code_argument(message, command, "/show CODE")
-    if code is None:
-        return
-    try:
-        details = await services.queue.show(volunteer, code)
-    except QueueError as error:
-        reason = "not_yours_coordinator" if error.reason == "not_yours" and volunteer.is_coordinator else error.reason
-        await message.answer(error_text(reason), parse_mode=None)
-        return
-    await send_full_card(bot, services, volunteer, details)
+async def show_request(message: Message, code: str, services: Services, volunteer: VolunteerRecord, bot: Bot) -> None:
+    await send_full_card(bot, services, volunteer, await services.queue.show(volunteer, code))
 
 
-async def inspect(
-    message: Message, command: CommandObject, services: Services, volunteer: VolunteerRecord, bot: Bot
-) -> None:
+async def inspect(message: Message, code: str, services: Services, volunteer: VolunteerRecord, bot: Bot) -> None:
     """A coordinator asks to open a request they do not hold: first the reason, then the request."""
-    code = await _code_argument(message, command, "/inspect CODE")
-    if code is None:
+    found = await services.queue.before_inspection(volunteer, code)
+    if isinstance(found, RequestDetails):  # their own case: nothing to justify
+        await send_full_card(bot, services, volunteer, found)
         return
-    try:
-        record = await services.queue.find(code)
-    except QueueError as error:
-        await message.answer(error_text(error.reason), parse_mode=None)
-        return
-    if record.held_by(volunteer.id):  # their own case: nothing to justify
-        await send_full_card(bot, services, volunteer, await services.queue.show(volunteer, record.code))
-        return
-    await message.answer(**inspect_prompt(record.code).as_kwargs(), reply_markup=inspect_markup(record.code))
+    prompt = coordinator_views.inspect_prompt(found.code)
+    await message.answer(**prompt.as_kwargs(), reply_markup=coordinator_views.inspect_markup(found.code))
 
 
 async def inspect_chosen(
     callback: CallbackQuery, callback_data: InspectReason, services: Services, volunteer: VolunteerRecord, bot: Bot
 ) -> None:
-    try:
-        inspection = await services.queue.inspect(volunteer, callback_data.code, callback_data.reason)
-    except QueueError as error:
-        await callback.answer(error_text(error.reason), show_alert=True)
-        return
+    inspection = await services.queue.inspect(volunteer, callback_data.code, callback_data.reason)
     record = inspection.details.record
     if isinstance(callback.message, Message):
-        await callback.message.edit_text(**inspected_text(record.code, callback_data.reason).as_kwargs())
+        opened = coordinator_views.inspected_text(record.code, callback_data.reason)
+        await callback.message.edit_text(**opened.as_kwargs())
     try:
         await send_full_card(bot, services, volunteer, inspection.details)
         # Every page at once: a page button would be a way back in without a reason.
-        for page in range(len(notes_pages(inspection.notes))):
+        for page in range(len(views.notes_pages(inspection.notes))):
             await _send_notes(bot, services, volunteer, record, inspection.notes, page, buttons=False)
     except TelegramRetryAfter:
         raise  # flood control: the update is tried again whole (bot/middlewares/retry.py)
     except TelegramAPIError:
         # Telegram refused part of it. What did reach the chat is recorded, and the inspection commits with
         # it (the audit row, the holder's notice): nothing is ever shown without them.
-        await callback.answer(_("Telegram refused part of it. Try again in a minute."), show_alert=True)
+        await callback.answer(coordinator_views.partly_refused(), show_alert=True)
         return
     await callback.answer()
 
@@ -209,7 +147,7 @@ async def _send_notes(
     *,
     buttons: bool = True,
 ) -> None:
-    text, markup = notes_view(record.code, notes, page)
+    text, markup = views.notes_view(record.code, notes, page)
     chat_id = await services.volunteers.chat_id(volunteer.id)
     sent = await bot.send_message(
         chat_id=chat_id, protect_content=True, reply_markup=markup if buttons else None, **text.as_kwargs()
@@ -219,144 +157,69 @@ async def _send_notes(
     )
 
 
-async def release(message: Message, command: CommandObject, services: Services, volunteer: VolunteerRecord) -> None:
-    code = await _code_argument(message, command, "/release CODE")
-    if code is None:
-        return
-    try:
-        record = await services.queue.release(volunteer, code)
-    except QueueError as error:
-        await message.answer(error_text(error.reason), parse_mode=None)
-        return
-    await message.answer(_("{code} is back in the queue.").format(code=record.code), parse_mode=None)
+async def release(message: Message, code: str, services: Services, volunteer: VolunteerRecord) -> None:
+    record = await services.queue.release(volunteer, code)
+    await message.answer(views.released(record.code))
 
 
-async def transfer(message: Message, command: CommandObject, services: Services, volunteer: VolunteerRecord) -> None:
-    code = await _code_argument(message, command, "/transfer CODE")
-    if code is None:
-        return
-    try:
-        record = await services.queue.held(volunteer, code, handing_on=True)
-    except QueueError as error:
-        await message.answer(error_text(error.reason), parse_mode=None)
-        return
+async def transfer(message: Message, code: str, services: Services, volunteer: VolunteerRecord) -> None:
+    record = await services.queue.held(volunteer, code, handing_on=True)
     candidates = [v for v in await services.volunteers.list_all() if v.id != volunteer.id]
     if not candidates:
-        await message.answer(_("There is nobody else on the team to hand it to."), parse_mode=None)
+        await message.answer(views.nobody_to_hand_to())
         return
     await message.answer(
-        _("Hand {code} to whom?").format(code=record.code),
-        reply_markup=transfer_markup(record.code, candidates),
-        parse_mode=None,
+        views.transfer_prompt(record.code), reply_markup=views.transfer_markup(record.code, candidates)
     )
 
 
 async def transfer_chosen(
     callback: CallbackQuery, callback_data: TransferTo, services: Services, volunteer: VolunteerRecord
 ) -> None:
-    try:
-        target = await services.queue.transfer(volunteer, callback_data.code, callback_data.to)
-    except QueueError as error:
-        await callback.answer(error_text(error.reason), show_alert=True)
-        return
+    target = await services.queue.transfer(volunteer, callback_data.code, callback_data.to)
     if isinstance(callback.message, Message):
-        await callback.message.edit_text(
-            **Text(_("{code} is now with {name}.").format(code=callback_data.code, name=target.pseudonym)).as_kwargs()
-        )
+        await callback.message.edit_text(**views.transferred(callback_data.code, target.pseudonym).as_kwargs())
     await callback.answer()
 
 
-async def close(message: Message, command: CommandObject, services: Services, volunteer: VolunteerRecord) -> None:
-    code = await _code_argument(message, command, "/close CODE")
-    if code is None:
-        return
-    try:
-        record = await services.queue.held(volunteer, code)
-    except QueueError as error:
-        await message.answer(error_text(error.reason), parse_mode=None)
-        return
-    await message.answer(
-        _("How did {code} end?").format(code=record.code),
-        reply_markup=outcome_markup(record.code),
-        parse_mode=None,
-    )
+async def close(message: Message, code: str, services: Services, volunteer: VolunteerRecord) -> None:
+    record = await services.queue.held(volunteer, code)
+    await message.answer(views.close_prompt(record.code), reply_markup=views.outcome_markup(record.code))
 
 
 async def close_chosen(
     callback: CallbackQuery, callback_data: CloseOutcome, services: Services, volunteer: VolunteerRecord
 ) -> None:
-    try:
-        record = await services.queue.close(volunteer, callback_data.code, callback_data.outcome)
-    except QueueError as error:
-        await callback.answer(error_text(error.reason), show_alert=True)
-        return
+    record = await services.queue.close(volunteer, callback_data.code, callback_data.outcome)
     if isinstance(callback.message, Message):
-        await callback.message.edit_text(
-            text=_("{code} is closed. Thank you.").format(code=record.code), parse_mode=None
-        )
+        await callback.message.edit_text(text=views.closed(record.code))
     await callback.answer()
 
 
-async def reopen(message: Message, command: CommandObject, services: Services, volunteer: VolunteerRecord) -> None:
-    code = await _code_argument(message, command, "/reopen CODE")
-    if code is None:
-        return
-    try:
-        record = await services.queue.reopen(volunteer, code)
-    except QueueError as error:
-        await message.answer(error_text(error.reason), parse_mode=None)
-        return
-    await message.answer(
-        _("{code} is open again and back in the queue; the volunteer who closed it has no access to it.").format(
-            code=record.code
-        ),
-        parse_mode=None,
-    )
+async def reopen(message: Message, code: str, services: Services, volunteer: VolunteerRecord) -> None:
+    record = await services.queue.reopen(volunteer, code)
+    await message.answer(coordinator_views.reopened(record.code))
 
 
-async def flag(message: Message, command: CommandObject, services: Services, volunteer: VolunteerRecord) -> None:
-    code = await _code_argument(message, command, "/flag CODE")
-    if code is None:
-        return
-    try:
-        record = await services.queue.flag(volunteer, code)
-    except QueueError as error:
-        await message.answer(error_text(error.reason), parse_mode=None)
-        return
-    await message.answer(_("{code} is flagged; coordinators have been told.").format(code=record.code), parse_mode=None)
+async def flag(message: Message, code: str, services: Services, volunteer: VolunteerRecord) -> None:
+    record = await services.queue.flag(volunteer, code)
+    await message.answer(views.flagged(record.code))
 
 
 # -- notes and audit ---------------------------------------------------------------------------------
 
 
-async def add_note(message: Message, command: CommandObject, services: Services, volunteer: VolunteerRecord) -> None:
-    parts = (command.args or "").split(maxsplit=1)
-    if len(parts) < 2:
-        await message.answer(_usage("/note CODE text"), parse_mode=None)
-        return
-    try:
-        record = await services.queue.add_note(volunteer, parts[0], parts[1])
-    except QueueError as error:
-        await message.answer(error_text(error.reason), parse_mode=None)
-        return
+async def add_note(message: Message, code: str, text: str, services: Services, volunteer: VolunteerRecord) -> None:
+    record = await services.notes.add(volunteer, code, text)
     # The command holds the note's text: it leaves this chat with the rest of the case.
     await services.shown.record(
         request_id=record.id, audience="volunteer", kind="own", message_id=message.message_id, volunteer_id=volunteer.id
     )
-    await message.answer(_("Note saved (encrypted)."), parse_mode=None)
+    await message.answer(views.note_saved())
 
 
-async def show_notes(
-    message: Message, command: CommandObject, services: Services, volunteer: VolunteerRecord, bot: Bot
-) -> None:
-    code = await _code_argument(message, command, "/notes CODE")
-    if code is None:
-        return
-    try:
-        record, notes = await services.queue.notes(volunteer, code)
-    except QueueError as error:
-        await message.answer(error_text(error.reason), parse_mode=None)
-        return
+async def show_notes(message: Message, code: str, services: Services, volunteer: VolunteerRecord, bot: Bot) -> None:
+    record, notes = await services.notes.read(volunteer, code)
     await _send_notes(bot, services, volunteer, record, notes, 0)
 
 
@@ -364,13 +227,9 @@ async def turn_notes_page(
     callback: CallbackQuery, callback_data: NotesPage, services: Services, volunteer: VolunteerRecord
 ) -> None:
     """Another page of notes: only for whoever holds the request now (the button is not the permission)."""
-    try:
-        record, notes = await services.queue.notes(volunteer, callback_data.code)
-    except QueueError as error:
-        await callback.answer(error_text(error.reason), show_alert=True)
-        return
+    record, notes = await services.notes.read(volunteer, callback_data.code)
     if isinstance(callback.message, Message):
-        text, markup = notes_view(record.code, notes, callback_data.page)
+        text, markup = views.notes_view(record.code, notes, callback_data.page)
         try:
             await callback.message.edit_text(**text.as_kwargs(), reply_markup=markup)
         except TelegramBadRequest as error:
@@ -379,46 +238,19 @@ async def turn_notes_page(
     await callback.answer()
 
 
-async def show_audit(message: Message, command: CommandObject, services: Services, volunteer: VolunteerRecord) -> None:
-    code = await _code_argument(message, command, "/audit CODE")
-    if code is None:
-        return
-    try:
-        record, entries = await services.queue.audit_trail(volunteer, code)
-    except QueueError as error:
-        await message.answer(error_text(error.reason), parse_mode=None)
-        return
-    await message.answer(protect_content=True, **audit_view(record.code, entries).as_kwargs())
+async def show_audit(message: Message, code: str, services: Services, volunteer: VolunteerRecord) -> None:
+    record, entries = await services.audit_trail.read(volunteer, code)
+    await message.answer(protect_content=True, **coordinator_views.audit_view(record.code, entries).as_kwargs())
 
 
-async def block(message: Message, command: CommandObject, services: Services, volunteer: VolunteerRecord) -> None:
-    code = await _code_argument(message, command, "/block CODE")
-    if code is None:
-        return
-    try:
-        record = await services.queue.block(volunteer, code)
-    except QueueError as error:
-        await message.answer(error_text(error.reason), parse_mode=None)
-        return
-    await message.answer(
-        _(
-            "{code}: the person is blocked. Their requests can no longer be taken, answered, handed on or "
-            "reopened, their messages reach nobody and /start opens nothing. They are told nothing."
-        ).format(code=record.code),
-        parse_mode=None,
-    )
+async def block(message: Message, code: str, services: Services, volunteer: VolunteerRecord) -> None:
+    record = await services.blocks.block(volunteer, code)
+    await message.answer(coordinator_views.blocked(record.code))
 
 
-async def unblock(message: Message, command: CommandObject, services: Services, volunteer: VolunteerRecord) -> None:
-    code = await _code_argument(message, command, "/unblock CODE")
-    if code is None:
-        return
-    try:
-        record = await services.queue.unblock(volunteer, code)
-    except QueueError as error:
-        await message.answer(error_text(error.reason), parse_mode=None)
-        return
-    await message.answer(_("{code}: the person is no longer blocked.").format(code=record.code), parse_mode=None)
+async def unblock(message: Message, code: str, services: Services, volunteer: VolunteerRecord) -> None:
+    record = await services.blocks.unblock(volunteer, code)
+    await message.answer(coordinator_views.unblocked(record.code))
 
 
 # -- canned replies ------------------------------------------------------------------------------------
@@ -428,7 +260,7 @@ class CannedEntry(StatesGroup):
     text = State()
 
 
-CANNED_LANGUAGES = ("ru", "uk", "en")
+CANNED_LANGUAGES: tuple[str, ...] = tuple(Language)
 
 
 async def canned(
@@ -436,69 +268,50 @@ async def canned(
 ) -> None:
     parts = (command.args or "").split()
     if not parts:
-        await message.answer(**canned_view(await services.queue.canned_listing()).as_kwargs())
+        await message.answer(**views.canned_view(await services.canned.listing()).as_kwargs())
         return
     if not volunteer.is_coordinator or parts[0] not in ("add", "del") or len(parts) != 2:
-        await message.answer(_usage("/canned, /canned add KEY, /canned del KEY"), parse_mode=None)
+        await message.answer(usage("/canned, /canned add KEY, /canned del KEY"))
         return
     key = parts[1].lower()
     if parts[0] == "del":
-        try:
-            deleted = await services.queue.delete_canned(volunteer, key)
-        except QueueError as error:
-            await message.answer(error_text(error.reason), parse_mode=None)
-            return
-        text = ngettext("Deleted #{key} ({count} language).", "Deleted #{key} ({count} languages).", deleted)
-        await message.answer(text.format(key=key, count=deleted), parse_mode=None)
+        deleted = await services.canned.delete(volunteer, key)
+        await message.answer(views.canned_deleted(key, deleted))
         return
-    if not CANNED_KEY.fullmatch(key):
-        await message.answer(error_text("bad_canned_key"), parse_mode=None)
-        return
+    key = services.canned.key(key)
     await state.set_state(CannedEntry.text)
     await state.set_data({"canned_key": key, "canned_left": list(CANNED_LANGUAGES)})
     await _ask_canned(message, key, CANNED_LANGUAGES[0])
 
 
 async def _ask_canned(message: Message, key: str, language: str) -> None:
-    await message.answer(
-        _("Send the text of #{key} in {language}, or /skip.").format(key=key, language=LANGUAGE_NAMES[language]),
-        parse_mode=None,
-    )
+    await message.answer(views.canned_ask(key, language))
 
 
 async def canned_text(message: Message, services: Services, volunteer: VolunteerRecord, state: FSMContext) -> None:
     data = await state.get_data()
     key, left = str(data["canned_key"]), list(data["canned_left"])
     if message.text and not message.text.startswith("/skip"):
-        try:
-            await services.queue.save_canned(volunteer, key, left[0], message.text)
-        except QueueError as error:
-            await message.answer(error_text(error.reason), parse_mode=None)
-            return
+        await services.canned.save(volunteer, key, left[0], message.text)
     left = left[1:]
     if left:
         await state.update_data(canned_left=left)
         await _ask_canned(message, key, left[0])
         return
     await state.clear()
-    languages = (await services.queue.canned_listing()).get(key, [])
-    await message.answer(
-        _("#{key} is ready in: {languages}. Volunteers send it with /reply CODE #{key}.").format(
-            key=key, languages=", ".join(LANGUAGE_NAMES[code] for code in languages) or "—"
-        ),
-        parse_mode=None,
-    )
+    languages = (await services.canned.listing()).get(key, [])
+    await message.answer(views.canned_ready(key, languages))
 
 
 async def canned_cancel(message: Message, state: FSMContext) -> None:
     await state.clear()
-    await message.answer(_("Stopped. The texts you already typed in are saved."), parse_mode=None)
+    await message.answer(views.canned_stopped())
 
 
 def build_router() -> Router:
-    router = Router(name="operator")
-    router.message.filter(F.chat.type == ChatType.PRIVATE, HasRole("volunteer"))
-    router.callback_query.filter(HasRole("volunteer"))
+    router = answer_refusals(Router(name="operator"))
+    router.message.filter(F.chat.type == ChatType.PRIVATE, HasRole(Role.VOLUNTEER))
+    router.callback_query.filter(HasRole(Role.VOLUNTEER))
     router.message.register(operator_help, CommandStart())
     router.message.register(operator_help, Command("help"))
     router.message.register(operator_language, Command("language"))
@@ -506,24 +319,24 @@ def build_router() -> Router:
     router.message.register(show_queue, Command("queue"))
     router.callback_query.register(turn_queue_page, QueuePageCb.filter())
     router.message.register(show_mine, Command("mine"))
-    router.message.register(claim_command, Command("claim"))
+    router.message.register(claim_command, Command("claim"), CaseCode())
     router.callback_query.register(claim_button, Claim.filter())
-    router.message.register(show_request, Command("show"))
-    router.message.register(release, Command("release"))
-    router.message.register(transfer, Command("transfer"))
+    router.message.register(show_request, Command("show"), CaseCode())
+    router.message.register(release, Command("release"), CaseCode())
+    router.message.register(transfer, Command("transfer"), CaseCode())
     router.callback_query.register(transfer_chosen, TransferTo.filter())
-    router.message.register(close, Command("close"))
+    router.message.register(close, Command("close"), CaseCode())
     router.callback_query.register(close_chosen, CloseOutcome.filter())
-    router.message.register(inspect, Command("inspect"), HasRole("coordinator"))
-    router.callback_query.register(inspect_chosen, InspectReason.filter(), HasRole("coordinator"))
-    router.message.register(reopen, Command("reopen"), HasRole("coordinator"))
-    router.message.register(flag, Command("flag"))
-    router.message.register(add_note, Command("note"))
-    router.message.register(show_notes, Command("notes"))
+    router.message.register(inspect, Command("inspect"), HasRole(Role.COORDINATOR), CaseCode())
+    router.callback_query.register(inspect_chosen, InspectReason.filter(), HasRole(Role.COORDINATOR))
+    router.message.register(reopen, Command("reopen"), HasRole(Role.COORDINATOR), CaseCode())
+    router.message.register(flag, Command("flag"), CaseCode())
+    router.message.register(add_note, Command("note"), CaseCode(text=True))
+    router.message.register(show_notes, Command("notes"), CaseCode())
     router.callback_query.register(turn_notes_page, NotesPage.filter())
-    router.message.register(show_audit, Command("audit"), HasRole("coordinator"))
-    router.message.register(block, Command("block"), HasRole("coordinator"))
-    router.message.register(unblock, Command("unblock"), HasRole("coordinator"))
+    router.message.register(show_audit, Command("audit"), HasRole(Role.COORDINATOR), CaseCode())
+    router.message.register(block, Command("block"), HasRole(Role.COORDINATOR), CaseCode())
+    router.message.register(unblock, Command("unblock"), HasRole(Role.COORDINATOR), CaseCode())
     router.message.register(canned_cancel, StateFilter(CannedEntry), Command("cancel"))
     router.message.register(canned_text, StateFilter(CannedEntry), F.text)
     router.message.register(canned, Command("canned"))

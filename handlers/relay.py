@@ -6,16 +6,18 @@ from typing import Any
 
 from aiogram import Bot, F, Router
 from aiogram.enums import ChatType
-from aiogram.filters import Command, CommandObject, StateFilter
+from aiogram.filters import Command, StateFilter
 from aiogram.types import Message
-from aiogram.utils.i18n import gettext as _
 
-from handlers.filters import HasRole
+from handlers.filters import CaseCode, HasRole
 from handlers.intake_chat import delete_messages
-from handlers.operator_views import error_text
+from handlers.refusals import answer_refusals
 from services.context import Services
-from services.queue import QueueError
+from services.errors import QueueError
+from storage.kinds import Role, Status
 from storage.volunteers import VolunteerRecord
+from views import requester as requester_views
+from views import volunteer as volunteer_views
 
 
 def content_of(message: Message) -> dict[str, Any] | None:
@@ -43,7 +45,7 @@ def replied_id(message: Message) -> int | None:
 
 async def _reply(message: Message, services: Services, text: str) -> None:
     """Answer the requester, and remember the answer with their request so /wipe and /forget remove it."""
-    sent = await message.answer(text, parse_mode=None)
+    sent = await message.answer(text)
     if message.from_user is not None:
         await services.intake.remember_in_chat(message.from_user.id, [sent.message_id])
 
@@ -51,14 +53,7 @@ async def _reply(message: Message, services: Services, text: str) -> None:
 async def location_refused(message: Message, bot: Bot, services: Services) -> None:
     """A location would say exactly where someone is: it is deleted, never passed on."""
     await delete_messages(bot, message.chat.id, [message.message_id])
-    await _reply(
-        message,
-        services,
-        _(
-            "For your safety, locations are never passed on, and I deleted yours from this chat. "
-            "Please do not share your exact location."
-        ),
-    )
+    await _reply(message, services, requester_views.location_refused())
 
 
 async def from_requester(message: Message, services: Services) -> None:
@@ -66,9 +61,9 @@ async def from_requester(message: Message, services: Services) -> None:
     content = content_of(message)
     request = await services.intake.open_request(message.from_user.id)
     if request is None:
-        await _reply(message, services, _("To ask for help, send /start."))
+        await _reply(message, services, requester_views.how_to_start())
         return
-    refused = _("This kind of message cannot be passed on. Please send text, a photo, a voice message or a file.")
+    refused = requester_views.cannot_pass_on()
     if content is None:
         await services.intake.remember_in_chat(message.from_user.id, [message.message_id])
         await _reply(message, services, refused)
@@ -81,44 +76,15 @@ async def from_requester(message: Message, services: Services) -> None:
         await services.intake.remember_in_chat(message.from_user.id, [message.message_id])
         await _reply(message, services, refused)
         return
-    if request.status == "new":
-        await _reply(message, services, _("Saved. A volunteer will see it as soon as they take your request."))
+    if request.status is Status.NEW:
+        await _reply(message, services, requester_views.saved_until_claimed())
 
 
-async def _to_requester(
-    message: Message,
-    services: Services,
-    volunteer: VolunteerRecord,
-    code: str,
-    content: dict[str, Any],
-    reply_to: int | None = None,
-) -> None:
-    try:
-        await services.relay.to_requester(volunteer, code, content, message.message_id, reply_to=reply_to)
-    except QueueError as error:
-        await message.answer(error_text(error.reason), parse_mode=None)
-
-
-async def reply_command(
-    message: Message, command: CommandObject, services: Services, volunteer: VolunteerRecord
-) -> None:
-    parts = (command.args or "").split(maxsplit=1)
-    if len(parts) < 2:
-        await message.answer(_("Usage: {usage}").format(usage="/reply CODE text"), parse_mode=None)
-        return
-    code, text = parts
+async def reply_command(message: Message, code: str, text: str, services: Services, volunteer: VolunteerRecord) -> None:
     if text.startswith("#") and len(text.split()) == 1:  # a canned reply, in the requester's language
-        try:
-            request = await services.queue.find(code)
-        except QueueError as error:
-            await message.answer(error_text(error.reason), parse_mode=None)
-            return
-        canned = await services.queue.canned_text(text[1:].lower(), request.language)
-        if canned is None:
-            await message.answer(error_text("no_canned"), parse_mode=None)
-            return
-        text = canned
-    await _to_requester(message, services, volunteer, code, {"type": "text", "text": text})
+        text = await services.canned.reply(code, text[1:])
+    content = {"type": "text", "text": text}
+    await services.relay.to_requester(volunteer, code, content, message.message_id)
 
 
 async def reply_to_relayed(message: Message, services: Services, volunteer: VolunteerRecord) -> None:
@@ -126,12 +92,9 @@ async def reply_to_relayed(message: Message, services: Services, volunteer: Volu
     code = await services.relay.code_for_reply(volunteer, message.reply_to_message.message_id)
     content = content_of(message)
     if code is None or content is None:
-        await message.answer(
-            _("This reply is not about a request. Reply to a message from a requester, or use /reply CODE text."),
-            parse_mode=None,
-        )
+        await message.answer(volunteer_views.not_about_a_request())
         return
-    await _to_requester(message, services, volunteer, code, content, replied_id(message))
+    await services.relay.to_requester(volunteer, code, content, message.message_id, reply_to=replied_id(message))
 
 
 async def requester_edited(message: Message, services: Services) -> None:
@@ -140,7 +103,7 @@ async def requester_edited(message: Message, services: Services) -> None:
     if content is None or not await services.relay.edit_from_requester(
         message.from_user.id, message.message_id, content
     ):
-        await message.answer(_("I don't read edited messages. Please send a new message instead."), parse_mode=None)
+        await message.answer(requester_views.edits_not_read(in_intake=False))
 
 
 async def volunteer_edited(message: Message, services: Services, volunteer: VolunteerRecord) -> None:
@@ -150,32 +113,29 @@ async def volunteer_edited(message: Message, services: Services, volunteer: Volu
         parts = content["text"].split(maxsplit=2)
         content = {"type": "text", "text": parts[2]} if len(parts) == 3 else None
     if content is None or not await services.relay.edit_from_volunteer(volunteer, message.message_id, content):
-        await message.answer(_("Only edits of messages you sent to a requester are passed on."), parse_mode=None)
+        await message.answer(volunteer_views.edit_not_passed_on())
 
 
 async def volunteer_chatter(message: Message) -> None:
-    await message.answer(
-        _("To write to a requester, reply to their message or use /reply CODE text. /help lists commands."),
-        parse_mode=None,
-    )
+    await message.answer(volunteer_views.how_to_write())
 
 
 def build_requester_side() -> Router:
     router = Router(name="relay-requester")
     router.message.filter(F.chat.type == ChatType.PRIVATE, StateFilter(None), ~F.text.startswith("/"))
     router.message.register(location_refused, F.location | F.venue | F.live_period)
-    router.message.register(from_requester, ~HasRole("volunteer"))
-    router.edited_message.filter(F.chat.type == ChatType.PRIVATE, StateFilter(None), ~HasRole("volunteer"))
+    router.message.register(from_requester, ~HasRole(Role.VOLUNTEER))
+    router.edited_message.filter(F.chat.type == ChatType.PRIVATE, StateFilter(None), ~HasRole(Role.VOLUNTEER))
     router.edited_message.register(requester_edited)
     return router
 
 
 def build_volunteer_side() -> Router:
-    router = Router(name="relay-volunteer")
-    router.message.filter(F.chat.type == ChatType.PRIVATE, HasRole("volunteer"))
-    router.message.register(reply_command, Command("reply"))
+    router = answer_refusals(Router(name="relay-volunteer"))
+    router.message.filter(F.chat.type == ChatType.PRIVATE, HasRole(Role.VOLUNTEER))
+    router.message.register(reply_command, Command("reply"), CaseCode(text=True))
     router.message.register(reply_to_relayed, F.reply_to_message, ~F.text.startswith("/"))
     router.message.register(volunteer_chatter, ~F.text.startswith("/"))
-    router.edited_message.filter(F.chat.type == ChatType.PRIVATE, HasRole("volunteer"))
+    router.edited_message.filter(F.chat.type == ChatType.PRIVATE, HasRole(Role.VOLUNTEER))
     router.edited_message.register(volunteer_edited)
     return router

@@ -6,16 +6,17 @@ from aiogram import Bot, F, Router
 from aiogram.enums import ChatType
 from aiogram.filters import Command
 from aiogram.fsm.context import FSMContext
-from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
+from aiogram.types import CallbackQuery, Message
 from aiogram.utils.formatting import Text
 from aiogram.utils.i18n import I18n
-from aiogram.utils.i18n import gettext as _
 
-from handlers.callbacks import ForgetConfirm, LanguageChoice
 from handlers.intake_chat import IntakeChat, delete_messages
-from handlers.replies import help_text, request_status_text, safety_text
-from handlers.views import language_view
 from services.context import Services
+from views import requester as views
+from views.callbacks import ForgetConfirm, LanguageChoice
+from views.errors import stale_button
+from views.intake import cancelled
+from views.language import language_changed, language_view
 
 
 def _chat(message_or_user_id: int, state: FSMContext, services: Services, bot: Bot) -> IntakeChat:
@@ -25,7 +26,7 @@ def _chat(message_or_user_id: int, state: FSMContext, services: Services, bot: B
 async def reply_in_intake(message: Message, chat: IntakeChat, services: Services, content: Text | str) -> None:
     """Answer. In an intake, track both messages and put its question last; after a submission, remember
     both with the request so /wipe and /forget can delete them."""
-    kwargs = content.as_kwargs() if isinstance(content, Text) else {"text": content, "parse_mode": None}
+    kwargs = content.as_kwargs() if isinstance(content, Text) else {"text": content}
     sent = await message.answer(**kwargs)
     step = await chat.current_step()
     if step is not None:
@@ -36,19 +37,17 @@ async def reply_in_intake(message: Message, chat: IntakeChat, services: Services
 
 
 async def show_help(message: Message, state: FSMContext, services: Services, bot: Bot) -> None:
-    await reply_in_intake(message, _chat(message.chat.id, state, services, bot), services, help_text())
+    await reply_in_intake(message, _chat(message.chat.id, state, services, bot), services, views.help_text())
 
 
 async def show_safety(message: Message, state: FSMContext, services: Services, bot: Bot) -> None:
-    await reply_in_intake(message, _chat(message.chat.id, state, services, bot), services, safety_text())
+    await reply_in_intake(message, _chat(message.chat.id, state, services, bot), services, views.safety_text())
 
 
 async def show_status(message: Message, state: FSMContext, services: Services, bot: Bot) -> None:
     assert message.from_user is not None
     request = await services.intake.latest_request(message.from_user.id)
-    content: Text | str = (
-        request_status_text(request) if request is not None else _("You have no request. Send /start to ask for help.")
-    )
+    content: Text | str = views.request_status_text(request) if request is not None else views.no_request()
     await reply_in_intake(message, _chat(message.chat.id, state, services, bot), services, content)
 
 
@@ -69,31 +68,31 @@ async def switch_language(
     i18n: I18n,
 ) -> None:
     if callback_data.code not in i18n.available_locales or not isinstance(callback.message, Message):
-        await callback.answer(_("That button belongs to an earlier message."))
+        await callback.answer(stale_button())
         return
     chat = _chat(callback.from_user.id, state, services, bot)
     step = await chat.current_step()
     with i18n.use_locale(callback_data.code):
         if step is not None:
-            await state.update_data(locale=callback_data.code)
+            await chat.set_locale(callback_data.code)
             await chat.show(step, edit=callback.message)
         else:
             if await services.intake.open_request(callback.from_user.id) is not None:
                 await services.intake.set_language(callback.from_user.id, callback_data.code)
             else:
-                await state.update_data(locale=callback_data.code)
-            await callback.message.edit_text(text=_("Language changed."), parse_mode=None)
+                await chat.set_locale(callback_data.code)
+            await callback.message.edit_text(text=language_changed())
         await callback.answer()
 
 
 async def cancel(message: Message, state: FSMContext, services: Services, bot: Bot) -> None:
     chat = _chat(message.chat.id, state, services, bot)
     if await chat.current_step() is None:
-        await message.answer(_("There is nothing to cancel. Send /start to ask for help."), parse_mode=None)
+        await message.answer(views.nothing_to_cancel())
         return
     await chat.erase(message.message_id)
     await services.intake.unfinished_erased()
-    await message.answer(_("Cancelled. Your answers were erased. Send /start whenever you are ready."), parse_mode=None)
+    await message.answer(cancelled())
 
 
 async def wipe(message: Message, state: FSMContext, services: Services, bot: Bot) -> None:
@@ -110,25 +109,7 @@ async def wipe(message: Message, state: FSMContext, services: Services, bot: Bot
 
 async def ask_forget(message: Message, state: FSMContext, services: Services, bot: Bot) -> None:
     chat = _chat(message.chat.id, state, services, bot)
-    markup = InlineKeyboardMarkup(
-        inline_keyboard=[
-            [
-                InlineKeyboardButton(
-                    text=_("Yes, erase everything"),
-                    callback_data=ForgetConfirm(sure=True, command=message.message_id).pack(),
-                )
-            ],
-            [InlineKeyboardButton(text=_("No, keep it"), callback_data=ForgetConfirm(sure=False).pack())],
-        ]
-    )
-    sent = await message.answer(
-        _(
-            "Erase everything? This deletes your request, your answers and this conversation. "
-            "Volunteers will no longer be able to reach you."
-        ),
-        reply_markup=markup,
-        parse_mode=None,
-    )
+    sent = await message.answer(**views.forget_view(message.message_id).kwargs())
     if await chat.current_step() is not None:
         await chat.track(message.message_id, sent.message_id)
 
@@ -140,19 +121,15 @@ async def forget(
         await callback.answer()
         return
     if not callback_data.sure:
-        await callback.message.edit_text(text=_("Nothing was erased."), parse_mode=None)
+        await callback.message.edit_text(text=views.nothing_erased())
         await callback.answer()
         return
     result = await services.intake.forget(callback.from_user.id)
-    tracked = (await state.get_data()).get("tracked", [])
+    tracked = (await _chat(callback.message.chat.id, state, services, bot).data()).tracked
     own = [callback.message.message_id, *([callback_data.command] if callback_data.command else [])]
     await delete_messages(bot, callback.message.chat.id, [*tracked, *result.requester_message_ids, *own])
     await state.clear()
-    await bot.send_message(
-        chat_id=callback.message.chat.id,
-        text=_("Everything is erased. If you need help again, send /start."),
-        parse_mode=None,
-    )
+    await bot.send_message(chat_id=callback.message.chat.id, text=views.everything_erased())
     await callback.answer()
 
 

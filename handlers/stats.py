@@ -14,18 +14,13 @@ from aiogram.enums import ChatType
 from aiogram.filters import Command
 from aiogram.types import BufferedInputFile, CallbackQuery, Message
 
-from bot.chart import render_chart
 from handlers.filters import HasRole
-from handlers.stats_views import (
-    StatsPeriod,
-    chart_caption,
-    chart_spec,
-    period_markup,
-    period_prompt,
-    summary_messages,
-)
 from services.context import Services
 from services.stats import compute_summary
+from storage.kinds import Role
+from views.callbacks import StatsPeriod
+from views.chart import render_chart
+from views.stats import chart_caption, chart_spec, period_markup, period_prompt, summary_messages
 
 CHART_FILENAME = "tropa-stats.png"
 
@@ -51,8 +46,8 @@ async def show_stats(callback: CallbackQuery, callback_data: StatsPeriod, servic
 
 def build_router() -> Router:
     router = Router(name="stats")
-    router.message.filter(F.chat.type == ChatType.PRIVATE, HasRole("coordinator"))
-    router.callback_query.filter(F.message.chat.type == ChatType.PRIVATE, HasRole("coordinator"))
+    router.message.filter(F.chat.type == ChatType.PRIVATE, HasRole(Role.COORDINATOR))
+    router.callback_query.filter(F.message.chat.type == ChatType.PRIVATE, HasRole(Role.COORDINATOR))
     router.message.register(ask_period, Command("stats"))
     router.callback_query.register(show_stats, StatsPeriod.filter())
     return router

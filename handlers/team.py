@@ -6,16 +6,15 @@ from aiogram import F, Router
 from aiogram.enums import ChatType
 from aiogram.filters import Command, CommandObject
 from aiogram.types import CallbackQuery, Message
-from aiogram.utils.formatting import Bold, Code, Text, as_list
-from aiogram.utils.i18n import gettext as _
 
-from bot.i18n import pick_language
-from handlers.callbacks import Revoke
 from handlers.filters import HasRole
-from handlers.operator_views import ROLE_LABELS, error_text, revoke_markup, roster_view
+from handlers.refusals import answer_refusals
 from services.context import Services
-from services.team import TeamError
+from storage.kinds import Role
 from storage.volunteers import VolunteerRecord
+from views import team as views
+from views.callbacks import Revoke
+from views.language import pick_language
 
 # /join is open to anyone (that is how people join); everything else needs a role.
 
@@ -24,110 +23,65 @@ async def join(message: Message, command: CommandObject, services: Services) -> 
     assert message.from_user is not None
     assert command.args
     language = pick_language(message.from_user.language_code, services.policy.default_language)
-    try:
-        volunteer = await services.team.join(
-            user_id=message.from_user.id,
-            chat_id=message.chat.id,
-            code=command.args.split()[0],
-            language=language,
-        )
-    except TeamError as error:
-        await message.answer(error_text(error.reason), parse_mode=None)
-        return
+    volunteer = await services.team.join(
+        user_id=message.from_user.id, chat_id=message.chat.id, code=command.args.split()[0], language=language
+    )
     # The code is spent, but it should not sit in the chat either.
     await message.delete()
-    await message.answer(
-        **as_list(
-            Bold(_("Welcome to the team.")),
-            _("Your role: {role}.").format(role=ROLE_LABELS[volunteer.role]),
-            _("Requesters will see you as {name}. Change it with /pseudonym NAME.").format(name=volunteer.pseudonym),
-            _("/help lists your commands."),
-        ).as_kwargs()
-    )
+    await message.answer(**views.welcome(volunteer).as_kwargs())
 
 
 async def invite(message: Message, command: CommandObject, services: Services, volunteer: VolunteerRecord) -> None:
     role = (command.args or "volunteer").strip().lower()
-    try:
-        issued = await services.team.invite(volunteer, role)
-    except TeamError as error:
-        await message.answer(error_text(error.reason), parse_mode=None)
-        return
-    await message.answer(
-        protect_content=True,
-        **as_list(
-            Text(_("One-time invite for a {role}:").format(role=ROLE_LABELS[issued.role])),
-            Code(f"/join {issued.code}"),
-            _("Valid until {moment} UTC. Pass it on privately; it works once.").format(
-                moment=f"{issued.expires_at:%Y-%m-%d %H:%M}"
-            ),
-        ).as_kwargs(),
-    )
+    issued = await services.team.invite(volunteer, role)
+    await message.answer(protect_content=True, **views.invite_text(issued).as_kwargs())
 
 
 async def volunteers(message: Message, services: Services, volunteer: VolunteerRecord) -> None:
     roster = await services.team.roster(volunteer)
-    await message.answer(**roster_view(roster).as_kwargs())
+    await message.answer(**views.roster_view(roster).as_kwargs())
 
 
 async def revoke_menu(message: Message, services: Services, volunteer: VolunteerRecord) -> None:
     others = [v for v in await services.volunteers.list_all() if v.id != volunteer.id]
     if not others:
-        await message.answer(_("There is nobody else on the team."), parse_mode=None)
+        await message.answer(views.nobody_else())
         return
-    await message.answer(_("Whom to remove from the team?"), reply_markup=revoke_markup(others), parse_mode=None)
+    await message.answer(views.revoke_prompt(), reply_markup=views.revoke_markup(others))
 
 
 async def revoke(
     callback: CallbackQuery, callback_data: Revoke, services: Services, volunteer: VolunteerRecord
 ) -> None:
-    try:
-        target = await services.team.revoke(volunteer, callback_data.volunteer)
-    except TeamError as error:
-        await callback.answer(error_text(error.reason), show_alert=True)
-        return
+    target = await services.team.revoke(volunteer, callback_data.volunteer)
     if isinstance(callback.message, Message):
-        lines = [
-            _(
-                "{name} is no longer on the team. Their requests went back to the queue, and the bot is removing "
-                "from their chat everything it showed them; you will be told if it cannot."
-            ).format(name=target.pseudonym)
-        ]
-        if services.policy.volunteer_chat_id is not None:
-            lines.append(_("If they are in the volunteers' group, remove them there yourself: the bot cannot."))
-        await callback.message.edit_text(text="\n".join(lines), parse_mode=None)
+        text = views.revoked(target, has_group=services.policy.volunteer_chat_id is not None)
+        await callback.message.edit_text(text=text)
     await callback.answer()
 
 
 async def pseudonym(message: Message, command: CommandObject, services: Services, volunteer: VolunteerRecord) -> None:
     if not command.args:
-        await message.answer(
-            _("Requesters see you as {name}. Change it with /pseudonym NAME.").format(name=volunteer.pseudonym),
-            parse_mode=None,
-        )
+        await message.answer(views.pseudonym_now(volunteer.pseudonym))
         return
-    try:
-        name = await services.team.set_pseudonym(volunteer, command.args)
-    except TeamError as error:
-        await message.answer(error_text(error.reason), parse_mode=None)
-        return
-    await message.answer(_("Requesters will now see you as {name}.").format(name=name), parse_mode=None)
+    name = await services.team.set_pseudonym(volunteer, command.args)
+    await message.answer(views.pseudonym_changed(name))
 
 
 def build_joining() -> Router:
-    router = Router(name="joining")
+    router = answer_refusals(Router(name="joining"))
     router.message.filter(F.chat.type == ChatType.PRIVATE)
     router.message.register(join, Command("join"), F.text.regexp(r"^/join(@\w+)?\s+\S+"))
     return router
 
 
 def build_router() -> Router:
-    router = Router(name="team")
-    router.message.filter(F.chat.type == ChatType.PRIVATE, HasRole("volunteer"))
-    router.callback_query.filter(HasRole("admin"))
-    router.message.register(invite, Command("invite"), HasRole("admin"))
-    router.message.register(volunteers, Command("volunteers"), HasRole("coordinator"))
-    router.message.register(revoke_menu, Command("revoke"), HasRole("admin"))
+    router = answer_refusals(Router(name="team"))
+    router.message.filter(F.chat.type == ChatType.PRIVATE, HasRole(Role.VOLUNTEER))
+    router.callback_query.filter(HasRole(Role.ADMIN))
+    router.message.register(invite, Command("invite"), HasRole(Role.ADMIN))
+    router.message.register(volunteers, Command("volunteers"), HasRole(Role.COORDINATOR))
+    router.message.register(revoke_menu, Command("revoke"), HasRole(Role.ADMIN))
     router.callback_query.register(revoke, Revoke.filter())
     router.message.register(pseudonym, Command("pseudonym"))
     return router

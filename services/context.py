@@ -7,11 +7,17 @@ from functools import cached_property
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.audit_trail import AuditTrailService
+from services.blocks import BlockService
+from services.canned import CannedService
+from services.deadlines import Deadlines
 from services.events import Events
 from services.intake import IntakeService
+from services.notes import NotesService
 from services.policy import Policy
 from services.queue import QueueService
 from services.relay import RelayService
+from services.retention import Retention
 from services.team import TeamService
 from storage.audit import AuditLog
 from storage.counters import Counters
@@ -60,6 +66,30 @@ class Services:
     @cached_property
     def queue(self) -> QueueService:
         return QueueService(self)
+
+    @cached_property
+    def canned(self) -> CannedService:
+        return CannedService(self)
+
+    @cached_property
+    def notes(self) -> NotesService:
+        return NotesService(self)
+
+    @cached_property
+    def audit_trail(self) -> AuditTrailService:
+        return AuditTrailService(self)
+
+    @cached_property
+    def blocks(self) -> BlockService:
+        return BlockService(self)
+
+    @cached_property
+    def deadlines(self) -> Deadlines:
+        return Deadlines(self)
+
+    @cached_property
+    def retention(self) -> Retention:
+        return Retention(self)
 
     @cached_property
     def relay(self) -> RelayService:

@@ -14,11 +14,14 @@ key), so they survive the request's shredding, and they are delivered even to so
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
+from services.notices import Delete, Neutralize, Notice
 from storage import clock
+from storage.kinds import Recipient
 from storage.requests import RequestRecord
 from storage.shown import Shown
 
@@ -27,7 +30,8 @@ if TYPE_CHECKING:
 
 DELETABLE_FOR = timedelta(hours=47)  # an hour of margin under Telegram's 48 for the outbox to act
 INSPECTION_LASTS = timedelta(hours=1)  # a coordinator's look at a case they do not hold
-DELETE_BATCH = 100
+DELETE_BATCH = 100  # Telegram's deleteMessages takes 1 to 100 ids
+T = TypeVar("T")
 CARD_KINDS = frozenset({"card", "retired_card"})  # triage cards: what every volunteer may see
 OWN = "own"  # the volunteer's own message: deletable for 48 hours, never editable by the bot
 
@@ -36,7 +40,7 @@ OWN = "own"  # the volunteer's own message: deletable for 48 hours, never editab
 class Chat:
     """Whose chat a shown message is in: a volunteer's private chat, or the volunteers' group."""
 
-    audience: str
+    audience: Recipient
     volunteer_id: str | None
 
 
@@ -48,8 +52,19 @@ class Report:
     name: str
 
 
+def batches(items: Sequence[T], size: int = DELETE_BATCH) -> Iterator[list[T]]:
+    """``items`` in runs of at most ``size``: one deleteMessages call each."""
+    for start in range(0, len(items), size):
+        yield list(items[start : start + size])
+
+
+def deletion_batches(message_ids: Iterable[int]) -> Iterator[list[int]]:
+    """Message ids, each once and in order, in runs one deleteMessages call takes."""
+    return batches(sorted({int(message_id) for message_id in message_ids}))
+
+
 def _target(shown: Shown) -> Chat:
-    return Chat("group" if shown.audience == "group" else "volunteer", shown.volunteer_id)
+    return Chat(Recipient.GROUP if shown.audience == "group" else Recipient.VOLUNTEER, shown.volunteer_id)
 
 
 def _entry(shown: Shown, code: str) -> dict[str, Any]:
@@ -62,14 +77,15 @@ def _entry(shown: Shown, code: str) -> dict[str, Any]:
     }
 
 
-def _neutralize(entry: dict[str, Any], reason: str) -> dict[str, Any]:
-    return {
-        "kind": "neutralize",
-        "message_id": entry["id"],
-        "media": entry["media"],
-        "code": entry["code"],
-        "reason": reason,
-    }
+def _neutralize(entry: dict[str, Any], reason: str, report: Report | None = None) -> Neutralize:
+    return Neutralize(
+        message_id=int(entry["id"]),
+        media=bool(entry["media"]),
+        code=str(entry["code"]),
+        reason=reason,
+        report_to=report.to if report else None,
+        name=report.name if report else None,
+    )
 
 
 async def scrub(s: Services, shown: list[tuple[Shown, str]], reason: str, *, report: Report | None = None) -> int:
@@ -85,50 +101,46 @@ async def scrub(s: Services, shown: list[tuple[Shown, str]], reason: str, *, rep
         if item.audience == "requester":
             continue
         by_chat[_target(item)].append(_entry(item, code))
-    extra: dict[str, Any] = {"report_to": report.to, "name": report.name} if report else {}
     for chat, entries in by_chat.items():
         young = [e for e in entries if datetime.fromisoformat(e["at"]) > cutoff]
         young = sorted({e["id"]: e for e in young}.values(), key=lambda e: e["id"])
-        for start in range(0, len(young), DELETE_BATCH):
-            batch = young[start : start + DELETE_BATCH]
-            await s.outbox.put(
-                recipient=chat.audience,
-                volunteer_id=chat.volunteer_id,
-                purpose="hygiene",
-                payload={
-                    "kind": "delete",
-                    "message_ids": [e["id"] for e in batch],
-                    "entries": batch,
-                    "reason": reason,
-                    **extra,
-                },
+        for batch in batches(young):
+            removal: Notice = Delete(
+                message_ids=[e["id"] for e in batch],
+                entries=batch,
+                reason=reason,
+                report_to=report.to if report else None,
+                name=report.name if report else None,
             )
+            await s.outbox.put(removal, recipient=chat.audience, volunteer_id=chat.volunteer_id)
         for entry in entries:
             if datetime.fromisoformat(entry["at"]) <= cutoff and entry["editable"]:
-                await s.outbox.put(
-                    recipient=chat.audience,
-                    volunteer_id=chat.volunteer_id,
-                    purpose="hygiene",
-                    payload={**_neutralize(entry, reason), **extra},
-                )
+                removal = _neutralize(entry, reason, report)
+                await s.outbox.put(removal, recipient=chat.audience, volunteer_id=chat.volunteer_id)
     await s.shown.forget([item.id for item, _ in shown])
     return len(shown)
 
 
-def overdue(payload: dict[str, Any], now: datetime) -> tuple[list[int], list[dict[str, Any]]] | None:
-    """For a deletion sent late: the ids still deletable and the edits that replace the rest, or None if
-    every message is still young enough (the deletion goes out as it is)."""
-    entries = payload.get("entries")
-    if payload.get("kind") != "delete" or not entries:
+def overdue(payload: dict[str, Any], now: datetime) -> tuple[Delete | None, list[Neutralize]] | None:
+    """For a deletion sent late: the deletion of what is still deletable (None if nothing is) and the edits
+    that replace the rest, or None if every message is still young enough (the deletion goes out as it is).
+    Both tell the same admin as the late deletion if they fail."""
+    if payload.get("kind") != Delete.kind:
+        return None
+    late_deletion = Delete.from_payload(payload)
+    entries = late_deletion.entries
+    if not entries:
         return None
     cutoff = now - DELETABLE_FOR
     late = [e for e in entries if datetime.fromisoformat(e["at"]) <= cutoff]
     if not late:
         return None
-    young = [int(e["id"]) for e in entries if datetime.fromisoformat(e["at"]) > cutoff]
-    reason = str(payload.get("reason", "closed"))
-    edits = [_neutralize(e, reason) for e in late if e.get("editable", True)]
-    return young, edits
+    young = [e for e in entries if datetime.fromisoformat(e["at"]) > cutoff]
+    report = Report(late_deletion.report_to, late_deletion.name or "—") if late_deletion.report_to else None
+    reason = late_deletion.reason or "closed"
+    edits = [_neutralize(e, reason, report) for e in late if e.get("editable", True)]
+    deletion = replace(late_deletion, message_ids=[int(e["id"]) for e in young], entries=young) if young else None
+    return deletion, edits
 
 
 async def _with_codes(s: Services, shown: list[Shown], known: RequestRecord | None = None) -> list[tuple[Shown, str]]:
@@ -181,15 +193,5 @@ async def clear_stray_views(s: Services) -> int:
 async def enqueue_chat_deletes(services: Services, chat_id: int, message_ids: list[int], locale: str) -> None:
     """Delete messages from a person's chat through the outbox, as rows of no request (the ephemeral key):
     they outlive a shred of the request they were about (an intake swept, a /forget before they went out)."""
-    unique = sorted({int(m) for m in message_ids})
-    for start in range(0, len(unique), DELETE_BATCH):
-        await services.outbox.put(
-            recipient="chat",
-            purpose="hygiene",
-            payload={
-                "kind": "delete",
-                "chat_id": chat_id,
-                "locale": locale,
-                "message_ids": unique[start : start + DELETE_BATCH],
-            },
-        )
+    for batch in deletion_batches(message_ids):
+        await services.outbox.put(Delete(message_ids=batch, chat_id=chat_id, locale=locale), recipient=Recipient.CHAT)

@@ -8,9 +8,11 @@ from typing import TYPE_CHECKING, Any
 from services import metrics
 from services.events import RequestSubmitted
 from services.hygiene import clear_everywhere, enqueue_chat_deletes
+from services.notices import Confirmation, Forgotten
 from services.questionnaire import MULTI_SELECT, STAT_DIMENSIONS, complete
 from storage.clock import iso_week
 from storage.epochs import FORGET, note_shred
+from storage.kinds import Status
 from storage.requests import DuplicateOpenRequest, RequestRecord
 
 if TYPE_CHECKING:
@@ -90,12 +92,7 @@ class IntakeService:
             "submitted", actor_id=None, request_id=record.id, detail=language, at=record.created_at
         )
         outbox = self.services.outbox
-        await outbox.put(
-            recipient="requester",
-            request_id=record.id,
-            purpose="confirmation",
-            payload={"kind": "confirmation", "code": record.code, "track": "confirmation"},
-        )
+        await outbox.put(Confirmation(code=record.code), request_id=record.id)
         if self.services.policy.chat_hygiene:
             # Of no request (the ephemeral key): a /forget that comes before it is sent shreds the request,
             # and the answers must leave the phone all the same.
@@ -153,14 +150,9 @@ class IntakeService:
             if record is None or not await self.erase_without_trail(record):
                 continue
             shredded += 1
-            if record.status == "claimed" and record.assignee_id is not None:
+            if record.status is Status.CLAIMED and record.assignee_id is not None:
                 # Sealed under the ephemeral key, not the request's: it has to outlive the request.
-                await s.outbox.put(
-                    recipient="volunteer",
-                    volunteer_id=record.assignee_id,
-                    purpose="notice",
-                    payload={"kind": "forgotten", "code": record.code},
-                )
+                await s.outbox.put(Forgotten(code=record.code), volunteer_id=record.assignee_id)
         return ForgetResult(shredded, message_ids)
 
     async def erase_without_trail(self, record: RequestRecord) -> bool:

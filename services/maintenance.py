@@ -8,6 +8,7 @@ from sqlalchemy import delete
 
 from services.context import Services
 from services.hygiene import enqueue_chat_deletes
+from services.intake_state import IntakeState
 from services.jobs import Action
 from storage import clock
 from storage.epochs import note_shred
@@ -28,11 +29,9 @@ def abandoned_intake_sweep(storage: EncryptedStorage) -> Action:
         async for entry in storage.entries(untouched_before=cutoff):
             if entry.touched_at > cutoff.timestamp():
                 continue
-            chat_id = entry.data.get("chat")
-            if chat_id is not None and entry.data.get("tracked"):
-                await enqueue_chat_deletes(
-                    services, int(chat_id), list(entry.data["tracked"]), str(entry.data.get("locale", "ru"))
-                )
+            intake = IntakeState.from_dict(entry.data)
+            if intake.chat is not None and intake.tracked:
+                await enqueue_chat_deletes(services, intake.chat, intake.tracked, intake.locale or "ru")
             await storage.delete_blinded(entry.key)
             erased += 1
         erased += await storage.forget_journal(older_than=cutoff)

@@ -31,18 +31,7 @@ class Step(StrEnum):
 
 ORDER: tuple[Step, ...] = tuple(Step)
 
-# Steps whose answers go into the request, in review order.
-ANSWER_STEPS: tuple[Step, ...] = (
-    Step.WHO,
-    Step.STATUS,
-    Step.LOCATION,
-    Step.DOCUMENTS,
-    Step.HEALTH,
-    Step.URGENCY,
-    Step.HELP,
-    Step.DESCRIPTION,
-)
-
+# The questions answered with buttons, in the order they are asked, and the options of each.
 OPTIONS: dict[Step, tuple[str, ...]] = {
     Step.WHO: ("self", "relative"),
     Step.STATUS: ("summons", "conscript", "mobilised", "contract", "left_unit", "wounded", "other"),
@@ -55,16 +44,12 @@ OPTIONS: dict[Step, tuple[str, ...]] = {
 MULTI_SELECT: frozenset[Step] = frozenset({Step.DOCUMENTS, Step.HELP})
 DESCRIPTION_MAX = 2000
 
-# Coarse dimensions counted for statistics (never the description).
-STAT_DIMENSIONS: tuple[Step, ...] = (
-    Step.WHO,
-    Step.STATUS,
-    Step.LOCATION,
-    Step.DOCUMENTS,
-    Step.HEALTH,
-    Step.URGENCY,
-    Step.HELP,
-)
+# Steps whose answers go into the request, in review order: the questions, then the free description.
+ANSWER_STEPS: tuple[Step, ...] = (*OPTIONS, Step.DESCRIPTION)
+# Coarse dimensions counted for statistics and shown on triage cards: every question, never the description.
+STAT_DIMENSIONS: tuple[Step, ...] = tuple(OPTIONS)
+assert ORDER[ORDER.index(Step.WHO) : ORDER.index(Step.DESCRIPTION) + 1] == ANSWER_STEPS, "asked in step order"
+assert set(OPTIONS) >= MULTI_SELECT
 
 
 class AnswerError(ValueError):

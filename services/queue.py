@@ -1,7 +1,11 @@
-"""The volunteer queue: announce, claim, release, transfer, close, reopen, flag, notes, audit.
+"""The volunteer queue: announce, claim, show, inspect, release, transfer, close, reopen, flag.
+
+Canned replies, notes, audit trails, blocks and the periodic jobs are use cases of their own
+(services/canned.py, notes.py, audit_trail.py, blocks.py, deadlines.py, retention.py).
 
 Every method re-checks who is asking and what state the request is in: a button or a command is a
-wish, not a permission. Errors are ``QueueError`` with a stable reason the handlers translate.
+wish, not a permission (services/access.py). Errors are ``QueueError`` with a stable reason the handlers
+translate, raised before anything is written.
 """
 
 from __future__ import annotations
@@ -11,17 +15,25 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from services import metrics
+from services.access import require_coordinator, require_holder, require_not_blocked
+from services.errors import QueueError as QueueError  # callers catch it from here too
 from services.events import RequestSubmitted
-from services.hygiene import clear_everywhere, clear_other_views, clear_volunteer_view
+from services.hygiene import clear_other_views, clear_volunteer_view
+from services.notes import NoteView
+from services.notices import (
+    Card,
+    CardUpdate,
+    Claimed,
+    Closed,
+    Flagged,
+    FullCard,
+    Inspected,
+)
 from services.questionnaire import STAT_DIMENSIONS
-from services.sanitize import neutralize_controls
 from storage import clock
-from storage.audit import AuditEntry
-from storage.canned import CannedReplies
 from storage.clock import iso_week
-from storage.epochs import PURGE
 from storage.ids import normalize_request_code
-from storage.notes import NoteRecord, Notes
+from storage.kinds import Language, Recipient, Status
 from storage.requests import RequestDetails, RequestRecord
 from storage.volunteers import VolunteerRecord
 
@@ -29,17 +41,13 @@ if TYPE_CHECKING:
     from services.context import Services
 
 CANNED_KEY = re.compile(r"[a-z0-9_-]{1,32}")
+# Where a canned reply missing in the requester's language is looked for next.
+CANNED_FALLBACK = (Language.EN, Language.RU, Language.UK)
 OUTCOMES = ("left", "legal", "psych", "stays", "no_response", "duplicate", "suspicious")
 # Why a coordinator opens a request they do not hold: named in the audit and told to the holder.
 INSPECT_REASONS = ("safety", "provocation", "unavailable", "complaint", "supervision")
 NOTE_MAX = 3000
 PAGE_SIZE = 8
-
-
-class QueueError(Exception):
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -51,13 +59,6 @@ class QueuePage:
 
 
 @dataclass(frozen=True)
-class NoteView:
-    at: str
-    author: str
-    text: str
-
-
-@dataclass(frozen=True)
 class Inspection:
     """What a coordinator sees when they open a request they do not hold."""
 
@@ -65,39 +66,8 @@ class Inspection:
     notes: list[NoteView]
 
 
-def card_payload(request: RequestRecord, coarse: dict[str, Any]) -> dict[str, Any]:
-    """The triage card: coarse answers only, no free text, no identifiers."""
-    return {
-        "kind": "card",
-        "code": request.code,
-        "language": request.language,
-        "status": coarse.get("status"),
-        "location": coarse.get("location"),
-        "urgency": request.urgency,
-        "created_at": request.created_at.isoformat(),
-        "track": "card",
-    }
-
-
-def full_payload(details: RequestDetails, *, reason: str) -> dict[str, Any]:
-    record = details.record
-    return {
-        "kind": "full_card",
-        "reason": reason,
-        "code": record.code,
-        "language": record.language,
-        "urgency": record.urgency,
-        "created_at": record.created_at.isoformat(),
-        "answers": details.answers,
-        "track": "full",
-    }
-
-
 async def announce_submitted(services: Services, event: RequestSubmitted) -> None:
     await services.queue.announce(event.request, event.coarse_answers)
-
-
-PURGE_BATCH = 200  # requests of each kind one retention run shreds
 
 
 class QueueService:
@@ -113,18 +83,11 @@ class QueueService:
             raise QueueError("not_found")
         return record
 
-    @staticmethod
-    def _require_holder(volunteer: VolunteerRecord, record: RequestRecord) -> None:
-        """Only the volunteer holding a claimed case sees or changes it; anyone else (a coordinator, the
-        volunteer who held it before) is refused. A coordinator opens it only through ``inspect``."""
-        if not record.held_by(volunteer.id):
-            raise QueueError("not_yours")
-
     async def page(self, page: int) -> QueuePage:
-        total = await self.s.requests.count_by_status("new")
+        total = await self.s.requests.count_by_status(Status.NEW)
         pages = max(1, -(-total // PAGE_SIZE))
         page = min(max(page, 0), pages - 1)
-        listed = await self.s.requests.list_by_status("new", limit=PAGE_SIZE, offset=page * PAGE_SIZE)
+        listed = await self.s.requests.list_by_status(Status.NEW, limit=PAGE_SIZE, offset=page * PAGE_SIZE)
         return QueuePage(listed, page, pages, total)
 
     async def mine(self, volunteer: VolunteerRecord) -> list[RequestRecord]:
@@ -135,19 +98,15 @@ class QueueService:
     async def announce(
         self, request: RequestRecord, coarse: dict[str, Any], *, skip_volunteer: str | None = None
     ) -> None:
-        payload = card_payload(request, coarse)
+        notice = Card.of(request, coarse)
         if self.s.policy.volunteer_chat_id is not None:
-            await self.s.outbox.put(recipient="group", request_id=request.id, purpose="card", payload=payload)
+            await self.s.outbox.put(notice, recipient=Recipient.GROUP, request_id=request.id)
             return
         for volunteer in await self.s.volunteers.list_all():
             if volunteer.id == skip_volunteer:
                 continue
             await self.s.outbox.put(
-                recipient="volunteer",
-                volunteer_id=volunteer.id,
-                request_id=request.id,
-                purpose="card",
-                payload=payload,
+                notice, recipient=Recipient.VOLUNTEER, volunteer_id=volunteer.id, request_id=request.id
             )
 
     async def announce_again(self, request: RequestRecord, *, skip_volunteer: str | None = None) -> None:
@@ -160,24 +119,17 @@ class QueueService:
         coarse = {step.value: details.answers.get(step) for step in STAT_DIMENSIONS}
         await self.announce(request, coarse, skip_volunteer=skip_volunteer)
 
-    async def _retire_cards(self, request: RequestRecord, state: str) -> None:
+    async def retire_cards(self, request: RequestRecord, state: str) -> None:
         """Edit every triage card of this request down to one line without a button. The cards stay known,
         so /forget can still take them away."""
         cards = await self.s.shown.for_request(request.id)
         cards = [card for card in cards if card.kind == "card"]
         for card in cards:
-            recipient = "group" if card.audience == "group" else "volunteer"
             await self.s.outbox.put(
-                recipient=recipient,
+                CardUpdate(code=request.code, state=state, message_id=card.message_id),
+                recipient=Recipient.GROUP if card.audience == "group" else Recipient.VOLUNTEER,
                 volunteer_id=card.volunteer_id,
                 request_id=request.id,
-                purpose="card_update",
-                payload={
-                    "kind": "card_update",
-                    "code": request.code,
-                    "state": state,
-                    "message_id": card.message_id,
-                },
             )
         await self.s.shown.set_kind([card.id for card in cards], "retired_card")
 
@@ -185,9 +137,8 @@ class QueueService:
 
     async def claim(self, volunteer: VolunteerRecord, code: str) -> RequestDetails:
         record = await self.find(code)
-        if record.requester_blocked:
-            raise QueueError("blocked")
-        if record.status == "closed":
+        require_not_blocked(record)
+        if record.status is Status.CLOSED:
             raise QueueError("closed")
         claimed = await self.s.requests.claim(record.id, volunteer.id)
         if claimed is None:
@@ -206,15 +157,9 @@ class QueueService:
             await self.s.counters.bump(
                 week, metrics.TIME_TO_CLAIM, metrics.duration_bucket(claimed.claimed_at - claimed.created_at)
             )
-        await self.s.outbox.put(
-            recipient="requester",
-            request_id=record.id,
-            purpose="notice",
-            # Tracked like every message in the requester's chat, so /wipe and /forget can take it away.
-            payload={"kind": "claimed", "code": record.code, "pseudonym": volunteer.pseudonym, "track": "notice"},
-        )
+        await self.s.outbox.put(Claimed(code=record.code, pseudonym=volunteer.pseudonym), request_id=record.id)
         await self.s.outbox.drop_unsent(record.id, "card")  # cards still waiting would offer a taken request
-        await self._retire_cards(claimed, "claimed")
+        await self.retire_cards(claimed, "claimed")
         await clear_other_views(self.s, claimed, "claimed", keep=volunteer.id)  # an inspection before the claim
         return await self.read(volunteer, claimed)
 
@@ -227,35 +172,45 @@ class QueueService:
     async def held(self, volunteer: VolunteerRecord, code: str, *, handing_on: bool = False) -> RequestRecord:
         """The request, if ``volunteer`` holds it (and, ``handing_on``, may pass it to someone else)."""
         record = await self.find(code)
-        self._require_holder(volunteer, record)
-        if handing_on and record.requester_blocked:
-            raise QueueError("blocked")
+        require_holder(volunteer, record)
+        if handing_on:
+            require_not_blocked(record)
         return record
 
     async def show(self, volunteer: VolunteerRecord, code: str) -> RequestDetails:
+        """The full request again, for whoever holds it. A coordinator who does not is told how to open it
+        anyway (``inspect``)."""
         record = await self.find(code)
-        self._require_holder(volunteer, record)
+        if volunteer.is_coordinator and not record.held_by(volunteer.id):
+            raise QueueError("not_yours_coordinator")
+        require_holder(volunteer, record)
         return await self.read(volunteer, record)
+
+    async def before_inspection(self, coordinator: VolunteerRecord, code: str) -> RequestRecord | RequestDetails:
+        """/inspect: a case the coordinator holds opens at once (there is nothing to justify); any other
+        comes back as its record, and opens only with a reason (``inspect``)."""
+        require_coordinator(coordinator)
+        record = await self.find(code)
+        if record.held_by(coordinator.id):
+            return await self.read(coordinator, record)
+        return record
 
     async def inspect(self, coordinator: VolunteerRecord, code: str, reason: str) -> Inspection:
         """A coordinator opens a request they do not hold: the one way past need-to-know. The reason is
         recorded in the audit and the volunteer holding the case is told who looked and why."""
-        if not coordinator.is_coordinator:
-            raise QueueError("not_yours")
+        require_coordinator(coordinator)
         if reason not in INSPECT_REASONS:
             raise QueueError("unknown_reason")
         record = await self.find(code)
         await self.s.audit.record("inspected", actor_id=coordinator.id, request_id=record.id, detail=reason)
-        if record.status == "claimed" and record.assignee_id not in (None, coordinator.id):
+        if record.status is Status.CLAIMED and record.assignee_id not in (None, coordinator.id):
             await self.s.outbox.put(
-                recipient="volunteer",
+                Inspected(code=record.code, by=coordinator.pseudonym, reason=reason),
                 volunteer_id=record.assignee_id,
                 request_id=record.id,
-                purpose="notice",
-                payload={"kind": "inspected", "code": record.code, "by": coordinator.pseudonym, "reason": reason},
             )
         details = await self.read(coordinator, record)
-        return Inspection(details, await self._note_views(coordinator, record))
+        return Inspection(details, await self.s.notes.views(coordinator, record))
 
     async def release(self, volunteer: VolunteerRecord, code: str) -> RequestRecord:
         record = await self.find(code)
@@ -270,9 +225,8 @@ class QueueService:
 
     async def transfer(self, volunteer: VolunteerRecord, code: str, to_volunteer_id: str) -> VolunteerRecord:
         record = await self.find(code)
-        self._require_holder(volunteer, record)
-        if record.requester_blocked:
-            raise QueueError("blocked")
+        require_holder(volunteer, record)
+        require_not_blocked(record)
         target = await self.s.volunteers.by_id(to_volunteer_id)
         if target is None or not target.active or target.id == volunteer.id:
             raise QueueError("no_such_volunteer")
@@ -284,11 +238,7 @@ class QueueService:
         await clear_other_views(self.s, moved, "transferred", keep=target.id)
         details = await self.read(target, moved)
         await self.s.outbox.put(
-            recipient="volunteer",
-            volunteer_id=target.id,
-            request_id=record.id,
-            purpose="transfer",
-            payload=full_payload(details, reason="transferred"),
+            FullCard.of(details, reason="transferred"), volunteer_id=target.id, request_id=record.id
         )
         return target
 
@@ -316,23 +266,16 @@ class QueueService:
         await clear_volunteer_view(self.s, closed, volunteer.id, "closed")
         await clear_other_views(self.s, closed, "closed", keep=None)
         if not closed.requester_blocked:  # a blocked person is told nothing new
-            await self.s.outbox.put(
-                recipient="requester",
-                request_id=record.id,
-                purpose="notice",
-                payload={"kind": "closed", "code": record.code, "track": "notice"},
-            )
+            await self.s.outbox.put(Closed(code=record.code), request_id=record.id)
         return closed
 
     async def reopen(self, coordinator: VolunteerRecord, code: str) -> RequestRecord:
         """A coordinator puts a closed request back in the queue, held by nobody: the volunteer who closed
         it does not get it back (they may claim it from the queue like anyone)."""
-        if not coordinator.is_coordinator:
-            raise QueueError("not_yours")
+        require_coordinator(coordinator)
         record = await self.find(code)
-        if record.requester_blocked:
-            raise QueueError("blocked")
-        if record.status != "closed":
+        require_not_blocked(record)
+        if record.status is not Status.CLOSED:
             raise QueueError("not_closed")
         if await self.s.requests.requester_has_other_open(record.id):
             raise QueueError("requester_has_open")
@@ -350,7 +293,7 @@ class QueueService:
         """The holder, or a coordinator (from a card or an escalation), marks a request as suspicious."""
         record = await self.find(code)
         if not volunteer.is_coordinator:
-            self._require_holder(volunteer, record)
+            require_holder(volunteer, record)
         if record.flagged:
             return record
         return await self._flag(volunteer, record)
@@ -361,223 +304,8 @@ class QueueService:
         now = clock.now()
         await self.s.audit.record("flagged", actor_id=volunteer.id, request_id=record.id, at=now)
         await self.s.counters.bump(iso_week(now), metrics.FLAGGED, metrics.ALL)
-        for coordinator in await self.s.volunteers.with_role("coordinator", "admin"):
+        for coordinator in await self.s.volunteers.coordinators():
             await self.s.outbox.put(
-                recipient="volunteer",
-                volunteer_id=coordinator.id,
-                request_id=record.id,
-                purpose="notice",
-                payload={"kind": "flagged", "code": record.code, "by": volunteer.pseudonym},
+                Flagged(code=record.code, by=volunteer.pseudonym), volunteer_id=coordinator.id, request_id=record.id
             )
         return flagged
-
-    # -- provocateurs ----------------------------------------------------------------------------
-
-    async def block(self, coordinator: VolunteerRecord, code: str) -> RequestRecord:
-        """A block is total: the person's requests can no longer be claimed, answered, handed on or
-        reopened; their messages are accepted and dropped, /start opens nothing, an intake they are in ends
-        at their next step. Nothing tells them anything new: what was still to be sent to them is dropped.
-        The volunteer holding their case is told."""
-        if not coordinator.is_coordinator:
-            raise QueueError("not_yours")
-        record = await self.find(code)
-        index = await self.s.requests.requester_index_of(record.id)
-        await self.s.requests.block_requester(record.id, coordinator.id)
-        await self.s.audit.record("blocked", actor_id=coordinator.id, request_id=record.id)
-        for request_id in await self.s.requests.ids_for_index(index or ""):
-            await self.s.outbox.drop_unsent_to_requester([request_id])
-            await self.s.outbox.drop_unsent(request_id, "card")
-            affected = await self.s.requests.by_id(request_id)
-            if affected is None:
-                continue
-            await self._retire_cards(affected, "blocked")
-            if affected.status == "claimed" and affected.assignee_id is not None:
-                await self.s.outbox.put(
-                    recipient="volunteer",
-                    volunteer_id=affected.assignee_id,
-                    request_id=affected.id,
-                    purpose="notice",
-                    payload={"kind": "blocked", "code": affected.code},
-                )
-        blocked = await self.s.requests.by_id(record.id)
-        assert blocked is not None
-        return blocked
-
-    async def unblock(self, coordinator: VolunteerRecord, code: str) -> RequestRecord:
-        if not coordinator.is_coordinator:
-            raise QueueError("not_yours")
-        record = await self.find(code)
-        await self.s.requests.unblock_requester(record.id)
-        await self.s.audit.record("unblocked", actor_id=coordinator.id, request_id=record.id)
-        unblocked = await self.s.requests.by_id(record.id)
-        assert unblocked is not None
-        if unblocked.status == "new":
-            await self.announce_again(unblocked)  # back in the queue: volunteers see its card again
-        return unblocked
-
-    # -- canned replies ----------------------------------------------------------------------------
-
-    async def canned_text(self, key: str, language: str) -> str | None:
-        """A canned reply in ``language``, or in the nearest language it exists in."""
-        canned = CannedReplies(self.s.session, self.s.vault)
-        for candidate in (language, "en", "ru", "uk"):
-            text = await canned.get(key, candidate)
-            if text is not None:
-                return text
-        return None
-
-    async def save_canned(self, coordinator: VolunteerRecord, key: str, language: str, text: str) -> None:
-        if not coordinator.is_coordinator:
-            raise QueueError("not_yours")
-        if not CANNED_KEY.fullmatch(key) or language not in ("ru", "uk", "en"):
-            raise QueueError("bad_canned_key")
-        text = neutralize_controls(text).strip()
-        if not text or len(text) > NOTE_MAX:
-            raise QueueError("too_long" if text else "empty")
-        await CannedReplies(self.s.session, self.s.vault).put(key, language, text)
-        await self.s.audit.record("canned_saved", actor_id=coordinator.id, request_id=None, detail=f"{key}/{language}")
-
-    async def delete_canned(self, coordinator: VolunteerRecord, key: str) -> int:
-        if not coordinator.is_coordinator:
-            raise QueueError("not_yours")
-        deleted = await CannedReplies(self.s.session, self.s.vault).delete(key)
-        await self.s.audit.record("canned_deleted", actor_id=coordinator.id, request_id=None, detail=key)
-        return deleted
-
-    async def canned_listing(self) -> dict[str, list[str]]:
-        return await CannedReplies(self.s.session, self.s.vault).languages_by_key()
-
-    # -- notes and audit ---------------------------------------------------------------------------
-
-    async def add_note(self, volunteer: VolunteerRecord, code: str, text: str) -> RequestRecord:
-        record = await self.find(code)
-        self._require_holder(volunteer, record)
-        text = neutralize_controls(text).strip()
-        if not text:
-            raise QueueError("empty")
-        if len(text) > NOTE_MAX:
-            raise QueueError("too_long")
-        await Notes(self.s.session, self.s.vault).add(record.id, volunteer.id, text)
-        await self.s.audit.record("note_added", actor_id=volunteer.id, request_id=record.id)
-        await self.s.requests.touch(record.id)
-        return record
-
-    async def notes(self, volunteer: VolunteerRecord, code: str) -> tuple[RequestRecord, list[NoteView]]:
-        record = await self.find(code)
-        self._require_holder(volunteer, record)
-        return record, await self._note_views(volunteer, record)
-
-    async def _note_views(self, reader: VolunteerRecord, record: RequestRecord) -> list[NoteView]:
-        notes: list[NoteRecord] = await Notes(self.s.session, self.s.vault).for_request(record.id)
-        await self.s.audit.record("notes_read", actor_id=reader.id, request_id=record.id)
-        views = []
-        for note in notes:
-            author = await self.s.volunteers.by_id(note.author_id) if note.author_id else None
-            views.append(NoteView(f"{note.at:%Y-%m-%d %H:%M} UTC", author.pseudonym if author else "—", note.text))
-        return views
-
-    async def audit_trail(
-        self, volunteer: VolunteerRecord, code: str
-    ) -> tuple[RequestRecord, list[tuple[AuditEntry, str]]]:
-        if not volunteer.is_coordinator:
-            raise QueueError("not_yours")
-        record = await self.find(code)
-        await self.s.audit.record("audit_read", actor_id=volunteer.id, request_id=record.id)
-        entries = []
-        for entry in await self.s.audit.for_request(record.id):
-            actor = await self.s.volunteers.by_id(entry.actor_id) if entry.actor_id else None
-            entries.append((entry, actor.pseudonym if actor else "—"))
-        return record, entries
-
-    # -- periodic ----------------------------------------------------------------------------------
-
-    async def expire_leases(self) -> int:
-        cutoff = clock.now() - self.s.policy.claim_lease
-        expired = 0
-        for record in await self.s.requests.claimed_idle_since(cutoff):
-            holder = record.assignee_id
-            released = await self.s.requests.expire_lease(record.id, cutoff)
-            if released is None:
-                continue
-            expired += 1
-            await self.s.audit.record("lease_expired", actor_id=holder, request_id=record.id)
-            await clear_other_views(self.s, released, "lease_expired", keep=None)
-            if holder is not None:
-                await clear_volunteer_view(self.s, released, holder, "lease_expired")
-                await self.s.outbox.put(
-                    recipient="volunteer",
-                    volunteer_id=holder,
-                    request_id=record.id,
-                    purpose="notice",
-                    payload={
-                        "kind": "lease_expired",
-                        "code": record.code,
-                        "hours": int(self.s.policy.claim_lease.total_seconds() // 3600),
-                    },
-                )
-            await self.announce_again(released, skip_volunteer=holder)
-        return expired
-
-    async def escalate(self) -> int:
-        cutoff = clock.now() - self.s.policy.escalate_after
-        escalated = 0
-        coordinators = await self.s.volunteers.with_role("coordinator", "admin")
-        for record in await self.s.requests.unescalated_urgent_since(cutoff):
-            if await self.s.requests.mark_escalated(record.id) is None:
-                continue
-            escalated += 1
-            await self.s.audit.record("escalated", actor_id=None, request_id=record.id)
-            for coordinator in coordinators:
-                await self.s.outbox.put(
-                    recipient="volunteer",
-                    volunteer_id=coordinator.id,
-                    request_id=record.id,
-                    purpose="notice",
-                    payload={
-                        "kind": "escalation",
-                        "code": record.code,
-                        "created_at": record.created_at.isoformat(),
-                    },
-                )
-        return escalated
-
-    async def purge_expired(self, limit: int = PURGE_BATCH) -> int:
-        """Shred what the retention periods say: a closed request that long after closing, any other request
-        (waiting, claimed, a blocked person's) after that long with no activity. Counters stay; the holder
-        and the coordinators are told the code only. At most ``limit`` of each kind, so the transaction stays
-        short (a key roll's grace period counts on it); the hourly job, or `tropa purge`, does the rest."""
-        shredded = 0
-        for record in await self.s.requests.closed_before(clock.now() - self.s.policy.retention, limit=limit):
-            shredded += await self.purge(record, notify=[])
-        idle = await self.s.requests.open_idle_since(clock.now() - self.s.policy.inactive_after, limit=limit)
-        coordinators = [v.id for v in await self.s.volunteers.with_role("coordinator", "admin")] if idle else []
-        for record in idle:
-            holder = [record.assignee_id] if record.assignee_id else []
-            shredded += await self.purge(record, notify=list(dict.fromkeys([*holder, *coordinators])))
-        return shredded
-
-    async def purge(self, record: RequestRecord, notify: list[str]) -> int:
-        """Shred one request for retention (also how a restore purges again what was purged after its backup);
-        ``notify``: the volunteers told its code."""
-        await self.s.audit.record("purged", actor_id=None, request_id=None)
-        # Like /forget (decision 0011): what the team was shown of it leaves every chat and the group, and
-        # the audit keeps no row about it; the counters stay, so the statistics outlive the records.
-        await clear_everywhere(self.s, record, "purged")
-        await self.s.audit.forget_request(record.id)
-        for volunteer_id in notify:
-            # Of no request (sealed under the ephemeral key), so the notice outlives the shred it reports.
-            await self.s.outbox.put(
-                recipient="volunteer",
-                volunteer_id=volunteer_id,
-                purpose="notice",
-                payload={
-                    "kind": "erased_inactive",
-                    "code": record.code,
-                    "days": self.s.policy.inactive_after.days,
-                },
-            )
-        if not await self.s.requests.shred(record.id, kind=PURGE):
-            return 0
-        if record.is_open:
-            await self.s.counters.bump(metrics.GAUGE_WEEK, metrics.BACKLOG, record.urgency, by=-1)
-        return 1

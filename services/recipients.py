@@ -12,14 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from services.context import Services
+from services.notices import Notice, notice_type
 from storage.outbox import PendingMessage
 from storage.requests import RequestRecord
 from storage.vault import Shredded
-
-# Payload kinds that only take something away from a chat: they reach anyone, on the team or not.
-REMOVALS = frozenset({"delete", "neutralize", "card_update"})
-# Payload kinds that carry what a requester said: only for the volunteer who holds the case.
-CASE_CONTENT = frozenset({"full_card", "relay_in", "relay_edit"})
 
 
 @dataclass(frozen=True)
@@ -27,6 +23,12 @@ class Target:
     chat_id: int
     locale: str
     volunteer_id: str | None = None  # whose private chat it is, when it is a team member's
+
+
+def kind_of(message: PendingMessage) -> type[Notice]:
+    """The notice class of a message, which says how it is treated (services/notices.py); the base class's
+    defaults for a kind no class describes."""
+    return notice_type(message.payload) or Notice
 
 
 class Unresolvable(Exception):
@@ -48,16 +50,16 @@ async def resolve(services: Services, message: PendingMessage) -> Target:
 
     Raises ``Shredded`` (its request is gone), ``Withheld``, ``DeadLetter`` or ``Unresolvable``.
     """
-    kind = str(message.payload.get("kind"))
+    kind = kind_of(message)
     request = await services.requests.by_id(message.request_id) if message.request_id else None
     if message.request_id is not None and request is None:
         raise Shredded("request is gone")
     if message.recipient == "requester":
         assert request is not None
-        if request.requester_blocked and kind not in REMOVALS:
+        if request.requester_blocked and not kind.removal:
             raise Withheld("requester_blocked")  # a blocked person is told nothing new
         return Target(await services.requests.requester_chat_id(request.id), request.language)
-    if kind == "card" and request is not None and (request.status != "new" or request.requester_blocked):
+    if kind.offers_request and request is not None and (request.status != "new" or request.requester_blocked):
         raise Withheld("not_waiting")  # a card would offer a request nobody can take any more
     if message.recipient in ("volunteer", "assignee"):
         volunteer_id = message.volunteer_id
@@ -66,9 +68,9 @@ async def resolve(services: Services, message: PendingMessage) -> Target:
         volunteer = await services.volunteers.by_id(volunteer_id) if volunteer_id else None
         if volunteer is None:
             raise Unresolvable("no such volunteer")
-        if not volunteer.active and kind not in REMOVALS:
+        if not volunteer.active and not kind.removal:
             raise DeadLetter("revoked")
-        if kind in CASE_CONTENT and not (request is not None and request.held_by(volunteer.id)):
+        if kind.case_content and not (request is not None and request.held_by(volunteer.id)):
             raise Withheld("not_holder")
         return Target(await services.volunteers.chat_id(volunteer.id), volunteer.language, volunteer.id)
     if message.recipient == "group":
@@ -83,4 +85,4 @@ async def entitled(services: Services, message: PendingMessage, request: Request
     volunteer = await services.volunteers.by_id(volunteer_id)
     if volunteer is None or not volunteer.active:
         return False
-    return str(message.payload.get("kind")) not in CASE_CONTENT or request.held_by(volunteer_id)
+    return not kind_of(message).case_content or request.held_by(volunteer_id)

@@ -12,8 +12,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from services.queue import QueueError
+from services.access import require_holder, require_not_blocked
+from services.errors import QueueError
+from services.notices import RelayEdit, RelayIn, RelayOut
 from services.sanitize import neutralize_controls
+from storage.kinds import Recipient
 from storage.requests import RequestRecord
 from storage.shown import Peer
 from storage.volunteers import VolunteerRecord
@@ -88,17 +91,8 @@ class RelayService:
         threaded = await self.s.shown.counterpart(Peer("requester", None, reply_to)) if reply_to else None
         for piece in pieces(content):
             await self.s.outbox.put(
-                recipient="assignee",
+                RelayIn(code=request.code, content=piece, peer=_peer(original), reply_to=threaded),
                 request_id=request.id,
-                purpose="relay",
-                payload={
-                    "kind": "relay_in",
-                    "code": request.code,
-                    "content": piece,
-                    "track": "relay",
-                    "peer": _peer(original),
-                    "reply_to": threaded,
-                },
             )
         return request
 
@@ -112,10 +106,8 @@ class RelayService:
         reply_to: int | None = None,
     ) -> RequestRecord:
         request = await self.s.queue.find(code)
-        if not request.held_by(volunteer.id):
-            raise QueueError("not_yours")
-        if request.requester_blocked:
-            raise QueueError("blocked")
+        require_holder(volunteer, request)
+        require_not_blocked(request)
         content = visible(content)
         await self.s.shown.record(
             request_id=request.id,
@@ -128,17 +120,8 @@ class RelayService:
         threaded = await self.s.shown.counterpart(Peer("volunteer", volunteer.id, reply_to)) if reply_to else None
         for piece in pieces(content):
             await self.s.outbox.put(
-                recipient="requester",
+                RelayOut(pseudonym=volunteer.pseudonym, content=piece, peer=_peer(original), reply_to=threaded),
                 request_id=request.id,
-                purpose="relay",
-                payload={
-                    "kind": "relay_out",
-                    "pseudonym": volunteer.pseudonym,
-                    "content": piece,
-                    "track": "relay",
-                    "peer": _peer(original),
-                    "reply_to": threaded,
-                },
             )
         await self.s.requests.touch(request.id)
         return request
@@ -175,16 +158,10 @@ class RelayService:
             return True
         for copy in copies:
             await self.s.outbox.put(
-                recipient="volunteer",
+                RelayEdit(message_id=copy.message_id, content=content, sender=request.code),
+                recipient=Recipient.VOLUNTEER,
                 volunteer_id=copy.volunteer_id,
                 request_id=request.id,
-                purpose="relay",
-                payload={
-                    "kind": "relay_edit",
-                    "message_id": copy.message_id,
-                    "sender": request.code,
-                    "content": content,
-                },
             )
         return True
 
@@ -202,14 +179,8 @@ class RelayService:
             return False
         for copy in await self.s.shown.copies_of(Peer("volunteer", volunteer.id, message_id)):
             await self.s.outbox.put(
-                recipient="requester",
+                RelayEdit(message_id=copy.message_id, content=content, pseudonym=volunteer.pseudonym),
+                recipient=Recipient.REQUESTER,
                 request_id=request.id,
-                purpose="relay",
-                payload={
-                    "kind": "relay_edit",
-                    "message_id": copy.message_id,
-                    "pseudonym": volunteer.pseudonym,
-                    "content": content,
-                },
             )
         return True

@@ -32,8 +32,9 @@ from services.queue import OUTCOMES
 from storage import clock
 from storage.clock import iso_week
 from storage.counters import CounterRow, Counters
+from storage.kinds import Language
 
-LANGUAGES = ("ru", "uk", "en")
+LANGUAGES: tuple[str, ...] = tuple(Language)
 LANGUAGE_DIMENSION = "language"
 WEEK_PATTERN = re.compile(r"^\d{4}-W\d{2}$")
 

@@ -10,8 +10,10 @@ from typing import TYPE_CHECKING
 from sqlalchemy.exc import IntegrityError
 
 from services import pseudonyms
+from services.errors import TeamError
 from services.hygiene import Report, clear_person
-from storage.volunteers import ROLES, IssuedInvite, VolunteerRecord
+from storage.kinds import Role
+from storage.volunteers import IssuedInvite, VolunteerRecord
 
 if TYPE_CHECKING:
     from services.context import Services
@@ -21,12 +23,6 @@ PSEUDONYM_WORDS = (
     "Swift", "Willow", "Aspen", "Crane", "Falcon", "Juniper", "Lark", "Alder", "Finch", "Hazel",
 )  # fmt: skip
 GENERATE_ATTEMPTS = 50
-
-
-class TeamError(Exception):
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 def generated_pseudonym(digits: int = 2) -> str:
@@ -50,9 +46,11 @@ class TeamService:
         """Issue a one-time invite. ``actor`` None means the command line (the server's operator)."""
         if actor is not None and not actor.is_admin:
             raise TeamError("forbidden")
-        if role not in ROLES:
+        if role not in set(Role):
             raise TeamError("unknown_role")
-        invite = await self.s.volunteers.issue_invite(role, self.s.policy.invite_valid_for, actor.id if actor else None)
+        invite = await self.s.volunteers.issue_invite(
+            Role(role), self.s.policy.invite_valid_for, actor.id if actor else None
+        )
         await self.s.audit.record("invite_issued", actor_id=actor.id if actor else None, request_id=None, detail=role)
         return invite
 
@@ -87,7 +85,7 @@ class TeamService:
                     await self.s.volunteers.create(
                         user_id=user_id,
                         chat_id=user_id,
-                        role="admin",
+                        role=Role.ADMIN,
                         pseudonym=existing.pseudonym if existing else await self._free_pseudonym(),
                         language=existing.language if existing else language,
                     )

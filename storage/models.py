@@ -112,9 +112,6 @@ class Invite(Base):
     created_by: Mapped[str | None] = mapped_column(ForeignKey("volunteers.id", ondelete="SET NULL"), nullable=True)
 
 
-OPEN_STATUSES = ("new", "claimed")
-
-
 class Request(Base):
     __tablename__ = "requests"
     id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 import structlog
 from sqlalchemy import and_, case, delete, exists, func, or_, select, update
@@ -19,15 +19,27 @@ from sqlalchemy.orm import aliased
 from storage import clock
 from storage.crypto import CryptoError, Key, Place
 from storage.ids import new_id
+from storage.kinds import Recipient, Status
 from storage.models import OutboxMessage, Request
 from storage.vault import Vault
 
-RECIPIENTS = ("requester", "volunteer", "assignee", "group", "chat")
 _QUEUED = "tropa.outbox.queued"
 log = structlog.get_logger()
 # How long a sender that died keeps its messages from the others. A sender renews its lease just before
 # each send, and one send is bounded well below this (bot/delivery.py: SEND_TIMEOUT).
 LOCK_FOR = timedelta(seconds=15)
+
+
+class Notice(Protocol):
+    """A message as a use case queues it (services/notices.py): where it goes, why, and its stored layout."""
+
+    @property
+    def recipient(self) -> Recipient | None: ...
+
+    @property
+    def purpose(self) -> str: ...
+
+    def payload(self) -> dict[str, Any]: ...
 
 
 class LeaseLost(Exception):
@@ -74,18 +86,29 @@ class Outbox:
 
     async def put(
         self,
+        notice: Notice | None = None,
         *,
-        recipient: str,
-        purpose: str,
-        payload: dict[str, Any],
+        recipient: str | None = None,
         request_id: str | None = None,
         volunteer_id: str | None = None,
         delay: timedelta | None = None,
         lease: datetime | None = None,
+        purpose: str | None = None,
+        payload: dict[str, Any] | None = None,
     ) -> str:
-        """Queue a message. ``lease``: this process sends it itself right after the commit; the lease
-        keeps other senders off it until then, and hands it to them if this process dies first."""
-        if recipient not in RECIPIENTS:
+        """Queue ``notice``; ``recipient`` only for a notice that can go to more than one kind of chat (a
+        removal goes wherever the message is). ``purpose`` and ``payload`` instead of a notice: a message of a
+        kind no notice class describes (tests queue plain texts). ``lease``: this process sends it itself
+        right after the commit; the lease keeps other senders off it until then, and hands it to them if this
+        process dies first."""
+        if notice is not None:
+            if recipient is not None and notice.recipient is not None and recipient != notice.recipient:
+                raise ValueError("this notice goes to another kind of recipient")
+            recipient = recipient or notice.recipient
+            purpose, payload = notice.purpose, notice.payload()
+        if recipient is None or purpose is None or payload is None:
+            raise ValueError("a message needs a recipient, a purpose and a payload")
+        if recipient not in set(Recipient):
             raise ValueError("unknown recipient kind")
         if recipient == "volunteer" and volunteer_id is None:
             raise ValueError("a volunteer message needs volunteer_id")
@@ -151,7 +174,7 @@ class Outbox:
                 or_(OutboxMessage.locked_until.is_(None), OutboxMessage.locked_until < now),
                 or_(
                     OutboxMessage.recipient != "assignee",
-                    and_(Request.assignee_id.is_not(None), Request.status == "claimed"),
+                    and_(Request.assignee_id.is_not(None), Request.status == Status.CLAIMED),
                 ),
                 lane_head,
             )

@@ -17,7 +17,8 @@ from storage import clock
 from storage.crypto import Place
 from storage.epochs import FORGET, note_shred
 from storage.ids import new_id, new_request_code
-from storage.models import OPEN_STATUSES, BlockedRequester, DataKey, Request, ShownMessage
+from storage.kinds import OPEN_STATUSES, Status
+from storage.models import BlockedRequester, DataKey, Request, ShownMessage
 from storage.vault import Vault
 
 REQUESTER_DOMAIN = "tg-user"
@@ -36,7 +37,7 @@ CODE_ATTEMPTS = 8
 class RequestRecord:
     id: str
     code: str
-    status: str
+    status: Status
     urgency: str
     language: str
     created_at: datetime
@@ -56,7 +57,7 @@ class RequestRecord:
 
     def held_by(self, volunteer_id: str) -> bool:
         """Whether ``volunteer_id`` may see this case in full now: they hold it, and it is open."""
-        return self.status == "claimed" and self.assignee_id == volunteer_id
+        return self.status is Status.CLAIMED and self.assignee_id == volunteer_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +70,7 @@ def _record(row: Request) -> RequestRecord:
     return RequestRecord(
         id=row.id,
         code=row.code,
-        status=row.status,
+        status=Status(row.status),
         urgency=row.urgency,
         language=row.language,
         created_at=row.created_at,
@@ -118,7 +119,7 @@ class RequestRepository:
                 id=request_id,
                 code=new_request_code(),
                 requester_index=self.requester_index(user_id),
-                status="new",
+                status=Status.NEW,
                 urgency=urgency,
                 urgency_rank=urgency_rank(urgency),
                 language=language,
@@ -203,18 +204,18 @@ class RequestRepository:
     def _queue_order(query: Select[Any]) -> Select[Any]:
         return query.order_by(Request.urgency_rank, Request.created_at, Request.id)
 
-    async def list_by_status(self, status: str, *, limit: int = 50, offset: int = 0) -> list[RequestRecord]:
+    async def list_by_status(self, status: Status, *, limit: int = 50, offset: int = 0) -> list[RequestRecord]:
         query = self._queue_order(select(Request).where(Request.status == status, Request.requester_blocked.is_(False)))
         rows = await self.session.scalars(query.limit(limit).offset(offset))
         return [_record(row) for row in rows]
 
-    async def count_by_status(self, status: str) -> int:
+    async def count_by_status(self, status: Status) -> int:
         query = select(func.count()).where(Request.status == status, Request.requester_blocked.is_(False))
         return int(await self.session.scalar(query) or 0)
 
     async def list_assigned(self, volunteer_id: str) -> list[RequestRecord]:
         query = self._queue_order(
-            select(Request).where(Request.assignee_id == volunteer_id, Request.status == "claimed")
+            select(Request).where(Request.assignee_id == volunteer_id, Request.status == Status.CLAIMED)
         )
         return [_record(row) for row in await self.session.scalars(query)]
 
@@ -226,7 +227,9 @@ class RequestRepository:
 
     async def closed_before(self, moment: datetime, *, limit: int | None = None) -> list[RequestRecord]:
         query = (
-            select(Request).where(Request.status == "closed", Request.closed_at < moment).order_by(Request.closed_at)
+            select(Request)
+            .where(Request.status == Status.CLOSED, Request.closed_at < moment)
+            .order_by(Request.closed_at)
         )
         rows = await self.session.scalars(query.limit(limit))
         return [_record(row) for row in rows]
@@ -249,14 +252,14 @@ class RequestRepository:
 
     async def claimed_idle_since(self, moment: datetime) -> list[RequestRecord]:
         rows = await self.session.scalars(
-            select(Request).where(Request.status == "claimed", Request.last_activity_at < moment)
+            select(Request).where(Request.status == Status.CLAIMED, Request.last_activity_at < moment)
         )
         return [_record(row) for row in rows]
 
     async def unescalated_urgent_since(self, moment: datetime) -> list[RequestRecord]:
         rows = await self.session.scalars(
             select(Request).where(
-                Request.status == "new",
+                Request.status == Status.NEW,
                 Request.urgency == "48h",
                 Request.escalated_at.is_(None),
                 Request.requester_blocked.is_(False),
@@ -284,9 +287,9 @@ class RequestRepository:
         now = clock.now()
         return await self._transition(
             request_id,
-            Request.status == "new",
+            Request.status == Status.NEW,
             Request.requester_blocked.is_(False),
-            status="claimed",
+            status=Status.CLAIMED,
             assignee_id=volunteer_id,
             claimed_at=now,
             last_activity_at=now,
@@ -295,9 +298,9 @@ class RequestRepository:
     async def release(self, request_id: str, volunteer_id: str) -> RequestRecord | None:
         return await self._transition(
             request_id,
-            Request.status == "claimed",
+            Request.status == Status.CLAIMED,
             Request.assignee_id == volunteer_id,
-            status="new",
+            status=Status.NEW,
             assignee_id=None,
             claimed_at=None,
             last_activity_at=clock.now(),
@@ -306,7 +309,7 @@ class RequestRepository:
     async def transfer(self, request_id: str, from_id: str, to_id: str) -> RequestRecord | None:
         return await self._transition(
             request_id,
-            Request.status == "claimed",
+            Request.status == Status.CLAIMED,
             Request.assignee_id == from_id,
             Request.requester_blocked.is_(False),
             assignee_id=to_id,
@@ -317,9 +320,9 @@ class RequestRepository:
         now = clock.now()
         return await self._transition(
             request_id,
-            Request.status == "claimed",
+            Request.status == Status.CLAIMED,
             Request.assignee_id == volunteer_id,
-            status="closed",
+            status=Status.CLOSED,
             outcome=outcome,
             closed_at=now,
             last_activity_at=now,
@@ -329,9 +332,9 @@ class RequestRepository:
         """A closed request back in the queue, held by nobody: whoever held it has no access any more."""
         return await self._transition(
             request_id,
-            Request.status == "closed",
+            Request.status == Status.CLOSED,
             Request.requester_blocked.is_(False),
-            status="new",
+            status=Status.NEW,
             assignee_id=None,
             outcome=None,
             closed_at=None,
@@ -365,9 +368,9 @@ class RequestRepository:
     async def expire_lease(self, request_id: str, moment: datetime) -> RequestRecord | None:
         return await self._transition(
             request_id,
-            Request.status == "claimed",
+            Request.status == Status.CLAIMED,
             Request.last_activity_at < moment,
-            status="new",
+            status=Status.NEW,
             assignee_id=None,
             claimed_at=None,
             # Not activity: nobody did anything. The inactivity retention still counts from the last person.

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from storage import clock
 from storage.crypto import Place
 from storage.ids import new_id
+from storage.kinds import Status
 from storage.models import Request, ShownMessage
 from storage.vault import Vault
 
@@ -134,7 +135,7 @@ class ShownMessages:
                 ShownMessage.sent_at < moment,
                 ShownMessage.kind.not_in(kinds_allowed),
                 or_(
-                    Request.status != "claimed",
+                    Request.status != Status.CLAIMED,
                     Request.assignee_id.is_(None),
                     Request.assignee_id != ShownMessage.volunteer_id,
                 ),

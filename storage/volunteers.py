@@ -16,10 +16,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from storage import clock
 from storage.crypto import Place
 from storage.ids import new_id
+from storage.kinds import Role
 from storage.models import Invite, Volunteer
 from storage.vault import Vault
 
-ROLES = ("volunteer", "coordinator", "admin")
 VOLUNTEER_DOMAIN = "tg-volunteer"
 INVITE_DOMAIN = "invite"
 INVITE_ALPHABET = "23456789abcdefghjkmnpqrstuvwxyz"
@@ -29,7 +29,7 @@ INVITE_LENGTH = 12
 @dataclass(frozen=True, slots=True)
 class VolunteerRecord:
     id: str
-    role: str
+    role: Role
     language: str
     active: bool
     pseudonym: str
@@ -37,17 +37,17 @@ class VolunteerRecord:
 
     @property
     def is_coordinator(self) -> bool:
-        return self.role in ("coordinator", "admin")
+        return self.role.at_least(Role.COORDINATOR)
 
     @property
     def is_admin(self) -> bool:
-        return self.role == "admin"
+        return self.role is Role.ADMIN
 
 
 @dataclass(frozen=True, slots=True)
 class IssuedInvite:
     code: str
-    role: str
+    role: Role
     expires_at: datetime
 
 
@@ -71,15 +71,15 @@ class VolunteerRepository:
         key = await self.vault.system_key(self.session)
         return VolunteerRecord(
             id=row.id,
-            role=row.role,
+            role=Role(row.role),
             language=row.language,
             active=row.active,
             pseudonym=self.vault.open_text(key, row.pseudonym, _pseudonym_place(row.id)),
             created_at=row.created_at,
         )
 
-    async def create(self, *, user_id: int, chat_id: int, role: str, pseudonym: str, language: str) -> VolunteerRecord:
-        if role not in ROLES:
+    async def create(self, *, user_id: int, chat_id: int, role: Role, pseudonym: str, language: str) -> VolunteerRecord:
+        if role not in set(Role):
             raise ValueError("unknown role")
         key = await self.vault.system_key(self.session)
         existing = await self.session.scalar(select(Volunteer).where(Volunteer.tg_index == self._index(user_id)))
@@ -119,8 +119,9 @@ class VolunteerRepository:
             query = query.where(Volunteer.active.is_(True))
         return [await self._record(row) for row in await self.session.scalars(query)]
 
-    async def with_role(self, *roles: str) -> list[VolunteerRecord]:
-        return [v for v in await self.list_all() if v.role in roles]
+    async def coordinators(self) -> list[VolunteerRecord]:
+        """Everyone who coordinates: coordinators and admins."""
+        return [v for v in await self.list_all() if v.is_coordinator]
 
     async def chat_id(self, volunteer_id: str) -> int:
         row = await self.session.get(Volunteer, volunteer_id)
@@ -160,8 +161,8 @@ class VolunteerRepository:
 
     # -- invites -----------------------------------------------------------------------------------
 
-    async def issue_invite(self, role: str, valid_for: timedelta, created_by: str | None) -> IssuedInvite:
-        if role not in ROLES:
+    async def issue_invite(self, role: Role, valid_for: timedelta, created_by: str | None) -> IssuedInvite:
+        if role not in set(Role):
             raise ValueError("unknown role")
         code = "".join(secrets.choice(INVITE_ALPHABET) for _ in range(INVITE_LENGTH))
         now = clock.now()
@@ -175,9 +176,9 @@ class VolunteerRepository:
         )
         self.session.add(invite)
         await self.session.flush()
-        return IssuedInvite(code, role, invite.expires_at)
+        return IssuedInvite(code, Role(role), invite.expires_at)
 
-    async def redeem_invite(self, code: str) -> str | None:
+    async def redeem_invite(self, code: str) -> Role | None:
         """Use an invite once; returns its role, or None if unknown, used or expired."""
         result = await self.session.execute(
             update(Invite)
@@ -189,4 +190,5 @@ class VolunteerRepository:
             .values(used_at=clock.now())
             .returning(Invite.role)
         )
-        return result.scalar_one_or_none()
+        role = result.scalar_one_or_none()
+        return Role(role) if role is not None else None

@@ -9,7 +9,6 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
-from handlers.access import requester_access, team_access
 from storage import clock
 from testkit.telegram import Person
 from tests.support.canary import canary
@@ -17,6 +16,7 @@ from tests.support.harness import Harness
 from tests.support.inspect import audit_actions
 from tests.support.intake import IntakeAnswers, choose_language, submit
 from tests.support.team import admin, join, mentioning, pseudonym_of
+from views.access import requester_access, team_access
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 NOT_YOURS = "This request is not in your hands."

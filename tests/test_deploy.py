@@ -45,6 +45,16 @@ def test_the_image_installs_from_the_lock_and_smoke_tests_itself() -> None:
     assert "TROPA_UNSAFE_UNLOCKED_KEYRING" not in dockerfile
 
 
+def test_the_image_copies_every_package_the_wheel_ships() -> None:
+    """A package added to pyproject.toml but not copied into the image builds a bot that cannot start."""
+    import tomllib
+
+    packages = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]["packages"]
+    dockerfile = (ROOT / "Dockerfile").read_text(encoding="utf-8")
+    for top in sorted({package.split(".")[0] for package in packages}):
+        assert f"COPY {top} ./{top}" in dockerfile, top
+
+
 def _unlock(directory: Path, typed: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "TROPA_UNLOCK_DIR": str(directory), "TROPA_UNLOCK_OWNER": f"{os.getuid()}:{os.getgid()}"}
     return subprocess.run(

@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from services.context import Services
 from services.queue import QueueError
 from storage import clock
+from storage.kinds import Role
 from storage.models import AuditEvent
 from storage.volunteers import VolunteerRecord
 from testkit.telegram import Person
@@ -345,7 +346,7 @@ async def test_concurrent_claims_have_one_winner(harness_any_db: Harness) -> Non
         for n in range(50):
             volunteers.append(
                 await Services(session, vault, policy, events).volunteers.create(
-                    user_id=7000 + n, chat_id=7000 + n, role="volunteer", pseudonym=f"V-{n}", language="en"
+                    user_id=7000 + n, chat_id=7000 + n, role=Role.VOLUNTEER, pseudonym=f"V-{n}", language="en"
                 )
             )
 

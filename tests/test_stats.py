@@ -15,11 +15,9 @@ import pytest
 from matplotlib.image import imread
 from sqlalchemy import delete
 
-from bot.chart import render_chart
 from bot.cli import main
 from bot.i18n import create_i18n
 from bot.runtime import open_runtime
-from handlers.stats_views import StatsPeriod, chart_spec, summary_messages
 from services import metrics
 from services.context import Services
 from services.stats import (
@@ -43,6 +41,9 @@ from tests.support.harness import Harness
 from tests.support.inspect import count_rows, counter_values
 from tests.support.intake import IntakeAnswers, submit
 from tests.support.team import accept, invite, join
+from views.callbacks import StatsPeriod
+from views.chart import render_chart
+from views.stats import chart_spec, summary_messages
 
 ADMIN = 9100
 UNKNOWN = "I don't know that command. /help lists what I can do."
@@ -222,7 +223,7 @@ async def _scripted_helpline(h: Harness) -> tuple[Person, Person, Person]:
 
 async def _purge(h: Harness) -> int:
     async with h.runtime.db.transaction() as session:
-        return await Services(session, h.runtime.vault, h.app.policy, h.app.events).queue.purge_expired()
+        return await Services(session, h.runtime.vault, h.app.policy, h.app.events).retention.purge_expired()
 
 
 async def test_stats_show_the_expected_numbers_and_survive_purging(harness_any_db: Harness) -> None:

@@ -8,6 +8,7 @@ from sqlalchemy import func, select, update
 from storage.crypto import CryptoError
 from storage.db import Database
 from storage.keyring import Keyring
+from storage.kinds import Role, Status
 from storage.models import DataKey, Request
 from storage.requests import DuplicateOpenRequest, RequestRepository
 from storage.vault import Shredded, Vault
@@ -118,7 +119,7 @@ async def test_list_by_status_puts_urgent_first_then_oldest(db: Database, vault:
             record = await repo.create(user_id=user_id, chat_id=user_id, answers={}, urgency=urgency, language="en")
             created.append(record.code)
     async with db.transaction() as session:
-        listed = [r.code for r in await RequestRepository(session, vault).list_by_status("new")]
+        listed = [r.code for r in await RequestRepository(session, vault).list_by_status(Status.NEW)]
     assert listed == [created[2], created[3], created[1], created[0]]
 
 
@@ -128,8 +129,8 @@ async def test_claim_is_conditional(db: Database, vault: Vault) -> None:
     code = await _create(db, vault)
     async with db.transaction() as session:
         volunteers = VolunteerRepository(session, vault)
-        first = await volunteers.create(user_id=1, chat_id=1, role="volunteer", pseudonym="Birch", language="en")
-        second = await volunteers.create(user_id=2, chat_id=2, role="volunteer", pseudonym="Oak", language="en")
+        first = await volunteers.create(user_id=1, chat_id=1, role=Role.VOLUNTEER, pseudonym="Birch", language="en")
+        second = await volunteers.create(user_id=2, chat_id=2, role=Role.VOLUNTEER, pseudonym="Oak", language="en")
     async with db.transaction() as session:
         repo = RequestRepository(session, vault)
         record = await repo.by_code(code)

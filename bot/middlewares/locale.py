@@ -8,11 +8,10 @@ from aiogram.fsm.context import FSMContext
 from aiogram.types import TelegramObject, User
 from aiogram.utils.i18n import I18n, I18nMiddleware
 
-from bot.i18n import pick_language
 from services.context import Services
+from services.intake_state import IntakeState
 from storage.volunteers import VolunteerRecord
-
-LOCALE_KEY = "locale"
+from views.language import pick_language
 
 
 class LocaleMiddleware(I18nMiddleware):
@@ -25,7 +24,7 @@ class LocaleMiddleware(I18nMiddleware):
             return volunteer.language
         state: FSMContext | None = data.get("state")
         if state is not None:
-            chosen = (await state.get_data()).get(LOCALE_KEY)
+            chosen = IntakeState.from_dict(await state.get_data()).locale
             if chosen in self.i18n.available_locales:
                 return str(chosen)
         user: User | None = data.get("event_from_user")

@@ -14,8 +14,9 @@ from typing import Any, Protocol
 import structlog
 from aiogram import BaseMiddleware
 from aiogram.types import CallbackQuery, Message, TelegramObject, User
-from aiogram.utils.i18n import gettext as _
 from redis.asyncio import Redis
+
+from views.requester import too_fast
 
 log = structlog.get_logger()
 WINDOW_SECONDS = 60.0
@@ -87,9 +88,9 @@ class ThrottlingMiddleware(BaseMiddleware):
             return await handler(event, data)
         log.info("requester.throttled")
         if tell:
-            text = _("You are sending messages very fast. Please wait a minute, then go on.")
+            text = too_fast()
             if isinstance(event, Message):
-                await event.answer(text, parse_mode=None)
+                await event.answer(text)
             elif isinstance(event, CallbackQuery):
                 await event.answer(text, show_alert=True)
         elif isinstance(event, CallbackQuery):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from aiogram.filters.callback_data import CallbackData
 
+from services.stats import Period
+
 
 class LanguageChoice(CallbackData, prefix="lang"):
     code: str
@@ -59,3 +61,7 @@ class InspectReason(CallbackData, prefix="insp"):
 class NotesPage(CallbackData, prefix="np"):
     code: str
     page: int
+
+
+class StatsPeriod(CallbackData, prefix="stats"):
+    period: Period

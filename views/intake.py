@@ -1,34 +1,28 @@
-"""What each intake step looks like: its text (built with aiogram.utils.formatting) and its buttons."""
+"""What each intake step looks like: its text (built with aiogram.utils.formatting) and its buttons, and the
+answers to what a person does on the way."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
-from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
+from aiogram.types import InlineKeyboardButton
 from aiogram.utils.formatting import Bold, Italic, Text, as_line, as_list
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.i18n import lazy_gettext as __
 from aiogram.utils.i18n import ngettext
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
-from handlers.access import requester_access
-from handlers.callbacks import EditAnswer, LanguageChoice, Nav, OptionChoice
+from services.intake_state import IntakeState
 from services.policy import Policy
 from services.questionnaire import ANSWER_STEPS, DESCRIPTION_MAX, MULTI_SELECT, OPTIONS, Step
+from views.access import requester_access
+from views.callbacks import EditAnswer, Nav, OptionChoice
+from views.errors import stale_button
+from views.format import View
+from views.language import language_view
 
-LANGUAGE_NAMES = {"ru": "Русский", "uk": "Українська", "en": "English"}
 SELECTED = "✅ "
-
-
-@dataclass(frozen=True)
-class View:
-    text: Text
-    markup: InlineKeyboardMarkup | None = None
-
-    def kwargs(self) -> dict[str, Any]:
-        return {**self.text.as_kwargs(), "reply_markup": self.markup}
 
 
 OPTION_LABELS: dict[str, dict[str, Any]] = {
@@ -84,6 +78,12 @@ STEP_TITLES: dict[str, Any] = {
 }
 
 
+assert {step: set(labels) for step, labels in OPTION_LABELS.items()} == {
+    step: set(options) for step, options in OPTIONS.items()
+}, "every option of every question has a label"
+assert set(STEP_TITLES) == set(ANSWER_STEPS)
+
+
 def option_label(step: Step | str, value: str) -> str:
     return str(OPTION_LABELS[Step(step)][value])
 
@@ -97,14 +97,6 @@ def answer_text(step: Step, answers: Mapping[str, Any]) -> str:
 
 def _back(builder: InlineKeyboardBuilder, step: Step) -> None:
     builder.row(InlineKeyboardButton(text=_("« Back"), callback_data=Nav(step=step, go="back").pack()))
-
-
-def language_view(preselected: str, *, switch: bool = False) -> View:
-    builder = InlineKeyboardBuilder()
-    for code, name in LANGUAGE_NAMES.items():
-        label = f"• {name}" if code == preselected else name
-        builder.row(InlineKeyboardButton(text=label, callback_data=LanguageChoice(code=code, switch=switch).pack()))
-    return View(Text("Выберите язык · Оберіть мову · Choose your language"), builder.as_markup())
 
 
 def safety_view() -> View:
@@ -191,6 +183,9 @@ QUESTIONS: dict[str, Any] = {
 }
 
 
+assert set(QUESTIONS) == set(OPTIONS)
+
+
 def choice_view(step: Step, answers: Mapping[str, Any]) -> View:
     selected = answers.get(step) or []
     builder = InlineKeyboardBuilder()
@@ -253,10 +248,10 @@ def review_view(answers: Mapping[str, Any]) -> View:
     return View(text, builder.as_markup())
 
 
-def step_view(step: Step, data: Mapping[str, Any], *, policy: Policy) -> View:
-    answers = data.get("answers", {})
+def step_view(step: Step, intake: IntakeState, *, policy: Policy) -> View:
+    answers = intake.answers
     if step == Step.LANGUAGE:
-        return language_view(str(data.get("locale", "")))
+        return language_view(intake.locale or "")
     if step == Step.SAFETY:
         return safety_view()
     if step == Step.CONSENT:
@@ -266,3 +261,30 @@ def step_view(step: Step, data: Mapping[str, Any], *, policy: Policy) -> View:
     if step == Step.REVIEW:
         return review_view(answers)
     return choice_view(step, answers)
+
+
+# -- answers to what a person does during the intake -----------------------------------------------
+
+
+def answer_error(reason: str, *, length: int = 0) -> str:
+    if reason == "too_long":
+        return _("That is {length} characters; please keep it to {limit} at most. Shorter is safer, too.").format(
+            length=length, limit=DESCRIPTION_MAX
+        )
+    if reason == "choose_at_least_one":
+        return _("Choose at least one option, then press Done.")
+    if reason == "incomplete":
+        return _("Some answers are missing. Please answer this question first.")
+    return stale_button()
+
+
+def declined() -> str:
+    return _("Understood. Nothing was stored. Send /start if you change your mind.")
+
+
+def cancelled() -> str:
+    return _("Cancelled. Your answers were erased. Send /start whenever you are ready.")
+
+
+def submitted() -> str:
+    return _("Sent.")

@@ -8,26 +8,23 @@ from __future__ import annotations
 
 from typing import Any
 
-from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from aiogram.utils.formatting import Bold, Italic, Text, as_line, as_list
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.i18n import lazy_gettext as __
 
-from bot.chart import ChartSpec, Stack
-from handlers.operator_views import OUTCOME_LABELS
-from handlers.views import LANGUAGE_NAMES, STEP_TITLES, option_label
 from services import metrics
 from services.questionnaire import OPTIONS, Step
 from services.stats import LANGUAGE_DIMENSION, Breakdown, Cell, Duration, Period, Shown, StatsSummary
+from views.callbacks import StatsPeriod
+from views.chart import ChartSpec, Stack
+from views.intake import STEP_TITLES, option_label
+from views.language import language_name
+from views.volunteer import OUTCOME_LABELS
 
 MESSAGE_LIMIT = 4096  # Telegram's limit, in UTF-16 code units after entity parsing
 COMPLEMENT_MARK = "*"
 BULLET = "• "
-
-
-class StatsPeriod(CallbackData, prefix="stats"):
-    period: Period
 
 
 PERIOD_BUTTONS: dict[Period, Any] = {
@@ -93,7 +90,7 @@ def dimension_title(name: str) -> str:
 def option_text(dimension: str, key: str) -> str:
     """The label of one option of a breakdown; a code no longer in the questionnaire shows as itself."""
     if dimension == LANGUAGE_DIMENSION:
-        return LANGUAGE_NAMES.get(key, key)
+        return language_name(key)
     if dimension == metrics.CLOSED:
         return str(OUTCOME_LABELS[key]) if key in OUTCOME_LABELS else key
     step = Step.URGENCY if dimension == metrics.BACKLOG else Step(dimension)

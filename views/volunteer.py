@@ -1,8 +1,7 @@
-"""What volunteers see: triage cards, full requests, queue pages, notes, audit trails, errors."""
+"""What volunteers see of the cases: triage cards, full requests, queue pages, notes, canned replies, help."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -13,15 +12,18 @@ from aiogram.utils.i18n import lazy_gettext as __
 from aiogram.utils.i18n import ngettext
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
-from handlers.access import team_access
-from handlers.callbacks import Claim, CloseOutcome, InspectReason, NotesPage, QueuePageCb, Revoke, TransferTo
-from handlers.format import fill
-from handlers.views import LANGUAGE_NAMES, answers_summary, option_label
-from services.queue import INSPECT_REASONS, OUTCOMES, NoteView, QueuePage
+from services.notes import NoteView
+from services.notices import Card, FullCard
+from services.questionnaire import Step
+from services.queue import OUTCOMES, QueuePage
 from storage import clock
-from storage.audit import AuditEntry
-from storage.requests import RequestDetails, RequestRecord
+from storage.requests import RequestRecord
 from storage.volunteers import VolunteerRecord
+from views.access import team_access
+from views.callbacks import Claim, CloseOutcome, NotesPage, QueuePageCb, TransferTo
+from views.format import fill
+from views.intake import answers_summary, option_label
+from views.language import LANGUAGE_NAMES, language_name
 
 OUTCOME_LABELS: dict[str, Any] = {
     "left": __("Helped to leave"),
@@ -32,20 +34,7 @@ OUTCOME_LABELS: dict[str, Any] = {
     "duplicate": __("Duplicate"),
     "suspicious": __("Suspicious"),
 }
-
-INSPECT_REASON_LABELS: dict[str, Any] = {
-    "safety": __("A safety concern about the person"),
-    "provocation": __("A suspected provocation or infiltration"),
-    "unavailable": __("The volunteer holding it cannot be reached"),
-    "complaint": __("A complaint about how it is handled"),
-    "supervision": __("Supervision of the team's work"),
-}
-
-ROLE_LABELS: dict[str, Any] = {
-    "volunteer": __("volunteer"),
-    "coordinator": __("coordinator"),
-    "admin": __("admin"),
-}
+assert tuple(OUTCOME_LABELS) == OUTCOMES
 
 
 def age(since: datetime) -> str:
@@ -63,19 +52,15 @@ def urgency_label(urgency: str) -> str:
     return option_label("urgency", urgency)
 
 
-def card_text(payload: Mapping[str, Any]) -> Text:
-    created = datetime.fromisoformat(str(payload["created_at"]))
+def card_text(card: Card) -> Text:
+    """The triage card every volunteer sees: coarse answers, never the person's own words."""
     return as_list(
-        Text("🆕 ", fill(_("New request {code}"), code=payload["code"])),
-        as_line(Bold(_("Urgency"), ": "), urgency_label(str(payload["urgency"])), end=""),
-        as_line(Bold(_("Situation"), ": "), option_label("status", str(payload["status"])), end=""),
-        as_line(Bold(_("Where now"), ": "), option_label("location", str(payload["location"])), end=""),
-        as_line(
-            Bold(_("Language"), ": "),
-            LANGUAGE_NAMES.get(str(payload["language"]), str(payload["language"])),
-            end="",
-        ),
-        as_line(Bold(_("Submitted"), ": "), age(created), end=""),
+        Text("🆕 ", fill(_("New request {code}"), code=card.code)),
+        as_line(Bold(_("Urgency"), ": "), urgency_label(card.urgency), end=""),
+        as_line(Bold(_("Situation"), ": "), option_label(Step.STATUS, str(card.status)), end=""),
+        as_line(Bold(_("Where now"), ": "), option_label(Step.LOCATION, str(card.location)), end=""),
+        as_line(Bold(_("Language"), ": "), language_name(card.language), end=""),
+        as_line(Bold(_("Submitted"), ": "), age(datetime.fromisoformat(card.created_at)), end=""),
     )
 
 
@@ -91,50 +76,28 @@ def card_update_text(code: str, state: str) -> Text:
     return fill(_("{code} is no longer in the queue."), code=code)
 
 
-def full_card_text(details: RequestDetails, *, heading: str | None = None) -> Text:
-    record = details.record
+def full_card_text(card: FullCard) -> Text:
+    """The whole request, for the volunteer who holds it."""
+    heading = _("Transferred to you: request {code}") if card.reason == "transferred" else _("Request {code}")
     return as_list(
-        fill(heading or _("Request {code}"), code=record.code),
+        fill(heading, code=card.code),
         Text(
-            LANGUAGE_NAMES.get(record.language, record.language),
+            language_name(card.language),
             " · ",
-            urgency_label(record.urgency),
+            urgency_label(card.urgency),
             " · ",
-            _("submitted {age}").format(age=age(record.created_at)),
+            _("submitted {age}").format(age=age(datetime.fromisoformat(card.created_at))),
         ),
         "",
-        *answers_summary(details.answers),
+        *answers_summary(card.answers),
         "",
         Italic(
             _(
                 "Answer with /reply {code} text, or reply to any message of this request. /note, /notes, /close, "
                 "/release and /transfer take the code too."
-            ).format(code=record.code)
+            ).format(code=card.code)
         ),
     )
-
-
-def full_card_from_payload(payload: Mapping[str, Any]) -> Text:
-    heading = _("Transferred to you: request {code}") if payload.get("reason") == "transferred" else None
-    created = datetime.fromisoformat(str(payload["created_at"]))
-    record = RequestRecord(
-        id="",
-        code=str(payload["code"]),
-        status="claimed",
-        urgency=str(payload["urgency"]),
-        language=str(payload["language"]),
-        created_at=created,
-        updated_at=created,
-        claimed_at=None,
-        closed_at=None,
-        last_activity_at=created,
-        escalated_at=None,
-        assignee_id=None,
-        outcome=None,
-        flagged=False,
-        requester_blocked=False,
-    )
-    return full_card_text(RequestDetails(record, dict(payload["answers"])), heading=heading)
 
 
 def queue_view(page: QueuePage) -> tuple[Text, InlineKeyboardMarkup | None]:
@@ -146,7 +109,7 @@ def queue_view(page: QueuePage) -> tuple[Text, InlineKeyboardMarkup | None]:
             " · ",
             urgency_label(record.urgency),
             " · ",
-            LANGUAGE_NAMES.get(record.language, record.language),
+            language_name(record.language),
             " · ",
             age(record.created_at),
         )
@@ -251,49 +214,6 @@ def notes_view(code: str, notes: list[NoteView], page: int = 0) -> tuple[Text, I
     return text, InlineKeyboardMarkup(inline_keyboard=[navigation]) if navigation else None
 
 
-def inspect_prompt(code: str) -> Text:
-    return fill(
-        _(
-            "You do not hold {code}. To open it, choose why: the reason is recorded in the audit, and the "
-            "volunteer holding it is told that you opened it."
-        ),
-        code=code,
-    )
-
-
-def inspect_markup(code: str) -> InlineKeyboardMarkup:
-    builder = InlineKeyboardBuilder()
-    for reason in INSPECT_REASONS:
-        label = str(INSPECT_REASON_LABELS[reason])
-        builder.button(text=label, callback_data=InspectReason(code=code, reason=reason).pack())
-    builder.adjust(1)
-    return builder.as_markup()
-
-
-def inspected_text(code: str, reason: str) -> Text:
-    return fill(
-        _("You opened {code} ({reason}). This is recorded in its audit trail."),
-        code=code,
-        reason=Text(str(INSPECT_REASON_LABELS[reason])),
-    )
-
-
-def audit_line(entry: AuditEntry, actor: str) -> Text:
-    parts: list[Any] = [Code(f"{entry.at:%Y-%m-%d %H:%M}"), " ", entry.action, " · ", actor]
-    if entry.action == "closed" and entry.detail in OUTCOME_LABELS:
-        parts += [" · ", str(OUTCOME_LABELS[entry.detail])]
-    if entry.action == "inspected" and entry.detail in INSPECT_REASON_LABELS:
-        parts += [" · ", str(INSPECT_REASON_LABELS[entry.detail])]
-    return Text(*parts)
-
-
-def audit_view(code: str, entries: list[tuple[AuditEntry, str]]) -> Text:
-    return as_list(
-        Bold(_("Audit trail of {code}").format(code=code)),
-        *[audit_line(entry, actor) for entry, actor in entries],
-    )
-
-
 def canned_view(listing: dict[str, list[str]]) -> Text:
     if not listing:
         return Text(_("No canned replies yet. Coordinators add them with /canned add KEY."))
@@ -303,67 +223,6 @@ def canned_view(listing: dict[str, list[str]]) -> Text:
         "",
         _("Send one with /reply CODE #KEY: it goes out in the requester's language."),
     )
-
-
-def roster_view(roster: list[tuple[VolunteerRecord, int]]) -> Text:
-    return as_list(
-        Bold(_("Team")),
-        *[
-            Text(
-                volunteer.pseudonym,
-                " · ",
-                str(ROLE_LABELS[volunteer.role]),
-                " · ",
-                ngettext("holds {n} request", "holds {n} requests", held).format(n=held),
-            )
-            for volunteer, held in roster
-        ],
-    )
-
-
-def revoke_markup(roster: list[VolunteerRecord]) -> InlineKeyboardMarkup:
-    builder = InlineKeyboardBuilder()
-    for volunteer in roster:
-        builder.button(text=f"✖ {volunteer.pseudonym}", callback_data=Revoke(volunteer=volunteer.id).pack())
-    builder.adjust(2)
-    return builder.as_markup()
-
-
-QUEUE_ERRORS: dict[str, Any] = {
-    "not_found": __("There is no request with that code."),
-    "taken": __("Someone else has already taken this request."),
-    "mine": __("You already hold this request."),
-    "closed": __("This request is closed."),
-    "not_yours": __("This request is not in your hands."),
-    "not_yours_coordinator": __(
-        "This request is not in your hands. To open it anyway, use /inspect CODE: you give a reason, it is "
-        "recorded, and the volunteer holding it is told."
-    ),
-    "blocked": __(
-        "A coordinator blocked this person: their request can no longer be taken, answered, handed on or reopened."
-    ),
-    "requester_has_open": __("The person has another open request now, so this one cannot be reopened."),
-    "unknown_reason": __("That reason is not known."),
-    "not_closed": __("This request is not closed."),
-    "no_such_volunteer": __("That person is not an active volunteer."),
-    "unknown_outcome": __("That outcome is not known."),
-    "empty": __("The text is empty."),
-    "too_long": __("That is too long: at most 3000 characters."),
-    "forbidden": __("Only an admin can do that."),
-    "unknown_role": __("Roles are: volunteer, coordinator, admin."),
-    "already": __("You are already on the team."),
-    "bad_code": __("This invite code is not valid, already used, or expired."),
-    "self": __("You cannot revoke yourself."),
-    "bad_pseudonym": __("A pseudonym is 2 to 32 letters, digits, spaces or dashes."),
-    "mixed_script": __("A pseudonym uses the letters of one alphabet only: mixed ones can imitate another name."),
-    "pseudonym_taken": __("Someone on the team already has that pseudonym, or one that looks the same."),
-    "bad_canned_key": __("A canned reply key is 1 to 32 lowercase Latin letters, digits, dashes or underscores."),
-    "no_canned": __("There is no canned reply with that key. /canned lists them."),
-}
-
-
-def error_text(reason: str) -> str:
-    return str(QUEUE_ERRORS.get(reason, QUEUE_ERRORS["not_found"]))
 
 
 def volunteer_help(volunteer: VolunteerRecord) -> Text:
@@ -412,3 +271,73 @@ def volunteer_help(volunteer: VolunteerRecord) -> Text:
             _("/revoke: remove someone from the team; the bot first removes from their chat what it showed them"),
         ]
     return as_list(*lines)
+
+
+# -- answers to the volunteer's commands -------------------------------------------------------------
+
+
+def claimed() -> str:
+    return _("It is yours: the details are in your private chat with the bot.")
+
+
+def released(code: str) -> str:
+    return _("{code} is back in the queue.").format(code=code)
+
+
+def nobody_to_hand_to() -> str:
+    return _("There is nobody else on the team to hand it to.")
+
+
+def transfer_prompt(code: str) -> str:
+    return _("Hand {code} to whom?").format(code=code)
+
+
+def transferred(code: str, name: str) -> Text:
+    return Text(_("{code} is now with {name}.").format(code=code, name=name))
+
+
+def close_prompt(code: str) -> str:
+    return _("How did {code} end?").format(code=code)
+
+
+def closed(code: str) -> str:
+    return _("{code} is closed. Thank you.").format(code=code)
+
+
+def flagged(code: str) -> str:
+    return _("{code} is flagged; coordinators have been told.").format(code=code)
+
+
+def note_saved() -> str:
+    return _("Note saved (encrypted).")
+
+
+def canned_deleted(key: str, count: int) -> str:
+    text = ngettext("Deleted #{key} ({count} language).", "Deleted #{key} ({count} languages).", count)
+    return text.format(key=key, count=count)
+
+
+def canned_ask(key: str, language: str) -> str:
+    return _("Send the text of #{key} in {language}, or /skip.").format(key=key, language=LANGUAGE_NAMES[language])
+
+
+def canned_ready(key: str, languages: list[str]) -> str:
+    return _("#{key} is ready in: {languages}. Volunteers send it with /reply CODE #{key}.").format(
+        key=key, languages=", ".join(LANGUAGE_NAMES[code] for code in languages) or "—"
+    )
+
+
+def canned_stopped() -> str:
+    return _("Stopped. The texts you already typed in are saved.")
+
+
+def not_about_a_request() -> str:
+    return _("This reply is not about a request. Reply to a message from a requester, or use /reply CODE text.")
+
+
+def edit_not_passed_on() -> str:
+    return _("Only edits of messages you sent to a requester are passed on.")
+
+
+def how_to_write() -> str:
+    return _("To write to a requester, reply to their message or use /reply CODE text. /help lists commands.")

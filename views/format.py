@@ -1,10 +1,13 @@
-"""Translated sentences with values in them, without giving up the translator's word order."""
+"""Translated sentences with values in them, without giving up the translator's word order; a screen as text
+plus buttons."""
 
 from __future__ import annotations
 
 import string
+from dataclasses import dataclass
 from typing import Any
 
+from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.formatting import Bold, Text
 
 
@@ -19,3 +22,14 @@ def fill(template: str, **values: Any) -> Text:
             value = values[field]
             parts.append(value if isinstance(value, Text) else Bold(str(value)))
     return Text(*parts)
+
+
+@dataclass(frozen=True)
+class View:
+    """One screen: its text (entities, never markup) and its buttons."""
+
+    text: Text
+    markup: InlineKeyboardMarkup | None = None
+
+    def kwargs(self) -> dict[str, Any]:
+        return {**self.text.as_kwargs(), "reply_markup": self.markup}
