@@ -75,7 +75,7 @@ async def test_edit_from_review_returns_to_review(harness: Harness) -> None:
     await person.press("✏️ Help needed", translate=False)
     await person.press("Money for the journey")  # a multi-select: toggles, then Done goes back to review
     await person.press("Done")
-    assert "Help needed: Leaving Russia, A lawyer's advice, Money for the journey" in person.last()
+    assert "Help needed: Leaving Russia; A lawyer's advice; Money for the journey" in person.last()
 
     await person.press("✏️ Description", translate=False)
     await person.send("Changed my mind about the wording.")

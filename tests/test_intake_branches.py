@@ -27,6 +27,7 @@ from tests.support.intake import (
     choose_all,
     confirm,
     reach_review,
+    relative_not_serving_yet,
     request_code,
     submit,
     through_consent,
@@ -100,16 +101,7 @@ async def test_every_question_speaks_to_the_person_or_about_them(
 
 async def test_not_serving_yet(harness: Harness) -> None:
     person = harness.person(1001)
-    answers = IntakeAnswers(
-        who=RELATIVE,
-        situation=[NOT_SERVING],
-        not_serving=["An electronic summons or a ban on leaving Russia", "Called to a medical board"],
-        location="In Russia, at home",
-        health=[DONT_KNOW],
-        documents=["Internal passport at hand", "No foreign passport"],
-        help=["Deferment or alternative service", "A lawyer's advice"],
-    )
-    code = await submit(person, answers)
+    code = await submit(person, relative_not_serving_yet())
     assert questions_asked(person, ABOUT_THEM) == [q for q in ABOUT_THEM if "serving now" not in q and "away" not in q]
     details = await request_details(harness, code)
     assert details.answers == {
@@ -176,10 +168,10 @@ async def test_overlapping_situations_ask_each_detail_question_in_turn(harness: 
         await choose_all(person, labels)
     await person.press("Skip")
     review = person.last()
-    assert "Situation: Serving now, Already away from the unit, Wounded or ill" in review  # in the form's order
-    assert "Service: Mobilised, Refused to fight, in words or in writing" in review
-    assert "Away from the unit: Left the unit, Being searched for" in review
-    assert "Health: A wound or injury, A serious or long-term illness" in review
+    assert "Situation: Serving now; Already away from the unit; Wounded or ill" in review  # in the form's order
+    assert "Service: Mobilised; Refused to fight, in words or in writing" in review
+    assert "Away from the unit: Left the unit; Being searched for" in review
+    assert "Health: A wound or injury; A serious or long-term illness" in review
     await confirm(person)
 
 

@@ -117,7 +117,7 @@ async def test_a_request_sealed_before_is_shown_and_forgotten_in_todays_layout(h
         "Service: Mobilised",
         "Where now: Abroad",
         "Health: A wound or illness (not specified)",
-        "Help needed: Leaving Russia, A safe place to stay",
+        "Help needed: Leaving Russia; A safe place to stay",
         "Description: written before",
     ):
         assert line in full, full

@@ -179,8 +179,8 @@ def question(step: Step, answers: Mapping[str, Any]) -> str:
 
 def answer_text(step: Step, answers: Mapping[str, Any], *, for_team: bool = False) -> str:
     value = answers.get(step)
-    if step in MULTI_SELECT:
-        return ", ".join(option_label(step, v, for_team=for_team) for v in value or [])
+    if step in MULTI_SELECT:  # labels hold commas of their own ("Not in the army yet: summons, medical board")
+        return "; ".join(option_label(step, v, for_team=for_team) for v in value or [])
     return option_label(step, value, for_team=for_team) if value else ""
 
 

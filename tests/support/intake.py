@@ -7,7 +7,8 @@ a bot process that answers when it answers.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 from testkit.telegram import Person, ViewMessage
 
@@ -49,6 +50,21 @@ class IntakeAnswers:
     @property
     def fast(self) -> bool:
         return self.urgency == DANGER
+
+
+def relative_not_serving_yet(**changes: Any) -> IntakeAnswers:
+    """A relative writes about someone not in the army yet (most of those who write): an electronic summons,
+    a medical board, at home in Russia."""
+    answers = IntakeAnswers(
+        who=RELATIVE,
+        situation=[NOT_SERVING],
+        not_serving=["An electronic summons or a ban on leaving Russia", "Called to a medical board"],
+        location="In Russia, at home",
+        health=[DONT_KNOW],
+        documents=["Internal passport at hand", "No foreign passport"],
+        help=["Deferment or alternative service", "A lawyer's advice"],
+    )
+    return replace(answers, **changes)
 
 
 async def choose_language(person: Person) -> None:
