@@ -62,6 +62,7 @@ from storage.ids import CODE_ALPHABET, CODE_LENGTH, CODE_PREFIX
 from storage.models import Request, StatCounter
 from storage.outbox import Outbox
 from storage.requests import RequestRepository, urgency_rank
+from testkit.load import INTAKE_PRESSES
 from testkit.settings import make_settings
 from testkit.telegram import Action, FakeTelegram, Person, RecordingSession
 
@@ -71,21 +72,7 @@ except ImportError:  # statistics not written yet: that part is skipped with a n
     Period = compute_summary = None  # type: ignore[assignment,misc]
 
 TOKEN = "42:TEST-token-not-real"  # noqa: S105 - a fake token for a fake server
-# The intake by the labels an English-speaking person presses, after /start and before the description.
-PRESSES = (
-    "English",
-    "I understand, continue",
-    "I agree",
-    "I am asking for myself",
-    "Mobilised",
-    "Belarus",
-    "Internal passport",
-    "Done",
-    "No",
-    "This week",
-    "Leaving the country",
-    "Done",
-)
+PRESSES = INTAKE_PRESSES  # the intake by its labels, from the language to the description
 UPDATES_PER_REQUESTER = 1 + len(PRESSES) + 2  # /start, the presses, the description, Submit
 SIZES = (1_000, 100_000)
 CREATED_THROUGH_REPOSITORY = 25
@@ -234,7 +221,8 @@ async def tropa_run(requesters: int, concurrency: int, data_dir: Path, *, limite
         confirmations = sum(
             1 for user in users for message in user.visible() if "Your request is sent." in message.text
         )
-        clean_chats = sum(1 for user in users if len(user.visible()) == 1)
+        # What is left after the clean-up: the confirmation, and the reconnect key shown once after it.
+        clean_chats = sum(1 for user in users if len(user.visible()) == 2)
     finally:
         walking = False
         await asyncio.gather(sender, return_exceptions=True)

@@ -57,7 +57,7 @@ async def populate(settings: Settings, requests: int, intakes: int) -> list[str]
                     record = await repo.create(
                         user_id=10_000_000 + user,
                         chat_id=10_000_000 + user,
-                        answers={"who": "self", "status": "mobilised", "description": "x" * 200},
+                        answers={"who": "self", "urgency": "48h", "description": "x" * 200},
                         urgency="week",
                         language="ru",
                     )

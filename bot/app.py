@@ -235,6 +235,7 @@ async def build_app(
             Job("retention", timedelta(hours=1), lambda services: services.retention.purge_expired()),
             Job("lease_expiry", timedelta(minutes=10), lambda services: services.deadlines.expire_leases()),
             Job("stray_views", timedelta(minutes=10), clear_stray_views),
+            Job("reconnect_keys", timedelta(minutes=10), lambda services: services.reconnect.expire_keys()),
             Job("escalation", timedelta(minutes=1), lambda services: services.deadlines.escalate()),
             Job("forget_updates", timedelta(hours=6), maintenance.forget_old_updates),
             Job("drop_failed_outbox", timedelta(hours=24), maintenance.drop_old_failed_messages),

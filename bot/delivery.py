@@ -43,7 +43,7 @@ from aiogram.types import Message
 from services import hygiene
 from services.context import Services
 from services.events import Events
-from services.notices import Delete, Method, Notice, ScrubFailed, Undelivered
+from services.notices import Delete, Method, Notice, ScrubFailed, Undelivered, notice_type
 from services.policy import Policy
 from services.ratelimit import NoLimits, SendLimiter
 from services.recipients import DeadLetter, Target, Unresolvable, Withheld, entitled, kind_of, resolve
@@ -298,7 +298,11 @@ class OutboxSender:
     async def _fail(self, message: PendingMessage, reason: str, *, tell_assignee: bool) -> None:
         async with self.db.transaction() as session:
             services = self._services(session)
-            await services.outbox.fail(message.id, reason)
+            kind = notice_type(message.payload)
+            if kind is not None and kind.secret_inside:
+                await services.outbox.done(message.id)  # a secret is not kept as a dead letter for weeks
+            else:
+                await services.outbox.fail(message.id, reason)
             report_to = message.payload.get("report_to")
             if message.purpose == "hygiene" and report_to and message.volunteer_id:
                 # Removing what a revoked volunteer was shown failed: whoever revoked them has to know, once

@@ -40,7 +40,10 @@ from bot.settings import WorkingHours
 from services import notices as n
 from services.hygiene import DELETE_BATCH
 from services.recipients import Target
+from storage import clock
 from views import notices as views
+from views.reconnect import key_view
+from views.selfhelp import selfhelp_markup
 from views.volunteer import card_markup, card_text, card_update_text, full_card_text
 
 Build = Callable[[Any, Target], TelegramMethod[Any]]
@@ -53,6 +56,8 @@ class NoticeRenderer:
         self.working_hours = working_hours
         self._builders: dict[type[n.Notice], Build] = {
             n.Confirmation: self._confirmation,
+            n.ReconnectKey: self._reconnect_key,
+            n.Reconnected: self._reconnected,
             n.Delete: self._delete,
             n.Undelivered: self._undelivered,
             n.Card: self._card,
@@ -90,9 +95,18 @@ class NoticeRenderer:
         return SendMessage(chat_id=target.chat_id, **content.as_kwargs(), **extra)
 
     def _confirmation(self, notice: n.Confirmation, target: Target) -> SendMessage:
-        hours = self.working_hours
-        content = views.confirmation(notice.code, start=hours.start, end=hours.end, zone=hours.zone.key)
-        return self.message(target, content)
+        hours, now = self.working_hours, clock.now()
+        on_shift = hours.covers(now)
+        zone = views.zone_words(hours.zone.key, hours.offset(now))
+        content = views.confirmation(notice.code, start=hours.start, end=hours.end, zone=zone, on_shift=on_shift)
+        return self.message(target, content, reply_markup=None if on_shift else selfhelp_markup())
+
+    def _reconnect_key(self, notice: n.ReconnectKey, target: Target) -> SendMessage:
+        view = key_view(notice.code, notice.secret)
+        return self.message(target, view.text, reply_markup=view.markup, protect_content=True)
+
+    def _reconnected(self, notice: n.Reconnected, target: Target) -> SendMessage:
+        return self.message(target, views.reconnected(notice.code))
 
     @staticmethod
     def _delete(notice: n.Delete, target: Target) -> DeleteMessages:

@@ -6,7 +6,7 @@ Nothing else in Tropa reads ``os.environ``: every module receives what it needs 
 from __future__ import annotations
 
 import re
-from datetime import time
+from datetime import datetime, time, timedelta
 from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
@@ -48,6 +48,18 @@ class WorkingHours:
         except (ZoneInfoNotFoundError, ValueError) as error:
             raise ValueError(f"unknown time zone {zone_name!r}") from error
         return cls(start, end, zone)
+
+    def covers(self, moment: datetime) -> bool:
+        """Whether ``moment`` falls within the hours (which may run past midnight: ``20-8``)."""
+        local = moment.astimezone(self.zone).time()
+        if self.start == self.end:
+            return True
+        if self.start < self.end:
+            return self.start <= local < self.end
+        return local >= self.start or local < self.end
+
+    def offset(self, moment: datetime) -> timedelta | None:
+        return moment.astimezone(self.zone).utcoffset()
 
     def __str__(self) -> str:
         return f"{self.start:%H:%M}–{self.end:%H:%M} ({self.zone.key})"

@@ -14,7 +14,6 @@ from aiogram.types import CallbackQuery, Message
 from handlers.intake_chat import IntakeChat
 from handlers.requester import reply_in_intake
 from services.context import Services
-from services.questionnaire import Step
 from views import errors
 from views import requester as views
 
@@ -26,15 +25,9 @@ async def unknown_command(message: Message, state: FSMContext, services: Service
 
 
 async def unexpected_input(message: Message, state: FSMContext, services: Services, bot: Bot) -> None:
+    """Outside an intake and without a request (the intake's own steps answer what comes during one)."""
     chat = IntakeChat(bot, state, message.chat.id, services.policy)
-    step = await chat.current_step()
-    if step is None:
-        text = views.how_to_start()
-    elif step == Step.DESCRIPTION:
-        text = views.describe_in_text()
-    else:
-        text = views.use_the_buttons()
-    await reply_in_intake(message, chat, services, text)
+    await reply_in_intake(message, chat, services, views.how_to_start())
 
 
 async def edited(message: Message, state: FSMContext, services: Services, bot: Bot) -> None:

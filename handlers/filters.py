@@ -14,7 +14,7 @@ from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message, TelegramObject, User
 
-from handlers.intake_chat import step_of
+from handlers.intake_chat import RETIRED_STATES, step_of
 from handlers.refusals import MissingArgument, StaleButton
 from services.context import Services
 from services.intake_state import IntakeState
@@ -85,3 +85,15 @@ class LivePrompt(Filter):
         if IntakeState.from_dict(await state.get_data()).prompt != pressed:
             raise StaleButton
         return {"step": step}
+
+
+class EarlierIntake(Filter):
+    """An intake begun under an earlier release: in a state today's questionnaire no longer has, or with
+    answers in the earlier layout (services/upgrade.py)."""
+
+    async def __call__(self, event: TelegramObject, state: FSMContext, raw_state: str | None = None) -> bool:
+        if raw_state in RETIRED_STATES:
+            return True
+        if raw_state is None or not raw_state.startswith("Intake:"):
+            return False
+        return IntakeState.from_dict(await state.get_data()).upgraded

@@ -1,4 +1,8 @@
-"""The requester's intake: /start, the questions, review, submit. Private chats only."""
+"""The requester's intake: /start, the questions, review, submit. Private chats only.
+
+Where a step leads is the questionnaire's to say (services/questionnaire.py); these handlers only carry a
+press to it and show the screen it names.
+"""
 
 from __future__ import annotations
 
@@ -11,13 +15,16 @@ from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import I18n
 
-from handlers.filters import BlockedRequester, LivePrompt
-from handlers.intake_chat import Intake, IntakeChat
+from handlers.filters import BlockedRequester, EarlierIntake, LivePrompt
+from handlers.intake_chat import STATE_OF, Intake, IntakeChat, message_of
+from handlers.intake_input import build_input_router
+from handlers.reconnect import build_reconnect_router
 from handlers.refusals import StaleButton, answer_refusals
 from services.context import Services
 from services.intake import DuplicateOpenRequest, RequesterBlocked
 from services.questionnaire import (
     ANSWER_STEPS,
+    BEFORE_QUESTIONS,
     MULTI_SELECT,
     AnswerError,
     Step,
@@ -29,7 +36,7 @@ from services.questionnaire import (
     previous_step,
 )
 from views.callbacks import EditAnswer, LanguageChoice, Nav, OptionChoice
-from views.intake import answer_error, cancelled, declined, submitted
+from views.intake import answer_error, cancelled, declined, erase_view, submitted
 from views.language import pick_language
 from views.requester import blocked_reply, request_status_text
 
@@ -78,7 +85,25 @@ async def resume(message: Message, state: FSMContext, services: Services, bot: B
     await chat.show(step)
 
 
-# -- language ----------------------------------------------------------------------------------------
+async def continue_earlier_intake(
+    event: Message | CallbackQuery, state: FSMContext, services: Services, bot: Bot
+) -> None:
+    """An intake begun under an earlier release: its answers are read in today's layout, and it goes on at the
+    first question today's questionnaire still has to ask (the screens before the questions stay where they
+    were). Whatever the person did is not taken as an answer: the question it was meant for may be gone."""
+    chat = _chat(bot, state, event.from_user.id if event.from_user else 0, services)
+    data = await chat.data()
+    step = await chat.current_step()
+    if step not in BEFORE_QUESTIONS:
+        step = first_missing(data.answers) or Step.REVIEW
+    if isinstance(event, Message):
+        await chat.track(event.message_id)
+    await chat.go(step, answers=data.answers, editing=False)
+    if isinstance(event, CallbackQuery):
+        await event.answer()
+
+
+# -- language, safety, consent -----------------------------------------------------------------------
 
 
 async def choose_language(
@@ -93,32 +118,40 @@ async def choose_language(
         raise StaleButton
     chat = _chat(bot, state, callback.from_user.id, services)
     with i18n.use_locale(callback_data.code):
-        await chat.go(Step.SAFETY, edit=_message(callback), locale=callback_data.code)
+        await chat.go(Step.SAFETY, edit=message_of(callback), locale=callback_data.code)
         await callback.answer()
 
 
-# -- safety, consent ---------------------------------------------------------------------------------
-
-
-async def safety_read(callback: CallbackQuery, state: FSMContext, services: Services, bot: Bot) -> None:
-    chat = _chat(bot, state, callback.from_user.id, services)
-    await chat.go(Step.CONSENT, edit=_message(callback))
+async def go_on(callback: CallbackQuery, callback_data: Nav, state: FSMContext, services: Services, bot: Bot) -> None:
+    """A button that leads to one fixed screen: on from the safety screen (or to the reconnect key), agreeing."""
+    target = {"next": Step.CONSENT, "reconnect": Step.RECONNECT, "agree": Step.WHO}[callback_data.go]
+    await _chat(bot, state, callback.from_user.id, services).go(target, edit=message_of(callback))
     await callback.answer()
 
 
-async def consent_given(callback: CallbackQuery, state: FSMContext, services: Services, bot: Bot) -> None:
-    chat = _chat(bot, state, callback.from_user.id, services)
-    await chat.go(Step.WHO, edit=_message(callback))
-    await callback.answer()
-
-
-async def decline_or_cancel(
+async def end_intake(
     callback: CallbackQuery, callback_data: Nav, state: FSMContext, services: Services, bot: Bot
 ) -> None:
+    """Not agreeing, or erasing the answers once asked: everything of the intake goes."""
     chat = _chat(bot, state, callback.from_user.id, services)
     await chat.erase()
+    if callback_data.go == "erase":
+        await services.intake.unfinished_erased()
     text = declined() if callback_data.go == "decline" else cancelled()
     await bot.send_message(chat_id=callback.from_user.id, text=text)
+    await callback.answer()
+
+
+async def ask_to_erase(callback: CallbackQuery, state: FSMContext, services: Services, bot: Bot) -> None:
+    """Cancel on the review asks first."""
+    message = message_of(callback)
+    if message is not None:
+        await message.edit_text(**erase_view().kwargs())
+    await callback.answer()
+
+
+async def keep_answers(callback: CallbackQuery, state: FSMContext, services: Services, bot: Bot) -> None:
+    await _chat(bot, state, callback.from_user.id, services).show(Step.REVIEW)
     await callback.answer()
 
 
@@ -130,12 +163,13 @@ async def option_chosen(
 ) -> None:
     chat = _chat(bot, state, callback.from_user.id, services)
     data = await chat.data()
+    message = message_of(callback)
     try:
         answers = choose(step, callback_data.value, data.answers)
     except AnswerError as error:
+        await chat.show(step, edit=message)  # an option of before: today's buttons instead
         await callback.answer(answer_error(error.reason), show_alert=True)
         return
-    message = _message(callback)
     if step in MULTI_SELECT and message is not None:
         data.answers = answers
         await chat.save(data)
@@ -150,11 +184,11 @@ async def multi_select_done(
 ) -> None:
     chat = _chat(bot, state, callback.from_user.id, services)
     try:
-        finish_multi_select(step, (await chat.data()).answers)
+        answers = finish_multi_select(step, (await chat.data()).answers)
     except AnswerError as error:
         await callback.answer(answer_error(error.reason), show_alert=True)
         return
-    await _answered(chat, step, callback)
+    await _answered(chat, step, callback, answers)
 
 
 async def description_skipped(callback: CallbackQuery, state: FSMContext, services: Services, bot: Bot) -> None:
@@ -173,21 +207,16 @@ async def description_written(message: Message, state: FSMContext, services: Ser
         await chat.track((await message.answer(answer_error(error.reason, length=length))).message_id)
         await chat.show(Step.DESCRIPTION)
         return
-    answers = {**(await chat.data()).answers, Step.DESCRIPTION: description}
-    await chat.go(Step.REVIEW, answers=answers, editing=False)
-
-
-async def _answered(
-    chat: IntakeChat, step: Step, callback: CallbackQuery, answers: dict[str, Any] | None = None
-) -> None:
     data = await chat.data()
-    answers = answers if answers is not None else data.answers
-    editing = data.editing
-    target = after_answer(step, editing)
-    if editing:
-        # Back to review, unless an earlier question is still unanswered.
-        target = first_missing(answers) or Step.REVIEW
-    await chat.go(target, edit=_message(callback), answers=answers, editing=target != Step.REVIEW and editing)
+    answers = {**data.answers, Step.DESCRIPTION: description}
+    target = after_answer(Step.DESCRIPTION, answers, editing=data.editing)
+    await chat.go(target, answers=answers, editing=data.editing and target != Step.REVIEW)
+
+
+async def _answered(chat: IntakeChat, step: Step, callback: CallbackQuery, answers: dict[str, Any]) -> None:
+    editing = (await chat.data()).editing
+    target = after_answer(step, answers, editing=editing)
+    await chat.go(target, edit=message_of(callback), answers=answers, editing=editing and target != Step.REVIEW)
     await callback.answer()
 
 
@@ -197,8 +226,8 @@ async def _answered(
 async def back(callback: CallbackQuery, step: Step, state: FSMContext, services: Services, bot: Bot) -> None:
     chat = _chat(bot, state, callback.from_user.id, services)
     data = await chat.data()
-    target = Step.REVIEW if data.editing and step in ANSWER_STEPS else previous_step(step)
-    await chat.go(target, edit=_message(callback), editing=False)
+    target = Step.REVIEW if data.editing and step in ANSWER_STEPS else previous_step(step, data.answers)
+    await chat.go(target, edit=message_of(callback), editing=False)
     await callback.answer()
 
 
@@ -208,7 +237,13 @@ async def edit_answer(
     if callback_data.step not in {s.value for s in ANSWER_STEPS}:
         raise StaleButton
     chat = _chat(bot, state, callback.from_user.id, services)
-    await chat.go(Step(callback_data.step), edit=_message(callback), editing=True)
+    await chat.go(Step(callback_data.step), edit=message_of(callback), editing=True)
+    await callback.answer()
+
+
+async def add_details(callback: CallbackQuery, state: FSMContext, services: Services, bot: Bot) -> None:
+    """From the fast path's review: the questions it skipped, then back to the review."""
+    await _chat(bot, state, callback.from_user.id, services).go(Step.SITUATION, edit=message_of(callback), editing=True)
     await callback.answer()
 
 
@@ -225,7 +260,7 @@ async def submit(callback: CallbackQuery, state: FSMContext, services: Services,
         )
     except AnswerError:
         missing = first_missing(data.answers) or Step.WHO
-        await chat.go(missing, edit=_message(callback), editing=True)
+        await chat.go(missing, edit=message_of(callback), editing=True)
         await callback.answer(answer_error("incomplete"), show_alert=True)
         return
     except RequesterBlocked:
@@ -238,25 +273,24 @@ async def submit(callback: CallbackQuery, state: FSMContext, services: Services,
             await bot.send_message(chat_id=callback.from_user.id, **request_status_text(request).as_kwargs())
         await callback.answer()
         return
-    message = _message(callback)
+    message = message_of(callback)
     if not services.policy.chat_hygiene and message is not None:
         await message.edit_reply_markup(reply_markup=None)
     await state.clear()
     await callback.answer(submitted())
 
 
-def _message(callback: CallbackQuery) -> Message | None:
-    """The message a button was on. Inaccessible (very old) messages count as stale presses."""
-    return callback.message if isinstance(callback.message, Message) else None
-
-
 def build_blocked_gate() -> Router:
-    """Ahead of every requester router: an intake open when its person was blocked goes no further."""
+    """Ahead of every requester router: an intake open when its person was blocked goes no further; one begun
+    under an earlier release is moved on to today's questions."""
     router = Router(name="intake-blocked")
-    router.message.filter(F.chat.type == ChatType.PRIVATE, StateFilter(Intake), BlockedRequester())
-    router.callback_query.filter(F.message.chat.type == ChatType.PRIVATE, StateFilter(Intake), BlockedRequester())
-    router.message.register(end_blocked_intake)
-    router.callback_query.register(end_blocked_intake)
+    router.message.filter(F.chat.type == ChatType.PRIVATE)
+    router.callback_query.filter(F.message.chat.type == ChatType.PRIVATE)
+    blocked = (StateFilter(Intake), BlockedRequester())
+    router.message.register(end_blocked_intake, *blocked)
+    router.callback_query.register(end_blocked_intake, *blocked)
+    router.message.register(continue_earlier_intake, EarlierIntake())
+    router.callback_query.register(continue_earlier_intake, EarlierIntake())
     return router
 
 
@@ -268,21 +302,20 @@ def build_router() -> Router:
     router.message.register(resume, CommandStart(), StateFilter(Intake))
     live = LivePrompt()
     router.callback_query.register(choose_language, Intake.language, LanguageChoice.filter(F.switch.is_(False)), live)
-    router.callback_query.register(safety_read, Intake.safety, Nav.filter(F.go == "next"), live)
-    router.callback_query.register(consent_given, Intake.consent, Nav.filter(F.go == "agree"), live)
-    router.callback_query.register(
-        decline_or_cancel,
-        StateFilter(Intake.consent, Intake.review),
-        Nav.filter(F.go.in_({"decline", "cancel"})),
-        live,
-    )
+    router.callback_query.register(go_on, Intake.safety, Nav.filter(F.go.in_({"next", "reconnect"})), live)
+    router.callback_query.register(go_on, Intake.consent, Nav.filter(F.go == "agree"), live)
+    router.callback_query.register(end_intake, Intake.consent, Nav.filter(F.go == "decline"), live)
+    router.callback_query.register(ask_to_erase, Intake.review, Nav.filter(F.go == "cancel"), live)
+    router.callback_query.register(end_intake, Intake.review, Nav.filter(F.go == "erase"), live)
+    router.callback_query.register(keep_answers, Intake.review, Nav.filter(F.go == "keep"), live)
     router.callback_query.register(option_chosen, StateFilter(Intake), OptionChoice.filter(), live)
-    router.callback_query.register(
-        multi_select_done, StateFilter(Intake.documents, Intake.help), Nav.filter(F.go == "done"), live
-    )
+    multi = StateFilter(*(STATE_OF[step] for step in MULTI_SELECT))
+    router.callback_query.register(multi_select_done, multi, Nav.filter(F.go == "done"), live)
     router.callback_query.register(description_skipped, Intake.description, Nav.filter(F.go == "skip"), live)
     router.message.register(description_written, Intake.description, F.text)
     router.callback_query.register(back, StateFilter(Intake), Nav.filter(F.go == "back"), live)
     router.callback_query.register(edit_answer, Intake.review, EditAnswer.filter(), LivePrompt(names_step=False))
+    router.callback_query.register(add_details, Intake.review, Nav.filter(F.go == "details"), live)
     router.callback_query.register(submit, Intake.review, Nav.filter(F.go == "submit"), live)
+    router.include_routers(build_reconnect_router(), build_input_router())
     return router

@@ -8,6 +8,7 @@ from aiogram import Bot, F, Router
 from aiogram.enums import ChatType
 from aiogram.filters import Command, StateFilter
 from aiogram.types import Message
+from aiogram.utils.formatting import Text
 
 from handlers.filters import CaseCode, HasRole
 from handlers.intake_chat import delete_messages
@@ -43,9 +44,9 @@ def replied_id(message: Message) -> int | None:
     return message.reply_to_message.message_id if message.reply_to_message else None
 
 
-async def _reply(message: Message, services: Services, text: str) -> None:
+async def _reply(message: Message, services: Services, text: Text | str) -> None:
     """Answer the requester, and remember the answer with their request so /wipe and /forget remove it."""
-    sent = await message.answer(text)
+    sent = await message.answer(**(text.as_kwargs() if isinstance(text, Text) else {"text": text}))
     if message.from_user is not None:
         await services.intake.remember_in_chat(message.from_user.id, [sent.message_id])
 

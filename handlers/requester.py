@@ -1,4 +1,5 @@
-"""Requester commands that work at any moment: /help, /safety, /status, /language, /cancel, /wipe, /forget."""
+"""Requester commands that work at any moment: /help, /safety, /selfhelp, /status, /language, /cancel, /wipe,
+/forget."""
 
 from __future__ import annotations
 
@@ -11,29 +12,44 @@ from aiogram.utils.formatting import Text
 from aiogram.utils.i18n import I18n
 
 from handlers.intake_chat import IntakeChat, delete_messages
+from handlers.refusals import StaleButton, answer_refusals
 from services.context import Services
 from views import requester as views
-from views.callbacks import ForgetConfirm, LanguageChoice
+from views.callbacks import ForgetConfirm, LanguageChoice, SelfHelp
 from views.errors import stale_button
+from views.format import View
 from views.intake import cancelled
 from views.language import language_changed, language_view
+from views.selfhelp import selfhelp_menu, topic_text
 
 
 def _chat(message_or_user_id: int, state: FSMContext, services: Services, bot: Bot) -> IntakeChat:
     return IntakeChat(bot, state, message_or_user_id, services.policy)
 
 
-async def reply_in_intake(message: Message, chat: IntakeChat, services: Services, content: Text | str) -> None:
-    """Answer. In an intake, track both messages and put its question last; after a submission, remember
-    both with the request so /wipe and /forget can delete them."""
-    kwargs = content.as_kwargs() if isinstance(content, Text) else {"text": content}
-    sent = await message.answer(**kwargs)
+async def keep_in_chat(
+    chat: IntakeChat, services: Services, user_id: int, message_ids: list[int], *, question_last: bool = True
+) -> None:
+    """In an intake, track the messages (and put its question last); after a submission, remember them with the
+    request, so /wipe and /forget can delete them."""
     step = await chat.current_step()
     if step is not None:
-        await chat.track(message.message_id, sent.message_id)
-        await chat.show(step)
-    elif message.from_user is not None:
-        await services.intake.remember_in_chat(message.from_user.id, [message.message_id, sent.message_id])
+        await chat.track(*message_ids)
+        if question_last:
+            await chat.show(step)
+    else:
+        await services.intake.remember_in_chat(user_id, message_ids)
+
+
+async def reply_in_intake(message: Message, chat: IntakeChat, services: Services, content: Text | str | View) -> None:
+    """Answer, and keep both messages where /wipe and /forget find them."""
+    if isinstance(content, View):
+        kwargs = content.kwargs()
+    else:
+        kwargs = content.as_kwargs() if isinstance(content, Text) else {"text": content}
+    sent = await message.answer(**kwargs)
+    if message.from_user is not None:
+        await keep_in_chat(chat, services, message.from_user.id, [message.message_id, sent.message_id])
 
 
 async def show_help(message: Message, state: FSMContext, services: Services, bot: Bot) -> None:
@@ -41,7 +57,25 @@ async def show_help(message: Message, state: FSMContext, services: Services, bot
 
 
 async def show_safety(message: Message, state: FSMContext, services: Services, bot: Bot) -> None:
-    await reply_in_intake(message, _chat(message.chat.id, state, services, bot), services, views.safety_text())
+    username = (await bot.me()).username or ""
+    await reply_in_intake(message, _chat(message.chat.id, state, services, bot), services, views.safety_text(username))
+
+
+async def show_selfhelp(message: Message, state: FSMContext, services: Services, bot: Bot) -> None:
+    await reply_in_intake(message, _chat(message.chat.id, state, services, bot), services, selfhelp_menu())
+
+
+async def selfhelp_topic(
+    callback: CallbackQuery, callback_data: SelfHelp, state: FSMContext, services: Services, bot: Bot
+) -> None:
+    """A note of the self-help menu, as a message of its own: the menu (in the confirmation, say) stays."""
+    text = topic_text(callback_data.topic)
+    if text is None:
+        raise StaleButton
+    sent = await bot.send_message(chat_id=callback.from_user.id, **text.as_kwargs())
+    chat = _chat(callback.from_user.id, state, services, bot)
+    await keep_in_chat(chat, services, callback.from_user.id, [sent.message_id], question_last=False)
+    await callback.answer()
 
 
 async def show_status(message: Message, state: FSMContext, services: Services, bot: Bot) -> None:
@@ -134,12 +168,14 @@ async def forget(
 
 
 def build_router() -> Router:
-    router = Router(name="requester")
+    router = answer_refusals(Router(name="requester"))
     router.message.filter(F.chat.type == ChatType.PRIVATE)
     router.callback_query.filter(F.message.chat.type == ChatType.PRIVATE)
     router.message.register(show_help, Command("help"))
     router.message.register(show_safety, Command("safety"))
     router.message.register(show_status, Command("status"))
+    router.message.register(show_selfhelp, Command("selfhelp"))
+    router.callback_query.register(selfhelp_topic, SelfHelp.filter())
     router.message.register(ask_language, Command("language"))
     router.callback_query.register(switch_language, LanguageChoice.filter(F.switch.is_(True)))
     router.message.register(cancel, Command("cancel"))

@@ -16,6 +16,7 @@ from services.intake import IntakeService
 from services.notes import NotesService
 from services.policy import Policy
 from services.queue import QueueService
+from services.reconnect import ReconnectService
 from services.relay import RelayService
 from services.retention import Retention
 from services.team import TeamService
@@ -90,6 +91,10 @@ class Services:
     @cached_property
     def retention(self) -> Retention:
         return Retention(self)
+
+    @cached_property
+    def reconnect(self) -> ReconnectService:
+        return ReconnectService(self)
 
     @cached_property
     def relay(self) -> RelayService:

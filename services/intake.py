@@ -10,6 +10,7 @@ from services.events import RequestSubmitted
 from services.hygiene import clear_everywhere, enqueue_chat_deletes
 from services.notices import Confirmation, Forgotten
 from services.questionnaire import MULTI_SELECT, STAT_DIMENSIONS, complete
+from services.upgrade import upgrade_answers
 from storage.clock import iso_week
 from storage.epochs import FORGET, note_shred
 from storage.kinds import Status
@@ -36,9 +37,12 @@ class ForgetResult:
 
 
 def submission_counters(answers: dict[str, Any], language: str) -> list[tuple[str, str]]:
+    """The counters one request adds to: every question it answered (a question not asked counts nowhere)."""
     items = [(metrics.SUBMITTED, metrics.ALL), ("language", language)]
     for step in STAT_DIMENSIONS:
-        value = answers[step]
+        value = answers.get(step)
+        if value is None:
+            continue
         values = value if step in MULTI_SELECT else [value]
         items.extend((step.value, str(v)) for v in values)
     return items
@@ -93,6 +97,7 @@ class IntakeService:
         )
         outbox = self.services.outbox
         await outbox.put(Confirmation(code=record.code), request_id=record.id)
+        await self.services.reconnect.issue(record)  # the key for another phone, shown once after it
         if self.services.policy.chat_hygiene:
             # Of no request (the ephemeral key): a /forget that comes before it is sent shreds the request,
             # and the answers must leave the phone all the same.
@@ -175,7 +180,7 @@ class IntakeService:
         The contributions are found again from the answers and the audit rows, which hold the moments the
         counters used (the week, and the durations to the first claim and the first close)."""
         s = self.services
-        answers = (await s.requests.read(record)).answers
+        answers = upgrade_answers((await s.requests.read(record)).answers)
         entries = await s.audit.for_request(record.id)
         submitted = next((e for e in entries if e.action == "submitted"), None)
         language = submitted.detail if submitted and submitted.detail else record.language

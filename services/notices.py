@@ -34,6 +34,7 @@ class Notice:
     removal: ClassVar[bool] = False
     case_content: ClassVar[bool] = False
     offers_request: ClassVar[bool] = False  # offers a waiting request: withheld once nobody can take it
+    secret_inside: ClassVar[bool] = False  # holds a secret: dropped, never kept as a dead letter, if it fails
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -98,6 +99,30 @@ class Closed(Notice):
     code: str
 
 
+@dataclass(frozen=True)
+class ReconnectKey(Notice):
+    """The key that attaches the request to another Telegram account, shown once (docs/decisions/0012). Sealed
+    under the request's key only until Telegram takes it: the row goes then, and only a hash of it stays."""
+
+    kind = "reconnect_key"
+    recipient = Recipient.REQUESTER
+    purpose = "notice"
+    track = "reconnect_key"  # deleted after a day, or when the person says it is written down
+    secret_inside = True
+    code: str
+    secret: str
+
+
+@dataclass(frozen=True)
+class Reconnected(Notice):
+    """To the volunteer holding a request: its person now writes from another account. The code only."""
+
+    kind = "reconnected"
+    recipient = Recipient.ASSIGNEE
+    purpose = "notice"
+    code: str
+
+
 # -- the queue, to volunteers ------------------------------------------------------------------------
 
 
@@ -112,17 +137,18 @@ class Card(Notice):
     offers_request = True
     code: str
     language: str
-    status: str | None
     location: str | None
     urgency: str
     created_at: str  # ISO 8601
+    situation: list[str] | None = None  # None: not asked (the fast path), or a card queued before issue 18
+    status: str | None = None  # the one situation of a card queued before issue 18
 
     @classmethod
     def of(cls, request: RequestRecord, coarse: dict[str, Any]) -> Card:
         return cls(
             code=request.code,
             language=request.language,
-            status=coarse.get("status"),
+            situation=coarse.get("situation"),
             location=coarse.get("location"),
             urgency=request.urgency,
             created_at=request.created_at.isoformat(),

@@ -11,7 +11,7 @@ translate, raised before anything is written.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from services import metrics
@@ -30,6 +30,7 @@ from services.notices import (
     Inspected,
 )
 from services.questionnaire import STAT_DIMENSIONS
+from services.upgrade import upgrade_answers
 from storage import clock
 from storage.clock import iso_week
 from storage.ids import normalize_request_code
@@ -43,7 +44,7 @@ if TYPE_CHECKING:
 CANNED_KEY = re.compile(r"[a-z0-9_-]{1,32}")
 # Where a canned reply missing in the requester's language is looked for next.
 CANNED_FALLBACK = (Language.EN, Language.RU, Language.UK)
-OUTCOMES = ("left", "legal", "psych", "stays", "no_response", "duplicate", "suspicious")
+OUTCOMES = ("left", "legal", "psych", "referred", "stays", "no_response", "duplicate", "suspicious")
 # Why a coordinator opens a request they do not hold: named in the audit and told to the holder.
 INSPECT_REASONS = ("safety", "provocation", "unavailable", "complaint", "supervision")
 NOTE_MAX = 3000
@@ -114,9 +115,9 @@ class QueueService:
         person's request stays out of the queue."""
         if request.requester_blocked:
             return
-        details = await self.s.requests.read(request)
+        answers = upgrade_answers((await self.s.requests.read(request)).answers)
         await self.s.audit.record("announced", actor_id=None, request_id=request.id)
-        coarse = {step.value: details.answers.get(step) for step in STAT_DIMENSIONS}
+        coarse = {step.value: answers[step] for step in STAT_DIMENSIONS if step in answers}
         await self.announce(request, coarse, skip_volunteer=skip_volunteer)
 
     async def retire_cards(self, request: RequestRecord, state: str) -> None:
@@ -167,7 +168,7 @@ class QueueService:
         """Decrypt a request for a person to see: always audited."""
         details = await self.s.requests.read(record)
         await self.s.audit.record("read", actor_id=volunteer.id, request_id=record.id)
-        return details
+        return replace(details, answers=upgrade_answers(details.answers))
 
     async def held(self, volunteer: VolunteerRecord, code: str, *, handing_on: bool = False) -> RequestRecord:
         """The request, if ``volunteer`` holds it (and, ``handing_on``, may pass it to someone else)."""

@@ -36,6 +36,9 @@ from storage.kinds import Language
 
 LANGUAGES: tuple[str, ...] = tuple(Language)
 LANGUAGE_DIMENSION = "language"
+# What a week's bar is split by: a question every request answers with one choice, so the parts add up to the
+# bar (the situation, a multi-select that the fast path may skip, would not).
+CHART_DIMENSION = Step.URGENCY
 WEEK_PATTERN = re.compile(r"^\d{4}-W\d{2}$")
 
 
@@ -100,11 +103,11 @@ class Duration:
 
 @dataclass(frozen=True, slots=True)
 class WeekBar:
-    """One week of the chart: submissions by situation, the estimated backlog, the median time to claim."""
+    """One week of the chart: submissions by urgency, the estimated backlog, the median time to claim."""
 
     week: str
     total: Cell  # submissions that week
-    segments: tuple[Cell, ...]  # by status; only EXACT cells are drawn in colour
+    segments: tuple[Cell, ...]  # by urgency; only EXACT cells are drawn in colour
     pooled: int  # the grey "small groups" segment: the sum of the hidden segments (0 if none)
     backlog: int | None  # estimated open requests at the end of the week; None below the threshold
     median_claim: str | None  # bucket code; None when fewer claims than the threshold
@@ -126,7 +129,7 @@ class StatsSummary:
     backlog_by_urgency: Breakdown
     time_to_claim: Duration
     time_to_close: Duration
-    dimensions: tuple[Breakdown, ...]  # who, status, location, documents, health, urgency, help, language
+    dimensions: tuple[Breakdown, ...]  # every question of the intake (services/questionnaire.py), then language
     chart: tuple[WeekBar, ...]
 
     @property
@@ -284,14 +287,14 @@ def _breakdown(
 
 
 def _chart(tally: _Tally, weeks: Sequence[str], min_cell: int) -> tuple[WeekBar, ...]:
-    statuses = OPTIONS[Step.STATUS]
+    keys = OPTIONS[CHART_DIMENSION]
     backlog = sum(_net_opened(tally, week) for week in tally.weekly if week < weeks[0])  # ISO weeks sort as text
     bars = []
     for week in weeks:
         backlog += _net_opened(tally, week)
         submitted = tally.value([week], metrics.SUBMITTED)
         total = total_cell("submitted", submitted, min_cell)
-        counts = _ordered(tally.by_bucket([week], Step.STATUS.value), statuses)
+        counts = _ordered(tally.by_bucket([week], CHART_DIMENSION.value), keys)
         if total.exact:
             segments = suppress(counts, min_cell, sums_to_total=True)
             pooled = hidden_sum(counts, segments)

@@ -12,22 +12,35 @@ from sqlalchemy.exc import IntegrityError
 from services import pseudonyms
 from services.errors import TeamError
 from services.hygiene import Report, clear_person
-from storage.kinds import Role
+from storage.kinds import Language, Role
 from storage.volunteers import IssuedInvite, VolunteerRecord
 
 if TYPE_CHECKING:
     from services.context import Services
 
-PSEUDONYM_WORDS = (
-    "Birch", "Cedar", "Heron", "Linden", "Maple", "Otter", "Pine", "Raven", "Rowan", "Sparrow",
-    "Swift", "Willow", "Aspen", "Crane", "Falcon", "Juniper", "Lark", "Alder", "Finch", "Hazel",
-)  # fmt: skip
+# Trees and birds, in the alphabet the volunteer's requesters mostly read: "Берёза-17" reads as a name to a
+# Russian speaker, "Birch-17" as a foreign call sign.
+PSEUDONYM_WORDS: dict[str, tuple[str, ...]] = {
+    Language.EN: (
+        "Birch", "Cedar", "Heron", "Linden", "Maple", "Otter", "Pine", "Raven", "Rowan", "Sparrow",
+        "Swift", "Willow", "Aspen", "Crane", "Falcon", "Juniper", "Lark", "Alder", "Finch", "Hazel",
+    ),
+    Language.RU: (
+        "Берёза", "Кедр", "Цапля", "Липа", "Клён", "Выдра", "Сосна", "Ворон", "Рябина", "Воробей",
+        "Стриж", "Ива", "Осина", "Журавль", "Сокол", "Можжевельник", "Жаворонок", "Ольха", "Зяблик", "Орешник",
+    ),
+    Language.UK: (
+        "Береза", "Кедр", "Чапля", "Липа", "Клен", "Видра", "Сосна", "Крук", "Горобина", "Горобець",
+        "Стриж", "Верба", "Осика", "Журавель", "Сокіл", "Ялівець", "Жайворонок", "Вільха", "Зяблик", "Ліщина",
+    ),
+}  # fmt: skip
 GENERATE_ATTEMPTS = 50
 
 
-def generated_pseudonym(digits: int = 2) -> str:
+def generated_pseudonym(language: str, digits: int = 2) -> str:
     low = 10 ** (digits - 1)
-    return f"{secrets.choice(PSEUDONYM_WORDS)}-{secrets.randbelow(9 * low) + low}"
+    words = PSEUDONYM_WORDS.get(language, PSEUDONYM_WORDS[Language.EN])
+    return f"{secrets.choice(words)}-{secrets.randbelow(9 * low) + low}"
 
 
 @dataclass
@@ -61,7 +74,11 @@ class TeamService:
         if role is None:
             raise TeamError("bad_code")
         volunteer = await self.s.volunteers.create(
-            user_id=user_id, chat_id=chat_id, role=role, pseudonym=await self._free_pseudonym(), language=language
+            user_id=user_id,
+            chat_id=chat_id,
+            role=role,
+            pseudonym=await self._free_pseudonym(language),
+            language=language,
         )
         await self.s.audit.record("joined", actor_id=volunteer.id, request_id=None, detail=role)
         return volunteer
@@ -86,7 +103,7 @@ class TeamService:
                         user_id=user_id,
                         chat_id=user_id,
                         role=Role.ADMIN,
-                        pseudonym=existing.pseudonym if existing else await self._free_pseudonym(),
+                        pseudonym=existing.pseudonym if existing else await self._free_pseudonym(language),
                         language=existing.language if existing else language,
                     )
             except IntegrityError:
@@ -144,10 +161,10 @@ class TeamService:
             if other.id != for_volunteer
         )
 
-    async def _free_pseudonym(self) -> str:
+    async def _free_pseudonym(self, language: str) -> str:
         await self.s.volunteers.lock_pseudonyms()
         for attempt in range(GENERATE_ATTEMPTS):
-            name = generated_pseudonym(2 if attempt < GENERATE_ATTEMPTS // 2 else 4)
+            name = generated_pseudonym(language, 2 if attempt < GENERATE_ATTEMPTS // 2 else 4)
             if await self._pseudonym_free(name):
                 return name
         raise RuntimeError("no free pseudonym found")

@@ -134,6 +134,9 @@ class Request(Base):
     outcome: Mapped[str | None] = mapped_column(String(24), nullable=True)
     flagged: Mapped[bool] = mapped_column(Boolean, default=False)
     requester_blocked: Mapped[bool] = mapped_column(Boolean, default=False)
+    # A keyed hash of the one-time secret that attaches this request to another Telegram account
+    # (services/reconnect.py, docs/decisions/0012): never the secret itself.
+    reconnect_key: Mapped[str | None] = mapped_column(String(BLIND_LENGTH), nullable=True)
     answers: Mapped[bytes] = mapped_column(Sealed)
     chat_id: Mapped[bytes] = mapped_column(Sealed)
 
@@ -284,6 +287,17 @@ class ShredRecord(Base):
     kind: Mapped[str] = mapped_column(String(8))
 
 
+class ReconnectFailure(Base):
+    """A wrong reconnect key, by blind indexes only (the account that sent it, the request code it named), so
+    guessing stays rate-limited across replicas; forgotten after a day."""
+
+    __tablename__ = "reconnect_failures"
+    __table_args__ = (Index("ix_reconnect_failures_subject", "subject", "failed_at"),)
+    id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
+    subject: Mapped[str] = mapped_column(String(BLIND_LENGTH))
+    failed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 class JobRun(Base):
     """One row per periodic job and period: the primary key makes a second run of a period impossible."""
 
@@ -349,6 +363,8 @@ PLAINTEXT_COLUMNS: dict[tuple[str, str], str] = {
     ("requests", "outcome"): "statistics: one of a fixed list of outcomes",
     ("requests", "flagged"): "queue mechanics: a volunteer flagged it as suspicious",
     ("requests", "requester_blocked"): "access control: nobody may claim or answer it",
+    ("requests", "reconnect_key"): "keyed hash (blind index) of a one-time secret bound to the request id; opens "
+    "nothing: only the secret, shown once to the person, matches it (docs/decisions/0012)",
     ("notes", "id"): "random id",
     ("notes", "request_id"): "random id of the request",
     ("notes", "author_id"): "random id of the volunteer who wrote it",
@@ -398,6 +414,9 @@ PLAINTEXT_COLUMNS: dict[tuple[str, str], str] = {
     ("shred_ledger", "request_index"): "blind index of a shredded request's random id, for a restore",
     ("shred_ledger", "shredded_at"): "key mechanics: when, for the roll's deadline",
     ("shred_ledger", "kind"): "forget or purge",
+    ("reconnect_failures", "id"): "random id",
+    ("reconnect_failures", "subject"): "blind index of the account that sent a wrong key, or of the code it named",
+    ("reconnect_failures", "failed_at"): "rate limit: failures of the last hour and day count",
     ("job_runs", "name"): "job mechanics: which periodic job",
     ("job_runs", "period"): "job mechanics: which period it ran for",
     ("job_runs", "started_at"): "job mechanics: when it started",

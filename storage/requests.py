@@ -5,6 +5,7 @@ Methods return plain dataclasses; nothing outside storage sees an ORM object or 
 
 from __future__ import annotations
 
+import hmac
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -22,7 +23,9 @@ from storage.models import BlockedRequester, DataKey, Request, ShownMessage
 from storage.vault import Vault
 
 REQUESTER_DOMAIN = "tg-user"
-URGENCY_ORDER = ("48h", "week", "planning")
+RECONNECT_DOMAIN = "reconnect-key"  # a keyed hash of a request's one-time reconnect secret (decision 0012)
+# Most urgent first; not knowing how urgent it is ranks above having time to prepare (migration 0006).
+URGENCY_ORDER = ("48h", "week", "unknown", "planning")
 
 
 def urgency_rank(urgency: str) -> int:
@@ -190,6 +193,34 @@ class RequestRepository:
             raise LookupError("request is gone")
         dek = await self.vault.data_key(self.session, record.id)
         return RequestDetails(record, self.vault.open_json(dek, row.answers, _answers_place(record.id)))
+
+    # -- another Telegram account (services/reconnect.py, docs/decisions/0012) ----------------------
+
+    def _reconnect_hash(self, request_id: str, secret: str) -> str:
+        return self.vault.blind(RECONNECT_DOMAIN, f"{request_id}:{secret}")
+
+    async def set_reconnect_key(self, request_id: str, secret: str) -> None:
+        """Only a keyed hash bound to the request is kept; the secret itself is shown once and never stored."""
+        await self._transition(request_id, reconnect_key=self._reconnect_hash(request_id, secret))
+
+    async def reconnect_key_matches(self, request_id: str, secret: str) -> bool:
+        stored = await self.session.scalar(select(Request.reconnect_key).where(Request.id == request_id))
+        return stored is not None and hmac.compare_digest(stored, self._reconnect_hash(request_id, secret))
+
+    async def move_requester(self, request_id: str, user_id: int, chat_id: int) -> None:
+        """The request now belongs to another Telegram account: its blind index and its sealed chat id change,
+        so the earlier account no longer reaches it, nor it them."""
+        dek = await self.vault.data_key(self.session, request_id)
+        try:
+            async with self.session.begin_nested():
+                await self._transition(
+                    request_id,
+                    requester_index=self.requester_index(user_id),
+                    chat_id=self.vault.seal_text(dek, str(chat_id), _chat_place(request_id)),
+                    last_activity_at=clock.now(),
+                )
+        except IntegrityError:
+            raise DuplicateOpenRequest from None  # that account opened a request of its own meanwhile
 
     async def requester_chat_id(self, request_id: str) -> int:
         row = await self.session.get(Request, request_id)
@@ -401,6 +432,13 @@ class RequestRepository:
             update(Request).where(Request.requester_index == index).values(requester_blocked=False)
         )
         return True
+
+    async def block_account(self, user_id: int, blocked_by: str | None) -> None:
+        """Block one more account of a person already blocked (it came with their request's key)."""
+        index = self.requester_index(user_id)
+        if await self.session.get(BlockedRequester, index) is None:
+            self.session.add(BlockedRequester(requester_index=index, blocked_at=clock.now(), blocked_by=blocked_by))
+            await self.session.flush()
 
     async def is_blocked(self, user_id: int) -> bool:
         return await self.session.get(BlockedRequester, self.requester_index(user_id)) is not None

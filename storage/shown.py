@@ -144,6 +144,14 @@ class ShownMessages:
         )
         return [await self._decode(row) for row in await self.session.scalars(query)]
 
+    async def of_kind(self, kind: str, *, sent_before: datetime | None = None) -> list[Shown]:
+        """Messages of one kind (a reconnect key, say), the oldest first; only those sent before ``sent_before``
+        when it is given."""
+        query = select(ShownMessage).where(ShownMessage.kind == kind)
+        if sent_before is not None:
+            query = query.where(ShownMessage.sent_at < sent_before)
+        return [await self._decode(row) for row in await self.session.scalars(query.order_by(ShownMessage.id))]
+
     async def for_volunteer(self, volunteer_id: str) -> list[Shown]:
         """Everything shown to one volunteer, about any request."""
         query = select(ShownMessage).where(ShownMessage.volunteer_id == volunteer_id).order_by(ShownMessage.id)

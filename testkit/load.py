@@ -40,6 +40,26 @@ GLOBAL_RATE = 30
 # which Telegram lets the bot fill at one message a second: one person holding every case would set the
 # pace for everyone.
 MAX_OPEN_CASES = 10
+# The intake by the labels an English-speaking requester presses, from the language to the description:
+# for themselves, this week, serving and mobilised, abroad, healthy, one document, one kind of help.
+INTAKE_PRESSES = (
+    "English",
+    "I understand, continue",
+    "I agree",
+    "I am writing about myself",
+    "It has to be solved this week",
+    "Serving now",
+    "Done",
+    "Mobilised",
+    "Done",
+    "Abroad",
+    "No",
+    "Done",
+    "Internal passport at hand",
+    "Done",
+    "A lawyer's advice",
+    "Done",
+)
 
 
 @dataclass
@@ -246,9 +266,7 @@ class People:
 
 async def _requester(people: People, user: Person, n: int, state: dict[str, Any]) -> None:
     await people.send(user, "/start")
-    for label in ("English", "I understand, continue", "I agree", "I am asking for myself", "Mobilised"):
-        await people.press(user, label)
-    for label in ("Belarus", "Internal passport", "Done", "No", "This week", "Legal advice", "Done"):
+    for label in INTAKE_PRESSES:
         await people.press(user, label)
     await people.send(user, f"description-{n}-{state['canary']}")
     state["submitted"].add(n)  # pressed: from now on exactly one request must exist for this person

@@ -47,6 +47,7 @@ def bot_environment(api_base: str, data_dir: Path, database_url: str | None = No
         TROPA_JOB_INTERVAL_SECONDS="1",
         TROPA_LOG_FORMAT="json",
         TROPA_LOG_LEVEL="DEBUG",
+        TROPA_WORKING_HOURS="0-24 Europe/Moscow",  # on shift at any hour the scenarios run
         TROPA_UNSAFE_UNLOCKED_KEYRING="true",  # Argon2id at every start would only slow the scenarios down
         PYTHONUNBUFFERED="1",
     )

@@ -18,6 +18,8 @@ def make_settings(data_dir: Path, **overrides: Any) -> Settings:
         "data_dir": data_dir,
         "bot_token": TOKEN,
         "unsafe_unlocked_keyring": True,
+        # Round the clock, so what a requester is told after Submit does not depend on when the test runs.
+        "working_hours": "0-24 Europe/Moscow",
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)

@@ -45,7 +45,8 @@ async def test_only_the_holder_sees_the_full_case(harness: Harness) -> None:
     for member in (cora, vera, ivan):
         assert mentioning(member, described) == []
         assert any(
-            t.startswith(f"🆕 New request {code}\nUrgency: This week\nSituation: Mobilised") for t in member.texts()
+            t.startswith(f"🆕 New request {code}\nUrgency: It has to be solved this week\nSituation: Serving now\n")
+            for t in member.texts()
         )
     await vera.send(f"/claim {code}")
     await vera.send(f"/note {code} first contact made")

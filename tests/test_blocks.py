@@ -6,7 +6,7 @@ from __future__ import annotations
 from testkit.telegram import Person
 from tests.support.harness import Harness
 from tests.support.inspect import count_rows, request_field
-from tests.support.intake import reach_review, submit, through_consent
+from tests.support.intake import MYSELF, THIS_WEEK, reach_review, submit, through_consent
 from tests.support.team import admin, join, pseudonym_of
 
 POLITE = "Thank you, we have received your message."
@@ -108,13 +108,13 @@ async def test_an_intake_open_when_the_block_lands_ends_quietly(harness: Harness
     cards_before = len(vera.texts())
 
     await through_consent(person)  # a new intake, while their earlier request is closed
-    await person.press("I am asking for myself")
+    await person.press(MYSELF)
     await boss.send(f"/block {old}")
-    await person.press("Mobilised")  # their next step
+    await person.press(THIS_WEEK)  # their next step
 
     visible = [m for m in person.visible() if m.from_bot]
     assert visible[-1].text == POLITE
-    assert not any(m.text.startswith(("Where is the person now?", "What is the situation")) for m in visible)
+    assert not any(m.text.startswith(("How urgent is it?", "What is your situation")) for m in visible)
     assert await count_rows(h, "fsm_state") == 0
     assert await count_rows(h, "requests") == 1
     await person.send("/start")

@@ -27,7 +27,7 @@ async def _forget(person: Person) -> None:
 async def _someone_else(h: Harness, vera: Person) -> None:
     """Another person's case, claimed and closed, so the statistics have something in them."""
     other = h.person(1002)
-    code = await submit(other, IntakeAnswers(location="Another country"))
+    code = await submit(other, IntakeAnswers(location="In Russia, at home"))
     await vera.send(f"/claim {code}")
     await vera.send(f"/close {code}")
     await vera.press("Legal consultation")
@@ -53,7 +53,7 @@ async def test_forgetting_a_held_case_leaves_no_trail_in_any_chat_or_table(harne
 
     described = canary("described")
     person = h.person(1001)
-    code = await submit(person, IntakeAnswers(location="Front line or occupied territory", description=described))
+    code = await submit(person, IntakeAnswers(location="At the front", description=described))
     await vera.send(f"/claim {code}")
     await person.send("the second checkpoint")
     await vera.send(f"/reply {code} Stay where you are.")
@@ -81,7 +81,7 @@ async def test_a_case_closed_as_left_and_then_forgotten_is_not_counted_as_left(h
     await _someone_else(h, vera)
     before = await counter_values(h)
     person = h.person(1001)
-    code = await submit(person, IntakeAnswers(status="Mobilised", location="Front line or occupied territory"))
+    code = await submit(person, IntakeAnswers(serving=["Mobilised"], location="At the front"))
     await vera.send(f"/claim {code}")
     await vera.send(f"/flag {code}")
     await vera.send(f"/close {code}")
@@ -99,7 +99,7 @@ async def test_a_case_closed_as_left_and_then_forgotten_is_not_counted_as_left(h
     assert not any(bucket == "left" or bucket == "front" for (_, _, bucket) in after)
     # It was no longer hers, so she is not told; what is left are the bot's one-line answers to her own
     # commands ("… is closed. Thank you."): the code, and nothing of the case.
-    assert not [t for t in _from_bot(vera, code) if "Front line" in t or t.startswith(("🆕", f"Request {code}\n"))]
+    assert not [t for t in _from_bot(vera, code) if "At the front" in t or t.startswith(("🆕", f"Request {code}\n"))]
     assert not [t for t in _from_bot(vera, code) if "erased" in t]
 
 
@@ -111,7 +111,7 @@ async def test_forgetting_removes_the_triage_card_from_the_volunteers_group(tmp_
         vera = await join(h, boss, 2001)
         group = h.world.group(group_id, "Volunteers", members=[vera])
         person = h.person(1001)
-        code = await submit(person, IntakeAnswers(location="Front line or occupied territory"))
+        code = await submit(person, IntakeAnswers(location="At the front"))
         card = group.last_from_bot()
         assert card is not None and code in (card.text or "")
         await _forget(person)

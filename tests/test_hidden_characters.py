@@ -44,7 +44,9 @@ async def test_neither_side_sees_hidden_characters(harness: Harness) -> None:
     before = len(vera.texts())
     await person.send(f"{ZWSP}{WJ}{BOM}")  # looks empty, and is
     assert person.last() == (
-        "This kind of message cannot be passed on. Please send text, a photo, a voice message or a file."
+        "This kind of message cannot be passed on. Please send text, a photo or a voice message.\n"
+        "Send photos as photos, not as files: Telegram removes hidden data (such as location) from photos, "
+        "not from files."
     )
     assert len(vera.texts()) == before
 

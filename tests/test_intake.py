@@ -9,7 +9,19 @@ import pytest
 from storage import clock
 from tests.support.harness import Harness, restart
 from tests.support.inspect import all_row_counts, count_rows, counter_values, request_details, request_field
-from tests.support.intake import IntakeAnswers, choose_language, reach_review, request_code, submit, through_consent
+from tests.support.intake import (
+    DONT_KNOW,
+    MYSELF,
+    RELATIVE,
+    SERVING,
+    THIS_WEEK,
+    IntakeAnswers,
+    choose_language,
+    reach_review,
+    request_code,
+    submit,
+    through_consent,
+)
 
 
 @pytest.mark.parametrize("language", ["ru", "uk", "en"])
@@ -20,19 +32,22 @@ async def test_full_journey(harness: Harness, language: str) -> None:
     details = await request_details(harness, code)
     assert details.answers == {
         "who": "self",
-        "status": "mobilised",
-        "location": "belarus",
-        "documents": ["passport", "military_id_held"],
-        "health": "none",
         "urgency": "week",
+        "situation": ["serving"],
+        "serving": ["mobilised"],
+        "location": "abroad",
+        "health": ["none"],
+        "documents": ["passport", "military_id_held"],
         "help": ["leave", "legal"],
         "description": "I was told we leave for the front next week.",
     }
     assert details.record.language == language and details.record.urgency == "week"
-    # Chat hygiene: the confirmation is all that is left, in the person's language.
-    visible = person.visible()
-    assert len(visible) == 1 and visible[0].from_bot and code in (visible[0].text or "")
-    assert person.t("Your request is sent.") in (visible[0].text or "")
+    # Chat hygiene: the confirmation and the reconnect key shown after it are all that is left, in the
+    # person's language.
+    confirmation, key = person.visible()
+    assert confirmation.from_bot and code in confirmation.text
+    assert person.t("Your request is sent.") in confirmation.text
+    assert key.protected and person.t("Write it down somewhere safe, not in this phone's notes.") in key.text
     assert await count_rows(harness, "fsm_state") == 0
 
 
@@ -53,14 +68,14 @@ async def test_edit_from_review_returns_to_review(harness: Harness) -> None:
     await reach_review(person)
     await person.press("✏️ Urgency", translate=False)
     assert person.last() == "How urgent is it?"
-    await person.press("Danger within 48 hours")
+    await person.press("There is time to prepare")
     assert person.last().startswith("Please check your answers")
-    assert "Urgency: Danger within 48 hours" in person.last()
+    assert "Urgency: There is time to prepare" in person.last()
 
     await person.press("✏️ Help needed", translate=False)
-    await person.press("Money for travel")  # a multi-select: toggles, then Done goes back to review
+    await person.press("Money for the journey")  # a multi-select: toggles, then Done goes back to review
     await person.press("Done")
-    assert "Help needed: Leaving the country, Legal advice, Money for travel" in person.last()
+    assert "Help needed: Leaving Russia; A lawyer's advice; Money for the journey" in person.last()
 
     await person.press("✏️ Description", translate=False)
     await person.send("Changed my mind about the wording.")
@@ -68,7 +83,7 @@ async def test_edit_from_review_returns_to_review(harness: Harness) -> None:
 
     await person.press("Submit")
     details = await request_details(harness, request_code(person))
-    assert details.record.urgency == "48h"
+    assert details.record.urgency == "planning"
     assert details.answers["help"] == ["leave", "legal", "money"]
     assert details.answers["description"] == "Changed my mind about the wording."
 
@@ -79,12 +94,13 @@ async def test_back_on_every_step(harness: Harness) -> None:
     expected_before = [
         "In a few words, what is happening?",
         "What help is needed?",
+        "What about your documents?",
+        "Do you have a wound, an injury or an illness?",
+        "Where are you now?",
+        "You are serving now. What kind of service?",  # the one detail question of the situation chosen
+        "What is your situation now?",
         "How urgent is it?",
-        "Is there a wound or illness",
-        "What about the person's documents?",
-        "Where is the person now?",
-        "What is the situation of the person",
-        "Who is asking for help?",
+        "Who are you writing about?",
         "What we keep, who can see it, and for how long",
         "Before we start: your safety",
         "Выберите язык",
@@ -95,13 +111,10 @@ async def test_back_on_every_step(harness: Harness) -> None:
     assert "« Back" not in person.buttons()  # the first step has nowhere to go back to
     # Going forward again keeps every earlier answer: the documents chosen before are still ticked.
     await choose_language(person)
-    await person.press("I understand, continue")
-    await person.press("I agree")
-    await person.press("I am asking for myself")
-    await person.press("Mobilised")
-    await person.press("Belarus")
-    assert "✅ Internal passport" in person.buttons()
-    assert "✅ Military ID is held by the unit" in person.buttons()
+    for label in ("I understand, continue", "I agree", MYSELF, THIS_WEEK, "Done", "Done", "Abroad", "Done"):
+        await person.press(label)
+    assert "✅ Internal passport at hand" in person.buttons()
+    assert "✅ Military ID held by the unit" in person.buttons()
 
 
 async def test_buttons_of_an_old_message_do_nothing(harness: Harness) -> None:
@@ -109,49 +122,41 @@ async def test_buttons_of_an_old_message_do_nothing(harness: Harness) -> None:
     await through_consent(person)
     old_prompt = person.last_from_bot()
     assert old_prompt is not None
-    await person.press("I am asking for myself")
+    await person.press(MYSELF)
     # The prompt was edited into the next question; forge a press of the old "who" option.
     answer = (await person.press_data(old_prompt.message_id, "opt:who:relative")).answer
     assert answer.text == "That button belongs to an earlier message."
-    await person.press("Mobilised")
-    await person.press("Belarus")
-    assert person.last().startswith("What about the person's documents")
+    await person.press(THIS_WEEK)
+    assert person.last().startswith("What is your situation now?")
 
 
 async def test_bad_inputs_get_a_reply_and_keep_the_state(harness: Harness) -> None:
     person = harness.person(1001)
     await through_consent(person)
 
-    await person.send_sticker()
-    texts = person.texts()
-    assert "Please answer with the buttons under the question." in texts
-    assert person.last() == "Who is asking for help?"  # the question is asked again, last
-
-    await person.send("just typing instead of pressing")
-    assert person.last() == "Who is asking for help?"
-
     await person.send("/claim R-ABCDEF")
     assert "I don't know that command. /help lists what I can do." in person.texts()
-    assert person.last() == "Who is asking for help?"
+    assert person.last() == "Who are you writing about?"
 
     await person.send("/help")
-    assert person.last() == "Who is asking for help?"
+    assert person.last() == "Who are you writing about?"
 
-    await person.press("I am asking for myself")
-    await person.press("Other")
-    await person.press("Another country")
+    await person.press(MYSELF)
+    await person.press("There is time to prepare")
     await person.press("Done")  # nothing chosen yet
-    assert person.last().startswith("What about the person's documents")
-
-    await person.press("Internal passport")
+    assert person.last().startswith("What is your situation now?")
+    await person.press(DONT_KNOW)
     await person.press("Done")
-    await person.press("Yes, a wound or illness that matters")
-    await person.press("Planning ahead")
+    await person.press("Abroad")
+    await person.press("A wound or injury")
+    await person.press("Done")
+    await person.press("Internal passport at hand")
+    await person.press("Done")
     await person.press("Psychological support")
     await person.press("Done")
 
     await person.send_photo(caption="my unit")
-    assert any("Please describe it in a text message" in t for t in person.texts())
+    assert any("here I take only a text message" in t for t in person.texts())
 
     await person.send("x" * 2001)
     assert any("That is 2001 characters" in t for t in person.texts())
@@ -169,7 +174,7 @@ async def test_bad_inputs_get_a_reply_and_keep_the_state(harness: Harness) -> No
     await person.press("Submit")
     details = await request_details(harness, request_code(person))
     assert details.answers["description"] == hostile.strip()
-    assert details.answers["status"] == "other" and details.answers["health"] == "matters"
+    assert details.answers["situation"] == ["unknown"] and details.answers["health"] == ["wound"]
 
 
 async def test_flooding_is_answered_once(harness: Harness) -> None:
@@ -185,26 +190,25 @@ async def test_flooding_is_answered_once(harness: Harness) -> None:
 async def test_restart_in_the_middle_resumes_at_the_same_step(harness: Harness) -> None:
     person = harness.person(1001)
     await through_consent(person)
-    await person.press("For a relative or friend")
-    await person.press("Conscript")
-    assert person.last().startswith("Where is the person now?")
+    await person.press(RELATIVE)
+    await person.press(THIS_WEEK)
+    await person.press(SERVING)
+    await person.press("Done")
+    await person.press("Conscript service")
+    await person.press("Done")
+    assert person.last().startswith("Where is the person you are writing about now?")
 
     resumed = await restart(harness)
     try:
-        await person.press("Russia, at home")  # the same live question, in a new process
-        assert person.last().startswith("What about the person's documents")
+        await person.press("In Russia, at home")  # the same live question, in a new process
+        assert person.last().startswith("Does the person you are writing about have a wound")
         await person.send("/start")  # /start in the middle resumes, it does not start over
-        assert person.last().startswith("What about the person's documents")
-        await person.press("Internal passport")
-        await person.press("Done")
-        await person.press("No")
-        await person.press("This week")
-        await person.press("Legal advice")
-        await person.press("Done")
-        await person.press("Skip")
+        assert person.last().startswith("Does the person you are writing about have a wound")
+        for label in ("No", "Done", "Internal passport at hand", "Done", "A lawyer's advice", "Done", "Skip"):
+            await person.press(label)
         await person.press("Submit")
         details = await request_details(resumed, request_code(person))
-        assert details.answers["who"] == "relative" and details.answers["status"] == "conscript"
+        assert details.answers["who"] == "relative" and details.answers["serving"] == ["conscript"]
         assert details.answers["location"] == "ru_home"
     finally:
         harness.app = resumed.app  # let the fixture close the live one
@@ -239,8 +243,8 @@ async def test_chat_hygiene_deletes_exactly_the_tracked_messages(harness: Harnes
     await person.press("Submit")
     deleted = set(person.deleted_ids())
     assert intake_ids <= deleted
-    confirmation = person.visible()
-    assert [m.message_id for m in confirmation] == [max(m.message_id for m in person.all_messages())]
+    newest = sorted(m.message_id for m in person.all_messages())[-2:]
+    assert [m.message_id for m in person.visible()] == newest  # the confirmation and the reconnect key
 
 
 async def test_chat_hygiene_can_be_turned_off(tmp_path: object) -> None:
@@ -255,7 +259,7 @@ async def test_chat_hygiene_can_be_turned_off(tmp_path: object) -> None:
         deleted_during_intake = person.deleted_ids()  # superseded questions only
         await person.press("Submit")
         assert person.deleted_ids() == deleted_during_intake
-        assert len(person.visible()) == 4  # /start, the description, the review, the confirmation
+        assert len(person.visible()) == 5  # /start, the description, the review, the confirmation, the key
         review = [m for m in person.visible() if m.text.startswith("Please check")]
         assert review and review[0].buttons == []  # no live Submit button left behind
     finally:
@@ -291,11 +295,11 @@ async def test_forget_can_be_called_off(harness: Harness) -> None:
 async def test_wipe_in_the_middle_deletes_the_chat_and_keeps_the_answers(harness: Harness) -> None:
     person = harness.person(1001)
     await through_consent(person)
-    await person.press("I am asking for myself")
+    await person.press(MYSELF)
     await person.send("/wipe")
     assert person.visible() == []
     await person.send("/start")
-    assert person.last().startswith("What is the situation")
+    assert person.last().startswith("How urgent is it?")
 
 
 async def test_wipe_after_submit_deletes_the_confirmation(harness: Harness) -> None:
@@ -312,15 +316,21 @@ async def test_language_switch_mid_flow_rerenders_the_step(harness: Harness) -> 
     await person.send("/language")
     await person.press("Українська")
     person.language = "uk"
-    assert person.last() == person.t("Who is asking for help?")
-    await person.press("I am asking for myself")
-    assert person.last() == person.t("What is the situation of the person who needs help?")
+    assert person.last() == person.t("Who are you writing about?")
+    await person.press(RELATIVE)
+    await person.press(THIS_WEEK)
+    assert person.last().startswith(person.t("What is the situation of the person you are writing about?"))
 
 
-async def test_cancel_and_decline_erase_the_answers(harness: Harness) -> None:
+async def test_cancel_asks_first_and_decline_erases_the_answers(harness: Harness) -> None:
     person = harness.person(1001)
     await reach_review(person)
     await person.press("Cancel")
+    assert person.last() == "Erase all your answers? Nothing will be sent."
+    await person.press("No, back")  # a slip costs nothing: the review again, every answer kept
+    assert person.last().startswith("Please check your answers") and "Where now: Abroad" in person.last()
+    await person.press("Cancel")
+    await person.press("Yes, erase")
     assert person.last().startswith("Cancelled.")
     assert await count_rows(harness, "fsm_state") == 0
     await person.send("/start")
@@ -343,7 +353,7 @@ async def test_status_without_and_with_a_request(harness: Harness) -> None:
 async def test_abandoned_intakes_are_erased(harness: Harness) -> None:
     person = harness.person(1001)
     await through_consent(person)
-    await person.press("I am asking for myself")
+    await person.press(MYSELF)
     assert await count_rows(harness, "fsm_state") == 1
     assert person.visible()
     clock.travel(timedelta(hours=39))
@@ -365,7 +375,7 @@ async def test_commands_are_registered_in_each_language(harness: Harness) -> Non
         calls = [c for c in harness.world.calls_of("setMyCommands") if c.args.get("language_code") == language]
         assert calls, language
         names = [command["command"] for command in calls[-1].args["commands"]]
-        assert names == ["start", "status", "wipe", "forget", "cancel", "language", "help", "safety"]
+        assert names == ["start", "status", "wipe", "forget", "cancel", "language", "help", "safety", "selfhelp"]
 
 
 async def test_submit_survives_a_callback_that_was_already_answered(harness: Harness) -> None:
@@ -378,4 +388,4 @@ async def test_submit_survives_a_callback_that_was_already_answered(harness: Har
     await harness.client.deliver_again(update)
     await harness.settle()
     assert await count_rows(harness, "requests") == 1
-    assert "Your request is sent." in person.last()
+    assert any("Your request is sent." in text for text in person.texts())

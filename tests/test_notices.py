@@ -15,6 +15,8 @@ EARLIER_ROWS: list[dict[str, Any]] = [
     {"kind": "confirmation", "code": "R-7KQ3XM", "track": "confirmation"},
     {"kind": "claimed", "code": "R-7KQ3XM", "pseudonym": "Birch-12", "track": "notice"},
     {"kind": "closed", "code": "R-7KQ3XM", "track": "notice"},
+    {"kind": "reconnect_key", "code": "R-7KQ3XM", "secret": "ABCDEFGHJKMNPQRS", "track": "reconnect_key"},
+    {"kind": "reconnected", "code": "R-7KQ3XM"},
     {
         "kind": "card",
         "code": "R-7KQ3XM",
@@ -23,6 +25,16 @@ EARLIER_ROWS: list[dict[str, Any]] = [
         "location": "ru_home",
         "urgency": "week",
         "created_at": "2026-01-05T10:00:00+00:00",
+        "track": "card",
+    },
+    {
+        "kind": "card",
+        "code": "R-7KQ3XM",
+        "language": "ru",
+        "location": None,
+        "urgency": "48h",
+        "created_at": "2026-12-05T10:00:00+00:00",
+        "situation": ["serving", "wounded"],
         "track": "card",
     },
     {"kind": "card_update", "code": "R-7KQ3XM", "state": "claimed", "message_id": 41},
@@ -116,5 +128,6 @@ def test_what_the_sender_reads_from_the_class() -> None:
     assert removals == {"delete", "neutralize", "card_update"}
     assert settled == {"delete", "neutralize", "relay_edit", "card_update", "method"}
     assert case_content == {"full_card", "relay_in", "relay_edit"}
+    assert {kind for kind, cls in NOTICES.items() if cls.secret_inside} == {"reconnect_key"}
     assert not Notice.removal and not Notice.case_content  # a kind no class describes: an ordinary message
     assert Delete.recipient is None  # a removal goes wherever the message is

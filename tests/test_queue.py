@@ -20,7 +20,7 @@ from storage.volunteers import VolunteerRecord
 from testkit.telegram import Person
 from tests.support.harness import Harness, start_harness
 from tests.support.inspect import audit_actions, count_rows, request_field
-from tests.support.intake import IntakeAnswers, submit
+from tests.support.intake import DANGER, THIS_WEEK, IntakeAnswers, submit
 from tests.support.team import admin, join
 
 UNKNOWN = "I don't know that command. /help lists what I can do."
@@ -194,7 +194,7 @@ async def test_lease_expiry_and_escalation(harness: Harness) -> None:
     boss = await admin(harness)
     coordinator = await join(harness, boss, 3001, "coordinator")
     vera = await join(harness, boss, 2001)
-    _, urgent = await _case(harness, 1001, urgency="Danger within 48 hours")
+    _, urgent = await _case(harness, 1001, urgency=DANGER)
     _, calm = await _case(harness, 1002)
     await vera.send(f"/claim {calm}")
 
@@ -451,7 +451,7 @@ async def _every_state_is_shredded(harness: Harness) -> None:
         for message in member.visible():
             if message.from_bot and any(c in (message.text or "") for c in erased_codes):
                 assert not message.buttons, message.text
-                for answer in ("Mobilised", "Belarus", "This week", "Internal passport", "Leaving the country"):
+                for answer in ("Mobilised", "Abroad", THIS_WEEK, "Internal passport", "Leaving Russia"):
                     assert answer not in (message.text or ""), message.text
     async with harness.runtime.db.transaction() as session:
         about = await session.scalar(select(func.count()).where(AuditEvent.request_id.is_not(None)))
@@ -472,7 +472,7 @@ async def test_retention_shreds_exactly_the_closed_requests_that_are_due(
     clock.travel(timedelta(days=20))
     await vera.send(f"/claim {young}")
     await vera.send(f"/close {young}")
-    await vera.press("Advised, stays")
+    await vera.press("Advised; decided to stay")
     clock.travel(timedelta(days=11))  # old: closed 31 days ago; young: 11 days ago
     results = await harness.run_jobs()
     assert results["retention"] == 1

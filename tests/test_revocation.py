@@ -114,6 +114,7 @@ async def test_a_scrub_telegram_refuses_is_a_dead_letter_and_the_admin_is_told(h
     held = await submit(h.person(1001))
     await mole.send(f"/claim {held}")
     clock.travel(timedelta(hours=49))  # some of it can only be edited down now, some still deleted
+    await h.run_jobs()  # what a running bot did meanwhile (the requester's reconnect key went after a day)
     await submit(h.person(1002))
     h.world.inject(method="deleteMessages", kind="403", times=5)  # the infiltrator blocked the bot first
     h.world.inject(method="editMessageText", kind="403", times=5)

@@ -42,7 +42,16 @@ from tests.support.forensics import (
     postgres_data_directory,
 )
 from tests.support.harness import Harness, start_harness
-from tests.support.intake import IntakeAnswers, choose_language, reach_review, request_code, submit, through_consent
+from tests.support.intake import (
+    MYSELF,
+    IntakeAnswers,
+    answer_questions,
+    choose_language,
+    reach_review,
+    request_code,
+    submit,
+    through_consent,
+)
 
 BOUND = timedelta(hours=12)  # the default TROPA_SHRED_BOUND_HOURS
 
@@ -215,7 +224,7 @@ async def test_a_roll_moves_live_intakes_to_the_new_key_and_nothing_is_lost(tmp_
         try:
             writing = h.person(5_104)
             await through_consent(writing)
-            await writing.press("I am asking for myself")
+            await writing.press(MYSELF)
             forgetting = h.person(5_105)
             await submit(forgetting)
             await _forget(forgetting)
@@ -223,12 +232,7 @@ async def test_a_roll_moves_live_intakes_to_the_new_key_and_nothing_is_lost(tmp_
             await _let_the_keys_roll(h)
             async with h.runtime.db.transaction() as session:
                 assert await session.get(DataKey, old_owner) is None
-            answers = IntakeAnswers(description="still here")
-            for label in (answers.status, answers.location, *answers.documents, "Done", answers.health):
-                await writing.press(label)
-            for label in (answers.urgency, *answers.help, "Done"):
-                await writing.press(label)
-            await writing.send("still here")
+            await answer_questions(writing, IntakeAnswers(description="still here"), who_answered=True)
             await writing.press("Submit")
             assert request_code(writing)
         finally:

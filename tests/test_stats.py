@@ -39,7 +39,7 @@ from testkit.settings import make_settings
 from testkit.telegram import Person
 from tests.support.harness import Harness
 from tests.support.inspect import count_rows, counter_values
-from tests.support.intake import IntakeAnswers, submit
+from tests.support.intake import MYSELF, RELATIVE, THIS_WEEK, IntakeAnswers, submit
 from tests.support.team import accept, invite, join
 from views.callbacks import StatsPeriod
 from views.chart import render_chart
@@ -102,10 +102,11 @@ def _next_monday_morning() -> timedelta:
 
 # What the scripted helpline below must show (threshold 5). Received 13, one of them then erased by its
 # requester, which takes back everything it was counted in (docs/decisions/0011): 12 left, 3 for a relative,
-# 3 from abroad, 7 "this week" and 5 "planning ahead", 10 in English and 2 in Russian, all "mobilised" and
-# healthy; the erasure itself is counted only as an all-time number. A
-# breakdown that adds up to a shown total and has one small cell (or one small non-zero cell among
-# zeros) hides its next smallest cell too ("*"); multi-select questions do not add up, so they need not.
+# 3 at home in Russia, 7 "this week" and 5 "there is time", 10 in English and 2 in Russian, all serving and
+# mobilised, and healthy; the erasure itself is counted only as an all-time number. A breakdown that adds up
+# to a shown total and has one small cell (or one small non-zero cell among zeros) hides its next smallest
+# cell too ("*"); multi-select questions do not add up, so they need not. (The place, which the fast path does
+# not ask, is treated as adding up all the same: that can only hide more.)
 EXPECTED_BODY = """Requests
 Received: 12
 Claimed: 10
@@ -113,7 +114,8 @@ Closed: 7
 • Helped to leave: 5
 • Legal consultation: <5
 • Psychological support: <5
-• Advised, stays: <5
+• Referred to a partner organisation: <5
+• Advised; decided to stay: <5
 • No response: <5
 • Duplicate: <5
 • Suspicious: <5
@@ -123,57 +125,93 @@ Flagged as suspicious: <5
 
 Open right now
 Open requests: 5
-• Danger within 48 hours: <5
-• This week: <5
-• Planning ahead: 5
+• Danger within the next 48 hours: <5
+• It has to be solved this week: <5
+• There is time to prepare: 5
+• Don't know / prefer not to say: <5
 
 Waiting times
 Time to claim: median ≤ 15 min, 90% within ≤ 4 h (of 10)
 Time to close: median ≤ 4 h, 90% within ≤ 4 h (of 7)
 
-Who is asking
-• I am asking for myself: *
-• For a relative or friend: <5
-
-Situation
-• Received a summons (not serving yet): <5
-• Conscript: <5
-• Mobilised: 12
-• Contract soldier: <5
-• Already left the unit: <5
-• Wounded or in hospital: <5
-• Other: <5
-
-Where now
-• Russia, at home: <5
-• Russia, in a unit or hospital: <5
-• Front line or occupied territory: <5
-• Belarus: *
-• Kazakhstan, Kyrgyzstan or Armenia: <5
-• Another country: <5
-
-Documents (several answers per request)
-• Internal passport: 12
-• Valid foreign passport: <5
-• Foreign passport taken away, or none: <5
-• Military ID is held by the unit: 12
-
-Health
-• Yes, a wound or illness that matters: <5
-• No: *
+Writing about
+• I am writing about myself: *
+• About a relative or friend: <5
+• Prefer not to say: <5
 
 Urgency
-• Danger within 48 hours: <5
-• This week: 7
-• Planning ahead: *
+• Danger within the next 48 hours: <5
+• It has to be solved this week: 7
+• There is time to prepare: 5
+• Don't know / prefer not to say: <5
+
+Situation (several answers per request)
+• Not in the army yet: summons, medical board, deferment: <5
+• Serving now: 12
+• Already away from the unit: <5
+• Wounded or ill: <5
+• Already abroad: <5
+• Don't know / prefer not to say: <5
+
+Not in the army yet (several answers per request)
+• A summons on paper: <5
+• An electronic summons or a ban on leaving Russia: <5
+• Called to a medical board: <5
+• Has or needs a deferment: <5
+• Alternative civilian service: <5
+• Don't know / prefer not to say: <5
+
+Service (several answers per request)
+• Conscript service: <5
+• Pressed to sign a contract, or already forced: <5
+• Contract: <5
+• Mobilised: 12
+• Refused to fight, in words or in writing: <5
+• Don't know / prefer not to say: <5
+
+Away from the unit (several answers per request)
+• Left the unit: <5
+• Did not come back from leave or hospital: <5
+• Being searched for: <5
+• A criminal case or a suspended sentence: <5
+• Don't know / prefer not to say: <5
+
+Where now
+• In Russia, at home: <5
+• In Russia: in a unit, at a training ground or in hospital: <5
+• At the front: <5
+• In Crimea, Donbas or another area Russia controls: <5
+• Abroad: *
+• Don't know / prefer not to say: <5
+
+Health (several answers per request)
+• A wound or injury: <5
+• A serious or long-term illness: <5
+• No: 12
+• Don't know / prefer not to say: <5
+
+Documents (several answers per request)
+• Internal passport at hand: 12
+• A valid foreign passport: <5
+• No foreign passport: <5
+• Passport taken by the unit: <5
+• Military ID held by the unit: 12
+• Don't know / prefer not to say: <5
 
 Help needed (several answers per request)
-• Leaving the country: 12
-• Legal advice: 12
-• Hiding or a safe place: <5
-• Money for travel: <5
+• Leaving Russia: 12
+• A lawyer's advice: 12
+• Defence in a criminal case: <5
+• A discharge or exemption on health grounds: <5
+• Getting documents back: <5
+• Deferment or alternative service: <5
+• Surrender through the partner project «I want to live»: <5
+• A safe place to stay: <5
+• Money for the journey: <5
 • Psychological support: <5
 • Asylum abroad: <5
+• Support for the family: <5
+• Not sure, I need advice: <5
 
 Language
 • Русский: <5
@@ -185,9 +223,9 @@ Language
 
 def _answers(user_id: int) -> IntakeAnswers:
     return IntakeAnswers(
-        who="For a relative or friend" if user_id <= 1003 else "I am asking for myself",
-        location="Another country" if 1004 <= user_id <= 1006 else "Belarus",
-        urgency="This week" if user_id <= 1007 else "Planning ahead",
+        who=RELATIVE if user_id <= 1003 else MYSELF,
+        location="In Russia, at home" if 1004 <= user_id <= 1006 else "Abroad",
+        urgency=THIS_WEEK if user_id <= 1007 else "There is time to prepare",
     )
 
 
@@ -235,7 +273,7 @@ async def test_stats_show_the_expected_numbers_and_survive_purging(harness_any_d
     assert text == (
         f"Statistics for the current week\nWeek {week}\nNumbers below 5 are shown as <5.\n\n{EXPECTED_BODY}"
     )
-    assert "• Another country: <5" in text  # 3 requests
+    assert "• In Russia, at home: <5" in text  # 3 requests
     assert _png_size(png)[0] <= 1200
     text, _ = await _stats(h, cora, "All time")
     assert text == f"Statistics for all time\nWeek {week}\nNumbers below 5 are shown as <5.\n\n{EXPECTED_BODY}"
@@ -315,9 +353,9 @@ async def test_stats_in_the_coordinators_language(harness: Harness) -> None:
 # -- the chart -------------------------------------------------------------------------------------
 
 
-def _rows_for(week: str, **status_counts: int) -> list[CounterRow]:
-    rows = [CounterRow(week, "submitted", "all", sum(status_counts.values()))]
-    rows += [CounterRow(week, "status", status, count) for status, count in status_counts.items()]
+def _rows_for(week: str, urgency_counts: dict[str, int]) -> list[CounterRow]:
+    rows = [CounterRow(week, "submitted", "all", sum(urgency_counts.values()))]
+    rows += [CounterRow(week, "urgency", urgency, count) for urgency, count in urgency_counts.items()]
     return rows
 
 
@@ -326,7 +364,7 @@ def test_chart_is_a_png_of_sensible_size() -> None:
     rows: list[CounterRow] = []
     for back in range(12):
         week = iso_week(now - timedelta(weeks=back))
-        rows += _rows_for(week, mobilised=20 + back, summons=3, contract=6 + back % 4, conscript=back % 3)
+        rows += _rows_for(week, {"week": 20 + back, "48h": 3, "planning": 6 + back % 4, "unknown": back % 3})
         rows += [
             CounterRow(week, "claimed", "all", 25),
             CounterRow(week, "time_to_claim", "le60", 15),
@@ -345,12 +383,13 @@ def test_chart_is_a_png_of_sensible_size() -> None:
     assert imread(io.BytesIO(png), format="png").shape[:2] == (height, width)
     # Labels are the coordinator's language.
     assert spec.title == i18n.gettext("Statistics for the last 12 weeks", locale="ru")
-    # "summons" (3) is small; pooled with the next smallest non-zero category, never drawn alone.
+    # Bars are split by urgency: danger (3) is small; pooled with the next smallest non-zero part, never drawn
+    # alone.
     latest = summary.chart[-1]
     assert latest.week == iso_week(now)
-    by_status = {cell.key: cell for cell in latest.segments}
-    assert by_status["summons"].shown is Shown.SMALL
-    assert by_status["contract"].shown is Shown.COMPLEMENT
+    by_urgency = {cell.key: cell for cell in latest.segments}
+    assert by_urgency["48h"].shown is Shown.SMALL
+    assert by_urgency["planning"].shown is Shown.COMPLEMENT
     assert latest.pooled == 3 + 6
     drawn = {stack.label: stack.values[-1] for stack in spec.stacks}
     assert sum(drawn.values()) == 20 and spec.small_groups.values[-1] == 9
@@ -358,7 +397,7 @@ def test_chart_is_a_png_of_sensible_size() -> None:
 
 def test_a_week_below_the_threshold_draws_no_bar() -> None:
     now = datetime(2026, 11, 25, 12, tzinfo=UTC)
-    summary = summarize(_rows_for(iso_week(now), mobilised=3), Period.THIS_WEEK, min_cell=5, now=now)
+    summary = summarize(_rows_for(iso_week(now), {"week": 3}), Period.THIS_WEEK, min_cell=5, now=now)
     bar = summary.chart[0]
     assert bar.total == Cell("submitted", None, Shown.SMALL) and bar.pooled == 0
     i18n = create_i18n("en")
@@ -503,7 +542,7 @@ def test_cli_prints_the_same_numbers(cli_environment: Path, capsys: pytest.Captu
     printed = json.loads(capsys.readouterr().out)
     assert printed == expected
     assert printed["received"] == 12 and printed["claimed"] == 6 and printed["open_now"] == 6
-    assert printed["breakdowns"]["who"] == {"self": "*", "relative": "<5"}
+    assert printed["breakdowns"]["who"] == {"self": "*", "relative": "<5", "unknown": "<5"}
     assert printed["time_to_claim"]["median_bucket"] == "le60"
 
     main(["stats", "--period", "this_week", "--format", "csv"])
@@ -514,7 +553,7 @@ def test_cli_prints_the_same_numbers(cli_environment: Path, capsys: pytest.Captu
     main(["stats", "--period", "4_weeks"])
     text = capsys.readouterr().out
     assert "Statistics for the last 4 weeks" in text and "Received: 12" in text
-    assert "• For a relative or friend: <5" in text and "• I am asking for myself: *" in text
+    assert "• About a relative or friend: <5" in text and "• I am writing about myself: *" in text
 
     main(["stats", "--format", "text", "--language", "uk"])
     assert create_i18n().gettext("Statistics for the last 4 weeks", locale="uk") in capsys.readouterr().out

@@ -19,11 +19,23 @@ class OptionChoice(CallbackData, prefix="opt"):
 
 class Nav(CallbackData, prefix="nav"):
     step: str
-    go: str  # back, next, done, skip, agree, decline, submit, cancel
+    go: str  # back, next, reconnect, done, skip, agree, decline, submit, cancel, erase, keep, details
 
 
 class EditAnswer(CallbackData, prefix="edit"):
     step: str
+
+
+class KeepText(CallbackData, prefix="keep"):
+    """Keep a message typed at a button step (held in the intake's sealed state) as the description."""
+
+
+class KeyNoted(CallbackData, prefix="keyok"):
+    """The reconnect key is written down: the message showing it goes."""
+
+
+class SelfHelp(CallbackData, prefix="selfhelp"):
+    topic: str  # summons, wounded, away, partners
 
 
 class ForgetConfirm(CallbackData, prefix="forget"):

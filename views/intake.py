@@ -1,5 +1,5 @@
-"""What each intake step looks like: its text (built with aiogram.utils.formatting) and its buttons, and the
-answers to what a person does on the way."""
+"""What each intake screen looks like: its text (built with aiogram.utils.formatting) and its buttons, and the
+answers to what a person does on the way. The questions' words are in views/questions.py."""
 
 from __future__ import annotations
 
@@ -7,118 +7,60 @@ from collections.abc import Mapping
 from typing import Any
 
 from aiogram.types import InlineKeyboardButton
-from aiogram.utils.formatting import Bold, Italic, Text, as_line, as_list
+from aiogram.utils.formatting import Bold, Text, as_list
 from aiogram.utils.i18n import gettext as _
-from aiogram.utils.i18n import lazy_gettext as __
 from aiogram.utils.i18n import ngettext
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from services.intake_state import IntakeState
 from services.policy import Policy
-from services.questionnaire import ANSWER_STEPS, DESCRIPTION_MAX, MULTI_SELECT, OPTIONS, Step
+from services.questionnaire import ANSWER_STEPS, DESCRIPTION_MAX, MULTI_SELECT, OPTIONS, Step, flow, is_fast
 from views.access import requester_access
-from views.callbacks import EditAnswer, Nav, OptionChoice
+from views.callbacks import EditAnswer, KeepText, Nav, OptionChoice
 from views.errors import stale_button
 from views.format import View
 from views.language import language_view
+from views.questions import STEP_TITLES, WHY, option_label, question, summary_lines
+from views.reconnect import reconnect_view
+from views.requester import check_the_bot, never_asked, photo_advice, previews_off, wipe_limits
 
 SELECTED = "✅ "
 
 
-OPTION_LABELS: dict[str, dict[str, Any]] = {
-    Step.WHO: {"self": __("I am asking for myself"), "relative": __("For a relative or friend")},
-    Step.STATUS: {
-        "summons": __("Received a summons (not serving yet)"),
-        "conscript": __("Conscript"),
-        "mobilised": __("Mobilised"),
-        "contract": __("Contract soldier"),
-        "left_unit": __("Already left the unit"),
-        "wounded": __("Wounded or in hospital"),
-        "other": __("Other"),
-    },
-    Step.LOCATION: {
-        "ru_home": __("Russia, at home"),
-        "ru_unit": __("Russia, in a unit or hospital"),
-        "front": __("Front line or occupied territory"),
-        "belarus": __("Belarus"),
-        "kz_kg_am": __("Kazakhstan, Kyrgyzstan or Armenia"),
-        "abroad": __("Another country"),
-    },
-    Step.DOCUMENTS: {
-        "passport": __("Internal passport"),
-        "foreign_passport": __("Valid foreign passport"),
-        "no_foreign_passport": __("Foreign passport taken away, or none"),
-        "military_id_held": __("Military ID is held by the unit"),
-    },
-    Step.HEALTH: {"matters": __("Yes, a wound or illness that matters"), "none": __("No")},
-    Step.URGENCY: {
-        "48h": __("Danger within 48 hours"),
-        "week": __("This week"),
-        "planning": __("Planning ahead"),
-    },
-    Step.HELP: {
-        "leave": __("Leaving the country"),
-        "legal": __("Legal advice"),
-        "shelter": __("Hiding or a safe place"),
-        "money": __("Money for travel"),
-        "psych": __("Psychological support"),
-        "asylum": __("Asylum abroad"),
-    },
-}
-
-STEP_TITLES: dict[str, Any] = {
-    Step.WHO: __("Who is asking"),
-    Step.STATUS: __("Situation"),
-    Step.LOCATION: __("Where now"),
-    Step.DOCUMENTS: __("Documents"),
-    Step.HEALTH: __("Health"),
-    Step.URGENCY: __("Urgency"),
-    Step.HELP: __("Help needed"),
-    Step.DESCRIPTION: __("Description"),
-}
-
-
-assert {step: set(labels) for step, labels in OPTION_LABELS.items()} == {
-    step: set(options) for step, options in OPTIONS.items()
-}, "every option of every question has a label"
-assert set(STEP_TITLES) == set(ANSWER_STEPS)
-
-
-def option_label(step: Step | str, value: str) -> str:
-    return str(OPTION_LABELS[Step(step)][value])
-
-
-def answer_text(step: Step, answers: Mapping[str, Any]) -> str:
-    value = answers.get(step)
-    if step in MULTI_SELECT:
-        return ", ".join(option_label(step, v) for v in value or [])
-    return option_label(step, value) if value else ""
+def _button(text: str, step: Step, go: str) -> InlineKeyboardButton:
+    return InlineKeyboardButton(text=text, callback_data=Nav(step=step, go=go).pack())
 
 
 def _back(builder: InlineKeyboardBuilder, step: Step) -> None:
-    builder.row(InlineKeyboardButton(text=_("« Back"), callback_data=Nav(step=step, go="back").pack()))
+    builder.row(_button(_("« Back"), step, "back"))
 
 
-def safety_view() -> View:
+def bullet(text: str | Text) -> Text:
+    return Text("• ", text)
+
+
+def safety_view(username: str) -> View:
+    """The first screen after the language: what this chat is, and what the person can and cannot do about it."""
     text = as_list(
         Bold(_("Before we start: your safety")),
         "",
-        Text("• ", _("This chat is not end-to-end encrypted: Telegram itself can see it.")),
-        Text(
-            "• ",
+        bullet(_("This chat is not end-to-end encrypted: Telegram itself can see it.")),
+        bullet(
             _(
                 "If someone may check this phone (a commander, the police, at a checkpoint), "
                 "stop now and write from another phone or number."
-            ),
+            )
         ),
-        Text("• ", _("After you submit, the bot deletes this conversation from the chat.")),
-        Text("• ", _("Send /wipe at any moment to delete it right away.")),
-        Text("• ", _("Never write names, unit numbers, exact places or phone numbers.")),
+        bullet(previews_off()),
+        bullet(check_the_bot(username)),
+        bullet(never_asked()),
+        bullet(_("After you submit, the bot deletes this conversation from the chat.")),
+        bullet(wipe_limits()),
+        bullet(_("Never write names, unit numbers, exact places or phone numbers.")),
     )
     builder = InlineKeyboardBuilder()
-    builder.row(
-        InlineKeyboardButton(text=_("I understand, continue"), callback_data=Nav(step=Step.SAFETY, go="next").pack())
-    )
+    builder.row(_button(_("I understand, continue"), Step.SAFETY, "next"))
+    builder.row(_button(_("I already have a request"), Step.SAFETY, "reconnect"))
     _back(builder, Step.SAFETY)
     return View(text, builder.as_markup())
 
@@ -164,26 +106,9 @@ def consent_view(policy: Policy) -> View:
         _("Do you agree?"),
     )
     builder = InlineKeyboardBuilder()
-    builder.row(
-        InlineKeyboardButton(text=_("I agree"), callback_data=Nav(step=Step.CONSENT, go="agree").pack()),
-        InlineKeyboardButton(text=_("I do not agree"), callback_data=Nav(step=Step.CONSENT, go="decline").pack()),
-    )
+    builder.row(_button(_("I agree"), Step.CONSENT, "agree"), _button(_("I do not agree"), Step.CONSENT, "decline"))
     _back(builder, Step.CONSENT)
     return View(text, builder.as_markup())
-
-
-QUESTIONS: dict[str, Any] = {
-    Step.WHO: __("Who is asking for help?"),
-    Step.STATUS: __("What is the situation of the person who needs help?"),
-    Step.LOCATION: __("Where is the person now? Only roughly, never an exact place."),
-    Step.DOCUMENTS: __("What about the person's documents? Choose all that apply, then press Done."),
-    Step.HEALTH: __("Is there a wound or illness that matters for planning?"),
-    Step.URGENCY: __("How urgent is it?"),
-    Step.HELP: __("What help is needed? Choose all that apply, then press Done."),
-}
-
-
-assert set(QUESTIONS) == set(OPTIONS)
 
 
 def choice_view(step: Step, answers: Mapping[str, Any]) -> View:
@@ -194,70 +119,80 @@ def choice_view(step: Step, answers: Mapping[str, Any]) -> View:
         if step in MULTI_SELECT and value in selected:
             label = SELECTED + label
         builder.row(InlineKeyboardButton(text=label, callback_data=OptionChoice(step=step, value=value).pack()))
+    lines: list[Any] = [question(step, answers)]
+    if step in WHY:
+        lines += ["", str(WHY[step])]
     if step in MULTI_SELECT:
-        builder.row(InlineKeyboardButton(text=_("Done"), callback_data=Nav(step=step, go="done").pack()))
+        builder.row(_button(_("Done"), step, "done"))
+        lines += ["", _("Choose all that apply, then press Done.")]
     _back(builder, step)
-    return View(Text(str(QUESTIONS[step])), builder.as_markup())
+    return View(as_list(*lines), builder.as_markup())
 
 
-def description_view() -> View:
+def description_view(answers: Mapping[str, Any]) -> View:
+    if is_fast(answers):
+        ask = _(
+            "Danger within 48 hours: write in a few words what is happening, or press Skip to send your request "
+            "now. The volunteer will ask the rest. Up to {limit} characters."
+        )
+    else:
+        ask = _("In a few words, what is happening? This is optional, up to {limit} characters.")
     text = as_list(
-        _("In a few words, what is happening? This is optional, up to {limit} characters.").format(
-            limit=DESCRIPTION_MAX
-        ),
+        ask.format(limit=DESCRIPTION_MAX),
         "",
         Bold(_("Do not write names, unit numbers, exact places or phone numbers.")),
         "",
         _("Send it as one text message, or press Skip."),
     )
     builder = InlineKeyboardBuilder()
-    builder.row(InlineKeyboardButton(text=_("Skip"), callback_data=Nav(step=Step.DESCRIPTION, go="skip").pack()))
+    builder.row(_button(_("Skip"), Step.DESCRIPTION, "skip"))
     _back(builder, Step.DESCRIPTION)
     return View(text, builder.as_markup())
 
 
-def answers_summary(answers: Mapping[str, Any]) -> list[Text]:
-    lines = []
-    for step in ANSWER_STEPS:
-        if step == Step.DESCRIPTION:
-            description = answers.get(step)
-            value: Text | str = Text(description) if description else Italic(_("not given"))
-        else:
-            value = answer_text(step, answers)
-        lines.append(as_line(Bold(str(STEP_TITLES[step]), ": "), value, end=""))
-    return lines
-
-
 def review_view(answers: Mapping[str, Any]) -> View:
+    fast = is_fast(answers)
     text = as_list(
         Bold(_("Please check your answers")),
         "",
-        *answers_summary(answers),
+        *summary_lines(answers),
         "",
-        _("Press Submit to send your request, or ✏️ to change an answer."),
+        _("Press Submit to send it now: the volunteer will ask the rest. Or add more details first.")
+        if fast
+        else _("Press Submit to send your request, or ✏️ to change an answer."),
     )
     builder = InlineKeyboardBuilder()
+    asked = flow(answers)
     for step in ANSWER_STEPS:
-        builder.button(text=f"✏️ {STEP_TITLES[step]}", callback_data=EditAnswer(step=step).pack())
+        if step in asked:
+            builder.button(text=f"✏️ {STEP_TITLES[step]}", callback_data=EditAnswer(step=step).pack())
     builder.adjust(2)
-    builder.row(
-        InlineKeyboardButton(text=_("Submit"), callback_data=Nav(step=Step.REVIEW, go="submit").pack()),
-        InlineKeyboardButton(text=_("Cancel"), callback_data=Nav(step=Step.REVIEW, go="cancel").pack()),
-    )
+    if fast:
+        builder.row(_button(_("➕ Add more details"), Step.REVIEW, "details"))
+    builder.row(_button(_("Submit"), Step.REVIEW, "submit"), _button(_("Cancel"), Step.REVIEW, "cancel"))
     _back(builder, Step.REVIEW)
     return View(text, builder.as_markup())
 
 
-def step_view(step: Step, intake: IntakeState, *, policy: Policy) -> View:
+def erase_view() -> View:
+    """Cancel on the review asks first: one slip must not cost every answer."""
+    builder = InlineKeyboardBuilder()
+    builder.row(_button(_("Yes, erase"), Step.REVIEW, "erase"), _button(_("No, back"), Step.REVIEW, "keep"))
+    return View(Text(_("Erase all your answers? Nothing will be sent.")), builder.as_markup())
+
+
+def step_view(step: Step, intake: IntakeState, *, policy: Policy, username: str) -> View:
     answers = intake.answers
     if step == Step.LANGUAGE:
         return language_view(intake.locale or "")
     if step == Step.SAFETY:
-        return safety_view()
+        return safety_view(username)
+    if step == Step.RECONNECT:
+        return reconnect_view()
     if step == Step.CONSENT:
         return consent_view(policy)
     if step == Step.DESCRIPTION:
-        return description_view()
+        return description_view(answers)
     if step == Step.REVIEW:
         return review_view(answers)
     return choice_view(step, answers)
@@ -272,10 +207,35 @@ def answer_error(reason: str, *, length: int = 0) -> str:
             length=length, limit=DESCRIPTION_MAX
         )
     if reason == "choose_at_least_one":
-        return _("Choose at least one option, then press Done.")
+        return _('Choose at least one option ("Don\'t know" is one), then press Done.')
     if reason == "incomplete":
         return _("Some answers are missing. Please answer this question first.")
     return stale_button()
+
+
+def stray_hint(kind: str, *, at_description: bool, can_keep: bool) -> View:
+    """What the bot says after deleting something sent where it takes buttons (or only text): short and kind.
+    Typed text can be kept as the description with one tap. ``kind``: text, voice, photo or other."""
+    if at_description:
+        lines = [_("I deleted what you sent: here I take only a text message.")]
+        if kind == "photo":
+            lines += [_("The volunteer may ask for photos later."), photo_advice()]
+        return View(as_list(*lines))
+    said = {
+        "text": _("I deleted your message, so it does not stay in this chat."),
+        "voice": _("I deleted your voice message, so it does not stay in this chat."),
+    }.get(kind, _("I deleted what you sent, so it does not stay in this chat."))
+    lines = [said, _("Please answer with the buttons under the question.")]
+    if not can_keep:
+        return View(as_list(*lines))
+    lines.append(_("If you were telling what is happening, you can keep it as your description."))
+    builder = InlineKeyboardBuilder()
+    builder.row(InlineKeyboardButton(text=_("Keep it as my description"), callback_data=KeepText().pack()))
+    return View(as_list(*lines), builder.as_markup())
+
+
+def kept_as_description() -> str:
+    return _("Kept as your description. You will see it on the review.")
 
 
 def declined() -> str:

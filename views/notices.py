@@ -8,19 +8,58 @@ bot/notices.py turns these into Bot API calls.
 
 from __future__ import annotations
 
-from datetime import time
+from datetime import time, timedelta
+from typing import Any
 
 from aiogram.utils.formatting import Bold, Italic, Text, as_list
 from aiogram.utils.i18n import gettext as _
+from aiogram.utils.i18n import lazy_gettext as __
 from aiogram.utils.i18n import ngettext
 
 from views.coordinator import inspect_reason_label
 from views.format import fill
+from views.selfhelp import wait_safely
 
 # -- to the requester --------------------------------------------------------------------------------
 
 
-def confirmation(code: str, *, start: time, end: time, zone: str) -> Text:
+ZONE_NAMES: dict[str, Any] = {
+    "Europe/Moscow": __("Moscow time"),
+    "Europe/Kyiv": __("Kyiv time"),
+    "Europe/Kiev": __("Kyiv time"),
+}
+
+
+def zone_words(zone: str, offset: timedelta | None) -> str:
+    """A time zone as people say it after a time ("10:00 Moscow time"), never as a key like Europe/Moscow; a zone
+    without a name of its own as its offset from UTC."""
+    if zone in ZONE_NAMES:
+        return str(ZONE_NAMES[zone])
+    minutes = int(offset.total_seconds() // 60) if offset else 0
+    hours, rest = divmod(abs(minutes), 60)
+    sign = "+" if minutes >= 0 else "−"
+    written = "" if minutes == 0 else f"{sign}{hours}" + (f":{rest:02d}" if rest else "")
+    return _("UTC{offset} time").format(offset=written)
+
+
+def confirmation(code: str, *, start: time, end: time, zone: str, on_shift: bool) -> Text:
+    """``zone``: in words (``zone_words``). Off shift, it says so, and the self-help menu comes with it."""
+    hours = {"start": f"{start:%H:%M}", "end": f"{end:%H:%M}", "zone": zone}
+    if start == end:  # round the clock
+        when: list[Any] = [_("Volunteers answer at any hour, though it can take a while.")]
+    elif on_shift:
+        when = [
+            _("Volunteers usually answer from {start} to {end} {zone}; at night it can take longer.").format(**hours)
+        ]
+    else:
+        when = [
+            _(
+                "Volunteers are not on shift now: they answer from {start} to {end} {zone}. Your request waits "
+                "for them."
+            ).format(**hours),
+            wait_safely(),
+            _("These short notes may help meanwhile (also with /selfhelp):"),
+        ]
     return as_list(
         Bold(_("Your request is sent.")),
         fill(_("Its code: {code}"), code=code),
@@ -29,9 +68,7 @@ def confirmation(code: str, *, start: time, end: time, zone: str) -> Text:
             "What happens next: a volunteer takes your request and writes to you here, through this "
             "bot. They will not see your Telegram account, and you will not see theirs."
         ),
-        _("Volunteers usually answer between {start} and {end} ({zone} time); at night it can take longer.").format(
-            start=f"{start:%H:%M}", end=f"{end:%H:%M}", zone=zone
-        ),
+        *when,
         "",
         _("/status shows where your request is. /wipe clears this chat. /forget erases everything."),
     )
@@ -116,6 +153,11 @@ def forgotten(code: str) -> Text:
     return fill(template, code=code)
 
 
+def reconnected(code: str) -> Text:
+    """To the volunteer holding a request: nothing but that the person writes from another device now."""
+    return fill(_("{code}: the person now writes from another device."), code=code)
+
+
 def scrub_failed(name: str, reason: str | None) -> Text:
     """To the admin who revoked someone whose chat the bot could not clean."""
     reasons = {
@@ -142,6 +184,7 @@ def neutralized(code: str, reason: str) -> Text:
         "purged": _("Request {code} was erased."),
         "revoked": _("Request {code} is no longer available to you."),
         "inspection_over": _("Request {code} is no longer available to you."),
+        "key_expired": _("The key for request {code} is no longer shown here."),
     }
     template = reasons.get(reason, reasons["closed"])
     return Italic(fill(template, code=code))

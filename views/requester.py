@@ -44,17 +44,46 @@ def help_text() -> Text:
         Bold(_("Who can see your request")),
         *requester_access(),
         "",
-        _("/start: ask for help, or continue where you stopped"),
+        _("/start: ask for help, continue where you stopped, or attach your request here with its key"),
         _("/status: where your request is"),
-        _("/wipe: delete this conversation from the chat now"),
+        _("/wipe: delete this conversation from the chat (what is younger than 48 hours)"),
         _("/forget: erase your request and everything about you"),
         _("/cancel: stop the questions and erase the answers"),
         _("/language: change the language"),
         _("/safety: how to stay safe while using this bot"),
+        _("/selfhelp: short notes while you wait for a volunteer"),
     )
 
 
-def safety_text() -> Text:
+def wipe_limits() -> str:
+    """What /wipe can and cannot delete, said the same on the first screen and in /safety."""
+    return _(
+        "/wipe deletes this conversation at any time, but Telegram lets a bot delete messages only for 48 hours. "
+        'Delete older ones yourself: open the chat menu and choose "Clear history", or delete the chat.'
+    )
+
+
+def check_the_bot(username: str) -> Text:
+    return fill(_("Check that you are talking to {username}: fake helpline bots exist."), username=f"@{username}")
+
+
+def never_asked() -> str:
+    return _("We will never ask your name, passport data, money or photos of documents.")
+
+
+def previews_off() -> str:
+    return _("Turn off message previews in notifications: they show the text on the lock screen.")
+
+
+def photo_advice() -> str:
+    """The same advice wherever photos come up."""
+    return _(
+        "Send photos as photos, not as files: Telegram removes hidden data (such as location) from photos, "
+        "not from files."
+    )
+
+
+def safety_text(username: str) -> Text:
     return as_list(
         Bold(_("Staying safe")),
         "",
@@ -62,9 +91,13 @@ def safety_text() -> Text:
             "Telegram can see this chat: it is not end-to-end encrypted. If your phone may be checked, use "
             "another phone or number, and delete this chat after each conversation."
         ),
+        check_the_bot(username),
+        never_asked(),
         _("Never write names, unit numbers, exact places or phone numbers, not even to a volunteer."),
-        _("Send /wipe to delete this conversation at any moment. Send /forget to erase everything we keep."),
-        _("Turn off chat backups and notifications that show message text on the lock screen."),
+        previews_off(),
+        wipe_limits(),
+        _("Send /forget to erase everything we keep."),
+        photo_advice(),
     )
 
 
@@ -110,14 +143,6 @@ def how_to_start() -> str:
     return _("To ask for help, send /start.")
 
 
-def describe_in_text() -> str:
-    return _("Please describe it in a text message. Photos, voice messages and files can carry hidden data about you.")
-
-
-def use_the_buttons() -> str:
-    return _("Please answer with the buttons under the question.")
-
-
 def edits_not_read(*, in_intake: bool) -> str:
     if in_intake:
         return _("I don't read edited messages. Before you send, you can change every answer with ✏️.")
@@ -138,8 +163,10 @@ def location_refused() -> str:
     )
 
 
-def cannot_pass_on() -> str:
-    return _("This kind of message cannot be passed on. Please send text, a photo, a voice message or a file.")
+def cannot_pass_on() -> Text:
+    return as_list(
+        _("This kind of message cannot be passed on. Please send text, a photo or a voice message."), photo_advice()
+    )
 
 
 def saved_until_claimed() -> str:
@@ -148,7 +175,7 @@ def saved_until_claimed() -> str:
 
 # -- the command menu --------------------------------------------------------------------------------
 
-REQUESTER_COMMANDS = ("start", "status", "wipe", "forget", "cancel", "language", "help", "safety")
+REQUESTER_COMMANDS = ("start", "status", "wipe", "forget", "cancel", "language", "help", "safety", "selfhelp")
 
 
 def requester_command_descriptions() -> dict[str, str]:
@@ -161,4 +188,5 @@ def requester_command_descriptions() -> dict[str, str]:
         "language": _("Change the language"),
         "help": _("How this bot works"),
         "safety": _("How to stay safe"),
+        "selfhelp": _("Short notes while you wait"),
     }

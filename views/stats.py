@@ -15,11 +15,11 @@ from aiogram.utils.i18n import lazy_gettext as __
 
 from services import metrics
 from services.questionnaire import OPTIONS, Step
-from services.stats import LANGUAGE_DIMENSION, Breakdown, Cell, Duration, Period, Shown, StatsSummary
+from services.stats import CHART_DIMENSION, LANGUAGE_DIMENSION, Breakdown, Cell, Duration, Period, Shown, StatsSummary
 from views.callbacks import StatsPeriod
 from views.chart import ChartSpec, Stack
-from views.intake import STEP_TITLES, option_label
 from views.language import language_name
+from views.questions import STEP_TITLES, option_label
 from views.volunteer import OUTCOME_LABELS
 
 MESSAGE_LIMIT = 4096  # Telegram's limit, in UTF-16 code units after entity parsing
@@ -94,7 +94,7 @@ def option_text(dimension: str, key: str) -> str:
     if dimension == metrics.CLOSED:
         return str(OUTCOME_LABELS[key]) if key in OUTCOME_LABELS else key
     step = Step.URGENCY if dimension == metrics.BACKLOG else Step(dimension)
-    return option_label(step, key) if key in OPTIONS.get(step, ()) else key
+    return option_label(step, key, for_team=True)
 
 
 # -- the summary text ------------------------------------------------------------------------------
@@ -217,20 +217,19 @@ def chart_caption(summary: StatsSummary) -> Text:
 def chart_spec(summary: StatsSummary) -> ChartSpec:
     """Translate the chart's labels now (gettext needs this context), so the drawing needs none."""
     bars = summary.chart
-    statuses = OPTIONS[Step.STATUS]
     stacks = []
-    for position, status in enumerate(statuses):
+    for position, key in enumerate(OPTIONS[CHART_DIMENSION]):
         values = []
         for bar in bars:
             cell = bar.segments[position] if position < len(bar.segments) else None
             values.append(cell.count if cell is not None and cell.exact and cell.count else 0)
-        stacks.append(Stack(option_label(Step.STATUS, status), tuple(values)))
+        stacks.append(Stack(option_label(CHART_DIMENSION, key), tuple(values)))
     levels = tuple(duration_label(bucket) for bucket in metrics.DURATION_BUCKETS)
     return ChartSpec(
         title=summary_title(summary),
         weeks=tuple(bar.week for bar in bars),
         stacks=tuple(stacks),
-        small_groups=Stack(_("Small groups, pooled"), tuple(bar.pooled for bar in bars)),
+        small_groups=Stack(_("Other (small groups combined)"), tuple(bar.pooled for bar in bars)),
         hidden=tuple(not bar.total.exact for bar in bars),
         hidden_mark=small_mark(summary.min_cell),
         count_axis=_("Requests received per week"),

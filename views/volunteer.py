@@ -16,20 +16,22 @@ from services.notes import NoteView
 from services.notices import Card, FullCard
 from services.questionnaire import Step
 from services.queue import OUTCOMES, QueuePage
+from services.upgrade import upgrade_answers
 from storage import clock
 from storage.requests import RequestRecord
 from storage.volunteers import VolunteerRecord
 from views.access import team_access
 from views.callbacks import Claim, CloseOutcome, NotesPage, QueuePageCb, TransferTo
 from views.format import fill
-from views.intake import answers_summary, option_label
 from views.language import LANGUAGE_NAMES, language_name
+from views.questions import answer_text, option_label, summary_lines
 
 OUTCOME_LABELS: dict[str, Any] = {
     "left": __("Helped to leave"),
     "legal": __("Legal consultation"),
     "psych": __("Psychological support"),
-    "stays": __("Advised, stays"),
+    "referred": __("Referred to a partner organisation"),
+    "stays": __("Advised; decided to stay"),
     "no_response": __("No response"),
     "duplicate": __("Duplicate"),
     "suspicious": __("Suspicious"),
@@ -52,13 +54,22 @@ def urgency_label(urgency: str) -> str:
     return option_label("urgency", urgency)
 
 
+def _coarse(step: Step, value: str | list[str] | None) -> Text | str:
+    if not value:
+        return Italic(_("not asked"))
+    return answer_text(step, {step: value}, for_team=True)
+
+
 def card_text(card: Card) -> Text:
-    """The triage card every volunteer sees: coarse answers, never the person's own words."""
+    """The triage card every volunteer sees: coarse answers, urgency first, never the person's own words."""
+    # A card queued before issue 18 names one situation and an old place: read in today's words.
+    known = upgrade_answers({"status": card.status, "location": card.location} if card.status else {})
+    situation, location = card.situation or known.get(Step.SITUATION), known.get(Step.LOCATION, card.location)
     return as_list(
         Text("🆕 ", fill(_("New request {code}"), code=card.code)),
         as_line(Bold(_("Urgency"), ": "), urgency_label(card.urgency), end=""),
-        as_line(Bold(_("Situation"), ": "), option_label(Step.STATUS, str(card.status)), end=""),
-        as_line(Bold(_("Where now"), ": "), option_label(Step.LOCATION, str(card.location)), end=""),
+        as_line(Bold(_("Situation"), ": "), _coarse(Step.SITUATION, situation), end=""),
+        as_line(Bold(_("Where now"), ": "), _coarse(Step.LOCATION, location), end=""),
         as_line(Bold(_("Language"), ": "), language_name(card.language), end=""),
         as_line(Bold(_("Submitted"), ": "), age(datetime.fromisoformat(card.created_at)), end=""),
     )
@@ -89,7 +100,7 @@ def full_card_text(card: FullCard) -> Text:
             _("submitted {age}").format(age=age(datetime.fromisoformat(card.created_at))),
         ),
         "",
-        *answers_summary(card.answers),
+        *summary_lines(upgrade_answers(card.answers), for_team=True),
         "",
         Italic(
             _(

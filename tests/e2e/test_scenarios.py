@@ -11,6 +11,8 @@ import asyncio
 import functools
 import json
 import re
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -19,11 +21,16 @@ from testkit.settings import ADMIN_ID
 from testkit.telegram import Person
 from tests.e2e.conftest import CanaryLedger, LiveBot, find_canaries
 from tests.support.intake import (
+    DANGER,
+    THIS_WEEK,
     IntakeAnswers,
+    answer_questions,
     confirm,
     confirmations,
     hygiene_done,
     reach_review,
+    relative_not_serving_yet,
+    through_consent,
     walk_to_documents,
 )
 from tests.support.team import accept, card, invite
@@ -44,7 +51,7 @@ def person(live: LiveBot, user_id: int, language: str, ledger: CanaryLedger) -> 
 
 async def walk_to_review(requester: Person, description: str) -> None:
     """The intake with one document and one need, up to the review of ``description``."""
-    answers = IntakeAnswers(documents=["Internal passport"], help=["Leaving the country"], description=description)
+    answers = IntakeAnswers(documents=["Internal passport at hand"], help=["Leaving Russia"], description=description)
     await reach_review(requester, answers)
 
 
@@ -79,13 +86,13 @@ async def test_a_request_from_intake_in_russian_to_close(live: LiveBot, canaries
     description = f"{canaries.plant('cyrillic')} <b>нас</b> & {canaries.plant()}"
     await walk_to_review(olga, description)
     review = olga.last()
-    assert f"{olga.t('Urgency')}: {olga.t('This week')}" in review and description in review
+    assert f"{olga.t('Urgency')}: {olga.t(THIS_WEEK)}" in review and description in review
 
     # Change one answer from the review screen: back to the question, then straight back to review.
     await olga.press(f"✏️ {olga.t('Urgency')}", translate=False)
     assert olga.last() == olga.t("How urgent is it?")
-    await olga.press("Danger within 48 hours", until=lambda: olga.t("Please check your answers") in olga.last())
-    assert f"{olga.t('Urgency')}: {olga.t('Danger within 48 hours')}" in olga.last()
+    await olga.press(DANGER, until=lambda: olga.t("Please check your answers") in olga.last())
+    assert f"{olga.t('Urgency')}: {olga.t(DANGER)}" in olga.last()
     code = await confirm(olga)
     await hygiene_done(olga)
 
@@ -156,13 +163,82 @@ async def test_a_quick_second_press_is_not_lost(live: LiveBot, canaries: CanaryL
     """People tick a multi-select quickly: the next tap comes as soon as the first tick shows."""
     kim = person(live, 1006, "en", canaries)
     await walk_to_documents(kim)
-    first = await kim.press("Internal passport", wait=False)
-    await kim.wait(lambda: "✅ Internal passport" in kim.buttons())
-    second = await kim.press("Valid foreign passport", wait=False)
+    first = await kim.press("Internal passport at hand", wait=False)
+    await kim.wait(lambda: "✅ Internal passport at hand" in kim.buttons())
+    second = await kim.press("A valid foreign passport", wait=False)
     for action in (first, second):
         await live.wait_handled(action.update_id)
     await kim.wait(lambda: live.world.callback_queries[second.update["callback_query"]["id"]].answer)
-    assert {"✅ Internal passport", "✅ Valid foreign passport"} <= set(kim.buttons()), kim.buttons()
+    assert {"✅ Internal passport at hand", "✅ A valid foreign passport"} <= set(kim.buttons()), kim.buttons()
+
+
+def ever_shown(live: LiveBot, someone: Person) -> list[str]:
+    """Every text the bot sent or edited into a person's chat, in order: intake questions are edited in place."""
+    return [
+        str(call.args.get("text"))
+        for call in live.world.calls
+        if call.ok and call.method in {"sendMessage", "editMessageText"} and call.args.get("chat_id") == someone.id
+    ]
+
+
+# -- 1b. a mother writes, in Russian, for a son not serving yet, when nobody is on shift ---------------
+
+
+async def test_a_relative_writes_in_russian_for_someone_not_serving_yet(live: LiveBot, canaries: CanaryLedger) -> None:
+    # Started again with working hours that have not begun yet: the confirmation comes off shift.
+    await live.process.stop()
+    hour = datetime.now(ZoneInfo("Europe/Moscow")).hour
+    start, end = (hour + 2) % 24, (hour + 3) % 24
+    live.process.env["TROPA_WORKING_HOURS"] = f"{start}-{end} Europe/Moscow"
+    await live.process.start()
+    _admin, (vera,) = await team(live, canaries, "volunteer")
+
+    mother = person(live, 1010, "ru", canaries)
+    await through_consent(mother)
+    safety = [text for text in ever_shown(live, mother) if text.startswith(mother.t("Before we start: your safety"))]
+    assert safety and f"@{live.world.bot_username}" in safety[-1]  # the bot's own name, as Telegram says it
+    description = f"{canaries.plant('cyrillic')}: сыну пришла повестка через Госуслуги"
+    help_needed = ["Deferment or alternative service", "A lawyer's advice", "Support for the family"]
+    await answer_questions(mother, relative_not_serving_yet(help=help_needed, description=description))
+    # Every question spoke about "the person you are writing about", never to her; no question of another branch.
+    asked = [text.split("\n")[0] for text in ever_shown(live, mother)]
+    assert mother.t("The person you are writing about is not in the army yet. What is happening?") in asked
+    assert mother.t("You are not in the army yet. What is happening?") not in asked
+    assert mother.t("The person you are writing about is serving now. What kind of service?") not in asked
+    review = mother.last()
+    assert (
+        f"{mother.t('Not in the army yet')}: {mother.t('An electronic summons or a ban on leaving Russia')}" in review
+    )
+    code = await confirm(mother)
+    await hygiene_done(mother)
+
+    (confirmation,) = confirmations(mother)
+    said = mother.t(
+        "Volunteers are not on shift now: they answer from {start} to {end} {zone}. Your request waits for them."
+    ).format(start=f"{start:02d}:00", end=f"{end:02d}:00", zone="по московскому времени")
+    assert said in confirmation.text and "Europe/Moscow" not in confirmation.text
+    assert confirmation.buttons[0] == [mother.t("I got a summons")]
+    await mother.press("I got a summons", until=lambda: mother.last().startswith(mother.t("I got a summons")))
+    assert mother.t(
+        "Sign nothing and decide nothing you cannot undo before a volunteer has talked it through with you."
+    ) in (mother.last())
+
+    # The team: a triage card with the coarse answers and no words of hers; the full case to the one who takes it.
+    await vera.wait(lambda: card(vera, code))
+    triage = card(vera, code)
+    assert triage is not None and description not in triage.text
+    assert "Situation: Not in the army yet: summons, medical board, deferment" in triage.text
+    assert "Where now: In Russia, at home" in triage.text
+    full_heading = vera.t("Request {code}").format(code=code)
+    await vera.send(f"/claim {code}", until=lambda: vera.ever_received(full_heading))
+    (full,) = vera.ever_received(full_heading)
+    assert "Not in the army yet: An electronic summons or a ban on leaving Russia; Called to a medical board" in (
+        full.text
+    )
+    assert "Writing about: About a relative or friend" in full.text and description in full.text
+    details = live.query("SELECT urgency, language FROM requests WHERE code = ?", code)
+    assert details == [("week", "ru")]
+    no_errors_logged(live)
 
 
 # -- 2. chat hygiene and /forget ---------------------------------------------------------------------
@@ -174,8 +250,8 @@ async def submit_then_forget(live: LiveBot, canaries: CanaryLedger) -> Person:
     await walk_to_review(sam, canaries.plant())
     code = await confirm(sam)
     await hygiene_done(sam)
-    (confirmation,) = sam.visible()
-    assert confirmation.from_bot and code in confirmation.text
+    confirmation, key = sam.visible()  # the confirmation, and the reconnect key shown once after it
+    assert confirmation.from_bot and code in confirmation.text and key.protected
     own = [m.message_id for m in sam.all_messages() if not m.from_bot]
     assert set(own) <= set(sam.deleted_ids())  # /start and the description went too
 
@@ -221,13 +297,13 @@ def long_poll_waiting(live: LiveBot) -> bool:
 async def test_a_killed_bot_continues_the_intake_where_it_stopped(live: LiveBot, canaries: CanaryLedger) -> None:
     kim = person(live, 1003, "en", canaries)
     await walk_to_documents(kim)
-    assert "Internal passport" in kim.buttons()  # the documents question
+    assert "Internal passport at hand" in kim.buttons()  # the documents question
 
     # The bot handles a press but never confirms it: every getUpdates after it fails, then SIGKILL.
     await kim.wait(lambda: long_poll_waiting(live))
-    toggled = await kim.press("Internal passport", wait=False)  # a toggle: handled twice, it would undo itself
+    toggled = await kim.press("Internal passport at hand", wait=False)  # a toggle: twice, it would undo itself
     live.world.inject("getUpdates", "drop", times=1_000_000)
-    await kim.after(toggled, until=lambda: "✅ Internal passport" in kim.buttons())
+    await kim.after(toggled, until=lambda: "✅ Internal passport at hand" in kim.buttons())
     await live.wait_db(lambda: live.count("processed_updates", "update_id = ?", toggled.update_id))
     await live.process.kill()
     live.snapshot()  # the files exactly as a crash leaves them (WAL included), for the canary scan
@@ -235,10 +311,10 @@ async def test_a_killed_bot_continues_the_intake_where_it_stopped(live: LiveBot,
     assert toggled.update_id in [update["update_id"] for update in live.world.pending_updates()]
 
     # While the bot is down the person presses the live button again; then the bot comes back.
-    second = await kim.press("Military ID is held by the unit", wait=False)
+    second = await kim.press("Military ID held by the unit", wait=False)
     await live.process.start()
-    await kim.after(second, until=lambda: "✅ Military ID is held by the unit" in kim.buttons())
-    assert "✅ Internal passport" in kim.buttons()  # the re-delivered toggle changed nothing
+    await kim.after(second, until=lambda: "✅ Military ID held by the unit" in kim.buttons())
+    assert "✅ Internal passport at hand" in kim.buttons()  # the re-delivered toggle changed nothing
     assert any(event["event"] == "update.duplicate" for event in live.log_events())
 
     # /start resumes at the same step (a fresh copy of the question), it does not start over.
@@ -250,17 +326,16 @@ async def test_a_killed_bot_continues_the_intake_where_it_stopped(live: LiveBot,
             kim.bot_messages_after(prompt.message_id) and prompt.message_id in kim.deleted_ids()
         ),  # the old copy goes: one live question
     )
-    assert {"✅ Internal passport", "✅ Military ID is held by the unit"} <= set(kim.buttons())
+    assert {"✅ Internal passport at hand", "✅ Military ID held by the unit"} <= set(kim.buttons())
 
-    for label in ("Done", "No", "This week", "Leaving the country", "Done"):
+    for label in ("Done", "Leaving Russia", "Done"):
         await kim.press(label)
     await kim.send(canaries.plant(), until=lambda: "Please check your answers" in kim.last())
-    assert "Documents: Internal passport, Military ID is held by the unit" in kim.last()
+    assert "Documents: Internal passport at hand; Military ID held by the unit" in kim.last()
     code = await confirm(kim)
     await hygiene_done(kim)
 
     assert live.query("SELECT code FROM requests") == [(code,)]
-    assert [m.text for m in kim.visible()] == [m.text for m in confirmations(kim)]
     assert len(confirmations(kim)) == 1
     assert len(kim.delivered("Choose your language")) == 1  # never started over
     no_errors_logged(live, "Failed to fetch updates - %s: %s")
@@ -376,7 +451,7 @@ async def test_a_stranger_gets_nothing_from_operator_commands(live: LiveBot, can
     seen = [m.text for m in mallory.all_messages() if m.from_bot]
     assert seen == [mallory.t(UNKNOWN)] * len(commands)
     for text in [*seen, forged.text, forged_close.text]:
-        for secret in (code, description, "Mobilised", "Belarus", "Internal passport", "This week"):
+        for secret in (code, description, "Mobilised", "Abroad", "Internal passport", THIS_WEEK):
             assert secret not in (text or ""), (secret, text)
     no_errors_logged(live)
 

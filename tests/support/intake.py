@@ -7,24 +7,64 @@ a bot process that answers when it answers.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 from testkit.telegram import Person, ViewMessage
 
 LANGUAGE_BUTTONS = {"ru": "Русский", "uk": "Українська", "en": "English"}
 CODE = re.compile(r"R-[0-9A-Z]{6}")
+KEY = re.compile(r"R-[0-9A-Z]{6}(?:-[0-9A-Z]{4}){4}")
+
+
+# The labels of the options that branch, as a person reads them (in English; ``Person.press`` translates).
+MYSELF = "I am writing about myself"
+RELATIVE = "About a relative or friend"
+DANGER = "Danger within the next 48 hours"
+THIS_WEEK = "It has to be solved this week"
+NOT_SERVING = "Not in the army yet: summons, medical board, deferment"
+SERVING = "Serving now"
+AWAY = "Already away from the unit"
+DONT_KNOW = "Don't know / prefer not to say"
+# The question each branch adds, by the situation that asks it, in the order they come.
+DETAIL_QUESTIONS = {NOT_SERVING: "not_serving", SERVING: "serving", AWAY: "left_unit"}
 
 
 @dataclass
 class IntakeAnswers:
-    who: str = "I am asking for myself"
-    status: str = "Mobilised"
-    location: str = "Belarus"
-    documents: list[str] = field(default_factory=lambda: ["Internal passport", "Military ID is held by the unit"])
-    health: str = "No"
-    urgency: str = "This week"
-    help: list[str] = field(default_factory=lambda: ["Leaving the country", "Legal advice"])
+    """The labels a person presses, question by question; a multi-select presses each, then Done. The detail
+    questions are answered only when their situation is chosen, none after danger within 48 hours."""
+
+    who: str = MYSELF
+    urgency: str = THIS_WEEK
+    situation: list[str] = field(default_factory=lambda: [SERVING])
+    not_serving: list[str] = field(default_factory=lambda: ["A summons on paper"])
+    serving: list[str] = field(default_factory=lambda: ["Mobilised"])
+    left_unit: list[str] = field(default_factory=lambda: ["Left the unit"])
+    location: str = "Abroad"
+    health: list[str] = field(default_factory=lambda: ["No"])
+    documents: list[str] = field(default_factory=lambda: ["Internal passport at hand", "Military ID held by the unit"])
+    help: list[str] = field(default_factory=lambda: ["Leaving Russia", "A lawyer's advice"])
     description: str | None = "I was told we leave for the front next week."
+
+    @property
+    def fast(self) -> bool:
+        return self.urgency == DANGER
+
+
+def relative_not_serving_yet(**changes: Any) -> IntakeAnswers:
+    """A relative writes about someone not in the army yet (most of those who write): an electronic summons,
+    a medical board, at home in Russia."""
+    answers = IntakeAnswers(
+        who=RELATIVE,
+        situation=[NOT_SERVING],
+        not_serving=["An electronic summons or a ban on leaving Russia", "Called to a medical board"],
+        location="In Russia, at home",
+        health=[DONT_KNOW],
+        documents=["Internal passport at hand", "No foreign passport"],
+        help=["Deferment or alternative service", "A lawyer's advice"],
+    )
+    return replace(answers, **changes)
 
 
 async def choose_language(person: Person) -> None:
@@ -42,22 +82,35 @@ async def through_consent(person: Person) -> None:
     await choose_language(person)
     await person.press("I understand, continue")
     await person.press("I agree")
-    assert person.last() == person.t("Who is asking for help?"), person.last()
+    assert person.last() == person.t("Who are you writing about?"), person.last()
 
 
-async def answer_questions(person: Person, answers: IntakeAnswers) -> None:
-    """From the first question to the review."""
-    await person.press(answers.who)
-    await person.press(answers.status)
-    await person.press(answers.location)
-    for document in answers.documents:
-        await person.press(document)
+async def choose_all(person: Person, labels: list[str]) -> None:
+    """A multi-select: each label, then Done."""
+    for label in labels:
+        await person.press(label)
     await person.press("Done")
-    await person.press(answers.health)
+
+
+async def answer_situation(person: Person, answers: IntakeAnswers) -> None:
+    """The situation and the detail question of each chosen situation that has one: up to the place."""
+    await choose_all(person, answers.situation)
+    for situation, field_name in DETAIL_QUESTIONS.items():
+        if situation in answers.situation:
+            await choose_all(person, getattr(answers, field_name))
+
+
+async def answer_questions(person: Person, answers: IntakeAnswers, *, who_answered: bool = False) -> None:
+    """From the first question (or, ``who_answered``, the second) to the review."""
+    if not who_answered:
+        await person.press(answers.who)
     await person.press(answers.urgency)
-    for need in answers.help:
-        await person.press(need)
-    await person.press("Done")
+    if not answers.fast:
+        await answer_situation(person, answers)
+        await person.press(answers.location)
+        await choose_all(person, answers.health)
+        await choose_all(person, answers.documents)
+        await choose_all(person, answers.help)
     assert person.t("Skip") in person.buttons(), person.buttons()  # the description question
     review = person.t("Please check your answers")
     if answers.description is None:
@@ -74,9 +127,11 @@ async def reach_review(person: Person, answers: IntakeAnswers | None = None) -> 
 
 
 async def walk_to_documents(person: Person) -> None:
-    """Up to the documents question (the first multi-select)."""
+    """Up to the documents question (a multi-select), for myself, serving and mobilised, abroad, healthy."""
     await choose_language(person)
-    for label in ("I understand, continue", "I agree", "I am asking for myself", "Mobilised", "Belarus"):
+    for label in ("I understand, continue", "I agree", MYSELF, THIS_WEEK, SERVING, "Done", "Mobilised", "Done"):
+        await person.press(label)
+    for label in ("Abroad", "No", "Done"):
         await person.press(label)
 
 
@@ -114,6 +169,25 @@ def request_code(person: Person) -> str:
     raise AssertionError(f"no request code visible: {person.texts()}")
 
 
+def key_messages(person: Person) -> list[ViewMessage]:
+    """Every reconnect key the bot showed the person, deleted ones included."""
+    return person.ever_received(person.t("Write it down somewhere safe, not in this phone's notes."))
+
+
+def reconnect_key(person: Person) -> str:
+    """The newest reconnect key visible in the chat, as the person would copy it."""
+    for message in reversed(person.visible()):
+        if message.from_bot and (match := KEY.search(message.text)):
+            return match.group(0)
+    raise AssertionError(f"no reconnect key visible: {person.texts()}")
+
+
 async def hygiene_done(person: Person) -> None:
-    """After submitting, the chat is cleaned through the outbox: wait until only the confirmation is left."""
-    await person.wait(lambda: [m.text for m in person.visible()] == [m.text for m in confirmations(person)])
+    """After submitting, the chat is cleaned through the outbox: wait until only the confirmation and the
+    reconnect key shown after it are left."""
+
+    def cleaned() -> bool:
+        kept = sorted([*confirmations(person), *key_messages(person)], key=lambda m: m.message_id)
+        return bool(key_messages(person)) and [m.text for m in person.visible()] == [m.text for m in kept]
+
+    await person.wait(cleaned)
