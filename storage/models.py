@@ -134,6 +134,10 @@ class Request(Base):
     outcome: Mapped[str | None] = mapped_column(String(24), nullable=True)
     flagged: Mapped[bool] = mapped_column(Boolean, default=False)
     requester_blocked: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The person's messages no volunteer has answered yet: how many, and since when (services/waiting.py).
+    unanswered: Mapped[int] = mapped_column(Integer, server_default=text("0"), default=0)
+    waiting_since: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    first_reply_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     answers: Mapped[bytes] = mapped_column(Sealed)
     chat_id: Mapped[bytes] = mapped_column(Sealed)
 
@@ -157,6 +161,18 @@ class Note(Base):
     request_id: Mapped[str] = mapped_column(ForeignKey("requests.id", ondelete="CASCADE"), index=True)
     author_id: Mapped[str | None] = mapped_column(ForeignKey("volunteers.id", ondelete="SET NULL"), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Written for whoever takes the case next (on a transfer or a release), and shown to them with it.
+    handover: Mapped[bool] = mapped_column(Boolean, server_default=text("false"), default=False)
+    body: Mapped[bytes] = mapped_column(Sealed)
+
+
+class CaseMessage(Base):
+    """One relayed message of a case's conversation, kept for whoever holds it next (storage/conversation.py):
+    sealed under the request's data key, at most ``KEPT_MESSAGES`` per request, gone with the request."""
+
+    __tablename__ = "case_messages"
+    id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
+    request_id: Mapped[str] = mapped_column(ForeignKey("requests.id", ondelete="CASCADE"), index=True)
     body: Mapped[bytes] = mapped_column(Sealed)
 
 
@@ -302,6 +318,7 @@ SEALED_COLUMNS: frozenset[tuple[str, str]] = frozenset(
         ("requests", "answers"),
         ("requests", "chat_id"),
         ("notes", "body"),
+        ("case_messages", "body"),
         ("fsm_state", "data"),
         ("outbox", "payload"),
         ("shown_messages", "ref"),
@@ -349,10 +366,16 @@ PLAINTEXT_COLUMNS: dict[tuple[str, str], str] = {
     ("requests", "outcome"): "statistics: one of a fixed list of outcomes",
     ("requests", "flagged"): "queue mechanics: a volunteer flagged it as suspicious",
     ("requests", "requester_blocked"): "access control: nobody may claim or answer it",
+    ("requests", "unanswered"): "queue mechanics: how many of the person's messages wait for an answer (/mine)",
+    ("requests", "waiting_since"): "queue mechanics: since when the oldest unanswered message waits (/mine's order)",
+    ("requests", "first_reply_at"): "statistics: time to the first answer, counted once",
     ("notes", "id"): "random id",
     ("notes", "request_id"): "random id of the request",
     ("notes", "author_id"): "random id of the volunteer who wrote it",
     ("notes", "created_at"): "the notes' order",
+    ("notes", "handover"): "queue mechanics: a note for the next volunteer, shown with the case when it changes hands",
+    ("case_messages", "id"): "random id, in the conversation's order",
+    ("case_messages", "request_id"): "random id of the request",
     ("audit_events", "id"): "random id",
     ("audit_events", "at"): "audit: when",
     ("audit_events", "actor_id"): "audit: random id of the volunteer who acted",
