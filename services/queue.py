@@ -85,7 +85,8 @@ class QueueService:
         return QueuePage(listed, page, pages, total)
 
     async def mine(self, volunteer: VolunteerRecord) -> list[RequestRecord]:
-        return await self.s.requests.list_assigned(volunteer.id)
+        """What ``volunteer`` holds, the person waiting longest for an answer first."""
+        return await self.s.requests.list_assigned_by_waiting(volunteer.id)
 
     # -- announcing --------------------------------------------------------------------------------
 

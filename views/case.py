@@ -68,8 +68,8 @@ MEDIA_LABELS: dict[str, Any] = {
 # A goodbye per outcome, in the person's language; an outcome without one of its own gets the generic one. The
 # bot's own "Your request … is closed" line follows every goodbye (services/goodbye.py): none repeats it.
 GOODBYES: dict[str, Any] = {
-    "left": __("I am glad we could help you get out. Take care of yourself, and keep your phone clean."),
-    "legal": __("I hope the legal advice helps. Take care of yourself."),
+    "left": __("We are glad we could help you get out. Take care of yourself."),
+    "legal": __("We hope the legal advice helps. Take care of yourself."),
     "psych": __("Thank you for trusting us with this. Take care of yourself."),
     "stays": __("Thank you for writing to us. I hope what we talked about helps. Take care."),
     "no_response": __("We have not heard from you for a while, so I am closing this conversation. Take care."),
