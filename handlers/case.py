@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from aiogram import Bot, F, Router
 from aiogram.enums import ChatType
 from aiogram.types import CallbackQuery, Message
+from aiogram.utils.formatting import Text
 
 from handlers.filters import BoundReply, HasRole
 from handlers.refusals import answer_refusals
@@ -39,19 +40,19 @@ from views.callbacks import (
 # -- the buttons on a case -------------------------------------------------------------------------------
 
 
-async def reply_pressed(
-    callback: CallbackQuery, callback_data: CaseAction, services: Services, volunteer: VolunteerRecord, bot: Bot
-) -> None:
-    record = await services.queue.held(volunteer, callback_data.code)
-    await send_prompt(bot, services, volunteer, record, Ask.REPLY, views.reply_prompt(record.code))
-    await callback.answer()
+PROMPTED: dict[CaseDo, tuple[Ask, Callable[[str], Text]]] = {
+    CaseDo.REPLY: (Ask.REPLY, views.reply_prompt),
+    CaseDo.NOTE: (Ask.NOTE, views.note_prompt),
+}
 
 
-async def note_pressed(
+async def prompt_pressed(
     callback: CallbackQuery, callback_data: CaseAction, services: Services, volunteer: VolunteerRecord, bot: Bot
 ) -> None:
+    """Reply or Note: a prompt bound to the case; what the volunteer writes in reply to it goes there."""
+    ask, prompt = PROMPTED[callback_data.do]
     record = await services.queue.held(volunteer, callback_data.code)
-    await send_prompt(bot, services, volunteer, record, Ask.NOTE, views.note_prompt(record.code))
+    await send_prompt(bot, services, volunteer, record, ask, prompt(record.code))
     await callback.answer()
 
 
@@ -287,9 +288,9 @@ def build_router() -> Router:
     router.message.filter(F.chat.type == ChatType.PRIVATE, HasRole())
     router.callback_query.filter(HasRole())
     buttons: dict[CaseDo, Callable[..., Awaitable[None]]] = {
-        CaseDo.REPLY: reply_pressed,
+        CaseDo.REPLY: prompt_pressed,
         CaseDo.CANNED: canned_pressed,
-        CaseDo.NOTE: note_pressed,
+        CaseDo.NOTE: prompt_pressed,
         CaseDo.NOTES: notes_pressed,
         CaseDo.TRANSFER: transfer_pressed,
         CaseDo.RELEASE: release_pressed,

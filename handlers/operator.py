@@ -113,7 +113,7 @@ async def inspect_chosen(
         opened = coordinator_views.inspected_text(record.code, callback_data.reason)
         await callback.message.edit_text(**opened.as_kwargs())
     try:
-        await send_full_card(bot, services, volunteer, inspection.details)
+        await send_full_card(bot, services, volunteer, inspection.details, holder=False)
         # Every page at once: a page button would be a way back in without a reason.
         for page in range(len(views.notes_pages(inspection.notes))):
             await send_notes(bot, services, volunteer, record, inspection.notes, page, buttons=False)

@@ -42,16 +42,19 @@ async def send_tracked(
     return sent.message_id
 
 
-async def send_full_card(bot: Bot, services: Services, volunteer: VolunteerRecord, details: RequestDetails) -> None:
+async def send_full_card(
+    bot: Bot, services: Services, volunteer: VolunteerRecord, details: RequestDetails, *, holder: bool = True
+) -> None:
     """The whole request, privately and protected, with its buttons; ahead of it, the handover note someone left
-    for whoever holds it now."""
+    for whoever holds it now. A coordinator inspecting a case they do not hold (``holder`` False) gets the
+    request alone: its buttons are the holder's, its notes come with the inspection."""
     record = details.record
-    note = await services.notes.handover_for(volunteer, record)
+    note = await services.notes.handover_for(volunteer, record) if holder else None
     if note is not None:
         content = case_views.handover_note(record.code, note.author, note.at, note.text)
         await send_tracked(bot, services, volunteer, record, content, "handover", protect=True)
     card = FullCard.of(details, reason="shown")
-    markup = case_views.case_markup(record.code)
+    markup = case_views.case_markup(record.code) if holder else None
     await send_tracked(
         bot, services, volunteer, record, views.full_card_text(card), FullCard.track, markup=markup, protect=True
     )

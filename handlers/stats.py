@@ -1,4 +1,5 @@
-"""Coordinator statistics (/stats): a period choice, then a chart and a summary, from counters only.
+"""Coordinator statistics (/stats): a period choice, then two charts (the weeks, the arrivals by hour) and a summary,
+from counters only.
 
 Coordinators and admins only. For anyone else the role filter fails and the command falls through to
 the fallback router's unknown-command reply; a period button pressed (or forged) by someone without the

@@ -220,8 +220,11 @@ class RelayService:
             content = visible(content)
         except QueueError:
             return False
+        copies = await self.s.shown.copies_of(Peer("volunteer", volunteer.id, message_id))
+        if not copies:  # not a message to the person (a note, a handover note), or not delivered yet
+            return False
         await self.s.conversation.keep(request, {**content, "edited": True}, volunteer=volunteer)
-        for copy in await self.s.shown.copies_of(Peer("volunteer", volunteer.id, message_id)):
+        for copy in copies:
             await self.s.outbox.put(
                 RelayEdit(message_id=copy.message_id, content=content, pseudonym=volunteer.pseudonym),
                 recipient=Recipient.REQUESTER,

@@ -19,8 +19,9 @@ otherwise subtract).
 
 Numbers that describe the team's work and no person are shown exactly, however small, because a small team plans
 its shifts with them: requests received, claimed, closed and reopened, escalations, the open backlog (by urgency and
-by language), the messages waiting for an answer, arrivals by hour and weekday, and the waiting times (time to
-claim, to the first answer, to close: median and 90th percentile from their buckets).
+by language, which every volunteer sees anyway on each waiting request's card), the messages waiting for an answer,
+arrivals by hour and weekday, and the waiting times (time to claim, to the first answer, to close: median and 90th
+percentile from their buckets).
 """
 
 from __future__ import annotations

@@ -7,13 +7,20 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
+from bot.i18n import create_i18n
+from services.canned import CannedText
 from storage import clock
-from storage.conversation import KEPT_MESSAGES
+from storage.conversation import KEPT_MESSAGES, KeptMessage
+from storage.kinds import Role, Status
+from storage.requests import RequestRecord
+from storage.volunteers import VolunteerRecord
 from testkit.telegram import Person, ViewMessage, utf16_len
-from tests.support.harness import Harness, start_harness
+from tests.support.harness import Harness, restart, start_harness
 from tests.support.inspect import count_rows, request_field
 from tests.support.intake import IntakeAnswers, submit
 from tests.support.team import admin, card, join, mentioning, prompt, pseudonym_of
+from views import case as case_views
+from views import volunteer as volunteer_views
 from views.callbacks import (
     CannedSend,
     CaseAction,
@@ -25,6 +32,7 @@ from views.callbacks import (
     Handover,
     TransferTo,
 )
+from views.case import CANNED_BUTTONS
 
 NOT_YOURS = "This request is not in your hands."
 LONGEST_CODE = "R-" + "Z" * 6
@@ -390,3 +398,92 @@ async def test_an_escalation_carries_a_claim_button(harness: Harness) -> None:
     assert full_card(cora, code).text.startswith(f"Request {code}")
     assert cora.message(escalation.message_id).text == f"{code} has been claimed by a volunteer."
     assert person.last().startswith("A volunteer has taken your request")
+
+
+async def test_what_a_volunteer_writes_wrong_gets_a_clear_answer_and_nothing_is_lost(harness: Harness) -> None:
+    """Too long a note or handover note is refused and the case stays; a long message goes out in parts; a prompt
+    outlives a restart; the same reply delivered twice by Telegram is one note."""
+    h = harness
+    boss = await admin(h)
+    vera = await join(h, boss, 2001)
+    person = h.person(1001)
+    code = await submit(person)
+    case = await claimed_by_button(h, vera, code)
+
+    await vera.press("Note", case.message_id)
+    await vera.reply(prompt(vera, "A private note on").message_id, "n" * 10_000)
+    assert vera.last() == "That is too long: at most 3000 characters."
+    await vera.press("Release", case.message_id)
+    await vera.reply(prompt(vera, "for whoever takes it next").message_id, "h" * 3_001)
+    assert vera.last() == "That is too long: at most 3000 characters."
+    assert await request_field(h, code, "status") == "claimed"
+
+    await vera.press("Reply", case.message_id)
+    await vera.reply(prompt(vera, "Write to").message_id, "ж" * 10_000)
+    parts = [t for t in person.texts() if "жжж" in t]
+    assert len(parts) == 3 and sum(t.count("ж") for t in parts) == 10_000
+    assert all(utf16_len(t) <= 4096 for t in parts)
+    assert len(confirmations(vera, code)) == 1  # one message, one "→ ✓"
+
+    # A prompt is remembered with the case: a new process binds the reply to it all the same.
+    await vera.press("Note", case.message_id)
+    asked = prompt(vera, "A private note on")
+    h = await restart(h)
+    answered = await vera.reply(asked.message_id, "after the restart")
+    assert vera.last() == "Note saved (encrypted)."
+    await h.client.deliver_again(answered.update)  # Telegram delivers it once more: still one note
+    await h.settle()
+    await vera.send(f"/notes {code}")
+    assert vera.last().count("after the restart") == 1
+    await h.close()
+
+
+def test_every_screen_fits_one_telegram_message() -> None:
+    """The longest of each, in every language: what Telegram would refuse must not be built."""
+    long_texts = [
+        CannedText(("k" * 31) + str(n % 10), "ru", "я" * 3000, ("ru", "uk", "en")) for n in range(CANNED_BUTTONS + 5)
+    ]
+    kept = [
+        KeptMessage(clock.now(), "requester", None, "ё" * 4096, None, False),
+        KeptMessage(clock.now(), "volunteer", "V" * 32, "ё" * 4096, "photo", True),
+    ] * 25
+    mine = [_record(n) for n in range(500)]
+    i18n = create_i18n()
+    for language in ("ru", "uk", "en"):
+        with i18n.context(), i18n.use_locale(language):
+            view = case_views.canned_for_case(LONGEST_CODE, "uk", long_texts)
+            assert utf16_len(view.text.as_kwargs()["text"]) <= 4096
+            assert view.markup is not None and sum(map(len, view.markup.inline_keyboard)) <= 100
+            for page in range(len(long_texts)):
+                text, _ = volunteer_views.canned_view(long_texts, page)
+                assert utf16_len(text.as_kwargs()["text"]) <= 4096
+            for page in range(len(case_views.conversation_pages(kept))):
+                text, _ = case_views.conversation_view(LONGEST_CODE, kept, page)
+                assert utf16_len(text.as_kwargs()["text"]) <= 4096
+            note = case_views.handover_note(LONGEST_CODE, "V" * 32, "2026-12-08 18:00 UTC", "ю" * 3000)
+            assert utf16_len(note.as_kwargs()["text"]) <= 4096
+            assert utf16_len(case_views.mine_more(mine).as_kwargs()["text"]) <= 4096
+            assert len(case_views.force_reply(LONGEST_CODE).input_field_placeholder or "") <= 64
+            admin = VolunteerRecord("0" * 32, Role.ADMIN, language, True, "V" * 32, clock.now())
+            assert utf16_len(volunteer_views.volunteer_help(admin).as_kwargs()["text"]) <= 4096  # the longest /help
+
+
+def _record(n: int) -> RequestRecord:
+    now = clock.now()
+    return RequestRecord(
+        id=f"{n:032x}",
+        code=LONGEST_CODE,
+        status=Status.CLAIMED,
+        urgency="48h",
+        language="ru",
+        created_at=now,
+        updated_at=now,
+        claimed_at=now,
+        closed_at=None,
+        last_activity_at=now,
+        escalated_at=None,
+        assignee_id=None,
+        outcome=None,
+        flagged=False,
+        requester_blocked=False,
+    )

@@ -33,7 +33,7 @@ from views.callbacks import (
 )
 from views.format import View, code_of, fill
 from views.notices import volunteer_label
-from views.pages import PAGE_ROOM, cut, page_markup, paginate
+from views.pages import PAGE_ROOM, cut, page_markup, paginate, rendered_length
 from views.volunteer import OUTCOME_LABELS, urgency_label
 
 CASE_BUTTONS: tuple[tuple[tuple[CaseDo, Any], ...], ...] = (
@@ -76,8 +76,11 @@ GOODBYES: dict[str, Any] = {
 }
 GENERIC_GOODBYE = __("Thank you for writing to us. I am closing this conversation now. Take care.")
 PLACEHOLDER_LIMIT = 64  # Telegram's limit on a forced reply's placeholder
-CANNED_PREVIEW = 400  # characters of each canned reply shown on a case's list
+CANNED_PREVIEW = 400  # characters of each canned reply shown on a case's list, when they all fit
+CANNED_PREVIEW_LEAST = 20  # below this, the list shows the keys alone
+CANNED_BUTTONS = 60  # a keyboard holds 100 buttons; a phone shows far fewer
 MINE_ROWS = 10  # cases /mine shows with their buttons; more would flood the chat
+MINE_MORE_CODES = 100  # the codes of the others, at most (a message holds 4096 characters)
 
 
 def in_language(code: str) -> str:
@@ -184,9 +187,11 @@ def mine_row(record: RequestRecord) -> View:
 
 def mine_more(records: list[RequestRecord]) -> Text:
     codes: list[Any] = []
-    for index, record in enumerate(records):
+    for index, record in enumerate(records[:MINE_MORE_CODES]):
         codes += [", "] if index else []
         codes.append(code_of(record.code))
+    if len(records) > MINE_MORE_CODES:
+        codes.append(", …")
     template = ngettext(
         "And {n} more, waiting less: {codes}. /show CODE brings one up with its buttons.",
         "And {n} more, waiting less: {codes}. /show CODE brings one up with its buttons.",
@@ -259,25 +264,31 @@ def conversation_view(
 
 
 def canned_for_case(code: str, language: str, texts: list[CannedText]) -> View:
+    """Each canned reply with the start of its text (as much as one message holds) and a button sending it."""
     if not texts:
         return View(Text(_("No canned replies yet. Coordinators add them with /canned add KEY.")))
-    preview = max(80, min(CANNED_PREVIEW, 3400 // len(texts)))
-    lines: list[Any] = [
-        fill(
-            _("Canned replies for {code}, {language} where there is one. A button sends it."),
-            code=code_of(code),
-            language=Text(in_language(language)),
-        )
-    ]
+    texts = texts[:CANNED_BUTTONS]
+    heading = fill(
+        _("Canned replies for {code}, {language} where there is one. A button sends it."),
+        code=code_of(code),
+        language=Text(in_language(language)),
+    )
+    labels = [_canned_label(text, language) for text in texts]
+    room = PAGE_ROOM - rendered_length(heading) - sum(rendered_length(label) + 2 for label in labels)
+    preview = min(CANNED_PREVIEW, room // len(texts) - 1)
+    lines: list[Any] = [heading]
     builder = InlineKeyboardBuilder()
-    for text in texts:
-        label: list[Any] = [Bold(f"#{text.key}")]
-        if text.language != language:
-            label += [" · ", Italic(in_language(text.language))]
-        lines += ["", Text(*label), cut(text.text, preview)]
+    for text, label in zip(texts, labels, strict=True):
+        lines += ["", label, *([cut(text.text, preview)] if preview >= CANNED_PREVIEW_LEAST else [])]
         builder.button(text=f"#{text.key}", callback_data=CannedSend(code=code, key=text.key).pack())
     builder.adjust(3)
     return View(as_list(*lines), builder.as_markup())
+
+
+def _canned_label(text: CannedText, reader: str) -> Text:
+    if text.language == reader:
+        return Bold(f"#{text.key}")
+    return Text(Bold(f"#{text.key}"), " · ", Italic(in_language(text.language)))
 
 
 # -- closing -------------------------------------------------------------------------------------------

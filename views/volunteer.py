@@ -25,7 +25,7 @@ from views.callbacks import CannedPage, Claim, CloseOutcome, NotesPage, QueuePag
 from views.format import code_of, fill
 from views.intake import answers_summary, option_label
 from views.language import LANGUAGE_NAMES, language_name
-from views.pages import page_markup, paginate
+from views.pages import PAGE_ROOM, page_markup, paginate, rendered_length
 
 OUTCOME_LABELS: dict[str, Any] = {
     "left": __("Helped to leave"),
@@ -189,8 +189,6 @@ def canned_view(texts: list[CannedText], page: int = 0) -> tuple[Text, InlineKey
     exists in; in pages that fit a message."""
     if not texts:
         return Text(_("No canned replies yet. Coordinators add them with /canned add KEY.")), None
-    pages = paginate(texts, _canned_block)
-    page = min(max(page, 0), len(pages) - 1)
     heading = as_list(
         Bold(_("Canned replies")),
         Italic(
@@ -200,6 +198,8 @@ def canned_view(texts: list[CannedText], page: int = 0) -> tuple[Text, InlineKey
             )
         ),
     )
+    pages = paginate(texts, _canned_block, PAGE_ROOM - rendered_length(heading))
+    page = min(max(page, 0), len(pages) - 1)
     text = as_list(heading, *[_canned_block(entry) for entry in pages[page]])
     return text, page_markup(page, len(pages), lambda n: CannedPage(page=n).pack())
 

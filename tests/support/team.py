@@ -60,7 +60,8 @@ def mentioning(member: Person, *fragments: str) -> list[str]:
 
 def card(member: Person, code: str) -> ViewMessage | None:
     """The triage card for ``code`` with its Claim button, if it is on screen."""
-    return next((m for m in member.visible() if code in m.text and m.buttons), None)
+    claim = member.t("Claim")
+    return next((m for m in member.visible() if code in m.text and [claim] in m.buttons), None)
 
 
 def prompt(member: Person, fragment: str) -> ViewMessage:
