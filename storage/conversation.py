@@ -67,20 +67,19 @@ class Conversation:
         key = await self.vault.data_key(self.session, request_id)
         body = self.vault.seal_json(key, message.to_dict(), _place(row_id))
         self.session.add(CaseMessage(id=row_id, request_id=request_id, body=body))
-        await self.session.flush()
-        oldest_kept = await self.session.scalar(
+        oldest_kept = (
             select(CaseMessage.id)
             .where(CaseMessage.request_id == request_id)
             .order_by(CaseMessage.id.desc())
             .offset(KEPT_MESSAGES - 1)
             .limit(1)
+            .scalar_subquery()
         )
-        if oldest_kept is not None:
-            await self.session.execute(
-                delete(CaseMessage)
-                .where(CaseMessage.request_id == request_id, CaseMessage.id < oldest_kept)
-                .execution_options(synchronize_session=False)
-            )
+        await self.session.execute(  # one statement; the new row is flushed before it runs
+            delete(CaseMessage)
+            .where(CaseMessage.request_id == request_id, CaseMessage.id < oldest_kept)
+            .execution_options(synchronize_session=False)
+        )
 
     async def recent(self, request_id: str) -> list[KeptMessage]:
         """The kept messages of a case, oldest first."""
