@@ -118,14 +118,6 @@ async def ask_handover(
     await send_prompt(bot, services, volunteer, record, Ask.HANDOVER, prompt, to=to)
 
 
-async def transfer_pressed(
-    callback: CallbackQuery, callback_data: CaseAction, services: Services, volunteer: VolunteerRecord
-) -> None:
-    assert isinstance(callback.message, Message)
-    await offer_transfer(callback.message, callback_data.code, services, volunteer)
-    await callback.answer()
-
-
 async def offer_transfer(message: Message, code: str, services: Services, volunteer: VolunteerRecord) -> None:
     """Whom to hand the case to: every other active volunteer (/transfer CODE, or the Transfer button)."""
     record = await services.queue.held(volunteer, code, handing_on=True)
@@ -166,14 +158,6 @@ async def hand_over(
         return
     target = await services.handover.transfer(volunteer, code, to, note)
     await message.answer(**volunteer_views.transferred(code, target.pseudonym).as_kwargs())
-
-
-async def close_pressed(
-    callback: CallbackQuery, callback_data: CaseAction, services: Services, volunteer: VolunteerRecord
-) -> None:
-    assert isinstance(callback.message, Message)
-    await offer_outcomes(callback.message, callback_data.code, services, volunteer)
-    await callback.answer()
 
 
 async def offer_outcomes(message: Message, code: str, services: Services, volunteer: VolunteerRecord) -> None:
@@ -221,6 +205,16 @@ async def goodbye_chosen(
     if goodbye is not None and not farewell.silent:
         said = views.closed_after_goodbye(record.code, record.language)
     await edit_in_place(callback.message, text=said)
+    await callback.answer()
+
+
+async def offer_pressed(
+    callback: CallbackQuery, callback_data: CaseAction, services: Services, volunteer: VolunteerRecord
+) -> None:
+    """Transfer or Close: whom to, or how it ended, asked under the case (the same as /transfer, /close)."""
+    assert isinstance(callback.message, Message)
+    offer = offer_transfer if callback_data.do is CaseDo.TRANSFER else offer_outcomes
+    await offer(callback.message, callback_data.code, services, volunteer)
     await callback.answer()
 
 
@@ -292,9 +286,9 @@ def build_router() -> Router:
         CaseDo.CANNED: canned_pressed,
         CaseDo.NOTE: prompt_pressed,
         CaseDo.NOTES: notes_pressed,
-        CaseDo.TRANSFER: transfer_pressed,
+        CaseDo.TRANSFER: offer_pressed,
         CaseDo.RELEASE: release_pressed,
-        CaseDo.CLOSE: close_pressed,
+        CaseDo.CLOSE: offer_pressed,
     }
     for do, handler in buttons.items():
         router.callback_query.register(handler, CaseAction.filter(F.do == do))

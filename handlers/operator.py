@@ -76,7 +76,8 @@ async def show_mine(message: Message, services: Services, volunteer: VolunteerRe
         row = case_views.mine_row(record)
         await send_tracked(bot, services, volunteer, record, row.text, "mine", markup=row.markup)
     if len(held) > case_views.MINE_ROWS:
-        await message.answer(**case_views.mine_more(held[case_views.MINE_ROWS :]).as_kwargs())
+        others = [record.code for record in held[case_views.MINE_ROWS :]]
+        await message.answer(**case_views.mine_more(others).as_kwargs())
 
 
 async def claim_command(message: Message, code: str, services: Services, volunteer: VolunteerRecord, bot: Bot) -> None:

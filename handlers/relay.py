@@ -82,7 +82,7 @@ async def from_requester(message: Message, services: Services) -> None:
 
 
 async def reply_command(message: Message, code: str, text: str, services: Services, volunteer: VolunteerRecord) -> None:
-    await services.relay.answer(volunteer, code, {"type": "text", "text": text}, message.message_id)
+    await services.relay.to_requester(volunteer, code, {"type": "text", "text": text}, message.message_id)
 
 
 async def reply_to_relayed(message: Message, bound: Bound, services: Services, volunteer: VolunteerRecord) -> None:
@@ -91,7 +91,7 @@ async def reply_to_relayed(message: Message, bound: Bound, services: Services, v
     if content is None:
         await message.answer(volunteer_views.not_about_a_request())
         return
-    await services.relay.answer(volunteer, bound.code, content, message.message_id, reply_to=replied_id(message))
+    await services.relay.to_requester(volunteer, bound.code, content, message.message_id, reply_to=replied_id(message))
 
 
 async def not_about_a_request(message: Message) -> None:

@@ -100,28 +100,6 @@ class RelayService:
             )
         return request
 
-    async def answer(
-        self,
-        volunteer: VolunteerRecord,
-        code: str,
-        content: dict[str, Any],
-        volunteer_message_id: int,
-        *,
-        reply_to: int | None = None,
-    ) -> RequestRecord:
-        """A volunteer writes to the person: a text that starts with ``#key`` sends that canned reply in the
-        person's language, with the rest of the text as a line of its own (services/canned.py)."""
-        request = await self.s.queue.find(code)
-        require_holder(volunteer, request)
-        language = None
-        if content["type"] == "text":
-            expanded = await self.s.canned.expand(request, str(content.get("text") or ""))
-            if expanded is not None:
-                content, language = {"type": "text", "text": expanded.text}, expanded.language
-        return await self.to_requester(
-            volunteer, code, content, volunteer_message_id, reply_to=reply_to, canned_language=language
-        )
-
     async def to_requester(
         self,
         volunteer: VolunteerRecord,
@@ -136,10 +114,16 @@ class RelayService:
     ) -> RequestRecord:
         """Queue a volunteer's message for the person; ``confirm``: the volunteer is told once it went out
         (``canned_language``: a canned reply's language, said with it). ``volunteer_message_id``: what they
-        typed (``typed``: it leaves their chat with the case), or the bot's message whose button sent it."""
+        typed (``typed``: it leaves their chat with the case; a text starting with ``#key`` sends that canned
+        reply in the person's language, the rest of it as a line of its own, services/canned.py), or the bot's
+        message whose button sent it."""
         request = await self.s.queue.find(code)
         require_holder(volunteer, request)
         require_not_blocked(request)
+        if typed and content["type"] == "text":
+            expanded = await self.s.canned.expand(request, str(content.get("text") or ""))
+            if expanded is not None:
+                content, canned_language = {"type": "text", "text": expanded.text}, expanded.language
         content = visible(content)
         if typed:
             await self.s.shown.record(

@@ -4,15 +4,16 @@ and nobody but the holder gets anything from a case's buttons."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from bot.i18n import create_i18n
 from services.canned import CannedText
 from storage import clock
 from storage.conversation import KEPT_MESSAGES, KeptMessage
-from storage.kinds import Role, Status
-from storage.requests import RequestRecord
+from storage.kinds import Role
 from storage.volunteers import VolunteerRecord
 from testkit.telegram import Person, ViewMessage, utf16_len
 from tests.support.harness import Harness, restart, start_harness
@@ -52,6 +53,26 @@ def buttons_of(message: ViewMessage) -> list[str]:
 def confirmations(member: Person, code: str) -> list[ViewMessage]:
     """The bot's "→ R-… ✓" under each message the volunteer sent."""
     return [m for m in member.visible() if m.from_bot and m.text.startswith(f"→ {code} ✓")]
+
+
+@dataclass
+class Desk:
+    """A team of two volunteers (and the admin), and a person's request Vera took by its Claim button."""
+
+    boss: Person
+    vera: Person
+    ivan: Person
+    person: Person
+    code: str
+    case: ViewMessage
+
+
+async def desk(h: Harness, **answers: Any) -> Desk:
+    boss = await admin(h)
+    vera, ivan = await join(h, boss, 2001), await join(h, boss, 2002)
+    person = h.person(1001)
+    code = await submit(person, IntakeAnswers(**answers))
+    return Desk(boss, vera, ivan, person, code, await claimed_by_button(h, vera, code))
 
 
 async def claimed_by_button(h: Harness, member: Person, code: str) -> ViewMessage:
@@ -115,11 +136,8 @@ async def test_a_case_from_claim_to_goodbye_by_buttons_only(harness: Harness) ->
 
 async def test_a_transfer_with_a_handover_note_brings_the_conversation_along(harness: Harness) -> None:
     h = harness
-    boss = await admin(h)
-    vera, ivan = await join(h, boss, 2001), await join(h, boss, 2002)
-    person = h.person(1001)
-    code = await submit(person, IntakeAnswers(description="we are near the border"))
-    case = await claimed_by_button(h, vera, code)
+    d = await desk(h, description="we are near the border")
+    vera, ivan, person, code, case = d.vera, d.ivan, d.person, d.code, d.case
     await person.send("I am at the station")
     await person.send_photo(caption="the ticket")
     await vera.press("Reply", case.message_id)
@@ -158,11 +176,8 @@ async def test_a_transfer_with_a_handover_note_brings_the_conversation_along(har
 
 async def test_a_release_with_a_note_reaches_whoever_claims_it_next(harness: Harness) -> None:
     h = harness
-    boss = await admin(h)
-    vera, ivan = await join(h, boss, 2001), await join(h, boss, 2002)
-    person = h.person(1001)
-    code = await submit(person)
-    case = await claimed_by_button(h, vera, code)
+    d = await desk(h)
+    vera, ivan, person, code, case = d.vera, d.ivan, d.person, d.code, d.case
     await person.send("hello?")
     await vera.press("Release", case.message_id)
     assert vera.can_press("Release without a note")
@@ -180,18 +195,14 @@ async def test_a_release_with_a_note_reaches_whoever_claims_it_next(harness: Har
     assert "prefers evenings" in [m.text for m in ivan.visible()][-2]
 
 
-async def test_a_release_without_a_note_and_a_lease_expiry_still_hand_on_the_conversation(harness: Harness) -> None:
+async def test_a_lease_expiry_still_hands_on_the_conversation(harness: Harness) -> None:
     h = harness
-    boss = await admin(h)
-    vera, ivan = await join(h, boss, 2001), await join(h, boss, 2002)
-    person = h.person(1001)
-    code = await submit(person)
-    case = await claimed_by_button(h, vera, code)
+    d = await desk(h)
+    ivan, person, code = d.ivan, d.person, d.code
     await person.send("first words")
     clock.travel(h.app.policy.claim_lease + timedelta(minutes=11))
     await h.run_jobs()
     assert await request_field(h, code, "status") == "new"
-    del case
     await claimed_by_button(h, ivan, code)
     talk = [m for m in ivan.visible() if m.text.startswith(f"The conversation so far on {code}")]
     assert talk and "first words" in talk[-1].text
@@ -227,12 +238,9 @@ async def test_closing_with_an_own_goodbye_or_none(harness: Harness) -> None:
 
 async def test_a_blocked_persons_case_closes_without_a_goodbye(harness: Harness) -> None:
     h = harness
-    boss = await admin(h)
-    vera = await join(h, boss, 2001)
-    person = h.person(1001)
-    code = await submit(person)
-    case = await claimed_by_button(h, vera, code)
-    await boss.send(f"/block {code}")
+    d = await desk(h)
+    vera, person, code, case = d.vera, d.person, d.code, d.case
+    await d.boss.send(f"/block {code}")
     seen = person.texts()
     await vera.press("Close", case.message_id)
     await vera.press("Suspicious")
@@ -242,11 +250,8 @@ async def test_a_blocked_persons_case_closes_without_a_goodbye(harness: Harness)
 
 async def test_nobody_but_the_holder_gets_anything_from_a_cases_buttons(harness: Harness) -> None:
     h = harness
-    boss = await admin(h)
-    vera, ivan = await join(h, boss, 2001), await join(h, boss, 2002)
-    person = h.person(1001)
-    code = await submit(person)
-    case = await claimed_by_button(h, vera, code)
+    d = await desk(h)
+    vera, ivan, person, code, case = d.vera, d.ivan, d.person, d.code, d.case
     await person.send("only for vera")
     ivan_id = "0" * 32
     forged = [
@@ -404,11 +409,8 @@ async def test_what_a_volunteer_writes_wrong_gets_a_clear_answer_and_nothing_is_
     """Too long a note or handover note is refused and the case stays; a long message goes out in parts; a prompt
     outlives a restart; the same reply delivered twice by Telegram is one note."""
     h = harness
-    boss = await admin(h)
-    vera = await join(h, boss, 2001)
-    person = h.person(1001)
-    code = await submit(person)
-    case = await claimed_by_button(h, vera, code)
+    d = await desk(h)
+    vera, person, code, case = d.vera, d.person, d.code, d.case
 
     await vera.press("Note", case.message_id)
     await vera.reply(prompt(vera, "A private note on").message_id, "n" * 10_000)
@@ -447,7 +449,7 @@ def test_every_screen_fits_one_telegram_message() -> None:
         KeptMessage(clock.now(), "requester", None, "ё" * 4096, None, False),
         KeptMessage(clock.now(), "volunteer", "V" * 32, "ё" * 4096, "photo", True),
     ] * 25
-    mine = [_record(n) for n in range(500)]
+    mine = [LONGEST_CODE] * 500
     i18n = create_i18n()
     for language in ("ru", "uk", "en"):
         with i18n.context(), i18n.use_locale(language):
@@ -466,24 +468,3 @@ def test_every_screen_fits_one_telegram_message() -> None:
             assert len(case_views.force_reply(LONGEST_CODE).input_field_placeholder or "") <= 64
             admin = VolunteerRecord("0" * 32, Role.ADMIN, language, True, "V" * 32, clock.now())
             assert utf16_len(volunteer_views.volunteer_help(admin).as_kwargs()["text"]) <= 4096  # the longest /help
-
-
-def _record(n: int) -> RequestRecord:
-    now = clock.now()
-    return RequestRecord(
-        id=f"{n:032x}",
-        code=LONGEST_CODE,
-        status=Status.CLAIMED,
-        urgency="48h",
-        language="ru",
-        created_at=now,
-        updated_at=now,
-        claimed_at=now,
-        closed_at=None,
-        last_activity_at=now,
-        escalated_at=None,
-        assignee_id=None,
-        outcome=None,
-        flagged=False,
-        requester_blocked=False,
-    )

@@ -73,12 +73,17 @@ async def test_forgetting_a_held_case_leaves_no_trail_in_any_chat_or_table(harne
     assert await count_rows(h, "requests") == 1 and await count_rows(h, "outbox") == 0
 
 
-async def test_a_case_closed_as_left_and_then_forgotten_is_not_counted_as_left(harness: Harness) -> None:
-    h = harness
+async def _team_with_history(h: Harness) -> tuple[Person, Person, dict[tuple[str, str, str], int]]:
+    """The admin, Vera, and the counters once someone else's case has passed through."""
     boss = await admin(h)
     vera = await join(h, boss, 2001)
     await _someone_else(h, vera)
-    before = await counter_values(h)
+    return boss, vera, await counter_values(h)
+
+
+async def test_a_case_closed_as_left_and_then_forgotten_is_not_counted_as_left(harness: Harness) -> None:
+    h = harness
+    boss, vera, before = await _team_with_history(h)
     person = h.person(1001)
     code = await submit(person, IntakeAnswers(status="Mobilised", location="Front line or occupied territory"))
     await vera.send(f"/claim {code}")
@@ -141,10 +146,7 @@ async def test_the_shift_counters_and_the_kept_conversation_go_with_a_forget(har
     the messages it had waiting) are taken back like the others; its kept conversation and handover note go
     with the request."""
     h = harness
-    boss = await admin(h)
-    vera = await join(h, boss, 2001)
-    await _someone_else(h, vera)
-    before = await counter_values(h)
+    _boss, vera, before = await _team_with_history(h)
     person = h.person(1001)
     code = await submit(person, IntakeAnswers(urgency="Danger within 48 hours"))
     clock.travel(timedelta(minutes=61))

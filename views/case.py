@@ -185,19 +185,20 @@ def mine_row(record: RequestRecord) -> View:
     return View(Text(*parts), case_markup(record.code))
 
 
-def mine_more(records: list[RequestRecord]) -> Text:
+def mine_more(others: list[str]) -> Text:
+    """The codes of the cases held beyond /mine's rows."""
     codes: list[Any] = []
-    for index, record in enumerate(records[:MINE_MORE_CODES]):
+    for index, code in enumerate(others[:MINE_MORE_CODES]):
         codes += [", "] if index else []
-        codes.append(code_of(record.code))
-    if len(records) > MINE_MORE_CODES:
+        codes.append(code_of(code))
+    if len(others) > MINE_MORE_CODES:
         codes.append(", …")
     template = ngettext(
         "And {n} more, waiting less: {codes}. /show CODE brings one up with its buttons.",
         "And {n} more, waiting less: {codes}. /show CODE brings one up with its buttons.",
-        len(records),
+        len(others),
     )
-    return fill(template, n=Text(str(len(records))), codes=Text(*codes))
+    return fill(template, n=Text(str(len(others))), codes=Text(*codes))
 
 
 # -- what was sent -------------------------------------------------------------------------------------
