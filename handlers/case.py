@@ -17,7 +17,7 @@ from aiogram.utils.formatting import Text
 
 from handlers.filters import BoundReply, HasRole
 from handlers.refusals import answer_refusals
-from handlers.showing import edit_in_place, send_notes, send_prompt, send_tracked
+from handlers.showing import edit_in_place, pressed_on, send_notes, send_prompt, send_tracked
 from services.context import Services
 from services.prompts import Ask, Bound
 from storage.requests import RequestRecord
@@ -77,8 +77,8 @@ async def canned_chosen(
     callback: CallbackQuery, callback_data: CannedSend, services: Services, volunteer: VolunteerRecord
 ) -> None:
     """Sent at once; the volunteer sees "→ R-… ✓" and its language under the list when it went out."""
-    assert isinstance(callback.message, Message)
-    await services.canned.send(volunteer, callback_data.code, callback_data.key, callback.message.message_id)
+    listing = pressed_on(callback)
+    await services.canned.send(volunteer, callback_data.code, callback_data.key, listing.message_id)
     await callback.answer()
 
 
@@ -136,16 +136,15 @@ async def transfer_chosen(
 ) -> None:
     """The volunteer chose whom: now the handover note (or not); the case moves when it is written or skipped."""
     record, target = await services.handover.prepare(volunteer, callback_data.code, callback_data.to)
-    assert target is not None and isinstance(callback.message, Message)
-    await ask_handover(bot, services, volunteer, record, target.id, target.pseudonym, picker=callback.message)
+    assert target is not None
+    await ask_handover(bot, services, volunteer, record, target.id, target.pseudonym, picker=pressed_on(callback))
     await callback.answer()
 
 
 async def handover_skipped(
     callback: CallbackQuery, callback_data: Handover, services: Services, volunteer: VolunteerRecord
 ) -> None:
-    assert isinstance(callback.message, Message)
-    await hand_over(callback.message, services, volunteer, callback_data.code, callback_data.to or None, None)
+    await hand_over(pressed_on(callback), services, volunteer, callback_data.code, callback_data.to or None, None)
     await callback.answer()
 
 
@@ -174,22 +173,22 @@ async def outcome_chosen(
     """The goodbye the person would get, in their language, to send, rewrite or leave out. A blocked person gets
     nothing, so their case closes at once."""
     farewell = await services.goodbye.offer(volunteer, callback_data.code, callback_data.outcome)
-    assert isinstance(callback.message, Message)
+    message = pressed_on(callback)
     if farewell.silent:
         await services.goodbye.close(
-            volunteer, callback_data.code, callback_data.outcome, None, callback.message.message_id, typed=False
+            volunteer, callback_data.code, callback_data.outcome, None, message.message_id, typed=False
         )
-        await callback.message.edit_text(text=volunteer_views.closed(farewell.record.code))
+        await message.edit_text(text=volunteer_views.closed(farewell.record.code))
     else:
         view = views.goodbye_preview(farewell.record.code, farewell.outcome, farewell.record.language)
-        await callback.message.edit_text(**view.kwargs())
+        await message.edit_text(**view.kwargs())
     await callback.answer()
 
 
 async def goodbye_chosen(
     callback: CallbackQuery, callback_data: GoodbyeChoice, services: Services, volunteer: VolunteerRecord, bot: Bot
 ) -> None:
-    assert isinstance(callback.message, Message)
+    message = pressed_on(callback)
     code, outcome = callback_data.code, callback_data.outcome
     farewell = await services.goodbye.offer(volunteer, code, outcome)
     record = farewell.record
@@ -200,11 +199,11 @@ async def goodbye_chosen(
         await callback.answer()
         return
     goodbye = views.goodbye_text(outcome, record.language) if callback_data.how is Farewell.SEND else None
-    await services.goodbye.close(volunteer, code, outcome, goodbye, callback.message.message_id, typed=False)
+    await services.goodbye.close(volunteer, code, outcome, goodbye, message.message_id, typed=False)
     said = volunteer_views.closed(record.code)
     if goodbye is not None and not farewell.silent:
         said = views.closed_after_goodbye(record.code, record.language)
-    await edit_in_place(callback.message, text=said)
+    await edit_in_place(message, text=said)
     await callback.answer()
 
 
@@ -212,9 +211,8 @@ async def offer_pressed(
     callback: CallbackQuery, callback_data: CaseAction, services: Services, volunteer: VolunteerRecord
 ) -> None:
     """Transfer or Close: whom to, or how it ended, asked under the case (the same as /transfer, /close)."""
-    assert isinstance(callback.message, Message)
     offer = offer_transfer if callback_data.do is CaseDo.TRANSFER else offer_outcomes
-    await offer(callback.message, callback_data.code, services, volunteer)
+    await offer(pressed_on(callback), callback_data.code, services, volunteer)
     await callback.answer()
 
 

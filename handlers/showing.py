@@ -8,10 +8,11 @@ from typing import Any
 
 from aiogram import Bot
 from aiogram.exceptions import TelegramBadRequest
-from aiogram.types import ForceReply, InlineKeyboardMarkup, Message
+from aiogram.types import CallbackQuery, ForceReply, InlineKeyboardMarkup, Message
 from aiogram.utils.formatting import Text
 
 from handlers.intake_chat import is_not_modified
+from handlers.refusals import StaleButton
 from services.context import Services
 from services.notes import NoteView
 from services.notices import FullCard
@@ -90,6 +91,13 @@ async def send_prompt(
     chat_id = await services.volunteers.chat_id(volunteer.id)
     sent = await bot.send_message(chat_id=chat_id, reply_markup=case_views.force_reply(record.code), **text.as_kwargs())
     await services.prompts.remember(volunteer, record, sent.message_id, ask, **details)
+
+
+def pressed_on(callback: CallbackQuery) -> Message:
+    """The message a button was on; one Telegram no longer hands the bot (too old) makes the button stale."""
+    if not isinstance(callback.message, Message):
+        raise StaleButton
+    return callback.message
 
 
 async def edit_in_place(message: Message, **content: Any) -> None:
