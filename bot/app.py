@@ -43,7 +43,7 @@ from bot.middlewares.transaction import TransactionMiddleware
 from bot.notices import NoticeRenderer
 from bot.runtime import Runtime
 from bot.settings import SUPPORTED_LANGUAGES, Settings
-from handlers import fallback, intake, operator, relay, requester, stats, team
+from handlers import case, fallback, intake, operator, relay, requester, stats, team
 from services import maintenance
 from services.context import Services
 from services.events import Events, RequestSubmitted
@@ -77,6 +77,7 @@ def policy_from(settings: Settings) -> Policy:
         volunteer_chat_id=settings.volunteer_chat_id,
         chat_hygiene=settings.chat_hygiene,
         default_language=settings.default_language,
+        team_zone=settings.hours.zone,
     )
 
 
@@ -213,6 +214,7 @@ async def build_app(
     dispatcher.include_routers(
         team.build_joining(),
         operator.build_router(),
+        case.build_router(),
         team.build_router(),
         stats.build_router(),
         relay.build_volunteer_side(),

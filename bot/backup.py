@@ -27,7 +27,6 @@ from bot.runtime import Say, keyring_source, sqlite_path
 from bot.settings import Settings
 from services.context import Services
 from services.events import Events
-from services.policy import Policy
 from storage import migrate
 from storage.binding import KEY_CHECK
 from storage.db import Database
@@ -256,8 +255,10 @@ async def finish_restore(settings: Settings, db: Database, vault: Vault) -> int 
     entries = await asyncio.to_thread(pending.read)
     kinds = {entry.request_index: entry.kind for entry in entries}
     shredded = 0
+    from bot.app import policy_from  # the bot's policy: a forget takes back what it counted (the team's zone...)
+
     async with db.transaction() as session:
-        services = Services(session, vault, Policy(), Events())
+        services = Services(session, vault, policy_from(settings), Events())
         for request_id in await services.requests.all_ids():
             kind = kinds.get(vault.blind(SHRED_DOMAIN, request_id))
             record = await services.requests.by_id(request_id) if kind else None

@@ -43,7 +43,7 @@ from aiogram.types import Message
 from services import hygiene
 from services.context import Services
 from services.events import Events
-from services.notices import Delete, Method, Notice, ScrubFailed, Undelivered, notice_type
+from services.notices import Delete, Method, Notice, RelayOut, ScrubFailed, Undelivered, notice_type, parse
 from services.policy import Policy
 from services.ratelimit import NoLimits, SendLimiter
 from services.recipients import DeadLetter, Target, Unresolvable, Withheld, entitled, kind_of, resolve
@@ -261,7 +261,10 @@ class OutboxSender:
         log.info("outbox.sent", purpose=lead.purpose, count=len(unit), outbox_id=lead.id, sent_at=sent_at.isoformat())
         sent = result if isinstance(result, list) else [result]
         for message, one in zip(unit, sent, strict=False):
-            await self._finish(message, one if isinstance(one, Message) else None, to=target.volunteer_id)
+            # An album is confirmed once, with its last item.
+            await self._finish(
+                message, one if isinstance(one, Message) else None, to=target.volunteer_id, last=message is unit[-1]
+            )
         return len(unit)
 
     async def _send(self, method: TelegramMethod[Any]) -> Any:
@@ -327,9 +330,12 @@ class OutboxSender:
         """Settle what was sent and is still waiting to be, before the process goes."""
         await self._settled.close()
 
-    async def _finish(self, message: PendingMessage, sent: Message | None, *, to: str | None = None) -> None:
+    async def _finish(
+        self, message: PendingMessage, sent: Message | None, *, to: str | None = None, last: bool = True
+    ) -> None:
         """Mark a message done; a tracked one is remembered with the chat it went to (``to``: the volunteer
-        it was resolved to when sent, not whoever holds the case by now)."""
+        it was resolved to when sent, not whoever holds the case by now), and a volunteer's message to the
+        person is confirmed to them (``last``: of its album)."""
         if message.purpose == "effect":
             # An update's edit or deletion went out; its row goes with the others of this moment. Should
             # this process die first, the lease runs out and another sender repeats it: at least once,
@@ -366,3 +372,6 @@ class OutboxSender:
                     volunteer_id=volunteer_id,
                     peer=Peer(peer["audience"], peer["owner"], int(peer["id"])) if peer else None,
                 )
+                notice = parse(message.payload) if kind_of(message) is RelayOut else None
+                if isinstance(notice, RelayOut) and last and peer:
+                    await services.relay.delivered(request, notice, peer["owner"])

@@ -41,7 +41,11 @@ from services import notices as n
 from services.hygiene import DELETE_BATCH
 from services.recipients import Target
 from storage import clock
+from storage.conversation import KeptMessage
+from views import case as case_views
 from views import notices as views
+from views.case import case_markup
+from views.language import zone_words
 from views.reconnect import key_view
 from views.selfhelp import selfhelp_markup
 from views.volunteer import card_markup, card_text, card_update_text, full_card_text
@@ -78,6 +82,10 @@ class NoticeRenderer:
             n.Blocked: self._blocked,
             n.Forgotten: self._forgotten,
             n.ScrubFailed: self._scrub_failed,
+            n.HandedOver: self._handed_over,
+            n.HandoverNote: self._handover_note,
+            n.ConversationPage: self._conversation,
+            n.Sent: self._sent,
         }
         assert set(self._builders) == set(n.NOTICES.values()), "every notice needs a way to be sent"
 
@@ -97,7 +105,7 @@ class NoticeRenderer:
     def _confirmation(self, notice: n.Confirmation, target: Target) -> SendMessage:
         hours, now = self.working_hours, clock.now()
         on_shift = hours.covers(now)
-        zone = views.zone_words(hours.zone.key, hours.offset(now))
+        zone = zone_words(hours.zone.key, hours.offset(now))
         content = views.confirmation(notice.code, start=hours.start, end=hours.end, zone=zone, on_shift=on_shift)
         return self.message(target, content, reply_markup=None if on_shift else selfhelp_markup())
 
@@ -128,10 +136,26 @@ class NoticeRenderer:
         )
 
     def _full_card(self, notice: n.FullCard, target: Target) -> SendMessage:
-        return self.message(target, full_card_text(notice), protect_content=True)
+        return self.message(target, full_card_text(notice), reply_markup=case_markup(notice.code), protect_content=True)
+
+    def _handover_note(self, notice: n.HandoverNote, target: Target) -> SendMessage:
+        content = case_views.handover_note(notice.code, notice.by, notice.at, notice.text)
+        return self.message(target, content, protect_content=True)
+
+    def _conversation(self, notice: n.ConversationPage, target: Target) -> SendMessage:
+        messages = [KeptMessage.from_dict(message) for message in notice.messages]
+        content, markup = case_views.conversation_view(notice.code, messages)
+        return self.message(target, content, reply_markup=markup, protect_content=True)
+
+    def _sent(self, notice: n.Sent, target: Target) -> SendMessage:
+        reply = ReplyParameters(message_id=int(notice.reply_to), allow_sending_without_reply=True)
+        return self.message(target, case_views.sent(notice.code, notice.language), reply_parameters=reply)
 
     def _claimed(self, notice: n.Claimed, target: Target) -> SendMessage:
         return self.message(target, views.claimed(notice.code, notice.pseudonym))
+
+    def _handed_over(self, notice: n.HandedOver, target: Target) -> SendMessage:
+        return self.message(target, views.handed_over(notice.pseudonym))
 
     def _closed(self, notice: n.Closed, target: Target) -> SendMessage:
         return self.message(target, views.closed(notice.code))
@@ -143,7 +167,8 @@ class NoticeRenderer:
         return self.message(target, views.erased_inactive(notice.code, int(notice.days)))
 
     def _escalation(self, notice: n.Escalation, target: Target) -> SendMessage:
-        return self.message(target, views.escalation(notice.code))
+        # The same Claim button as a triage card: claiming from here is claiming from the queue.
+        return self.message(target, views.escalation(notice.code), reply_markup=card_markup(notice.code))
 
     def _flagged(self, notice: n.Flagged, target: Target) -> SendMessage:
         return self.message(target, views.flagged(notice.code, notice.by))
@@ -177,8 +202,8 @@ class NoticeRenderer:
         return str(notice.code if isinstance(notice, n.RelayIn) else notice.sender)
 
     @staticmethod
-    def _label(sender: str, content: dict[str, Any]) -> Text:
-        return views.sender_label(sender, edited=bool(content.get("edited")))
+    def _label(sender: str, content: dict[str, Any], *, code: bool = False) -> Text:
+        return views.sender_label(sender, edited=bool(content.get("edited")), code=code)
 
     def _relayed(
         self, sender: str, notice: n.RelayIn | n.RelayOut, target: Target, *, protect: bool
@@ -190,7 +215,7 @@ class NoticeRenderer:
             common["reply_parameters"] = ReplyParameters(
                 message_id=int(notice.reply_to), allow_sending_without_reply=True
             )
-        label = self._label(sender, content)
+        label = self._label(sender, content, code=isinstance(notice, n.RelayIn))
         if kind == "text":
             return SendMessage(**common, **Text(label, "\n", content["text"]).as_kwargs())
         if kind == "label":
@@ -210,7 +235,7 @@ class NoticeRenderer:
 
     def _relay_edit(self, notice: n.RelayEdit, target: Target) -> TelegramMethod[Any]:
         content = notice.content
-        label = self._label(self._sender(notice), content)
+        label = self._label(self._sender(notice), content, code=notice.sender is not None)
         if content["type"] == "text":
             return EditMessageText(
                 chat_id=target.chat_id,
@@ -244,7 +269,7 @@ class NoticeRenderer:
         assert len(relayed) == len(payloads), "only relayed messages travel as albums"
         with self.i18n.context(), self.i18n.use_locale(target.locale):
             first = relayed[0]
-            label = self._label(self._sender(first), first.content)
+            label = self._label(self._sender(first), first.content, code=isinstance(first, n.RelayIn))
             media = []
             for index, item in enumerate(relayed):
                 content = item.content

@@ -18,7 +18,7 @@ from typing import Any
 from bot.runtime import open_runtime
 from bot.settings import SUPPORTED_LANGUAGES, Settings
 from services import metrics
-from services.stats import Breakdown, Cell, Duration, Period, Shown, StatsSummary, compute_summary
+from services.stats import Breakdown, Cell, Duration, Period, Shifts, Shown, StatsSummary, compute_summary
 from storage.counters import Counters
 
 FORMATS = ("text", "csv", "json")
@@ -45,7 +45,9 @@ async def load_summary(settings: Settings, period: Period) -> StatsSummary:
     runtime = await open_runtime(settings, create_if_fresh=False, say=lambda line: print(line, file=sys.stderr))
     try:
         async with runtime.db.transaction() as session:
-            return await compute_summary(Counters(session), period, min_cell=settings.stats_min_cell)
+            return await compute_summary(
+                Counters(session), period, min_cell=settings.stats_min_cell, zone=settings.hours.zone.key
+            )
     finally:
         await runtime.close()
 
@@ -100,6 +102,18 @@ def _duration_json(duration: Duration, min_cell: int) -> dict[str, Any]:
     }
 
 
+def _shifts_json(shifts: Shifts, min_cell: int) -> dict[str, Any]:
+    return {
+        "zone": shifts.zone,
+        "arrivals_by_hour": {f"{hour:02d}": count for hour, count in enumerate(shifts.arrivals_by_hour)},
+        "arrivals_by_weekday": {str(day): count for day, count in enumerate(shifts.arrivals_by_weekday, start=1)},
+        "time_to_first_answer": _duration_json(shifts.time_to_reply, min_cell),
+        "escalated": shifts.escalated,
+        "unanswered_now": shifts.unanswered,
+        "open_now_by_language": _breakdown_json(shifts.backlog_by_language, min_cell),
+    }
+
+
 def summary_json(summary: StatsSummary) -> dict[str, Any]:
     n = summary.min_cell
     return {
@@ -119,6 +133,7 @@ def summary_json(summary: StatsSummary) -> dict[str, Any]:
         "time_to_claim": _duration_json(summary.time_to_claim, n),
         "time_to_close": _duration_json(summary.time_to_close, n),
         "breakdowns": {breakdown.name: _breakdown_json(breakdown, n) for breakdown in summary.dimensions},
+        "shifts": _shifts_json(summary.shifts, n),
         "weeks": [
             {
                 "week": bar.week,
@@ -155,6 +170,11 @@ def summary_csv(summary: StatsSummary) -> str:
         rows += [(duration.name, key, value) for key, value in _duration_json(duration, n).items()]
     for breakdown in summary.dimensions:
         rows += [(breakdown.name, cell.key, cell_value(cell, n)) for cell in breakdown.cells]
+    for section, values in _shifts_json(summary.shifts, n).items():
+        if isinstance(values, dict):
+            rows += [(section, key, value) for key, value in values.items()]
+        else:
+            rows.append(("shifts", section, values))
     for week in summary_json(summary)["weeks"]:
         rows += [
             (f"week {week['week']}", "received", week["received"]),

@@ -1,4 +1,4 @@
-"""Filters: roles, blocked requesters, a command's case code, the intake's live question.
+"""Filters: roles, blocked requesters, a command's case code, the intake's live question, a reply bound to a case.
 
 A failed role filter lets the event fall through to the fallback router, so someone without the role gets
 the same reply as for any unknown command. Put ``CaseCode`` after the role filters for the same reason: only
@@ -18,6 +18,7 @@ from handlers.intake_chat import RETIRED_STATES, step_of
 from handlers.refusals import MissingArgument, StaleButton
 from services.context import Services
 from services.intake_state import IntakeState
+from services.prompts import Ask
 from storage.ids import normalize_request_code
 from storage.kinds import Role
 from storage.volunteers import VolunteerRecord
@@ -97,3 +98,21 @@ class EarlierIntake(Filter):
         if raw_state is None or not raw_state.startswith("Intake:"):
             return False
         return IntakeState.from_dict(await state.get_data()).upgraded
+
+
+class BoundReply(Filter):
+    """A volunteer's reply to a message about a case: a prompt asking one of ``asks`` (a relayed message of the
+    person counts as asking a REPLY). Gives the handler ``bound`` (services/prompts.py)."""
+
+    def __init__(self, *asks: Ask) -> None:
+        self.asks = frozenset(asks)
+
+    async def __call__(
+        self, message: Message, services: Services, volunteer: VolunteerRecord | None = None
+    ) -> dict[str, Any] | bool:
+        if message.reply_to_message is None or volunteer is None:
+            return False
+        bound = await services.prompts.bound(volunteer, message.reply_to_message.message_id)
+        if bound is None or bound.ask not in self.asks:
+            return False
+        return {"bound": bound}

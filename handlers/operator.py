@@ -4,41 +4,27 @@ from __future__ import annotations
 
 from aiogram import Bot, F, Router
 from aiogram.enums import ChatType
-from aiogram.exceptions import TelegramAPIError, TelegramBadRequest, TelegramRetryAfter
+from aiogram.exceptions import TelegramAPIError, TelegramRetryAfter
 from aiogram.filters import Command, CommandObject, CommandStart, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import I18n
 
+from handlers.case import ask_handover, offer_outcomes, offer_transfer, save_note
 from handlers.filters import CaseCode, HasRole
-from handlers.intake_chat import is_not_modified
 from handlers.refusals import answer_refusals
+from handlers.showing import edit_in_place, send_full_card, send_notes, send_tracked
 from services.context import Services
-from services.notes import NoteView
-from services.notices import FullCard
 from storage.kinds import Language, Role
-from storage.requests import RequestDetails, RequestRecord
+from storage.requests import RequestDetails
 from storage.volunteers import VolunteerRecord
+from views import case as case_views
 from views import coordinator as coordinator_views
 from views import volunteer as views
-from views.callbacks import Claim, CloseOutcome, InspectReason, LanguageChoice, NotesPage, QueuePageCb, TransferTo
+from views.callbacks import Claim, InspectReason, LanguageChoice, NotesPage, QueuePageCb
 from views.errors import usage
 from views.language import language_changed, language_view
-
-
-async def send_full_card(bot: Bot, services: Services, volunteer: VolunteerRecord, details: RequestDetails) -> None:
-    """The whole request, privately and protected; remembered so replies and clean-up can find it."""
-    chat_id = await services.volunteers.chat_id(volunteer.id)
-    card = FullCard.of(details, reason="shown")
-    sent = await bot.send_message(chat_id=chat_id, protect_content=True, **views.full_card_text(card).as_kwargs())
-    await services.shown.record(
-        request_id=details.record.id,
-        audience="volunteer",
-        kind=FullCard.track,
-        message_id=sent.message_id,
-        volunteer_id=volunteer.id,
-    )
 
 
 async def operator_help(message: Message, volunteer: VolunteerRecord) -> None:
@@ -77,16 +63,21 @@ async def show_queue(message: Message, services: Services) -> None:
 async def turn_queue_page(callback: CallbackQuery, callback_data: QueuePageCb, services: Services) -> None:
     text, markup = views.queue_view(await services.queue.page(callback_data.page))
     if isinstance(callback.message, Message):
-        try:
-            await callback.message.edit_text(**text.as_kwargs(), reply_markup=markup)
-        except TelegramBadRequest as error:
-            if not is_not_modified(error):
-                raise
+        await edit_in_place(callback.message, **text.as_kwargs(), reply_markup=markup)
     await callback.answer()
 
 
-async def show_mine(message: Message, services: Services, volunteer: VolunteerRecord) -> None:
-    await message.answer(**views.mine_view(await services.queue.mine(volunteer)).as_kwargs())
+async def show_mine(message: Message, services: Services, volunteer: VolunteerRecord, bot: Bot) -> None:
+    """What they hold, the person waiting longest first: a row with its buttons for each (up to ten), each
+    remembered with its case so it leaves the chat with it."""
+    held = await services.queue.mine(volunteer)
+    await message.answer(**case_views.mine_heading(len(held)).as_kwargs())
+    for record in held[: case_views.MINE_ROWS]:
+        row = case_views.mine_row(record)
+        await send_tracked(bot, services, volunteer, record, row.text, "mine", markup=row.markup)
+    if len(held) > case_views.MINE_ROWS:
+        others = [record.code for record in held[case_views.MINE_ROWS :]]
+        await message.answer(**case_views.mine_more(others).as_kwargs())
 
 
 async def claim_command(message: Message, code: str, services: Services, volunteer: VolunteerRecord, bot: Bot) -> None:
@@ -123,10 +114,10 @@ async def inspect_chosen(
         opened = coordinator_views.inspected_text(record.code, callback_data.reason)
         await callback.message.edit_text(**opened.as_kwargs())
     try:
-        await send_full_card(bot, services, volunteer, inspection.details)
+        await send_full_card(bot, services, volunteer, inspection.details, holder=False)
         # Every page at once: a page button would be a way back in without a reason.
         for page in range(len(views.notes_pages(inspection.notes))):
-            await _send_notes(bot, services, volunteer, record, inspection.notes, page, buttons=False)
+            await send_notes(bot, services, volunteer, record, inspection.notes, page, buttons=False)
     except TelegramRetryAfter:
         raise  # flood control: the update is tried again whole (bot/middlewares/retry.py)
     except TelegramAPIError:
@@ -137,63 +128,18 @@ async def inspect_chosen(
     await callback.answer()
 
 
-async def _send_notes(
-    bot: Bot,
-    services: Services,
-    volunteer: VolunteerRecord,
-    record: RequestRecord,
-    notes: list[NoteView],
-    page: int,
-    *,
-    buttons: bool = True,
-) -> None:
-    text, markup = views.notes_view(record.code, notes, page)
-    chat_id = await services.volunteers.chat_id(volunteer.id)
-    sent = await bot.send_message(
-        chat_id=chat_id, protect_content=True, reply_markup=markup if buttons else None, **text.as_kwargs()
-    )
-    await services.shown.record(
-        request_id=record.id, audience="volunteer", kind="notes", message_id=sent.message_id, volunteer_id=volunteer.id
-    )
-
-
-async def release(message: Message, code: str, services: Services, volunteer: VolunteerRecord) -> None:
-    record = await services.queue.release(volunteer, code)
-    await message.answer(views.released(record.code))
+async def release(message: Message, code: str, services: Services, volunteer: VolunteerRecord, bot: Bot) -> None:
+    """Back to the queue, once a note for the next volunteer is written or skipped."""
+    record, _ = await services.handover.prepare(volunteer, code)
+    await ask_handover(bot, services, volunteer, record, None, None)
 
 
 async def transfer(message: Message, code: str, services: Services, volunteer: VolunteerRecord) -> None:
-    record = await services.queue.held(volunteer, code, handing_on=True)
-    candidates = [v for v in await services.volunteers.list_all() if v.id != volunteer.id]
-    if not candidates:
-        await message.answer(views.nobody_to_hand_to())
-        return
-    await message.answer(
-        views.transfer_prompt(record.code), reply_markup=views.transfer_markup(record.code, candidates)
-    )
-
-
-async def transfer_chosen(
-    callback: CallbackQuery, callback_data: TransferTo, services: Services, volunteer: VolunteerRecord
-) -> None:
-    target = await services.queue.transfer(volunteer, callback_data.code, callback_data.to)
-    if isinstance(callback.message, Message):
-        await callback.message.edit_text(**views.transferred(callback_data.code, target.pseudonym).as_kwargs())
-    await callback.answer()
+    await offer_transfer(message, code, services, volunteer)
 
 
 async def close(message: Message, code: str, services: Services, volunteer: VolunteerRecord) -> None:
-    record = await services.queue.held(volunteer, code)
-    await message.answer(views.close_prompt(record.code), reply_markup=views.outcome_markup(record.code))
-
-
-async def close_chosen(
-    callback: CallbackQuery, callback_data: CloseOutcome, services: Services, volunteer: VolunteerRecord
-) -> None:
-    record = await services.queue.close(volunteer, callback_data.code, callback_data.outcome)
-    if isinstance(callback.message, Message):
-        await callback.message.edit_text(text=views.closed(record.code))
-    await callback.answer()
+    await offer_outcomes(message, code, services, volunteer)
 
 
 async def reopen(message: Message, code: str, services: Services, volunteer: VolunteerRecord) -> None:
@@ -210,17 +156,12 @@ async def flag(message: Message, code: str, services: Services, volunteer: Volun
 
 
 async def add_note(message: Message, code: str, text: str, services: Services, volunteer: VolunteerRecord) -> None:
-    record = await services.notes.add(volunteer, code, text)
-    # The command holds the note's text: it leaves this chat with the rest of the case.
-    await services.shown.record(
-        request_id=record.id, audience="volunteer", kind="own", message_id=message.message_id, volunteer_id=volunteer.id
-    )
-    await message.answer(views.note_saved())
+    await save_note(message, services, volunteer, code, text)
 
 
 async def show_notes(message: Message, code: str, services: Services, volunteer: VolunteerRecord, bot: Bot) -> None:
     record, notes = await services.notes.read(volunteer, code)
-    await _send_notes(bot, services, volunteer, record, notes, 0)
+    await send_notes(bot, services, volunteer, record, notes, 0)
 
 
 async def turn_notes_page(
@@ -230,11 +171,7 @@ async def turn_notes_page(
     record, notes = await services.notes.read(volunteer, callback_data.code)
     if isinstance(callback.message, Message):
         text, markup = views.notes_view(record.code, notes, callback_data.page)
-        try:
-            await callback.message.edit_text(**text.as_kwargs(), reply_markup=markup)
-        except TelegramBadRequest as error:
-            if not is_not_modified(error):
-                raise
+        await edit_in_place(callback.message, **text.as_kwargs(), reply_markup=markup)
     await callback.answer()
 
 
@@ -268,7 +205,8 @@ async def canned(
 ) -> None:
     parts = (command.args or "").split()
     if not parts:
-        await message.answer(**views.canned_view(await services.canned.listing()).as_kwargs())
+        text, markup = views.canned_view(await services.canned.texts(volunteer.language))
+        await message.answer(**text.as_kwargs(), reply_markup=markup)
         return
     if not volunteer.is_coordinator or parts[0] not in ("add", "del") or len(parts) != 2:
         await message.answer(usage("/canned, /canned add KEY, /canned del KEY"))
@@ -324,9 +262,7 @@ def build_router() -> Router:
     router.message.register(show_request, Command("show"), CaseCode())
     router.message.register(release, Command("release"), CaseCode())
     router.message.register(transfer, Command("transfer"), CaseCode())
-    router.callback_query.register(transfer_chosen, TransferTo.filter())
     router.message.register(close, Command("close"), CaseCode())
-    router.callback_query.register(close_chosen, CloseOutcome.filter())
     router.message.register(inspect, Command("inspect"), HasRole(Role.COORDINATOR), CaseCode())
     router.callback_query.register(inspect_chosen, InspectReason.filter(), HasRole(Role.COORDINATOR))
     router.message.register(reopen, Command("reopen"), HasRole(Role.COORDINATOR), CaseCode())

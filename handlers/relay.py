@@ -10,11 +10,12 @@ from aiogram.filters import Command, StateFilter
 from aiogram.types import Message
 from aiogram.utils.formatting import Text
 
-from handlers.filters import CaseCode, HasRole
+from handlers.filters import BoundReply, CaseCode, HasRole
 from handlers.intake_chat import delete_messages
 from handlers.refusals import answer_refusals
 from services.context import Services
 from services.errors import QueueError
+from services.prompts import Ask, Bound
 from storage.kinds import Role, Status
 from storage.volunteers import VolunteerRecord
 from views import requester as requester_views
@@ -82,20 +83,20 @@ async def from_requester(message: Message, services: Services) -> None:
 
 
 async def reply_command(message: Message, code: str, text: str, services: Services, volunteer: VolunteerRecord) -> None:
-    if text.startswith("#") and len(text.split()) == 1:  # a canned reply, in the requester's language
-        text = await services.canned.reply(code, text[1:])
-    content = {"type": "text", "text": text}
-    await services.relay.to_requester(volunteer, code, content, message.message_id)
+    await services.relay.to_requester(volunteer, code, {"type": "text", "text": text}, message.message_id)
 
 
-async def reply_to_relayed(message: Message, services: Services, volunteer: VolunteerRecord) -> None:
-    assert message.reply_to_message is not None
-    code = await services.relay.code_for_reply(volunteer, message.reply_to_message.message_id)
+async def reply_to_relayed(message: Message, bound: Bound, services: Services, volunteer: VolunteerRecord) -> None:
+    """A reply to the person's message, or to the Reply prompt of their case, goes to them."""
     content = content_of(message)
-    if code is None or content is None:
+    if content is None:
         await message.answer(volunteer_views.not_about_a_request())
         return
-    await services.relay.to_requester(volunteer, code, content, message.message_id, reply_to=replied_id(message))
+    await services.relay.to_requester(volunteer, bound.code, content, message.message_id, reply_to=replied_id(message))
+
+
+async def not_about_a_request(message: Message) -> None:
+    await message.answer(volunteer_views.not_about_a_request())
 
 
 async def requester_edited(message: Message, services: Services) -> None:
@@ -135,7 +136,8 @@ def build_volunteer_side() -> Router:
     router = answer_refusals(Router(name="relay-volunteer"))
     router.message.filter(F.chat.type == ChatType.PRIVATE, HasRole(Role.VOLUNTEER))
     router.message.register(reply_command, Command("reply"), CaseCode(text=True))
-    router.message.register(reply_to_relayed, F.reply_to_message, ~F.text.startswith("/"))
+    router.message.register(reply_to_relayed, F.reply_to_message, ~F.text.startswith("/"), BoundReply(Ask.REPLY))
+    router.message.register(not_about_a_request, F.reply_to_message, ~F.text.startswith("/"))
     router.message.register(volunteer_chatter, ~F.text.startswith("/"))
     router.edited_message.filter(F.chat.type == ChatType.PRIVATE, HasRole(Role.VOLUNTEER))
     router.edited_message.register(volunteer_edited)

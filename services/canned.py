@@ -1,24 +1,66 @@
-"""Canned replies: texts coordinators keep in each language, that volunteers send with /reply CODE #KEY."""
+"""Canned replies: texts coordinators keep in each language, that volunteers send to a person in the person's
+language: from the case's Canned button, or typed as ``#key`` (``#key a line of my own`` adds a personal line).
+
+A text missing in the person's language is taken from the nearest language they are likely to read: a Ukrainian
+speaker reads Russian before English, a Russian speaker Ukrainian; an English speaker Russian, then Ukrainian.
+"""
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from services.access import require_coordinator
+from services.access import require_coordinator, require_holder
 from services.errors import QueueError
 from services.notes import NOTE_MAX
 from services.sanitize import neutralize_controls
 from storage.canned import CannedReplies
 from storage.kinds import Language
+from storage.requests import RequestRecord
 from storage.volunteers import VolunteerRecord
 
 if TYPE_CHECKING:
     from services.context import Services
 
 CANNED_KEY = re.compile(r"[a-z0-9_-]{1,32}")
-# Where a canned reply missing in the requester's language is looked for next.
-CANNED_FALLBACK = (Language.EN, Language.RU, Language.UK)
+# Where a canned reply is looked for, for a person writing in each language: their own first.
+CANNED_FALLBACK: dict[str, tuple[Language, ...]] = {
+    Language.RU: (Language.RU, Language.UK, Language.EN),
+    Language.UK: (Language.UK, Language.RU, Language.EN),
+    Language.EN: (Language.EN, Language.RU, Language.UK),
+}
+# "#key" at the start of what a volunteer writes, then (optionally) a line of their own.
+CANNED_MENTION = re.compile(r"#([A-Za-z0-9_-]{1,32})(?:\s+(.*))?", re.DOTALL)
+
+
+def fallback(language: str) -> tuple[Language, ...]:
+    return CANNED_FALLBACK.get(language, CANNED_FALLBACK[Language.EN])
+
+
+@dataclass(frozen=True)
+class CannedText:
+    """One canned reply as someone is shown it: in ``language`` (the nearest to the reader's that it exists in),
+    and every language it exists in."""
+
+    key: str
+    language: str
+    text: str
+    languages: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Expanded:
+    text: str
+    language: str
+
+
+def pick(key: str, texts: dict[str, str], reader: str) -> CannedText | None:
+    for language in fallback(reader):
+        if language in texts:
+            present = tuple(code for code in Language if code in texts)
+            return CannedText(key, language, texts[language], present)
+    return None
 
 
 class CannedService:
@@ -31,22 +73,45 @@ class CannedService:
     def _replies(self) -> CannedReplies:
         return CannedReplies(self.s.session, self.s.vault)
 
-    async def text(self, key: str, language: str) -> str | None:
-        """A canned reply in ``language``, or in the nearest language it exists in."""
-        canned = self._replies
-        for candidate in (language, *CANNED_FALLBACK):
-            text = await canned.get(key, candidate)
-            if text is not None:
-                return text
-        return None
+    async def texts(self, reader: str) -> list[CannedText]:
+        """Every canned reply, each in the language nearest to ``reader``'s."""
+        found = [pick(key, texts, reader) for key, texts in (await self._replies.texts_by_key()).items()]
+        return [text for text in found if text is not None]
 
-    async def reply(self, code: str, key: str) -> str:
-        """The canned reply ``key`` in the language of the request ``code``, to send to its requester."""
-        request = await self.s.queue.find(code)
-        text = await self.text(key.lower(), request.language)
-        if text is None:
+    async def for_case(self, volunteer: VolunteerRecord, code: str) -> tuple[RequestRecord, list[CannedText]]:
+        """What the holder of a case can send its person: each canned reply in the person's language, or the
+        nearest one."""
+        record = await self.s.queue.find(code)
+        require_holder(volunteer, record)
+        return record, await self.texts(record.language)
+
+    async def chosen(self, request: RequestRecord, key: str) -> CannedText:
+        """Canned reply ``key`` for ``request``'s person; QueueError when there is no such reply."""
+        texts = (await self._replies.texts_by_key()).get(key.lower(), {})
+        found = pick(key.lower(), texts, request.language)
+        if found is None:
             raise QueueError("no_canned")
-        return text
+        return found
+
+    async def send(self, volunteer: VolunteerRecord, code: str, key: str, list_message_id: int) -> RequestRecord:
+        """Canned reply ``key`` to the person of case ``code``, from the list's button (``list_message_id``)."""
+        record = await self.s.queue.find(code)
+        require_holder(volunteer, record)
+        found = await self.chosen(record, key)
+        content = {"type": "text", "text": found.text}
+        return await self.s.relay.to_requester(
+            volunteer, code, content, list_message_id, canned_language=found.language, typed=False
+        )
+
+    async def expand(self, request: RequestRecord, text: str) -> Expanded | None:
+        """``#key`` and an optional line of the volunteer's own, as the text the person gets; None when the
+        text does not start with a canned reply's key (it is sent as it is)."""
+        match = CANNED_MENTION.fullmatch(text.strip())
+        if match is None or not CANNED_KEY.fullmatch(match.group(1).lower()):
+            return None
+        found = await self.chosen(request, match.group(1))
+        own = (match.group(2) or "").strip()
+        return Expanded(f"{found.text}\n\n{own}" if own else found.text, found.language)
 
     @staticmethod
     def key(key: str) -> str:

@@ -10,11 +10,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.audit_trail import AuditTrailService
 from services.blocks import BlockService
 from services.canned import CannedService
+from services.conversation import ConversationService
 from services.deadlines import Deadlines
 from services.events import Events
+from services.goodbye import GoodbyeService
+from services.handover import HandoverService
 from services.intake import IntakeService
 from services.notes import NotesService
 from services.policy import Policy
+from services.prompts import Prompts
 from services.queue import QueueService
 from services.reconnect import ReconnectService
 from services.relay import RelayService
@@ -103,3 +107,19 @@ class Services:
     @cached_property
     def team(self) -> TeamService:
         return TeamService(self)
+
+    @cached_property
+    def conversation(self) -> ConversationService:
+        return ConversationService(self)
+
+    @cached_property
+    def prompts(self) -> Prompts:
+        return Prompts(self)
+
+    @cached_property
+    def handover(self) -> HandoverService:
+        return HandoverService(self)
+
+    @cached_property
+    def goodbye(self) -> GoodbyeService:
+        return GoodbyeService(self)

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from services import metrics
 from services.hygiene import clear_other_views, clear_volunteer_view
 from services.notices import Escalation, LeaseExpired
 from storage import clock
+from storage.clock import iso_week
 
 if TYPE_CHECKING:
     from services.context import Services
@@ -47,7 +49,10 @@ class Deadlines:
             if await self.s.requests.mark_escalated(record.id) is None:
                 continue
             escalated += 1
-            await self.s.audit.record("escalated", actor_id=None, request_id=record.id)
+            now = clock.now()
+            # At the moment the counter uses, so /forget can take exactly this contribution back.
+            await self.s.audit.record("escalated", actor_id=None, request_id=record.id, at=now)
+            await self.s.counters.bump(iso_week(now), metrics.ESCALATED, metrics.ALL)
             for coordinator in coordinators:
                 await self.s.outbox.put(
                     Escalation(code=record.code, created_at=record.created_at.isoformat()),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from services import metrics
+from services import metrics, workload
 from services.events import RequestSubmitted
 from services.hygiene import clear_everywhere, enqueue_chat_deletes
 from services.notices import Confirmation, Forgotten
@@ -23,7 +23,7 @@ __all__ = ["DuplicateOpenRequest", "ForgetResult", "IntakeService", "RequesterBl
 
 
 # Audit actions counted once each, in the week they happened.
-EVENT_METRICS = {"reopened": metrics.REOPENED, "flagged": metrics.FLAGGED}
+EVENT_METRICS = {"reopened": metrics.REOPENED, "flagged": metrics.FLAGGED, "escalated": metrics.ESCALATED}
 
 
 class RequesterBlocked(Exception):
@@ -90,7 +90,7 @@ class IntakeService:
         await self.services.counters.bump_many(
             iso_week(record.created_at), submission_counters(completed.values, language)
         )
-        await self.services.counters.bump(metrics.GAUGE_WEEK, metrics.BACKLOG, record.urgency)
+        await workload.arrived(self.services, record)
         # The language and the moment counted, so /forget can take exactly this contribution back.
         await self.services.audit.record(
             "submitted", actor_id=None, request_id=record.id, detail=language, at=record.created_at
@@ -200,5 +200,4 @@ class IntakeService:
         for entry in entries:
             if entry.action in EVENT_METRICS:
                 await s.counters.take_back(iso_week(entry.at), EVENT_METRICS[entry.action], metrics.ALL)
-        if record.is_open:
-            await s.counters.bump(metrics.GAUGE_WEEK, metrics.BACKLOG, record.urgency, by=-1)
+        await workload.take_back(s, record)

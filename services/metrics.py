@@ -16,11 +16,17 @@ REOPENED = "reopened"
 WITHDRAWN = "withdrawn"  # requests erased by their requesters (/forget): an all-time gauge, see 0011
 TIME_TO_CLAIM = "time_to_claim"
 TIME_TO_CLOSE = "time_to_close"
+TIME_TO_REPLY = "time_to_reply"  # from submission to the first message a volunteer sent, once per request
+ESCALATED = "escalated"  # urgent requests nobody claimed in time
+ARRIVAL_HOUR = "arrival_hour"  # submissions by hour of day in the team's time zone: "00" to "23"
+ARRIVAL_WEEKDAY = "arrival_weekday"  # submissions by day of the week there: "1" (Monday) to "7"
 ALL = "all"
 
 # Gauges: not per week but current totals, kept in the same table under this pseudo-week.
 GAUGE_WEEK = "total"
 BACKLOG = "backlog"  # open (new or claimed) requests by urgency
+BACKLOG_LANGUAGE = "backlog_language"  # the same requests by language
+UNANSWERED = "unanswered"  # requesters' messages of open requests that no volunteer has answered yet
 
 # Upper bounds of the duration buckets, in minutes; the last bucket is open-ended.
 DURATION_BOUNDS_MINUTES: tuple[int, ...] = (15, 60, 240, 720, 1440, 4320, 10080)

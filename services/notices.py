@@ -123,6 +123,18 @@ class Reconnected(Notice):
     code: str
 
 
+@dataclass(frozen=True)
+class HandedOver(Notice):
+    """The request went to another volunteer (transferred, or taken from the queue after someone let it go)."""
+
+    kind = "handed_over"
+    recipient = Recipient.REQUESTER
+    purpose = "notice"
+    track = "notice"
+    code: str
+    pseudonym: str
+
+
 # -- the queue, to volunteers ------------------------------------------------------------------------
 
 
@@ -200,6 +212,49 @@ class FullCard(Notice):
 
 
 @dataclass(frozen=True)
+class HandoverNote(Notice):
+    """What the previous holder wrote for whoever takes the case next: ahead of the card they get."""
+
+    kind = "handover_note"
+    recipient = Recipient.VOLUNTEER
+    purpose = "transfer"
+    track = "handover"
+    case_content = True
+    code: str
+    by: str  # a pseudonym
+    at: str  # ISO 8601
+    text: str
+
+
+@dataclass(frozen=True)
+class ConversationPage(Notice):
+    """The kept conversation of a case (services/conversation.py), to the volunteer who takes it over: its
+    newest page is shown, the page buttons read the rest again."""
+
+    kind = "conversation"
+    recipient = Recipient.VOLUNTEER
+    purpose = "transfer"
+    track = "conversation"
+    case_content = True
+    code: str
+    messages: list[dict[str, Any]]  # storage/conversation.py: KeptMessage.to_dict()
+
+
+@dataclass(frozen=True)
+class Sent(Notice):
+    """To a volunteer whose message Telegram accepted for the person: which case it went to, as a reply to it
+    (``language``: the language a canned reply went out in)."""
+
+    kind = "sent"
+    recipient = Recipient.VOLUNTEER
+    purpose = "notice"
+    track = "sent"
+    code: str
+    reply_to: int
+    language: str | None = None
+
+
+@dataclass(frozen=True)
 class Undelivered(Notice):
     """To the volunteer whose answer Telegram would not deliver."""
 
@@ -232,9 +287,14 @@ class ErasedInactive(Notice):
 
 @dataclass(frozen=True)
 class Escalation(Notice):
+    """To coordinators: an urgent request nobody took. It carries a Claim button, so it is a card: withheld once
+    the request is taken, and edited down to one line when it is (services/queue.py: retire_cards)."""
+
     kind = "escalation"
     recipient = Recipient.VOLUNTEER
     purpose = "notice"
+    track = "card"
+    offers_request = True
     code: str
     created_at: str  # ISO 8601
 
@@ -321,6 +381,8 @@ class RelayOut(Notice):
     content: dict[str, Any]
     peer: dict[str, Any]
     reply_to: int | None = None
+    confirm: bool | None = None  # the volunteer is told once it went out (services/relay.py: delivered)
+    language: str | None = None  # a canned reply's language, told with that
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from zoneinfo import ZoneInfo
+
+UTC_ZONE = ZoneInfo("UTC")
 
 
 @dataclass(frozen=True)
@@ -20,3 +23,4 @@ class Policy:
     volunteer_chat_id: int | None = None
     chat_hygiene: bool = True
     default_language: str = "ru"
+    team_zone: ZoneInfo = UTC_ZONE  # TROPA_WORKING_HOURS' zone: arrivals are counted by its hours

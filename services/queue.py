@@ -10,11 +10,10 @@ translate, raised before anything is written.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from services import metrics
+from services import metrics, workload
 from services.access import require_coordinator, require_holder, require_not_blocked
 from services.errors import QueueError as QueueError  # callers catch it from here too
 from services.events import RequestSubmitted
@@ -26,7 +25,6 @@ from services.notices import (
     Claimed,
     Closed,
     Flagged,
-    FullCard,
     Inspected,
 )
 from services.questionnaire import STAT_DIMENSIONS
@@ -34,20 +32,16 @@ from services.upgrade import upgrade_answers
 from storage import clock
 from storage.clock import iso_week
 from storage.ids import normalize_request_code
-from storage.kinds import Language, Recipient, Status
+from storage.kinds import Recipient, Status
 from storage.requests import RequestDetails, RequestRecord
 from storage.volunteers import VolunteerRecord
 
 if TYPE_CHECKING:
     from services.context import Services
 
-CANNED_KEY = re.compile(r"[a-z0-9_-]{1,32}")
-# Where a canned reply missing in the requester's language is looked for next.
-CANNED_FALLBACK = (Language.EN, Language.RU, Language.UK)
 OUTCOMES = ("left", "legal", "psych", "referred", "stays", "no_response", "duplicate", "suspicious")
 # Why a coordinator opens a request they do not hold: named in the audit and told to the holder.
 INSPECT_REASONS = ("safety", "provocation", "unavailable", "complaint", "supervision")
-NOTE_MAX = 3000
 PAGE_SIZE = 8
 
 
@@ -92,7 +86,8 @@ class QueueService:
         return QueuePage(listed, page, pages, total)
 
     async def mine(self, volunteer: VolunteerRecord) -> list[RequestRecord]:
-        return await self.s.requests.list_assigned(volunteer.id)
+        """What ``volunteer`` holds, the person waiting longest for an answer first."""
+        return await self.s.requests.list_assigned_by_waiting(volunteer.id)
 
     # -- announcing --------------------------------------------------------------------------------
 
@@ -141,6 +136,7 @@ class QueueService:
         require_not_blocked(record)
         if record.status is Status.CLOSED:
             raise QueueError("closed")
+        previous = await self.s.handover.previous_holder(record)
         claimed = await self.s.requests.claim(record.id, volunteer.id)
         if claimed is None:
             current = await self.s.requests.by_id(record.id)
@@ -149,7 +145,7 @@ class QueueService:
             raise QueueError("mine" if record.assignee_id == volunteer.id else "taken")
         assert claimed.claimed_at is not None
         # Statistics count requests, not events: a request claimed again after a release counts once.
-        first_claim = await self.s.audit.count("claimed", record.id) == 0
+        first_claim = previous is None
         # At the moment the counters use, so /forget can take exactly this contribution back.
         await self.s.audit.record("claimed", actor_id=volunteer.id, request_id=record.id, at=claimed.claimed_at)
         if first_claim:
@@ -158,7 +154,10 @@ class QueueService:
             await self.s.counters.bump(
                 week, metrics.TIME_TO_CLAIM, metrics.duration_bucket(claimed.claimed_at - claimed.created_at)
             )
-        await self.s.outbox.put(Claimed(code=record.code, pseudonym=volunteer.pseudonym), request_id=record.id)
+        if first_claim:
+            await self.s.outbox.put(Claimed(code=record.code, pseudonym=volunteer.pseudonym), request_id=record.id)
+        else:  # someone held it before: the conversation so far, and the person told of the new volunteer
+            await self.s.handover.taken_over(volunteer, claimed, previous)
         await self.s.outbox.drop_unsent(record.id, "card")  # cards still waiting would offer a taken request
         await self.retire_cards(claimed, "claimed")
         await clear_other_views(self.s, claimed, "claimed", keep=volunteer.id)  # an inspection before the claim
@@ -237,10 +236,7 @@ class QueueService:
         await self.s.audit.record("transferred", actor_id=volunteer.id, request_id=record.id, detail=target.id)
         await clear_volunteer_view(self.s, moved, volunteer.id, "transferred")
         await clear_other_views(self.s, moved, "transferred", keep=target.id)
-        details = await self.read(target, moved)
-        await self.s.outbox.put(
-            FullCard.of(details, reason="transferred"), volunteer_id=target.id, request_id=record.id
-        )
+        await self.s.handover.transferred(target, await self.read(target, moved))
         return target
 
     async def close(self, volunteer: VolunteerRecord, code: str, outcome: str) -> RequestRecord:
@@ -255,7 +251,7 @@ class QueueService:
         await self.s.audit.record(
             "closed", actor_id=volunteer.id, request_id=record.id, detail=outcome, at=closed.closed_at
         )
-        await self.s.counters.bump(metrics.GAUGE_WEEK, metrics.BACKLOG, closed.urgency, by=-1)
+        await workload.closed(self.s, closed)
         if first_close:
             week = iso_week(closed.closed_at)
             await self.s.counters.bump(week, metrics.CLOSED, outcome)
@@ -286,7 +282,7 @@ class QueueService:
         now = clock.now()
         await self.s.audit.record("reopened", actor_id=coordinator.id, request_id=record.id, at=now)
         await self.s.counters.bump(iso_week(now), metrics.REOPENED, metrics.ALL)
-        await self.s.counters.bump(metrics.GAUGE_WEEK, metrics.BACKLOG, reopened.urgency)
+        await workload.reopened(self.s, reopened)
         await self.announce_again(reopened)
         return reopened
 

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from services import workload
 from services.access import require_holder, require_not_blocked
 from services.errors import QueueError
-from services.notices import RelayEdit, RelayIn, RelayOut
+from services.notices import RelayEdit, RelayIn, RelayOut, Sent
 from services.sanitize import neutralize_controls
 from storage.kinds import Recipient
 from storage.requests import RequestRecord
@@ -87,6 +88,9 @@ class RelayService:
         await self.s.shown.record(request_id=request.id, audience="requester", kind="own", message_id=message_id)
         if request.requester_blocked:
             return request  # accepted politely, delivered to nobody
+        await self.s.conversation.keep(request, content)
+        if not content.get("edited"):
+            await workload.person_wrote(self.s, request)
         original = Peer("requester", None, message_id)
         threaded = await self.s.shown.counterpart(Peer("requester", None, reply_to)) if reply_to else None
         for piece in pieces(content):
@@ -104,35 +108,57 @@ class RelayService:
         volunteer_message_id: int,
         *,
         reply_to: int | None = None,
+        canned_language: str | None = None,
+        confirm: bool = True,
+        typed: bool = True,
     ) -> RequestRecord:
+        """Queue a volunteer's message for the person; ``confirm``: the volunteer is told once it went out
+        (``canned_language``: a canned reply's language, said with it). ``volunteer_message_id``: what they
+        typed (``typed``: it leaves their chat with the case; a text starting with ``#key`` sends that canned
+        reply in the person's language, the rest of it as a line of its own, services/canned.py), or the bot's
+        message whose button sent it."""
         request = await self.s.queue.find(code)
         require_holder(volunteer, request)
         require_not_blocked(request)
+        if typed and content["type"] == "text":
+            expanded = await self.s.canned.expand(request, str(content.get("text") or ""))
+            if expanded is not None:
+                content, canned_language = {"type": "text", "text": expanded.text}, expanded.language
         content = visible(content)
-        await self.s.shown.record(
-            request_id=request.id,
-            audience="volunteer",
-            kind="own",
-            message_id=volunteer_message_id,
-            volunteer_id=volunteer.id,
-        )
+        if typed:
+            await self.s.shown.record(
+                request_id=request.id,
+                audience="volunteer",
+                kind="own",
+                message_id=volunteer_message_id,
+                volunteer_id=volunteer.id,
+            )
         original = Peer("volunteer", volunteer.id, volunteer_message_id)
         threaded = await self.s.shown.counterpart(Peer("volunteer", volunteer.id, reply_to)) if reply_to else None
-        for piece in pieces(content):
-            await self.s.outbox.put(
-                RelayOut(pseudonym=volunteer.pseudonym, content=piece, peer=_peer(original), reply_to=threaded),
-                request_id=request.id,
+        parts = pieces(content)
+        for index, piece in enumerate(parts, start=1):
+            last = index == len(parts)
+            out = RelayOut(
+                pseudonym=volunteer.pseudonym,
+                content=piece,
+                peer=_peer(original),
+                reply_to=threaded,
+                confirm=confirm and last,
+                language=canned_language if last else None,
             )
+            await self.s.outbox.put(out, request_id=request.id)
+        await self.s.conversation.keep(request, content, volunteer=volunteer)
+        await workload.volunteer_answered(self.s, request)
         await self.s.requests.touch(request.id)
         return request
 
-    async def code_for_reply(self, volunteer: VolunteerRecord, replied_message_id: int) -> str | None:
-        """The request a volunteer's Telegram reply refers to, if the replied message was about one."""
-        shown = await self.s.shown.find("volunteer", volunteer.id, replied_message_id)
-        if shown is None:
-            return None
-        request = await self.s.requests.by_id(shown.request_id)
-        return request.code if request else None
+    async def delivered(self, request: RequestRecord, notice: RelayOut, volunteer_id: str | None) -> None:
+        """Telegram accepted a volunteer's message for the person: the volunteer sees where it went, as a
+        reply to what they wrote."""
+        if not notice.confirm or volunteer_id is None:
+            return
+        sent = Sent(code=request.code, reply_to=int(notice.peer["id"]), language=notice.language)
+        await self.s.outbox.put(sent, volunteer_id=volunteer_id, request_id=request.id)
 
     # -- edits -------------------------------------------------------------------------------------
 
@@ -156,6 +182,7 @@ class RelayService:
         if not copies:  # not delivered yet (or never): pass the new wording on as a message
             await self.from_requester(user_id, message_id, {**content, "edited": True})
             return True
+        await self.s.conversation.keep(request, {**content, "edited": True})
         for copy in copies:
             await self.s.outbox.put(
                 RelayEdit(message_id=copy.message_id, content=content, sender=request.code),
@@ -177,7 +204,11 @@ class RelayService:
             content = visible(content)
         except QueueError:
             return False
-        for copy in await self.s.shown.copies_of(Peer("volunteer", volunteer.id, message_id)):
+        copies = await self.s.shown.copies_of(Peer("volunteer", volunteer.id, message_id))
+        if not copies:  # not a message to the person (a note, a handover note), or not delivered yet
+            return False
+        await self.s.conversation.keep(request, {**content, "edited": True}, volunteer=volunteer)
+        for copy in copies:
             await self.s.outbox.put(
                 RelayEdit(message_id=copy.message_id, content=content, pseudonym=volunteer.pseudonym),
                 recipient=Recipient.REQUESTER,

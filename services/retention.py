@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from services import metrics
+from services import workload
 from services.hygiene import clear_everywhere
 from services.notices import ErasedInactive
 from storage import clock
@@ -53,6 +53,5 @@ class Retention:
             )
         if not await self.s.requests.shred(record.id, kind=PURGE):
             return 0
-        if record.is_open:
-            await self.s.counters.bump(metrics.GAUGE_WEEK, metrics.BACKLOG, record.urgency, by=-1)
+        await workload.shredded(self.s, record)
         return 1

@@ -7,13 +7,21 @@ number of requests. The bot (/stats) and the command line (``tropa stats``) only
 
 Small-number suppression
 ------------------------
-A count below ``min_cell`` (the policy's ``stats_min_cell``) is never published: the summary carries
-``None`` instead of the number and marks the cell ``SMALL`` ("<5"). When a breakdown adds up to a total
-shown on the same screen (a single-choice question, outcomes, the open backlog, a week's bar), one hidden
-cell could be worked out by subtraction, so a second cell is hidden as well (``COMPLEMENT``, "*"): the
-smallest shown non-zero cell. That happens when exactly one cell is small, and also when exactly one of
-the small cells is non-zero (a reader who guessed the zeros could otherwise subtract). A total below the
-threshold is ``SMALL`` too, and percentiles need a sample of at least the threshold.
+Only cells that sort people by what they said or what became of them are suppressed: the answers to the
+questionnaire (situation, place, documents, health, urgency, help, who is asking), the language of the requests
+of a period, the outcomes, the requests flagged as suspicious and those erased by their requesters. Such a count
+below ``min_cell`` (the policy's ``stats_min_cell``) is never published: the summary carries ``None`` instead of
+the number and marks the cell ``SMALL`` ("<5"). When a breakdown adds up to a total shown on the same screen (a
+single-choice question, outcomes, a week's bar), one hidden cell could be worked out by subtraction, so a second
+cell is hidden as well (``COMPLEMENT``, "*"): the smallest shown non-zero cell. That happens when exactly one cell
+is small, and also when exactly one of the small cells is non-zero (a reader who guessed the zeros could
+otherwise subtract).
+
+Numbers that describe the team's work and no person are shown exactly, however small, because a small team plans
+its shifts with them: requests received, claimed, closed and reopened, escalations, the open backlog (by urgency and
+by language, which every volunteer sees anyway on each waiting request's card), the messages waiting for an answer,
+arrivals by hour and weekday, and the waiting times (time to claim, to the first answer, to close: median and 90th
+percentile from their buckets).
 """
 
 from __future__ import annotations
@@ -114,6 +122,19 @@ class WeekBar:
 
 
 @dataclass(frozen=True, slots=True)
+class Shifts:
+    """What a coordinator plans shifts with: all exact (see the module's docstring)."""
+
+    zone: str  # the team's time zone, whose hours and days the arrivals are counted in
+    arrivals_by_hour: tuple[int, ...]  # 24, from 00:00
+    arrivals_by_weekday: tuple[int, ...]  # 7, Monday first
+    time_to_reply: Duration  # from submission to the first message a volunteer sent
+    escalated: int  # urgent requests nobody claimed in time, in the period
+    unanswered: int  # requesters' messages waiting for an answer, now
+    backlog_by_language: Breakdown  # open requests by language, now
+
+
+@dataclass(frozen=True, slots=True)
 class StatsSummary:
     period: Period
     weeks: tuple[str, ...]  # every ISO week the period covers, oldest first
@@ -131,6 +152,7 @@ class StatsSummary:
     time_to_close: Duration
     dimensions: tuple[Breakdown, ...]  # every question of the intake (services/questionnaire.py), then language
     chart: tuple[WeekBar, ...]
+    shifts: Shifts
 
     @property
     def first_week(self) -> str:
@@ -151,6 +173,11 @@ class StatsSummary:
 
 def total_cell(key: str, count: int, min_cell: int) -> Cell:
     return Cell(key, count, Shown.EXACT) if count >= min_cell else Cell(key, None, Shown.SMALL)
+
+
+def exact_cell(key: str, count: int) -> Cell:
+    """A number that describes no person: shown as it is."""
+    return Cell(key, count, Shown.EXACT)
 
 
 def suppress(counts: Sequence[tuple[str, int]], min_cell: int, *, sums_to_total: bool) -> tuple[Cell, ...]:
@@ -196,13 +223,13 @@ def percentile_bucket(histogram: dict[str, int], fraction: float) -> str | None:
     return metrics.OVER
 
 
-def duration(name: str, histogram: dict[str, int], min_cell: int) -> Duration:
+def duration(name: str, histogram: dict[str, int]) -> Duration:
+    """A waiting time describes the team's work, not a person: its median and 90th percentile are shown
+    whatever the sample (None only without any)."""
     sample = sum(histogram.get(bucket, 0) for bucket in metrics.DURATION_BUCKETS)
-    if sample < min_cell:
-        return Duration(name, Cell("sample", None, Shown.SMALL), None, None)
     return Duration(
         name,
-        Cell("sample", sample, Shown.EXACT),
+        exact_cell("sample", sample),
         percentile_bucket(histogram, 0.5),
         percentile_bucket(histogram, 0.9),
     )
@@ -292,23 +319,18 @@ def _chart(tally: _Tally, weeks: Sequence[str], min_cell: int) -> tuple[WeekBar,
     bars = []
     for week in weeks:
         backlog += _net_opened(tally, week)
-        submitted = tally.value([week], metrics.SUBMITTED)
-        total = total_cell("submitted", submitted, min_cell)
+        # The bar's height is the week's arrivals (exact); its colours are answers (suppressed, pooled in grey).
+        total = exact_cell("submitted", tally.value([week], metrics.SUBMITTED))
         counts = _ordered(tally.by_bucket([week], CHART_DIMENSION.value), keys)
-        if total.exact:
-            segments = suppress(counts, min_cell, sums_to_total=True)
-            pooled = hidden_sum(counts, segments)
-        else:  # the whole bar is hidden
-            segments = tuple(Cell(key, None, Shown.SMALL) for key, _ in counts)
-            pooled = 0
-        claim = duration(metrics.TIME_TO_CLAIM, tally.by_bucket([week], metrics.TIME_TO_CLAIM), min_cell)
+        segments = suppress(counts, min_cell, sums_to_total=True)
+        claim = duration(metrics.TIME_TO_CLAIM, tally.by_bucket([week], metrics.TIME_TO_CLAIM))
         bars.append(
             WeekBar(
                 week=week,
                 total=total,
                 segments=segments,
-                pooled=pooled,
-                backlog=backlog if backlog >= min_cell else None,
+                pooled=hidden_sum(counts, segments),
+                backlog=max(backlog, 0),
                 median_claim=claim.median,
             )
         )
@@ -332,7 +354,29 @@ def _withdrawn_ever(tally: _Tally) -> int:
     return tally.gauge(metrics.WITHDRAWN).get(metrics.ALL, 0) + tally.value(tally.weekly, metrics.WITHDRAWN)
 
 
-def summarize(rows: Iterable[CounterRow], period: Period, *, min_cell: int, now: datetime) -> StatsSummary:
+def _shifts(tally: _Tally, weeks: Sequence[str], zone: str) -> Shifts:
+    hours = tally.by_bucket(weeks, metrics.ARRIVAL_HOUR)
+    days = tally.by_bucket(weeks, metrics.ARRIVAL_WEEKDAY)
+    languages = {bucket: max(count, 0) for bucket, count in tally.gauge(metrics.BACKLOG_LANGUAGE).items()}
+    return Shifts(
+        zone=zone,
+        arrivals_by_hour=tuple(hours.get(f"{hour:02d}", 0) for hour in range(24)),
+        arrivals_by_weekday=tuple(days.get(str(day), 0) for day in range(1, 8)),
+        time_to_reply=duration(metrics.TIME_TO_REPLY, tally.by_bucket(weeks, metrics.TIME_TO_REPLY)),
+        escalated=tally.value(weeks, metrics.ESCALATED),
+        unanswered=max(tally.gauge(metrics.UNANSWERED).get(metrics.ALL, 0), 0),
+        backlog_by_language=_exact_breakdown(metrics.BACKLOG_LANGUAGE, languages, LANGUAGES),
+    )
+
+
+def _exact_breakdown(name: str, sums: dict[str, int], known: Sequence[str]) -> Breakdown:
+    cells = tuple(exact_cell(key, count) for key, count in _ordered(sums, known))
+    return Breakdown(name, cells, sums_to_total=True)
+
+
+def summarize(
+    rows: Iterable[CounterRow], period: Period, *, min_cell: int, now: datetime, zone: str = "UTC"
+) -> StatsSummary:
     """The statistics of ``period`` from counter rows: pure, so it is tested without a database."""
     min_cell = max(1, min_cell)
     tally = _Tally(rows)
@@ -362,26 +406,26 @@ def summarize(rows: Iterable[CounterRow], period: Period, *, min_cell: int, now:
         period=period,
         weeks=weeks,
         min_cell=min_cell,
-        received=total_cell(metrics.SUBMITTED, tally.value(weeks, metrics.SUBMITTED), min_cell),
-        claimed=total_cell(metrics.CLAIMED, tally.value(weeks, metrics.CLAIMED), min_cell),
-        closed=total_cell(metrics.CLOSED, closed_total, min_cell),
+        received=exact_cell(metrics.SUBMITTED, tally.value(weeks, metrics.SUBMITTED)),
+        claimed=exact_cell(metrics.CLAIMED, tally.value(weeks, metrics.CLAIMED)),
+        closed=exact_cell(metrics.CLOSED, closed_total),
         outcomes=_breakdown(metrics.CLOSED, outcome_sums, OUTCOMES, min_cell, sums_to_total=True),
         withdrawn=total_cell(metrics.WITHDRAWN, _withdrawn_ever(tally), min_cell),
-        reopened=total_cell(metrics.REOPENED, tally.value(weeks, metrics.REOPENED), min_cell),
+        reopened=exact_cell(metrics.REOPENED, tally.value(weeks, metrics.REOPENED)),
         flagged=total_cell(metrics.FLAGGED, tally.value(weeks, metrics.FLAGGED), min_cell),
-        backlog=total_cell(metrics.BACKLOG, backlog_total, min_cell),
-        backlog_by_urgency=_breakdown(
-            metrics.BACKLOG, backlog_sums, OPTIONS[Step.URGENCY], min_cell, sums_to_total=True
-        ),
-        time_to_claim=duration(metrics.TIME_TO_CLAIM, tally.by_bucket(weeks, metrics.TIME_TO_CLAIM), min_cell),
-        time_to_close=duration(metrics.TIME_TO_CLOSE, tally.by_bucket(weeks, metrics.TIME_TO_CLOSE), min_cell),
+        backlog=exact_cell(metrics.BACKLOG, backlog_total),
+        backlog_by_urgency=_exact_breakdown(metrics.BACKLOG, backlog_sums, OPTIONS[Step.URGENCY]),
+        time_to_claim=duration(metrics.TIME_TO_CLAIM, tally.by_bucket(weeks, metrics.TIME_TO_CLAIM)),
+        time_to_close=duration(metrics.TIME_TO_CLOSE, tally.by_bucket(weeks, metrics.TIME_TO_CLOSE)),
         dimensions=tuple(dimensions),
         chart=_chart(tally, weeks, min_cell),
+        shifts=_shifts(tally, weeks, zone),
     )
 
 
 async def compute_summary(
-    counters: Counters, period: Period, *, min_cell: int, now: datetime | None = None
+    counters: Counters, period: Period, *, min_cell: int, now: datetime | None = None, zone: str = "UTC"
 ) -> StatsSummary:
-    """Read the counters (and nothing else) and summarize ``period``."""
-    return summarize(await counters.rows(), period, min_cell=min_cell, now=now or clock.now())
+    """Read the counters (and nothing else) and summarize ``period`` (``zone``: the team's, named with the
+    arrivals by hour)."""
+    return summarize(await counters.rows(), period, min_cell=min_cell, now=now or clock.now(), zone=zone)

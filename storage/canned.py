@@ -42,6 +42,14 @@ class CannedReplies:
         result = await self.session.execute(delete(CannedReply).where(CannedReply.key == key).returning(CannedReply.id))
         return len(result.all())
 
+    async def texts_by_key(self) -> dict[str, dict[str, str]]:
+        """Every canned reply: by key, its text in each language it exists in."""
+        system = await self.vault.system_key(self.session)
+        texts: dict[str, dict[str, str]] = defaultdict(dict)
+        for row in await self.session.scalars(select(CannedReply).order_by(CannedReply.key)):
+            texts[row.key][row.language] = self.vault.open_text(system, row.text, _place(row.id))
+        return dict(texts)
+
     async def languages_by_key(self) -> dict[str, list[str]]:
         listing: dict[str, list[str]] = defaultdict(list)
         for key, language in await self.session.execute(

@@ -31,6 +31,14 @@ class Counters:
             set_={"count": StatCounter.count + by},
         )
         await self.session.execute(statement)
+        if by < 0:  # a gauge back at zero leaves no row, like a count taken back
+            await self._drop_empty(week, metric, bucket)
+
+    async def _drop_empty(self, week: str, metric: str, bucket: str) -> None:
+        key = (StatCounter.week == week, StatCounter.metric == metric, StatCounter.bucket == bucket)
+        await self.session.execute(
+            delete(StatCounter).where(*key, StatCounter.count == 0).execution_options(synchronize_session=False)
+        )
 
     async def take_back(self, week: str, metric: str, bucket: str) -> None:
         """Undo one ``bump`` (never below zero); a count back at zero leaves no row behind."""

@@ -137,6 +137,10 @@ class Request(Base):
     # A keyed hash of the one-time secret that attaches this request to another Telegram account
     # (services/reconnect.py, docs/decisions/0012): never the secret itself.
     reconnect_key: Mapped[str | None] = mapped_column(String(BLIND_LENGTH), nullable=True)
+    # The person's messages no volunteer has answered yet: how many, and since when (services/waiting.py).
+    unanswered: Mapped[int] = mapped_column(Integer, server_default=text("0"), default=0)
+    waiting_since: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    first_reply_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     answers: Mapped[bytes] = mapped_column(Sealed)
     chat_id: Mapped[bytes] = mapped_column(Sealed)
 
@@ -160,6 +164,18 @@ class Note(Base):
     request_id: Mapped[str] = mapped_column(ForeignKey("requests.id", ondelete="CASCADE"), index=True)
     author_id: Mapped[str | None] = mapped_column(ForeignKey("volunteers.id", ondelete="SET NULL"), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Written for whoever takes the case next (on a transfer or a release), and shown to them with it.
+    handover: Mapped[bool] = mapped_column(Boolean, server_default=text("false"), default=False)
+    body: Mapped[bytes] = mapped_column(Sealed)
+
+
+class CaseMessage(Base):
+    """One relayed message of a case's conversation, kept for whoever holds it next (storage/conversation.py):
+    sealed under the request's data key, at most ``KEPT_MESSAGES`` per request, gone with the request."""
+
+    __tablename__ = "case_messages"
+    id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
+    request_id: Mapped[str] = mapped_column(ForeignKey("requests.id", ondelete="CASCADE"), index=True)
     body: Mapped[bytes] = mapped_column(Sealed)
 
 
@@ -316,6 +332,7 @@ SEALED_COLUMNS: frozenset[tuple[str, str]] = frozenset(
         ("requests", "answers"),
         ("requests", "chat_id"),
         ("notes", "body"),
+        ("case_messages", "body"),
         ("fsm_state", "data"),
         ("outbox", "payload"),
         ("shown_messages", "ref"),
@@ -365,10 +382,16 @@ PLAINTEXT_COLUMNS: dict[tuple[str, str], str] = {
     ("requests", "requester_blocked"): "access control: nobody may claim or answer it",
     ("requests", "reconnect_key"): "keyed hash (blind index) of a one-time secret bound to the request id; opens "
     "nothing: only the secret, shown once to the person, matches it (docs/decisions/0012)",
+    ("requests", "unanswered"): "queue mechanics: how many of the person's messages wait for an answer (/mine)",
+    ("requests", "waiting_since"): "queue mechanics: since when the oldest unanswered message waits (/mine's order)",
+    ("requests", "first_reply_at"): "statistics: time to the first answer, counted once",
     ("notes", "id"): "random id",
     ("notes", "request_id"): "random id of the request",
     ("notes", "author_id"): "random id of the volunteer who wrote it",
     ("notes", "created_at"): "the notes' order",
+    ("notes", "handover"): "queue mechanics: a note for the next volunteer, shown with the case when it changes hands",
+    ("case_messages", "id"): "random id, in the conversation's order",
+    ("case_messages", "request_id"): "random id of the request",
     ("audit_events", "id"): "random id",
     ("audit_events", "at"): "audit: when",
     ("audit_events", "actor_id"): "audit: random id of the volunteer who acted",

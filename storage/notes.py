@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import clock
-from storage.crypto import Place
+from storage.crypto import Key, Place
 from storage.ids import new_id
 from storage.models import Note
 from storage.vault import Vault
@@ -20,6 +20,7 @@ class NoteRecord:
     at: datetime
     author_id: str | None
     text: str
+    handover: bool = False
 
 
 def _place(note_id: str) -> Place:
@@ -31,7 +32,7 @@ class Notes:
         self.session = session
         self.vault = vault
 
-    async def add(self, request_id: str, author_id: str, text: str) -> None:
+    async def add(self, request_id: str, author_id: str, text: str, *, handover: bool = False) -> None:
         note_id = new_id()
         key = await self.vault.data_key(self.session, request_id)
         self.session.add(
@@ -40,6 +41,7 @@ class Notes:
                 request_id=request_id,
                 author_id=author_id,
                 created_at=clock.now(),
+                handover=handover,
                 body=self.vault.seal_text(key, text, _place(note_id)),
             )
         )
@@ -47,7 +49,16 @@ class Notes:
     async def for_request(self, request_id: str) -> list[NoteRecord]:
         key = await self.vault.data_key(self.session, request_id)
         rows = await self.session.scalars(select(Note).where(Note.request_id == request_id).order_by(Note.id))
-        return [
-            NoteRecord(row.created_at, row.author_id, self.vault.open_text(key, row.body, _place(row.id)))
-            for row in rows
-        ]
+        return [self._record(row, key) for row in rows]
+
+    async def latest_handover(self, request_id: str) -> NoteRecord | None:
+        """The newest note written for whoever takes the case next."""
+        row = await self.session.scalar(
+            select(Note).where(Note.request_id == request_id, Note.handover.is_(True)).order_by(Note.id.desc()).limit(1)
+        )
+        return self._record(row, await self.vault.data_key(self.session, request_id)) if row else None
+
+    def _record(self, row: Note, key: Key) -> NoteRecord:
+        return NoteRecord(
+            row.created_at, row.author_id, self.vault.open_text(key, row.body, _place(row.id)), row.handover
+        )

@@ -53,6 +53,9 @@ class RequestRecord:
     outcome: str | None
     flagged: bool
     requester_blocked: bool
+    unanswered: int = 0  # the person's messages waiting for an answer, and since when
+    waiting_since: datetime | None = None
+    first_reply_at: datetime | None = None
 
     @property
     def is_open(self) -> bool:
@@ -86,6 +89,9 @@ def _record(row: Request) -> RequestRecord:
         outcome=row.outcome,
         flagged=row.flagged,
         requester_blocked=row.requester_blocked,
+        unanswered=row.unanswered or 0,
+        waiting_since=row.waiting_since,
+        first_reply_at=row.first_reply_at,
     )
 
 
@@ -250,6 +256,16 @@ class RequestRepository:
         )
         return [_record(row) for row in await self.session.scalars(query)]
 
+    async def list_assigned_by_waiting(self, volunteer_id: str) -> list[RequestRecord]:
+        """What a volunteer holds, the person waiting longest for an answer first; then the rest, longest held
+        first."""
+        query = (
+            select(Request)
+            .where(Request.assignee_id == volunteer_id, Request.status == Status.CLAIMED)
+            .order_by(Request.waiting_since.is_(None), Request.waiting_since, Request.claimed_at, Request.id)
+        )
+        return [_record(row) for row in await self.session.scalars(query)]
+
     async def open_backlog_by_urgency(self) -> dict[str, int]:
         rows = await self.session.execute(
             select(Request.urgency, func.count()).where(Request.status.in_(OPEN_STATUSES)).group_by(Request.urgency)
@@ -392,6 +408,46 @@ class RequestRepository:
 
     async def set_requester_blocked(self, request_id: str, blocked: bool) -> RequestRecord | None:
         return await self._transition(request_id, requester_blocked=blocked)
+
+    # -- the person's unanswered messages (services/waiting.py) -------------------------------------
+
+    async def note_unanswered(self, request_id: str) -> None:
+        """One more message of the person waits for an answer (since the oldest one, if others wait)."""
+        now = clock.now()
+        await self.session.execute(
+            update(Request)
+            .where(Request.id == request_id)
+            .values(unanswered=Request.unanswered + 1, waiting_since=func.coalesce(Request.waiting_since, now))
+            .execution_options(synchronize_session=False)
+        )
+
+    async def clear_unanswered(self, request_id: str) -> int:
+        """Nothing of the person waits any more; how many messages did. The row is locked first (PostgreSQL),
+        so a message of the person arriving meanwhile is counted after this, never lost from the count."""
+        waiting = await self.session.scalar(
+            select(Request.unanswered).where(Request.id == request_id).with_for_update()
+        )
+        if not waiting:
+            return 0
+        await self.session.execute(
+            update(Request)
+            .where(Request.id == request_id)
+            .values(unanswered=0, waiting_since=None)
+            .execution_options(synchronize_session=False)
+        )
+        return int(waiting)
+
+    async def mark_first_reply(self, request_id: str) -> datetime | None:
+        """The moment of the first answer the person got, if this is it (None if one came before)."""
+        now = clock.now()
+        result = await self.session.execute(
+            update(Request)
+            .where(Request.id == request_id, Request.first_reply_at.is_(None))
+            .values(first_reply_at=now)
+            .returning(Request.id)
+            .execution_options(synchronize_session=False)
+        )
+        return now if result.scalar_one_or_none() is not None else None
 
     async def mark_escalated(self, request_id: str) -> RequestRecord | None:
         return await self._transition(request_id, Request.escalated_at.is_(None), escalated_at=clock.now())

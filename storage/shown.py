@@ -42,6 +42,7 @@ class Shown:
     message_id: int
     peer_message_id: int | None
     sent_at: datetime
+    extra: dict[str, Any] | None = None  # what a prompt asks for (services/prompts.py), sealed with the ids
 
 
 def _place(row_id: str) -> Place:
@@ -65,12 +66,16 @@ class ShownMessages:
         message_id: int,
         volunteer_id: str | None = None,
         peer: Peer | None = None,
+        extra: dict[str, Any] | None = None,
     ) -> None:
-        """Remember a message; ``peer`` is the original it was copied from (relays), in the other chat."""
+        """Remember a message; ``peer`` is the original it was copied from (relays), in the other chat;
+        ``extra``, sealed with it, what it is for."""
         row_id = new_id()
         peer_message_id = peer.message_id if peer else None
         key = await self.vault.data_key(self.session, request_id)
         ref: dict[str, Any] = {"m": message_id, "p": peer_message_id}
+        if extra:
+            ref["x"] = extra
         self.session.add(
             ShownMessage(
                 id=row_id,
@@ -88,7 +93,17 @@ class ShownMessages:
     async def _decode(self, row: ShownMessage) -> Shown:
         key = await self.vault.data_key(self.session, row.request_id)
         ref = self.vault.open_json(key, row.ref, _place(row.id))
-        return Shown(row.id, row.request_id, row.volunteer_id, row.audience, row.kind, ref["m"], ref["p"], row.sent_at)
+        return Shown(
+            row.id,
+            row.request_id,
+            row.volunteer_id,
+            row.audience,
+            row.kind,
+            ref["m"],
+            ref["p"],
+            row.sent_at,
+            ref.get("x"),
+        )
 
     async def find(self, audience: str, owner: str | None, message_id: int) -> Shown | None:
         row = await self.session.scalar(

@@ -20,6 +20,7 @@ import secrets
 import socket
 import statistics
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -32,6 +33,7 @@ from bot.runtime import open_runtime
 from testkit.process import BotProcess, bot_environment
 from testkit.settings import ADMIN_ID, make_settings
 from testkit.telegram import BotApiEmulator, FakeTelegram, Person
+from testkit.telegram.stored import StoredMessage
 
 WEBHOOK_PATH = "/telegram"
 GROUP_ID = -1001000000001
@@ -361,26 +363,52 @@ def _shown_request(people: People, user: Person, code: str) -> bool:
 
 
 async def _case(people: People, user: Person, code: str, state: dict[str, Any]) -> None:
+    """A volunteer works the case by its buttons: Reply (answering the bot's prompt), then Close with the
+    goodbye."""
     await people.until(
         lambda: any(t.startswith(f"{code}:\nhello-") for t in people.texts(user)), timeout=240, chat=user
     )
-    await user.send(f"/reply {code} answer-{code}", wait=False)
+    case = await people.until(lambda: _shown(people, user, lambda m: m.text.startswith(f"Request {code}")), chat=user)
+    await _answer_by_button(people, user, code, case.message_id)
     await people.until(
         lambda: any(t.startswith(f"{code}:\nthanks-") for t in people.texts(user)), timeout=240, chat=user
     )
-    await user.send(f"/close {code}", wait=False)
-    closing = await people.until(
-        lambda: next(
-            (
-                m
-                for m in people.world.stored_chat(user.id).messages.values()
-                if m.from_bot and not m.deleted and m.text == f"How did {code} end?"
-            ),
-            None,
-        ),
-        chat=user,
-    )
+    await people.press(user, "Close", case.message_id)
+    closing = await people.until(lambda: _shown(people, user, lambda m: m.text == f"How did {code} end?"), chat=user)
     await people.press(user, "Helped to leave", closing.message_id)
+    await people.press(user, "Send and close", closing.message_id)
+
+
+def _after_answer(message: StoredMessage, sent: int, code: str) -> bool:
+    """The bot's word on an answer: where it went, or that the prompt bound nothing."""
+    return message.message_id > sent and (
+        message.text.startswith(f"→ {code} ✓") or "not about a request" in message.text
+    )
+
+
+def _shown(people: People, user: Person, match: Callable[[StoredMessage], bool]) -> StoredMessage | None:
+    """The newest message of the bot on this volunteer's screen that ``match`` accepts."""
+    messages = people.world.stored_chat(user.id).messages.values()
+    return next((m for m in reversed(list(messages)) if m.from_bot and not m.deleted and match(m)), None)
+
+
+async def _answer_by_button(people: People, user: Person, code: str, case_id: int) -> None:
+    """Reply, then the answer as a reply to the bot's prompt; confirmed by "→ R-… ✓". A prompt a dying replica
+    sent but never recorded binds nothing ("not about a request"): as a person would, press Reply again."""
+    asking = f"Write to {code}: reply to this message."
+    for _ in range(3):
+        before = max(people.world.stored_chat(user.id).messages)
+        await people.press(user, "Reply", case_id)
+        prompt = await people.until(
+            lambda b=before: _shown(people, user, lambda m: m.message_id > b and m.text == asking), chat=user
+        )
+        answer = await user.reply(prompt.message_id, f"answer-{code}", wait=False)
+        sent = int(answer.update["message"]["message_id"])
+        outcome = await people.until(
+            lambda s=sent: _shown(people, user, lambda m: _after_answer(m, s, code)), 120, chat=user
+        )
+        if outcome.text.startswith(f"→ {code} ✓"):
+            return
 
 
 async def _join(people: People, admin: Person, user: Person) -> None:

@@ -15,7 +15,7 @@ from tests.support.canary import canary
 from tests.support.harness import Harness
 from tests.support.inspect import audit_actions
 from tests.support.intake import IntakeAnswers, choose_language, submit
-from tests.support.team import admin, join, mentioning, pseudonym_of
+from tests.support.team import admin, close_case, join, mentioning, pseudonym_of, release_case, transfer_case
 from views.access import requester_access, team_access
 
 README = Path(__file__).resolve().parent.parent / "README.md"
@@ -61,8 +61,7 @@ async def test_only_the_holder_sees_the_full_case(harness: Harness) -> None:
         assert member.last() == NOT_YOURS
         assert mentioning(member, described, "first contact made") == []
 
-    await vera.send(f"/close {code}")
-    await vera.press("Helped to leave")
+    await close_case(vera, code)
     for command in (f"/show {code}", f"/notes {code}", f"/note {code} one more", f"/flag {code}"):
         await vera.send(command)
         assert vera.last() == NOT_YOURS, command  # the former assignee lost access with the close
@@ -78,15 +77,14 @@ async def test_a_former_assignee_loses_access_on_transfer_and_release(harness: H
     await vera.send(f"/claim {code}")
     await person.send("I am in Rostov")
     original = next(m for m in person.visible() if m.text == "I am in Rostov")
-    await vera.send(f"/transfer {code}")
-    await vera.press(await pseudonym_of(h, 2002))
+    await transfer_case(vera, code, await pseudonym_of(h, 2002))
     await vera.send(f"/show {code}")
     assert vera.last() == NOT_YOURS
     # The requester's edit reaches the one holding the case now, and nobody else.
     await person.edit(original.message_id, "I am in Voronezh")
     assert mentioning(vera, "Voronezh") == []
     assert mentioning(ivan, "Voronezh")
-    await ivan.send(f"/release {code}")
+    await release_case(ivan, code)
     await ivan.send(f"/notes {code}")
     assert ivan.last() == NOT_YOURS
 
@@ -119,8 +117,7 @@ async def test_a_coordinator_opens_a_case_only_with_a_reason_and_the_holder_is_t
     assert f"inspected · {cora_name} · A complaint about how it is handled" in boss.last()
 
     # The inspection is a look, not access: when the case ends, its copy leaves the coordinator's chat too.
-    await vera.send(f"/close {code}")
-    await vera.press("Legal consultation")
+    await close_case(vera, code, "Legal consultation")
     assert mentioning(cora, described, "they sound frightened") == []
 
 

@@ -7,7 +7,7 @@ from testkit.telegram import Person
 from tests.support.harness import Harness
 from tests.support.inspect import count_rows, request_field
 from tests.support.intake import MYSELF, THIS_WEEK, reach_review, submit, through_consent
-from tests.support.team import admin, join, pseudonym_of
+from tests.support.team import admin, close_case, join, pseudonym_of, release_case
 
 POLITE = "Thank you, we have received your message."
 BLOCKED = "A coordinator blocked this person: their request can no longer be taken, answered, handed on or reopened."
@@ -66,7 +66,7 @@ async def test_a_held_request_released_after_a_block_stays_out_of_the_queue(harn
     await vera.send(f"/claim {code}")
     await boss.send(f"/block {code}")
     cards_before = [t for t in ivan.texts() if code in t]
-    await vera.send(f"/release {code}")
+    await release_case(vera, code)
     assert [t for t in ivan.texts() if code in t] == cards_before  # no new card offers it
     await ivan.send("/queue")
     assert ivan.last() == "The queue is empty."
@@ -103,8 +103,7 @@ async def test_an_intake_open_when_the_block_lands_ends_quietly(harness: Harness
     person = h.person(1001)
     old = await submit(person)
     await vera.send(f"/claim {old}")
-    await vera.send(f"/close {old}")
-    await vera.press("No response")
+    await close_case(vera, old, "No response")
     cards_before = len(vera.texts())
 
     await through_consent(person)  # a new intake, while their earlier request is closed
@@ -129,8 +128,7 @@ async def test_a_blocked_persons_review_submit_ends_the_intake(harness: Harness)
     person = h.person(1001)
     old = await submit(person)
     await vera.send(f"/claim {old}")
-    await vera.send(f"/close {old}")
-    await vera.press("No response")
+    await close_case(vera, old, "No response")
     await reach_review(person)
     await boss.send(f"/block {old}")
     await person.press("Submit")

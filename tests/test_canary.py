@@ -25,7 +25,7 @@ from testkit.telegram import Person
 from tests.support.canary import canary, find_in_bytes, scan_directory
 from tests.support.harness import Harness, start_harness
 from tests.support.intake import IntakeAnswers, reach_review, submit
-from tests.support.team import admin, join
+from tests.support.team import admin, join, prompt
 
 REQUESTER_ID = 5_318_008_271  # a Telegram id: it must never appear in plaintext either
 
@@ -140,6 +140,18 @@ async def test_relayed_messages_and_notes_leave_no_plaintext(harness_any_db: Har
     await vera.send(f"/note {code} {note}")
     assert any(to_volunteer in t for t in vera.texts())
     assert any(to_requester in t for t in person.texts())
-    planted = [to_volunteer, to_requester, note, str(REQUESTER_ID)]
+    # Issue 19: the kept conversation, a handover note and an own goodbye are sealed like the rest.
+    handover, goodbye = canary("handover"), canary("goodbye")
+    await vera.send(f"/release {code}")
+    await vera.reply(prompt(vera, "for whoever takes it next").message_id, f"note {handover}")
+    ivan = await join(h, boss, 2002)
+    await ivan.send(f"/claim {code}")
+    assert any(handover in t for t in ivan.texts()) and any(to_volunteer in t for t in ivan.texts())
+    await ivan.send(f"/close {code}")
+    await ivan.press("Helped to leave")
+    await ivan.press("Write my own")
+    await ivan.reply(prompt(ivan, "Your own goodbye").message_id, f"bye {goodbye}")
+    assert any(goodbye in t for t in person.texts())
+    planted = [to_volunteer, to_requester, note, handover, goodbye, str(REQUESTER_ID)]
     assert scan_directory(h.data_dir, planted) == {}
     assert find_in_bytes(h.log.getvalue().encode(), planted) == []

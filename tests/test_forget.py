@@ -11,8 +11,8 @@ from testkit.telegram import Person
 from tests.support.canary import canary
 from tests.support.harness import Harness, start_harness
 from tests.support.inspect import count_rows, counter_values
-from tests.support.intake import IntakeAnswers, reach_review, submit
-from tests.support.team import admin, join, mentioning
+from tests.support.intake import DANGER, IntakeAnswers, reach_review, submit
+from tests.support.team import admin, close_case, join, mentioning
 
 ERASED = "Everything is erased. If you need help again, send /start."
 WITHDRAWN = ("total", "withdrawn", "all")
@@ -29,8 +29,7 @@ async def _someone_else(h: Harness, vera: Person) -> None:
     other = h.person(1002)
     code = await submit(other, IntakeAnswers(location="In Russia, at home"))
     await vera.send(f"/claim {code}")
-    await vera.send(f"/close {code}")
-    await vera.press("Legal consultation")
+    await close_case(vera, code, "Legal consultation")
 
 
 def _from_bot(member: Person, code: str) -> list[str]:
@@ -74,22 +73,25 @@ async def test_forgetting_a_held_case_leaves_no_trail_in_any_chat_or_table(harne
     assert await count_rows(h, "requests") == 1 and await count_rows(h, "outbox") == 0
 
 
-async def test_a_case_closed_as_left_and_then_forgotten_is_not_counted_as_left(harness: Harness) -> None:
-    h = harness
+async def _team_with_history(h: Harness) -> tuple[Person, Person, dict[tuple[str, str, str], int]]:
+    """The admin, Vera, and the counters once someone else's case has passed through."""
     boss = await admin(h)
     vera = await join(h, boss, 2001)
     await _someone_else(h, vera)
-    before = await counter_values(h)
+    return boss, vera, await counter_values(h)
+
+
+async def test_a_case_closed_as_left_and_then_forgotten_is_not_counted_as_left(harness: Harness) -> None:
+    h = harness
+    boss, vera, before = await _team_with_history(h)
     person = h.person(1001)
     code = await submit(person, IntakeAnswers(serving=["Mobilised"], location="At the front"))
     await vera.send(f"/claim {code}")
     await vera.send(f"/flag {code}")
-    await vera.send(f"/close {code}")
-    await vera.press("Helped to leave")
+    await close_case(vera, code)
     await boss.send(f"/reopen {code}")
     await vera.send(f"/claim {code}")
-    await vera.send(f"/close {code}")
-    await vera.press("Helped to leave")
+    await close_case(vera, code)
     assert any(metric == "closed" and bucket == "left" for (_, metric, bucket) in await counter_values(h))
 
     await _forget(person)
@@ -137,3 +139,29 @@ async def test_a_forget_before_the_chat_was_cleaned_still_takes_every_answer_off
         await h.settle()
     assert not any(secret in (m.text or "") for m in person.visible())
     assert [m.text for m in person.visible()] == [ERASED]
+
+
+async def test_the_shift_counters_and_the_kept_conversation_go_with_a_forget(harness: Harness) -> None:
+    """Issue 19's counters (its hour and weekday, its first answer, its escalation, the open backlog by language,
+    the messages it had waiting) are taken back like the others; its kept conversation and handover note go
+    with the request."""
+    h = harness
+    _boss, vera, before = await _team_with_history(h)
+    person = h.person(1001)
+    code = await submit(person, IntakeAnswers(urgency=DANGER))
+    clock.travel(timedelta(minutes=61))
+    await h.run_jobs()  # escalated
+    await person.send("first")
+    await vera.send(f"/claim {code}")
+    await vera.send(f"/reply {code} Here.")
+    await person.send("second")  # waiting for an answer when it is erased
+    await vera.send(f"/release {code}")
+    await vera.reply(
+        next(m for m in vera.visible() if m.forces_reply).message_id, "a handover note for whoever comes next"
+    )
+    assert await count_rows(h, "case_messages") == 3 and await count_rows(h, "notes") == 1
+
+    await _forget(person)
+
+    assert _without_erasures(await counter_values(h)) == before
+    assert await count_rows(h, "case_messages") == 0 and await count_rows(h, "notes") == 0

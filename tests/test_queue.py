@@ -21,7 +21,7 @@ from testkit.telegram import Person
 from tests.support.harness import Harness, start_harness
 from tests.support.inspect import audit_actions, count_rows, request_field
 from tests.support.intake import DANGER, THIS_WEEK, IntakeAnswers, submit
-from tests.support.team import admin, join
+from tests.support.team import admin, close_case, join, release_case, transfer_case
 
 UNKNOWN = "I don't know that command. /help lists what I can do."
 STALE = "That button belongs to an earlier message."
@@ -81,8 +81,7 @@ async def test_a_case_from_claim_to_close(harness_any_db: Harness) -> None:
     await vera.send(f"/notes {code}")
     assert "Needs a lawyer in Almaty." in vera.last()
 
-    await vera.send(f"/close {code}")
-    await vera.press("Helped to leave")
+    await close_case(vera, code)
     assert vera.last() == f"{code} is closed. Thank you."
     assert "is closed." in person.last()
     assert await request_field(h, code, "outcome") == "left"
@@ -133,7 +132,7 @@ async def test_release_transfer_reopen(harness_any_db: Harness) -> None:
     await ivan.send(f"/claim {code}")
     assert ivan.last() == "Someone else has already taken this request."
 
-    await vera.send(f"/release {code}")
+    await release_case(vera, code)
     assert vera.last() == f"{code} is back in the queue."
     assert _card(ivan, code)  # announced again
     await ivan.send(f"/claim {code}")
@@ -141,14 +140,12 @@ async def test_release_transfer_reopen(harness_any_db: Harness) -> None:
 
     await vera.send(f"/transfer {code}")
     assert vera.last() == "This request is not in your hands."
-    await ivan.send(f"/transfer {code}")
-    await ivan.press(await _pseudonym(h, 2001))
+    await transfer_case(ivan, code, await _pseudonym(h, 2001))
     assert "is now with" in ivan.last()
-    assert vera.last().startswith(f"Transferred to you: request {code}")
+    assert any(t.startswith(f"Transferred to you: request {code}") for t in vera.texts())
     assert await request_field(h, code, "status") == "claimed"
 
-    await vera.send(f"/close {code}")
-    await vera.press("No response")
+    await close_case(vera, code, "No response")
     # Reopening is a coordinator's step, and the case goes back to the queue, not to whoever closed it.
     await vera.send(f"/reopen {code}")
     assert vera.last() == UNKNOWN
@@ -163,8 +160,7 @@ async def test_release_transfer_reopen(harness_any_db: Harness) -> None:
     await vera.send(f"/claim {code}")
     await vera.send(f"/notes {code}")
     assert vera.last() == f"No notes on {code} yet."
-    await vera.send(f"/close {code}")
-    await vera.press("Duplicate")
+    await close_case(vera, code, "Duplicate")
     await _case(h, 1001)  # the same person writes again: only one request of theirs may be open
     await boss.send(f"/reopen {code}")
     assert boss.last() == "The person has another open request now, so this one cannot be reopened."
@@ -467,12 +463,10 @@ async def test_retention_shreds_exactly_the_closed_requests_that_are_due(
     _, young = await _case(harness, 1002)
     _, still_open = await _case(harness, 1003)
     await vera.send(f"/claim {old}")
-    await vera.send(f"/close {old}")
-    await vera.press("Legal consultation")
+    await close_case(vera, old, "Legal consultation")
     clock.travel(timedelta(days=20))
     await vera.send(f"/claim {young}")
-    await vera.send(f"/close {young}")
-    await vera.press("Advised; decided to stay")
+    await close_case(vera, young, "Advised; decided to stay")
     clock.travel(timedelta(days=11))  # old: closed 31 days ago; young: 11 days ago
     results = await harness.run_jobs()
     assert results["retention"] == 1

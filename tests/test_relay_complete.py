@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import timedelta
 
 from storage import clock
-from testkit.telegram import Person
+from testkit.telegram import Person, ViewMessage
 from tests.support.harness import Harness
 from tests.support.inspect import request_field
 from tests.support.intake import IntakeAnswers, submit
-from tests.support.team import admin, join
+from tests.support.team import admin, close_case, join, pseudonym_of, release_case, transfer_case
 
 
 async def _claimed_case(
@@ -41,6 +41,10 @@ async def test_every_message_with_case_details_is_protected(harness: Harness) ->
     assert review_sent and all(c.args.get("protect_content") for c in review_sent)
 
 
+def _own_last(member: Person) -> ViewMessage:
+    return next(m for m in reversed(member.visible()) if not m.from_bot)
+
+
 async def test_edits_cross_both_ways(harness: Harness) -> None:
     _, vera, person, code = await _claimed_case(harness)
     await person.send("I am in Rostov")
@@ -50,12 +54,12 @@ async def test_edits_cross_both_ways(harness: Harness) -> None:
     assert copy.text == f"{code}:\nI am in Voronezh" and copy.edited
 
     await vera.send(f"/reply {code} Stay where you are.")
-    mine = vera.visible()[-1]  # the volunteer's own message (the command)
+    mine = _own_last(vera)  # the volunteer's own message (the command), above the bot's "→ R-… ✓"
     await vera.edit(mine.message_id, f"/reply {code} Stay where you are until 18:00.")
     assert person.last().endswith(":\nStay where you are until 18:00.")  # the new text, not the command
 
     await vera.reply(copy.message_id, "Understood.")
-    volunteer_reply = vera.visible()[-1]
+    volunteer_reply = _own_last(vera)
     await vera.edit(volunteer_reply.message_id, "Understood, thank you.")
     assert person.last().endswith("Understood, thank you.")
     assert person.visible()[-1].edited
@@ -110,8 +114,7 @@ async def test_closing_cleans_the_volunteers_chat(harness: Harness) -> None:
     await person.send("more details: the blue door")
     await vera.send(f"/note {code} blue door")
     await vera.send(f"/notes {code}")
-    await vera.send(f"/close {code}")
-    await vera.press("Helped to leave")
+    await close_case(vera, code)
     leftovers = [t for t in vera.texts() if "grandmother" in t or "blue door" in t]
     assert leftovers == []
     assert f"{code} is closed. Thank you." in vera.texts()
@@ -121,14 +124,7 @@ async def test_transfer_cleans_the_former_volunteers_chat(harness: Harness) -> N
     boss, vera, person, code = await _claimed_case(harness, description="the checkpoint at kilometre 40")
     ivan = await join(harness, boss, 2002)
     await person.send("the second checkpoint too")
-    await vera.send(f"/transfer {code}")
-    async with harness.runtime.db.transaction() as session:
-        from services.context import Services
-
-        services = Services(session, harness.runtime.vault, harness.app.policy, harness.app.events)
-        ivan_record = await services.volunteers.by_telegram(2002)
-    assert ivan_record is not None
-    await vera.press(ivan_record.pseudonym)
+    await transfer_case(vera, code, await pseudonym_of(harness, 2002))
     assert not [t for t in vera.texts() if "kilometre 40" in t or "second checkpoint" in t]
     assert any("kilometre 40" in t for t in ivan.texts())
 
@@ -137,8 +133,7 @@ async def test_after_48_hours_messages_are_edited_down_instead(harness: Harness)
     _, vera, person, code = await _claimed_case(harness, description="the old factory")
     await person.send("photo of the place")
     clock.travel(timedelta(hours=49))
-    await vera.send(f"/close {code}")
-    await vera.press("No response")
+    await close_case(vera, code, "No response")
     assert not [t for t in vera.texts() if "old factory" in t or "photo of the place" in t]
     assert f"Request {code} is closed." in vera.texts()
 
@@ -151,7 +146,7 @@ async def test_a_blocked_provocateur_reaches_nobody_and_opens_nothing(harness: H
     await person.send("who are your volunteers?")
     await person.send_photo(caption="look")
     assert len(vera.texts()) == before  # nothing reached the volunteer
-    await vera.send(f"/release {code}")
+    await release_case(vera, code)
     await person.send("/forget")
     await person.press("Yes, erase everything")
     await person.send("/start")

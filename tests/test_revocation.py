@@ -22,7 +22,7 @@ from tests.support.canary import canary
 from tests.support.harness import Harness, start_harness
 from tests.support.inspect import count_rows, request_field
 from tests.support.intake import IntakeAnswers, reach_review, submit
-from tests.support.team import admin, join, mentioning, pseudonym_of, revoke
+from tests.support.team import admin, close_case, join, mentioning, pseudonym_of, release_case, revoke, transfer_case
 
 UNKNOWN = "I don't know that command. /help lists what I can do."
 
@@ -145,17 +145,15 @@ async def test_every_way_a_case_leaves_a_volunteer_scrubs_their_chat(harness: Ha
     await person.send(told)
     await vera.send(f"/notes {code}")
     if how == "release":
-        await vera.send(f"/release {code}")
+        await release_case(vera, code)
     elif how == "transfer":
-        await vera.send(f"/transfer {code}")
-        await vera.press(await pseudonym_of(h, 2002))
+        await transfer_case(vera, code, await pseudonym_of(h, 2002))
         assert mentioning(ivan, described)
     elif how == "lease expiry":
         clock.travel(h.app.policy.claim_lease + timedelta(minutes=11))
         await h.run_jobs()
     else:
-        await vera.send(f"/close {code}")
-        await vera.press("Helped to leave")
+        await close_case(vera, code)
     assert mentioning(vera, described, told) == []
     # The request itself, a relayed message, the notes: gone, or (past 48 hours) edited down to one line.
     assert not [t for t in vera.texts() if t.startswith((f"Request {code}\n", f"{code}:\n", "Notes on"))]
@@ -172,7 +170,7 @@ async def test_a_removal_that_waited_past_48_hours_edits_instead(harness: Harnes
     code = await submit(h.person(1001), IntakeAnswers(description=described))
     await vera.send(f"/claim {code}")
     h.world.inject(method="deleteMessages", kind="500", times=1_000)  # Telegram cannot delete for two days
-    await vera.send(f"/release {code}")
+    await release_case(vera, code)
     assert mentioning(vera, described)
     clock.travel(timedelta(hours=48))
     h.world.clear_faults()

@@ -14,7 +14,7 @@ from bot.i18n import create_i18n
 from storage import clock
 from tests.support.harness import Harness, start_harness
 from tests.support.intake import confirmations, submit, through_consent
-from views.notices import zone_words
+from views.language import zone_words
 
 TOPICS = ["I got a summons", "I am wounded or ill", "I am already away from the unit", "Partner organisations"]
 

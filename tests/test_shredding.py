@@ -27,12 +27,12 @@ from storage import clock
 from storage.epochs import ROLL_GRACE
 from storage.fsm import SweepableRedisStorage
 from storage.keyring import KeyringFile
-from storage.models import AuditEvent, DataKey, FsmRecord, Meta, Request
+from storage.models import AuditEvent, CaseMessage, DataKey, FsmRecord, Meta, Note, Request
 from storage.requests import RequestRepository
 from storage.vault import EPHEMERAL_CURRENT
 from testkit.settings import make_settings
 from testkit.telegram import Person
-from tests.support.canary import canary
+from tests.support.canary import canary, scan_directory
 from tests.support.forensics import (
     Planted,
     copies_in,
@@ -52,6 +52,7 @@ from tests.support.intake import (
     submit,
     through_consent,
 )
+from tests.support.team import admin, join, prompt
 
 BOUND = timedelta(hours=12)  # the default TROPA_SHRED_BOUND_HOURS
 
@@ -401,3 +402,31 @@ async def test_a_restore_forgets_again_without_a_trail_and_one_cut_short_is_fini
         assert await counter_values(h) == counters
     finally:
         await h.close()
+
+
+async def test_the_kept_conversation_is_ciphertext_and_opens_no_more_after_the_shred(harness: Harness) -> None:
+    """Issue 19: what a case's conversation keeps (and its handover note) is sealed under the request's data key:
+    no plaintext at rest, and once the person erases it, no copy on the disk opens with the keyring."""
+    h = harness
+    boss = await admin(h)
+    vera = await join(h, boss, 2001)
+    person, planted, code = await _plant_and_submit(h, 5_104)
+    said, answered, handed = canary("said"), canary("answered"), canary("handed")
+    await person.send(f"I am at {said}")
+    await vera.send(f"/claim {code}")
+    await vera.send(f"/reply {code} go to {answered}")
+    await vera.send(f"/release {code}")
+    await vera.reply(prompt(vera, "for whoever takes it next").message_id, f"note {handed}")
+    async with h.runtime.db.transaction() as session:
+        kept = [row.body for row in await session.scalars(select(CaseMessage))]
+        kept += [row.body for row in await session.scalars(select(Note))]
+    assert len(kept) == 3
+    planted.sealed.update({body: body for body in kept})
+    assert scan_directory(h.data_dir, [said, answered, handed]) == {}  # ciphertext at rest, WAL included
+
+    await _forget(person)
+    await _let_the_keys_roll(h)
+    keyring = KeyringFile(h.runtime.settings.resolved_key_file).load()
+    found = copies_in(files_under(h.data_dir), planted.needles())
+    live = await live_data_keys(h.runtime.db, keyring)
+    assert openable_copies(planted, found, keyring, live) == []

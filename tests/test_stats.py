@@ -39,8 +39,8 @@ from testkit.settings import make_settings
 from testkit.telegram import Person
 from tests.support.harness import Harness
 from tests.support.inspect import count_rows, counter_values
-from tests.support.intake import MYSELF, RELATIVE, THIS_WEEK, IntakeAnswers, submit
-from tests.support.team import accept, invite, join
+from tests.support.intake import DANGER, MYSELF, RELATIVE, THIS_WEEK, IntakeAnswers, submit
+from tests.support.team import accept, close_case, invite, join
 from views.callbacks import StatsPeriod
 from views.chart import render_chart
 from views.stats import chart_spec, summary_messages
@@ -69,18 +69,21 @@ async def _join(h: Harness, admin: Person, user_id: int, role: str) -> tuple[Per
     return person, name.group(1)
 
 
-async def _stats(h: Harness, user: Person, button: str) -> tuple[str, bytes]:
-    """/stats, press a period; returns the summary (every message after the chart) and the chart's PNG."""
+async def _stats(h: Harness, user: Person, button: str) -> tuple[str, tuple[bytes, bytes]]:
+    """/stats, press a period; returns the summary (every message after the charts) and the PNGs of the two
+    charts: the weeks, and the arrivals by hour."""
     photos_before = len(h.world.calls_of("sendPhoto"))
     await user.send("/stats")
     assert user.last() == "Statistics: choose a period."
     await user.press(button)
     photos = h.world.calls_of("sendPhoto")[photos_before:]
-    assert len(photos) == 1 and photos[0].ok, photos
-    sent = photos[0].result
-    after = [m for m in user.visible() if m.message_id > sent["message_id"]]
+    assert len(photos) == 2 and all(photo.ok for photo in photos), photos
+    weeks, hours = (photo.result for photo in photos)
+    assert hours["caption"].startswith("When requests arrive (Moscow time)")
+    after = [m for m in user.visible() if m.message_id > hours["message_id"]]
     assert after and all(m.from_bot and m.kind == "text" for m in after)
-    return "\n\n".join(m.text for m in after), h.world.file(sent["photo"][-1]["file_id"]).data
+    pngs = tuple(h.world.file(sent["photo"][-1]["file_id"]).data for sent in (weeks, hours))
+    return "\n\n".join(m.text for m in after), (pngs[0], pngs[1])
 
 
 def _png_size(png: bytes) -> tuple[int, int]:
@@ -107,6 +110,8 @@ def _next_monday_morning() -> timedelta:
 # to a shown total and has one small cell (or one small non-zero cell among zeros) hides its next smallest
 # cell too ("*"); multi-select questions do not add up, so they need not. (The place, which the fast path does
 # not ask, is treated as adding up all the same: that can only hide more.)
+# Numbers about the team's work and nobody's answers are exact however small (issue 19): the totals, the open
+# backlog by urgency and language, the waiting times, the arrivals (all on Monday, 12:00 in Moscow).
 EXPECTED_BODY = """Requests
 Received: 12
 Claimed: 10
@@ -120,19 +125,30 @@ Closed: 7
 • Duplicate: <5
 • Suspicious: <5
 Erased by their requesters (all time): <5
-Reopened: <5
+Reopened: 0
 Flagged as suspicious: <5
+Urgent and not taken in time (escalated): 0
 
 Open right now
 Open requests: 5
-• Danger within the next 48 hours: <5
-• It has to be solved this week: <5
+• Danger within the next 48 hours: 0
+• It has to be solved this week: 0
 • There is time to prepare: 5
-• Don't know / prefer not to say: <5
+• Don't know / prefer not to say: 0
+By language: Русский 2 · Українська 0 · English 3
+Messages from requesters waiting for an answer: 0
 
 Waiting times
 Time to claim: median ≤ 15 min, 90% within ≤ 4 h (of 10)
+Time to the first answer: none yet
 Time to close: median ≤ 4 h, 90% within ≤ 4 h (of 7)
+
+When requests arrive (Moscow time)
+00–05: 0 · 0 · 0 · 0 · 0 · 0
+06–11: 0 · 0 · 0 · 0 · 0 · 0
+12–17: 12 · 0 · 0 · 0 · 0 · 0
+18–23: 0 · 0 · 0 · 0 · 0 · 0
+By day: Mon 12 · Tue 0 · Wed 0 · Thu 0 · Fri 0 · Sat 0 · Sun 0
 
 Writing about
 • I am writing about myself: *
@@ -253,8 +269,7 @@ async def _scripted_helpline(h: Harness) -> tuple[Person, Person, Person]:
         await vera.send(f"/claim {codes[user_id]}")
     outcomes = {1001: "Helped to leave", 1006: "Legal consultation", 1007: "No response"}
     for user_id in range(1001, 1008):
-        await vera.send(f"/close {codes[user_id]}")
-        await vera.press(outcomes.get(user_id, "Helped to leave"))
+        await close_case(vera, codes[user_id], outcomes.get(user_id, "Helped to leave"))
         assert vera.last() == f"{codes[user_id]} is closed. Thank you."
     return admin, vera, cora
 
@@ -269,12 +284,12 @@ async def test_stats_show_the_expected_numbers_and_survive_purging(harness_any_d
     admin, _, cora = await _scripted_helpline(h)
     week = iso_week(clock.now())
 
-    text, png = await _stats(h, cora, "Current week")
+    text, (png, hours_png) = await _stats(h, cora, "Current week")
     assert text == (
         f"Statistics for the current week\nWeek {week}\nNumbers below 5 are shown as <5.\n\n{EXPECTED_BODY}"
     )
     assert "• In Russia, at home: <5" in text  # 3 requests
-    assert _png_size(png)[0] <= 1200
+    assert _png_size(png)[0] <= 1200 and _png_size(hours_png) == (1100, 500)
     text, _ = await _stats(h, cora, "All time")
     assert text == f"Statistics for all time\nWeek {week}\nNumbers below 5 are shown as <5.\n\n{EXPECTED_BODY}"
     admin_text, _ = await _stats(h, admin, "Last 4 weeks")  # admins see statistics too
@@ -345,8 +360,10 @@ async def test_stats_in_the_coordinators_language(harness: Harness) -> None:
     await olena.send("/stats")
     assert olena.last() == i18n.gettext("Statistics: choose a period.", locale="uk")
     await olena.press(i18n.gettext("Last 12 weeks", locale="uk"), translate=False)
-    caption = [m for m in olena.visible() if m.kind == "photo"][-1].text
-    assert caption.startswith(i18n.gettext("Statistics for the last 12 weeks", locale="uk"))
+    weeks, hours = [m.text for m in olena.visible() if m.kind == "photo"][-2:]
+    assert weeks.startswith(i18n.gettext("Statistics for the last 12 weeks", locale="uk"))
+    moscow = i18n.gettext("Moscow time", locale="uk")
+    assert hours.startswith(i18n.gettext("When requests arrive ({zone})", locale="uk").format(zone=moscow))
     assert i18n.gettext("Open right now", locale="uk") in olena.last()
 
 
@@ -395,15 +412,19 @@ def test_chart_is_a_png_of_sensible_size() -> None:
     assert sum(drawn.values()) == 20 and spec.small_groups.values[-1] == 9
 
 
-def test_a_week_below_the_threshold_draws_no_bar() -> None:
+def test_a_week_below_the_threshold_draws_its_bar_in_grey_only() -> None:
+    """A week's arrivals describe nobody and are drawn however few; what they were (the situation) is an answer,
+    and below the threshold it shows only as the grey "small groups" part."""
     now = datetime(2026, 11, 25, 12, tzinfo=UTC)
     summary = summarize(_rows_for(iso_week(now), {"week": 3}), Period.THIS_WEEK, min_cell=5, now=now)
     bar = summary.chart[0]
-    assert bar.total == Cell("submitted", None, Shown.SMALL) and bar.pooled == 0
+    assert bar.total == Cell("submitted", 3, Shown.EXACT) and bar.pooled == 3
+    assert all(not cell.exact for cell in bar.segments)
     i18n = create_i18n("en")
     with i18n.context(), i18n.use_locale("en"):
         spec = chart_spec(summary)
-    assert spec.hidden == (True,) and all(stack.values == (0,) for stack in spec.stacks)
+    assert spec.hidden == (False,) and all(stack.values == (0,) for stack in spec.stacks)
+    assert spec.small_groups.values == (3,)
     assert _png_size(render_chart(spec)) <= (1200, 800)
 
 
@@ -430,28 +451,33 @@ def test_small_cells_and_their_complement() -> None:
     assert run(6, 6, 3) == ["*", 6, "<"]  # ties: the first in the questionnaire's order
 
 
-def test_totals_and_percentiles_below_the_threshold_are_hidden() -> None:
+def test_numbers_about_the_work_are_exact_and_answers_below_the_threshold_hidden() -> None:
     now = datetime(2026, 11, 25, 12, tzinfo=UTC)
     week = iso_week(now)
     rows = [
         CounterRow(week, "submitted", "all", 4),
+        CounterRow(week, "who", "self", 4),
         CounterRow(week, "claimed", "all", 4),
         CounterRow(week, "time_to_claim", "le15", 4),
         CounterRow(week, "closed", "left", 6),
         CounterRow(week, "time_to_close", "le60", 3),
         CounterRow(week, "time_to_close", "over", 3),
+        CounterRow(week, "flagged", "all", 2),
         CounterRow("total", "backlog", "48h", 2),
     ]
     summary = summarize(rows, Period.THIS_WEEK, min_cell=5, now=now)
-    assert summary.received.shown is Shown.SMALL and summary.received.count is None
-    assert summary.time_to_claim.median is None and summary.time_to_claim.sample.shown is Shown.SMALL
+    # What the team did and how long it took, however small: a small team plans with exactly these.
+    assert summary.received == Cell("submitted", 4, Shown.EXACT) and summary.backlog.count == 2
+    assert (summary.time_to_claim.median, summary.time_to_claim.sample.count) == ("le15", 4)
     assert (summary.time_to_close.median, summary.time_to_close.p90) == ("le60", "over")
-    assert summary.backlog.shown is Shown.SMALL
+    # What people said or became: below the threshold, hidden.
+    assert summary.flagged.shown is Shown.SMALL and summary.outcomes.cells[0] == Cell("left", 6, Shown.EXACT)
     text = _english(summary)
-    assert "Received: <5" in text and "Time to claim: too few to estimate" in text
+    assert "Received: 4" in text and "Time to claim: median ≤ 15 min, 90% within ≤ 15 min (of 4)" in text
     assert "Time to close: median ≤ 1 h, 90% within > 7 d (of 6)" in text
+    assert "• Danger within the next 48 hours: 2" in text and "• I am writing about myself: <5" in text
     # Another threshold is named as it is.
-    assert "Received: <10" in _english(summarize(rows, Period.THIS_WEEK, min_cell=10, now=now))
+    assert "• I am writing about myself: <10" in _english(summarize(rows, Period.THIS_WEEK, min_cell=10, now=now))
 
 
 def _english(summary: StatsSummary) -> str:
@@ -490,7 +516,7 @@ def test_the_chart_backlog_is_cumulative_from_the_first_week() -> None:
         CounterRow(weeks[2], "closed", "legal", 19),
     ]
     summary = summarize(rows, Period.FOUR_WEEKS, min_cell=5, now=now)
-    assert [bar.backlog for bar in summary.chart] == [None, 20, 20, None]  # 0, 20, 20, 2 (hidden: < 5)
+    assert [bar.backlog for bar in summary.chart] == [0, 20, 20, 2]  # describes nobody: shown however small
     assert [bar.week for bar in summary.chart] == [iso_week(now - timedelta(weeks=3)), *weeks]
 
 
@@ -512,7 +538,7 @@ async def _seeded_database(data_dir: Path) -> dict[str, object]:
             await counters.bump(week, "time_to_claim", "le60", 6)
             await counters.bump("total", "backlog", "week", 6)
         async with runtime.db.transaction() as session:
-            summary = await compute_summary(Counters(session), Period.ALL, min_cell=5)
+            summary = await compute_summary(Counters(session), Period.ALL, min_cell=5, zone=settings.hours.zone.key)
         from bot.stats_cli import summary_json
 
         return summary_json(summary)
@@ -565,3 +591,51 @@ def test_cli_refuses_without_a_keyring(cli_environment: Path, capsys: pytest.Cap
     assert exit_info.value.code == 2
     captured = capsys.readouterr()
     assert captured.out == "" and "no keyring" in captured.err
+
+
+# -- shifts ----------------------------------------------------------------------------------------
+
+
+async def test_stats_for_shifts_arrivals_first_answers_unanswered_escalations(harness: Harness) -> None:
+    """Numbers a small team plans its shifts with, exact however small: when requests arrive (in the team's
+    time zone, Moscow by default), how long the first answer takes, what waits for an answer now, escalations."""
+    h = harness
+    monday_nine = _next_monday_morning()
+    clock.travel(monday_nine + timedelta(hours=10))  # Monday 19:00 UTC: 22:00 in Moscow
+    admin = await _admin(h)
+    vera, _ = await _join(h, admin, 2001, "volunteer")
+    cora, _ = await _join(h, admin, 2002, "coordinator")
+    evening = [h.person(1001), h.person(1002, language_code="uk")]
+    codes = [await submit(person) for person in evening]
+    await submit(h.person(1003), IntakeAnswers(urgency=DANGER))  # escalated below
+    await evening[0].send("are you there?")
+    await evening[1].send("одне")
+    await evening[1].send("друге")
+    clock.travel(timedelta(minutes=61))  # the urgent one is escalated
+    await h.run_jobs()
+    await vera.send(f"/claim {codes[0]}")
+    await vera.send(f"/reply {codes[0]} Here.")  # answered 61 minutes after it came: "≤ 4 h"
+
+    text, (_, hours_png) = await _stats(h, cora, "Current week")
+    assert "Urgent and not taken in time (escalated): 1" in text
+    assert (
+        "Open requests: 3\n• Danger within the next 48 hours: 1\n• It has to be solved this week: 2\n"
+        "• There is time to prepare: 0\n• Don't know / prefer not to say: 0"
+    ) in text
+    assert "By language: Русский 0 · Українська 1 · English 2" in text
+    assert "Messages from requesters waiting for an answer: 2" in text  # the Ukrainian's two; the first answered
+    assert "Time to the first answer: median ≤ 4 h, 90% within ≤ 4 h (of 1)" in text
+    assert "18–23: 0 · 0 · 0 · 0 · 3 · 0" in text and "By day: Mon 3 ·" in text
+    # The chart of arrivals by hour, as Telegram got it: a PNG that decodes, drawn at the size it says.
+    assert imread(io.BytesIO(hours_png), format="png").shape[:2] == (500, 1100)
+
+    # Erasing one takes everything it added back (docs/decisions/0011): its hour, its answer, its messages.
+    before_forget = await counter_values(h)
+    await evening[1].send("/forget")
+    await evening[1].press("Yes, erase everything")
+    after = await counter_values(h)
+    unanswered = ("total", "unanswered", "all")
+    assert before_forget[unanswered] == 2 and unanswered not in after  # a gauge back at zero leaves no row
+    assert ("total", "backlog_language", "uk") not in after
+    week = iso_week(clock.now())
+    assert after[(week, "arrival_hour", "22")] == 2

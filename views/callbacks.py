@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 from aiogram.filters.callback_data import CallbackData
 
 from services.stats import Period
@@ -77,3 +79,55 @@ class NotesPage(CallbackData, prefix="np"):
 
 class StatsPeriod(CallbackData, prefix="stats"):
     period: Period
+
+
+class CaseDo(StrEnum):
+    """What a button on a case (its card, its row of /mine) does."""
+
+    REPLY = "reply"
+    CANNED = "canned"
+    NOTE = "note"
+    NOTES = "notes"
+    TRANSFER = "xfer"
+    RELEASE = "release"
+    CLOSE = "close"
+
+
+class CaseAction(CallbackData, prefix="c"):
+    do: CaseDo
+    code: str
+
+
+class CannedSend(CallbackData, prefix="cs"):
+    """Send canned reply ``key`` to the person of request ``code``."""
+
+    code: str
+    key: str
+
+
+class CannedPage(CallbackData, prefix="cp"):
+    page: int
+
+
+class Handover(CallbackData, prefix="ho"):
+    """Let a case go without a handover note: back to the queue, or to volunteer ``to``."""
+
+    code: str
+    to: str = ""
+
+
+class Farewell(StrEnum):
+    SEND = "send"  # the goodbye shown, then close
+    OWN = "own"  # ask for the volunteer's own goodbye
+    NONE = "none"  # close without a message
+
+
+class GoodbyeChoice(CallbackData, prefix="gb"):
+    code: str
+    outcome: str
+    how: Farewell
+
+
+class ConversationPageCb(CallbackData, prefix="cv"):
+    code: str
+    page: int

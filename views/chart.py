@@ -10,7 +10,7 @@ from __future__ import annotations
 import io
 import math
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 WIDTH_INCHES, HEIGHT_INCHES, DPI = 11.0, 7.0, 100  # 1100 × 700 px
+HOURS_HEIGHT_INCHES = 5.0  # 1100 × 500 px
 MAX_WEEK_LABELS = 16
 LEGEND_COLUMNS = 3
 PALETTE = ("#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#b07aa1", "#76b7b2", "#edc948", "#9c755f", "#ff9da7")
@@ -59,8 +60,20 @@ def _gaps(values: Sequence[int | None]) -> list[float]:
     return [math.nan if value is None else float(value) for value in values]
 
 
-def render_chart(spec: ChartSpec) -> bytes:
-    """Draw the chart and return PNG bytes (about 1100 × 700 px, a few tens of KB).
+@dataclass(frozen=True, slots=True)
+class HoursSpec:
+    """The arrivals by hour of day: 24 bars, from 00:00, in the team's time zone."""
+
+    title: str
+    subtitle: str
+    hours: tuple[int, ...]
+    count_axis: str
+    hour_axis: str
+    empty_note: str
+
+
+def _png(draw: Callable[[Figure], None], height: float = HEIGHT_INCHES) -> bytes:
+    """A figure drawn by ``draw``, as PNG bytes.
 
     matplotlib is imported here, at the first chart, not when the bot starts: it costs over a second of
     every start-up, and on a fresh home it builds its font cache then."""
@@ -68,12 +81,48 @@ def render_chart(spec: ChartSpec) -> bytes:
     from matplotlib.figure import Figure
 
     with _render_lock:
-        figure = Figure(figsize=(WIDTH_INCHES, HEIGHT_INCHES), dpi=DPI)
+        figure = Figure(figsize=(WIDTH_INCHES, height), dpi=DPI)
         FigureCanvasAgg(figure)
-        _draw(figure, spec)
+        draw(figure)
         buffer = io.BytesIO()
         figure.savefig(buffer, format="png", dpi=DPI, metadata={"Software": None})
         return buffer.getvalue()
+
+
+def render_chart(spec: ChartSpec) -> bytes:
+    """Draw the weekly chart and return PNG bytes (about 1100 × 700 px, a few tens of KB)."""
+    return _png(lambda figure: _draw(figure, spec))
+
+
+def render_hours(spec: HoursSpec) -> bytes:
+    """Draw the arrivals by hour and return PNG bytes (about 1100 × 500 px)."""
+    return _png(lambda figure: _draw_hours(figure, spec), HOURS_HEIGHT_INCHES)
+
+
+def _draw_hours(figure: Figure, spec: HoursSpec) -> None:
+    axes = figure.add_subplot()
+    hours = list(range(24))
+    axes.bar(hours, spec.hours, width=0.8, color=PALETTE[0], edgecolor="white", linewidth=0.6)
+    for hour, count in zip(hours, spec.hours, strict=True):
+        if count:
+            axes.text(hour, count, str(count), ha="center", va="bottom", fontsize=8, color="#444444")
+    from matplotlib.ticker import MaxNLocator
+
+    axes.yaxis.set_major_locator(MaxNLocator(integer=True))
+    axes.set_ylim(0, max([*spec.hours, 4]) * 1.18)
+    axes.set_xlim(-0.6, 23.6)
+    axes.set_xticks(hours)
+    axes.set_xticklabels([f"{hour:02d}" for hour in hours], fontsize=9)
+    axes.set_xlabel(spec.hour_axis)
+    axes.set_ylabel(spec.count_axis)
+    axes.grid(axis="y", color="#e6e6e6", linewidth=0.8)
+    axes.set_axisbelow(True)
+    axes.set_title(f"{spec.title}\n{spec.subtitle}", fontsize=12)
+    if not any(spec.hours):
+        axes.text(
+            0.5, 0.5, spec.empty_note, transform=axes.transAxes, ha="center", va="center", fontsize=12, color="#666"
+        )
+    figure.subplots_adjust(left=0.07, right=0.97, top=0.86, bottom=0.13)
 
 
 def _draw(figure: Figure, spec: ChartSpec) -> None:

@@ -1,10 +1,15 @@
-"""Languages as people see them: their names, the language screen, and the answer once one is chosen."""
+"""Languages as people see them: their names, the language screen, the answer once one is chosen, and time
+zones in words."""
 
 from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
 
 from aiogram.types import InlineKeyboardButton
 from aiogram.utils.formatting import Text
 from aiogram.utils.i18n import gettext as _
+from aiogram.utils.i18n import lazy_gettext as __
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from storage.kinds import Language
@@ -43,3 +48,22 @@ def language_view(preselected: str, *, switch: bool = False) -> View:
 
 def language_changed() -> str:
     return _("Language changed.")
+
+
+ZONE_NAMES: dict[str, Any] = {
+    "Europe/Moscow": __("Moscow time"),
+    "Europe/Kyiv": __("Kyiv time"),
+    "Europe/Kiev": __("Kyiv time"),
+}
+
+
+def zone_words(zone: str, offset: timedelta | None) -> str:
+    """A time zone as people say it after a time ("10:00 Moscow time"), never as a key like Europe/Moscow; a zone
+    without a name of its own as its offset from UTC."""
+    if zone in ZONE_NAMES:
+        return str(ZONE_NAMES[zone])
+    minutes = int(offset.total_seconds() // 60) if offset else 0
+    hours, rest = divmod(abs(minutes), 60)
+    sign = "+" if minutes >= 0 else "−"
+    written = "" if minutes == 0 else f"{sign}{hours}" + (f":{rest:02d}" if rest else "")
+    return _("UTC{offset} time").format(offset=written)

@@ -8,38 +8,18 @@ bot/notices.py turns these into Bot API calls.
 
 from __future__ import annotations
 
-from datetime import time, timedelta
+from datetime import time
 from typing import Any
 
 from aiogram.utils.formatting import Bold, Italic, Text, as_list
 from aiogram.utils.i18n import gettext as _
-from aiogram.utils.i18n import lazy_gettext as __
 from aiogram.utils.i18n import ngettext
 
 from views.coordinator import inspect_reason_label
-from views.format import fill
+from views.format import code_of, fill
 from views.selfhelp import wait_safely
 
 # -- to the requester --------------------------------------------------------------------------------
-
-
-ZONE_NAMES: dict[str, Any] = {
-    "Europe/Moscow": __("Moscow time"),
-    "Europe/Kyiv": __("Kyiv time"),
-    "Europe/Kiev": __("Kyiv time"),
-}
-
-
-def zone_words(zone: str, offset: timedelta | None) -> str:
-    """A time zone as people say it after a time ("10:00 Moscow time"), never as a key like Europe/Moscow; a zone
-    without a name of its own as its offset from UTC."""
-    if zone in ZONE_NAMES:
-        return str(ZONE_NAMES[zone])
-    minutes = int(offset.total_seconds() // 60) if offset else 0
-    hours, rest = divmod(abs(minutes), 60)
-    sign = "+" if minutes >= 0 else "−"
-    written = "" if minutes == 0 else f"{sign}{hours}" + (f":{rest:02d}" if rest else "")
-    return _("UTC{offset} time").format(offset=written)
 
 
 def confirmation(code: str, *, start: time, end: time, zone: str, on_shift: bool) -> Text:
@@ -82,6 +62,14 @@ def claimed(code: str, pseudonym: str) -> Text:
     )
 
 
+def handed_over(pseudonym: str) -> Text:
+    """The request went to another volunteer: who writes from now on."""
+    return as_list(
+        fill(_("Your request is now with another volunteer, {name}."), name=volunteer_label(pseudonym)),
+        _("You can go on writing here."),
+    )
+
+
 def closed(code: str) -> Text:
     return as_list(
         fill(_("Your request {code} is closed."), code=code),
@@ -102,7 +90,7 @@ def undelivered(code: str, reason: str | None) -> Text:
     }
     said = reasons.get(str(reason), _("Telegram refused it"))
     template = _("Your message for request {code} was not delivered: {reason}.")
-    return fill(template, code=code, reason=Text(said))
+    return fill(template, code=code_of(code), reason=Text(said))
 
 
 def lease_expired(code: str, hours: int) -> Text:
@@ -111,7 +99,7 @@ def lease_expired(code: str, hours: int) -> Text:
         "{code} went back to the queue: no activity for {hours} hours.",
         hours,
     )
-    return fill(template, code=code, hours=Text(str(hours)))
+    return fill(template, code=code_of(code), hours=Text(str(hours)))
 
 
 def erased_inactive(code: str, days: int) -> Text:
@@ -120,23 +108,23 @@ def erased_inactive(code: str, days: int) -> Text:
         "{code} was erased: no activity for {days} days.",
         days,
     )
-    return fill(template, code=code, days=Text(str(days)))
+    return fill(template, code=code_of(code), days=Text(str(days)))
 
 
 def escalation(code: str) -> Text:
     template = _("{code} is urgent (danger within 48 hours) and nobody has taken it yet.")
-    return Text("⚠️ ", fill(template, code=code))
+    return Text("⚠️ ", fill(template, code=code_of(code)))
 
 
 def flagged(code: str, by: str) -> Text:
     template = _("{code} was flagged as suspicious by {name}.")
-    return Text("🚩 ", fill(template, code=code, name=by))
+    return Text("🚩 ", fill(template, code=code_of(code), name=by))
 
 
 def inspected(code: str, by: str, reason: str) -> Text:
     """To the volunteer holding a case a coordinator opened: who, and why."""
     template = _("Coordinator {name} opened {code}, which you hold. Reason: {reason}.")
-    return fill(template, name=by, code=code, reason=Text(inspect_reason_label(reason)))
+    return fill(template, name=by, code=code_of(code), reason=Text(inspect_reason_label(reason)))
 
 
 def blocked(code: str) -> Text:
@@ -144,13 +132,13 @@ def blocked(code: str) -> Text:
         "{code}: a coordinator blocked this person. Your messages no longer reach them, and theirs no longer "
         "reach you. Close the request when you are ready."
     )
-    return fill(template, code=code)
+    return fill(template, code=code_of(code))
 
 
 def forgotten(code: str) -> Text:
     """To the volunteer who held a request its requester erased: its code, and nothing else."""
     template = _("{code} was erased by the person who wrote it. Nothing of it is kept, and it is gone from your chat.")
-    return fill(template, code=code)
+    return fill(template, code=code_of(code))
 
 
 def reconnected(code: str) -> Text:
@@ -187,7 +175,7 @@ def neutralized(code: str, reason: str) -> Text:
         "key_expired": _("The key for request {code} is no longer shown here."),
     }
     template = reasons.get(reason, reasons["closed"])
-    return Italic(fill(template, code=code))
+    return Italic(fill(template, code=code_of(code)))
 
 
 # -- the relay ---------------------------------------------------------------------------------------
@@ -197,11 +185,13 @@ def volunteer_label(pseudonym: str) -> str:
     return _("Volunteer {pseudonym}").format(pseudonym=pseudonym)
 
 
-def sender_label(sender: str, *, edited: bool) -> Text:
-    """What stands before a relayed message: who it is from (a volunteer's pseudonym, a request's code)."""
+def sender_label(sender: str, *, edited: bool, code: bool = False) -> Text:
+    """What stands before a relayed message: who it is from (a volunteer's pseudonym, or a request's code,
+    ``code``: monospace, so the volunteer copies it with a tap)."""
+    name: Text = code_of(sender) if code else Bold(sender)
     if edited:
-        return Text(Bold(sender, " ", _("(edited)"), ":"))
-    return Text(Bold(sender, ":"))
+        return Text(name, Bold(" ", _("(edited)"), ":"))
+    return Text(name, Bold(":"))
 
 
 def sent_this(sender: str) -> Text:

@@ -7,6 +7,7 @@ Call these inside an i18n context (the bot's locale middleware, or ``i18n.use_lo
 from __future__ import annotations
 
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from aiogram.utils.formatting import Bold, Italic, Text, as_line, as_list
@@ -16,9 +17,10 @@ from aiogram.utils.i18n import lazy_gettext as __
 from services import metrics
 from services.questionnaire import OPTIONS, Step
 from services.stats import CHART_DIMENSION, LANGUAGE_DIMENSION, Breakdown, Cell, Duration, Period, Shown, StatsSummary
+from storage import clock
 from views.callbacks import StatsPeriod
-from views.chart import ChartSpec, Stack
-from views.language import language_name
+from views.chart import ChartSpec, HoursSpec, Stack
+from views.language import language_name, zone_words
 from views.questions import STEP_TITLES, option_label
 from views.volunteer import OUTCOME_LABELS
 
@@ -89,7 +91,7 @@ def dimension_title(name: str) -> str:
 
 def option_text(dimension: str, key: str) -> str:
     """The label of one option of a breakdown; a code no longer in the questionnaire shows as itself."""
-    if dimension == LANGUAGE_DIMENSION:
+    if dimension in (LANGUAGE_DIMENSION, metrics.BACKLOG_LANGUAGE):
         return language_name(key)
     if dimension == metrics.CLOSED:
         return str(OUTCOME_LABELS[key]) if key in OUTCOME_LABELS else key
@@ -111,9 +113,21 @@ def _breakdown_lines(breakdown: Breakdown, min_cell: int) -> list[Text]:
     ]
 
 
+def _inline_breakdown(label: str, breakdown: Breakdown, min_cell: int) -> Text:
+    """A breakdown on one line: "By language: Русский 2 · Українська 0 · English 3"."""
+    cells = " · ".join(
+        f"{option_text(breakdown.name, cell.key)} {cell_text(cell, min_cell)}" for cell in breakdown.cells
+    )
+    return as_line(label, ": ", cells, end="")
+
+
+def _number_line(label: str, count: int) -> Text:
+    return as_line(label, ": ", Bold(str(count)), end="")
+
+
 def _duration_line(label: str, duration: Duration, min_cell: int) -> Text:
     if duration.median is None or duration.p90 is None:
-        return as_line(label, ": ", Italic(_("too few to estimate")), end="")
+        return as_line(label, ": ", Italic(_("none yet")), end="")
     return as_line(
         label,
         ": ",
@@ -154,17 +168,22 @@ def summary_sections(summary: StatsSummary) -> list[Text]:
             _count_line(_("Erased by their requesters (all time)"), summary.withdrawn, n),
             _count_line(_("Reopened"), summary.reopened, n),
             _count_line(_("Flagged as suspicious"), summary.flagged, n),
+            _number_line(_("Urgent and not taken in time (escalated)"), summary.shifts.escalated),
         ),
         as_list(
             Bold(_("Open right now")),
             _count_line(_("Open requests"), summary.backlog, n),
             *_breakdown_lines(summary.backlog_by_urgency, n),
+            _inline_breakdown(_("By language"), summary.shifts.backlog_by_language, n),
+            _number_line(_("Messages from requesters waiting for an answer"), summary.shifts.unanswered),
         ),
         as_list(
             Bold(_("Waiting times")),
             _duration_line(_("Time to claim"), summary.time_to_claim, n),
+            _duration_line(_("Time to the first answer"), summary.shifts.time_to_reply, n),
             _duration_line(_("Time to close"), summary.time_to_close, n),
         ),
+        arrivals_section(summary),
     ]
     for breakdown in summary.dimensions:
         heading: list[Any] = [Bold(dimension_title(breakdown.name))]
@@ -180,6 +199,27 @@ def summary_sections(summary: StatsSummary) -> list[Text]:
             )
         )
     return sections
+
+
+WEEKDAYS: tuple[Any, ...] = (__("Mon"), __("Tue"), __("Wed"), __("Thu"), __("Fri"), __("Sat"), __("Sun"))
+
+
+def arrivals_title(summary: StatsSummary) -> str:
+    """The team's zone in words ("Moscow time"), like every time the bot shows."""
+    zone = summary.shifts.zone
+    offset = clock.now().astimezone(ZoneInfo(zone)).utcoffset()
+    return _("When requests arrive ({zone})").format(zone=zone_words(zone, offset))
+
+
+def arrivals_section(summary: StatsSummary) -> Text:
+    """Arrivals by hour, six hours a line ("18–23: 3 · 5 · 7 · 4 · 2 · 1"), then by day of the week."""
+    hours = summary.shifts.arrivals_by_hour
+    lines = [
+        as_line(f"{start:02d}–{start + 5:02d}: ", " · ".join(str(count) for count in hours[start : start + 6]), end="")
+        for start in range(0, 24, 6)
+    ]
+    days = " · ".join(f"{day} {count}" for day, count in zip(WEEKDAYS, summary.shifts.arrivals_by_weekday, strict=True))
+    return as_list(Bold(arrivals_title(summary)), *lines, as_line(_("By day"), ": ", days, end=""))
 
 
 def _length(text: Text) -> int:
@@ -243,3 +283,19 @@ def chart_spec(summary: StatsSummary) -> ChartSpec:
         ),
         empty_note=_("No requests in this period."),
     )
+
+
+def hours_spec(summary: StatsSummary) -> HoursSpec:
+    """The arrivals-by-hour chart's labels, translated now (gettext needs this context)."""
+    return HoursSpec(
+        title=arrivals_title(summary),
+        subtitle=weeks_text(summary),
+        hours=summary.shifts.arrivals_by_hour,
+        count_axis=_("Requests received"),
+        hour_axis=_("Hour of the day"),
+        empty_note=_("No requests in this period."),
+    )
+
+
+def hours_caption(summary: StatsSummary) -> Text:
+    return as_list(Bold(arrivals_title(summary)), weeks_text(summary))

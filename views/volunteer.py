@@ -6,24 +6,26 @@ from datetime import datetime
 from typing import Any
 
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
-from aiogram.utils.formatting import Bold, Code, Italic, Text, as_line, as_list
+from aiogram.utils.formatting import Bold, Italic, Text, as_line, as_list
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.i18n import lazy_gettext as __
 from aiogram.utils.i18n import ngettext
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
+from services.canned import CannedText
 from services.notes import NoteView
 from services.notices import Card, FullCard
 from services.questionnaire import Step
 from services.queue import OUTCOMES, QueuePage
 from services.upgrade import upgrade_answers
 from storage import clock
-from storage.requests import RequestRecord
+from storage.conversation import KEPT_MESSAGES
 from storage.volunteers import VolunteerRecord
 from views.access import team_access
-from views.callbacks import Claim, CloseOutcome, NotesPage, QueuePageCb, TransferTo
-from views.format import fill
+from views.callbacks import CannedPage, Claim, CloseOutcome, NotesPage, QueuePageCb, TransferTo
+from views.format import code_of, fill
 from views.language import LANGUAGE_NAMES, language_name
+from views.pages import PAGE_ROOM, page_markup, paginate, rendered_length
 from views.questions import answer_text, option_label, summary_lines
 
 OUTCOME_LABELS: dict[str, Any] = {
@@ -66,7 +68,7 @@ def card_text(card: Card) -> Text:
     known = upgrade_answers({"status": card.status, "location": card.location} if card.status else {})
     situation, location = card.situation or known.get(Step.SITUATION), known.get(Step.LOCATION, card.location)
     return as_list(
-        Text("🆕 ", fill(_("New request {code}"), code=card.code)),
+        Text("🆕 ", fill(_("New request {code}"), code=code_of(card.code))),
         as_line(Bold(_("Urgency"), ": "), urgency_label(card.urgency), end=""),
         as_line(Bold(_("Situation"), ": "), _coarse(Step.SITUATION, situation), end=""),
         as_line(Bold(_("Where now"), ": "), _coarse(Step.LOCATION, location), end=""),
@@ -83,15 +85,15 @@ def card_markup(code: str) -> InlineKeyboardMarkup:
 
 def card_update_text(code: str, state: str) -> Text:
     if state == "claimed":
-        return fill(_("{code} has been claimed by a volunteer."), code=code)
-    return fill(_("{code} is no longer in the queue."), code=code)
+        return fill(_("{code} has been claimed by a volunteer."), code=code_of(code))
+    return fill(_("{code} is no longer in the queue."), code=code_of(code))
 
 
 def full_card_text(card: FullCard) -> Text:
     """The whole request, for the volunteer who holds it."""
     heading = _("Transferred to you: request {code}") if card.reason == "transferred" else _("Request {code}")
     return as_list(
-        fill(heading, code=card.code),
+        fill(heading, code=code_of(card.code)),
         Text(
             language_name(card.language),
             " · ",
@@ -104,8 +106,8 @@ def full_card_text(card: FullCard) -> Text:
         "",
         Italic(
             _(
-                "Answer with /reply {code} text, or reply to any message of this request. /note, /notes, /close, "
-                "/release and /transfer take the code too."
+                "The buttons below act on this request. A reply to any of its messages goes to the person; "
+                "the commands (/reply {code} text, /note, /close…) work too."
             ).format(code=card.code)
         ),
     )
@@ -116,7 +118,7 @@ def queue_view(page: QueuePage) -> tuple[Text, InlineKeyboardMarkup | None]:
         return Text(_("The queue is empty.")), None
     lines = [
         Text(
-            Bold(record.code),
+            code_of(record.code),
             " · ",
             urgency_label(record.urgency),
             " · ",
@@ -146,24 +148,6 @@ def queue_view(page: QueuePage) -> tuple[Text, InlineKeyboardMarkup | None]:
     return as_list(heading, "", *lines), builder.as_markup()
 
 
-def mine_view(requests: list[RequestRecord]) -> Text:
-    if not requests:
-        return Text(_("You hold no requests. /queue shows what is waiting."))
-    return as_list(
-        Bold(_("Your requests")),
-        *[
-            Text(
-                Bold(record.code),
-                " · ",
-                urgency_label(record.urgency),
-                " · ",
-                _("claimed {age}").format(age=age(record.claimed_at or record.created_at)),
-            )
-            for record in requests
-        ],
-    )
-
-
 def outcome_markup(code: str) -> InlineKeyboardMarkup:
     builder = InlineKeyboardBuilder()
     for outcome in OUTCOMES:
@@ -180,60 +164,55 @@ def transfer_markup(code: str, candidates: list[VolunteerRecord]) -> InlineKeybo
     return builder.as_markup()
 
 
-# Room for one page of notes: Telegram takes 4096 characters (counted in UTF-16 units, as here); the rest
-# is for the heading.
-NOTES_PAGE_ROOM = 3900
-
-
-def _utf16(text: str) -> int:
-    return len(text.encode("utf-16-le")) // 2
-
-
 def _note_block(note: NoteView) -> Text:
-    return as_list("", Text(Italic(note.at, " · ", note.author)), Text(note.text))
+    heading: list[Any] = [note.at, " · ", note.author]
+    if note.handover:
+        heading += [" · ", _("handover note")]
+    return as_list("", Text(Italic(*heading)), Text(note.text))
 
 
 def notes_pages(notes: list[NoteView]) -> list[list[NoteView]]:
     """Notes in pages that each fit one message, in order; a note is never split (one is at most 3000)."""
-    pages: list[list[NoteView]] = [[]]
-    used = 0
-    for note in notes:
-        size = _utf16(_note_block(note).as_kwargs()["text"]) + 1
-        if pages[-1] and used + size > NOTES_PAGE_ROOM:
-            pages.append([])
-            used = 0
-        pages[-1].append(note)
-        used += size
-    return pages
+    return paginate(notes, _note_block)
 
 
 def notes_view(code: str, notes: list[NoteView], page: int = 0) -> tuple[Text, InlineKeyboardMarkup | None]:
     """One page of a request's notes, with buttons to the others."""
     if not notes:
-        return Text(_("No notes on {code} yet.").format(code=code)), None
+        return fill(_("No notes on {code} yet."), code=code_of(code)), None
     pages = notes_pages(notes)
     page = min(max(page, 0), len(pages) - 1)
-    heading = _("Notes on {code}").format(code=code)
+    heading = fill(_("Notes on {code}"), code=code_of(code))
     if len(pages) > 1:
-        heading = _("Notes on {code}, page {page} of {pages}").format(code=code, page=page + 1, pages=len(pages))
-    text = as_list(Bold(heading), *[_note_block(note) for note in pages[page]])
-    navigation = []
-    if page > 0:
-        navigation.append(InlineKeyboardButton(text="«", callback_data=NotesPage(code=code, page=page - 1).pack()))
-    if page + 1 < len(pages):
-        navigation.append(InlineKeyboardButton(text="»", callback_data=NotesPage(code=code, page=page + 1).pack()))
-    return text, InlineKeyboardMarkup(inline_keyboard=[navigation]) if navigation else None
+        template = _("Notes on {code}, page {page} of {pages}")
+        heading = fill(template, code=code_of(code), page=Text(str(page + 1)), pages=Text(str(len(pages))))
+    text = as_list(heading, *[_note_block(note) for note in pages[page]])
+    return text, page_markup(page, len(pages), lambda n: NotesPage(code=code, page=n).pack())
 
 
-def canned_view(listing: dict[str, list[str]]) -> Text:
-    if not listing:
-        return Text(_("No canned replies yet. Coordinators add them with /canned add KEY."))
-    return as_list(
+def _canned_block(text: CannedText) -> Text:
+    languages = ", ".join(language_name(code) for code in text.languages)
+    return as_list("", Text(Bold(f"#{text.key}"), " · ", Italic(languages)), Text(text.text))
+
+
+def canned_view(texts: list[CannedText], page: int = 0) -> tuple[Text, InlineKeyboardMarkup | None]:
+    """Every canned reply with its text, in the reader's language where there is one, and the languages it
+    exists in; in pages that fit a message."""
+    if not texts:
+        return Text(_("No canned replies yet. Coordinators add them with /canned add KEY.")), None
+    heading = as_list(
         Bold(_("Canned replies")),
-        *[Text(Code(f"#{key}"), " · ", ", ".join(languages)) for key, languages in listing.items()],
-        "",
-        _("Send one with /reply CODE #KEY: it goes out in the requester's language."),
+        Italic(
+            _(
+                "On a case, the Canned button sends one in the person's language (or the nearest: Russian and "
+                "Ukrainian before English). Typed: #KEY at the start of a reply, then a line of your own if you like."
+            )
+        ),
     )
+    pages = paginate(texts, _canned_block, PAGE_ROOM - rendered_length(heading))
+    page = min(max(page, 0), len(pages) - 1)
+    text = as_list(heading, *[_canned_block(entry) for entry in pages[page]])
+    return text, page_markup(page, len(pages), lambda n: CannedPage(page=n).pack())
 
 
 def volunteer_help(volunteer: VolunteerRecord) -> Text:
@@ -242,7 +221,7 @@ def volunteer_help(volunteer: VolunteerRecord) -> Text:
         _("Your pseudonym, which requesters see: {name}").format(name=volunteer.pseudonym),
         "",
         _("/queue: requests waiting, urgent first"),
-        _("/mine: requests you hold"),
+        _("/mine: requests you hold, the person waiting longest first, each with its buttons"),
         _("/claim CODE: take a request"),
         _("/show CODE: the full request again"),
         _("/reply CODE text: write to the requester (or reply to their message)"),
@@ -252,8 +231,21 @@ def volunteer_help(volunteer: VolunteerRecord) -> Text:
         _("/transfer CODE: hand a request to another volunteer"),
         _("/flag CODE: mark a request as suspicious"),
         _("/pseudonym NAME: change your pseudonym"),
-        _("/canned: canned replies (/reply CODE #KEY sends one)"),
+        _("/canned: canned replies and their texts (#KEY at the start of a reply sends one)"),
         _("/language: change your language"),
+        "",
+        Bold(_("Working a case")),
+        _(
+            "Every case comes with buttons: Reply and Note ask you to reply to the bot's message, so what you write "
+            "goes to the right case; Canned sends a canned reply; Notes shows your notes; Transfer and Release ask "
+            "for a handover note for the next volunteer; Close asks how it ended, then offers a goodbye to the "
+            "person."
+        ),
+        _(
+            "Each message you send is confirmed under it with → and the code it went to. The next volunteer sees "
+            "your handover note and the last {n} messages of the conversation; they are encrypted and erased with "
+            "the request."
+        ).format(n=KEPT_MESSAGES),
         "",
         Bold(_("Who sees what")),
         *team_access(),
@@ -295,6 +287,10 @@ def released(code: str) -> str:
     return _("{code} is back in the queue.").format(code=code)
 
 
+def text_only() -> str:
+    return _("Please write it as text: a note, a handover note or a goodbye cannot be a file or a sticker.")
+
+
 def nobody_to_hand_to() -> str:
     return _("There is nobody else on the team to hand it to.")
 
@@ -333,7 +329,7 @@ def canned_ask(key: str, language: str) -> str:
 
 
 def canned_ready(key: str, languages: list[str]) -> str:
-    return _("#{key} is ready in: {languages}. Volunteers send it with /reply CODE #{key}.").format(
+    return _("#{key} is ready in: {languages}. Volunteers send it with the Canned button or #{key}.").format(
         key=key, languages=", ".join(LANGUAGE_NAMES[code] for code in languages) or "—"
     )
 
@@ -343,7 +339,10 @@ def canned_stopped() -> str:
 
 
 def not_about_a_request() -> str:
-    return _("This reply is not about a request. Reply to a message from a requester, or use /reply CODE text.")
+    return _(
+        "This reply is not about a request. Reply to a message from a requester or to a prompt of the bot, or use "
+        "the buttons of a case."
+    )
 
 
 def edit_not_passed_on() -> str:
@@ -351,4 +350,7 @@ def edit_not_passed_on() -> str:
 
 
 def how_to_write() -> str:
-    return _("To write to a requester, reply to their message or use /reply CODE text. /help lists commands.")
+    return _(
+        "To write to a requester, press Reply on their case, or reply to one of their messages. /mine lists your "
+        "cases; /help lists commands."
+    )

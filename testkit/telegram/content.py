@@ -9,6 +9,7 @@ from typing import Any
 from testkit.telegram.errors import (
     MAX_CALLBACK_DATA_BYTES,
     MAX_CAPTION_LENGTH,
+    MAX_PLACEHOLDER,
     MAX_TEXT_LENGTH,
     ApiError,
     Json,
@@ -99,8 +100,28 @@ def inline_markup(p: Params) -> Json | None:
     if not isinstance(markup, dict):
         raise bad_request("can't parse reply keyboard markup JSON object")
     if "inline_keyboard" not in markup:
-        raise NotModelled(f"reply_markup {sorted(markup)}: the model knows inline keyboards, the only kind Tropa uses")
+        raise NotModelled(
+            f"reply_markup {sorted(markup)}: the model knows inline keyboards and (sending) forced replies"
+        )
     return _inline_keyboard(markup["inline_keyboard"])
+
+
+def send_markup(p: Params) -> tuple[Json | None, Json | None]:
+    """A sent message's markup: its inline keyboard, or a forced reply (``{"force_reply": True, ...}``), which
+    the client acts on and the message itself does not show."""
+    markup = p.decoded("reply_markup", error="can't parse reply keyboard markup JSON object")
+    if isinstance(markup, dict) and "force_reply" in markup:
+        return None, _force_reply(markup)
+    return inline_markup(p), None
+
+
+def _force_reply(markup: Json) -> Json:
+    if markup.get("force_reply") is not True:
+        raise bad_request("can't parse reply keyboard markup JSON object")
+    placeholder = markup.get("input_field_placeholder")
+    if placeholder is not None and not (isinstance(placeholder, str) and 1 <= len(placeholder) <= MAX_PLACEHOLDER):
+        raise bad_request("can't parse reply keyboard markup JSON object")
+    return {key: markup[key] for key in ("force_reply", "input_field_placeholder", "selective") if key in markup}
 
 
 def _inline_keyboard(rows: Any) -> Json | None:

@@ -259,9 +259,10 @@ class Person:
         stored = people.upload(self.world, "video_note", b"fake video note", duration=duration, width=240)
         return await self._send_file("video_note", stored, None, wait)
 
-    async def send_sticker(self, emoji: str = "🙂", *, wait: bool = True) -> Action:
+    async def send_sticker(self, emoji: str = "🙂", *, reply_to: int | None = None, wait: bool = True) -> Action:
+        """A sticker, as a reply to ``reply_to`` when given."""
         stored = people.upload(self.world, "sticker", b"RIFF fake webp", mime="image/webp", emoji=emoji)
-        return await self._send_file("sticker", stored, None, wait)
+        return await self._send_file("sticker", stored, None, wait, reply_to=reply_to)
 
     async def send_album(self, n: int = 2, caption: str | None = None, *, wait: bool = True) -> list[Action]:
         """``n`` photos sent together: one update each, sharing a ``media_group_id``."""
@@ -277,11 +278,13 @@ class Person:
             await self.after(actions[-1])
         return actions
 
-    async def _send_file(self, kind: str, stored: StoredFile, caption: str | None, wait: bool, **extra: Any) -> Action:
+    async def _send_file(
+        self, kind: str, stored: StoredFile, caption: str | None, wait: bool, reply_to: int | None = None, **extra: Any
+    ) -> Action:
         content: Json = {kind: stored.payload(), **extra}
         if caption:
             content["caption"] = caption
-        update = people.message(self.world, self.account, self._where(), content)
+        update = people.message(self.world, self.account, self._where(), content, reply_to_id=reply_to)
         return await self._acted(update, None, wait)
 
     def _button(self, label: str, message_id: int | None) -> tuple[StoredMessage, Json]:

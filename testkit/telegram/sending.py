@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from testkit.telegram.content import formatted, inline_markup
+from testkit.telegram.content import formatted, send_markup
 from testkit.telegram.errors import Json, bad_request
 from testkit.telegram.html import FormattedText
 from testkit.telegram.params import Params
@@ -29,13 +29,17 @@ def reply_target(chat: StoredChat, p: Params) -> StoredMessage | None:
     return target
 
 
-def _post(world: WorldState, chat: StoredChat, p: Params, content: Json, markup: Json | None) -> StoredMessage:
+def _post(
+    world: WorldState, chat: StoredChat, p: Params, content: Json, markup: Json | None, forced: Json | None = None
+) -> StoredMessage:
     content = dict(content)
     if p.flag("protect_content"):
         content["has_protected_content"] = True
     if markup:
         content["reply_markup"] = markup
-    return world.store(chat, content, reply_to=reply_target(chat, p))
+    message = world.store(chat, content, reply_to=reply_target(chat, p))
+    message.force_reply = forced
+    return message
 
 
 def caption_content(caption: FormattedText | None) -> Json:
@@ -52,19 +56,19 @@ def caption(p: Params) -> FormattedText | None:
 
 
 def send_message(world: WorldState, p: Params) -> Json:
-    markup = inline_markup(p)
+    markup, forced = send_markup(p)
     text = formatted(p.get("text"), p.get("parse_mode"), p.get("entities"), caption=False)
     assert text is not None
     chat = world.writable_chat(p)
     content: Json = {"text": text.text}
     if text.entities:
         content["entities"] = text.entities
-    return _post(world, chat, p, content, markup).data
+    return _post(world, chat, p, content, markup, forced).data
 
 
 def send_media(world: WorldState, p: Params, kind: str) -> Json:
     """A file of ``kind`` (which names the file parameter too), with its caption if the kind has one."""
-    markup = inline_markup(p)
+    markup, forced = send_markup(p)
     described = caption(p) if kind in CAPTIONED_KINDS else None
     details: dict[str, Any] = {
         key: p.integer(key) for key in ("duration", "width", "height") if p.integer(key) is not None
@@ -78,7 +82,7 @@ def send_media(world: WorldState, p: Params, kind: str) -> Json:
     content: Json = {kind: stored.payload(), **caption_content(described)}
     if p.flag("has_spoiler"):
         content["has_media_spoiler"] = True
-    return _post(world, chat, p, content, markup).data
+    return _post(world, chat, p, content, markup, forced).data
 
 
 def media_sender(kind: str) -> Callable[[WorldState, Params], Json]:

@@ -124,6 +124,7 @@ class StoredMessage:
     sender: Literal["bot", "user"]
     sender_id: int
     deleted: bool = False
+    force_reply: Json | None = None  # sent with a forced reply: the client opens a reply to it (not in ``data``)
 
     @property
     def from_bot(self) -> bool:

@@ -24,6 +24,7 @@ class ViewMessage:
     entities: list[Entity] = field(default_factory=list)
     deleted: bool = False
     media_group_id: str | None = None
+    forces_reply: bool = False  # the client opened a reply to it (a prompt)
 
 
 def view_of(message: StoredMessage) -> ViewMessage:
@@ -42,6 +43,7 @@ def view_of(message: StoredMessage) -> ViewMessage:
         entities=[dict(entity) for entity in entities],
         deleted=message.deleted,
         media_group_id=data.get("media_group_id"),
+        forces_reply=message.force_reply is not None,
     )
 
 

@@ -33,7 +33,7 @@ from tests.support.intake import (
     through_consent,
     walk_to_documents,
 )
-from tests.support.team import accept, card, invite
+from tests.support.team import accept, card, invite, prompt
 
 pytestmark = pytest.mark.e2e
 
@@ -124,8 +124,9 @@ async def test_a_request_from_intake_in_russian_to_close(live: LiveBot, canaries
     await vera.send(f"/note {code} {note}", until=lambda: vera.last() == vera.t("Note saved (encrypted)."))
 
     await vera.send(f"/close {code}", until=lambda: vera.t("Helped to leave") in vera.buttons())
+    await vera.press("Helped to leave", until=lambda: vera.t("Close without a message") in vera.buttons())
     thanks = vera.t("{code} is closed. Thank you.").format(code=code)
-    await vera.press("Helped to leave", until=lambda: vera.last() == thanks)
+    await vera.press("Close without a message", until=lambda: vera.last() == thanks)
     closed = olga.t("Your request {code} is closed.").format(code=code)
     await olga.wait(lambda: olga.ever_received(closed))
 
@@ -399,6 +400,87 @@ async def test_every_message_arrives_once_through_flood_control_errors_and_drops
     assert len(vera.delivered(vera.t("Request {code}").format(code=code))) == 1
     assert len(vera.ever_received(claimed)) == 1
     no_errors_logged(live, "Failed to fetch updates - %s: %s")
+
+
+# -- 4b. a volunteer works a case by buttons only ---------------------------------------------------------
+
+
+async def test_a_volunteer_works_a_case_by_buttons_only(live: LiveBot, canaries: CanaryLedger) -> None:
+    """Claim, Reply, Note, Transfer with a handover note; the transferee reads the conversation and closes with
+    the goodbye: nothing typed but the texts themselves, every message confirmed with its case."""
+    _admin, (vera, ivan) = await team(live, canaries, "volunteer", "volunteer")
+    nina = person(live, 1006, "uk", canaries)
+    await walk_to_review(nina, canaries.plant())
+    code = await confirm(nina)
+    first = f"{canaries.plant('cyrillic')} я на вокзалі"
+    await nina.send(first)  # before anyone took it: it waits for whoever will
+
+    await vera.wait(lambda: card(vera, code))
+    heading = vera.t("Request {code}").format(code=code)
+    triage = card(vera, code)
+    assert triage is not None
+    await vera.press("Claim", triage.message_id, until=lambda: vera.ever_received(heading))
+    case = vera.ever_received(heading)[-1]
+    assert case.protected and [vera.t(label) for label in ("Reply", "Canned")] == case.buttons[0][:2]
+    await vera.wait(lambda: vera.ever_received(first))
+
+    await vera.press("Reply", case.message_id, until=lambda: any(m.forces_reply for m in vera.visible()))
+    asked = next(m for m in reversed(vera.visible()) if m.forces_reply)
+    question = f"{canaries.plant()} are you safe?"
+    sent = await vera.reply(asked.message_id, question, until=lambda: nina.ever_received(question))
+    tick = f"→ {code} ✓"
+    await vera.wait(lambda: any(m.text == tick and m.reply_to == sent.message_id for m in vera.visible()))
+
+    await vera.press("Note", case.message_id, until=lambda: prompt(vera, "A private note on").forces_reply)
+    note = canaries.plant()
+    await vera.reply(
+        prompt(vera, "A private note on").message_id,
+        note,
+        until=lambda: vera.last() == vera.t("Note saved (encrypted)."),
+    )
+
+    ivan_name = await live_pseudonym(ivan)
+    await vera.press("Transfer", case.message_id, until=lambda: vera.can_press(ivan_name))
+    await vera.press(ivan_name, translate=False, until=lambda: vera.can_press("Hand over without a note"))
+    handover = f"{canaries.plant()} calls back after six"
+    transferred = vera.t("{code} is now with {name}.").format(code=code, name=ivan_name)
+    await vera.reply(prompt(vera, "A handover note on").message_id, handover, until=lambda: vera.last() == transferred)
+
+    # The transferee: the note, the card with its buttons, the conversation so far.
+    talk_heading = ivan.t("The conversation so far on {code}").format(code=code)
+    await ivan.wait(lambda: ivan.ever_received(talk_heading))
+    assert ivan.ever_received(handover) and ivan.ever_received(
+        ivan.t("Transferred to you: request {code}").format(code=code)
+    )
+    (talk,) = ivan.ever_received(talk_heading)
+    assert first in talk.text and question in talk.text and talk.protected
+    told = nina.t("Your request is now with another volunteer, {name}.").format(
+        name=nina.t("Volunteer {pseudonym}").format(pseudonym=ivan_name)
+    )
+    await nina.wait(lambda: nina.ever_received(told))
+    # The former holder's chat holds nothing of it any more.
+    await vera.wait(lambda: not [m for m in vera.visible() if question in m.text or first in m.text or note in m.text])
+
+    card_ = ivan.ever_received(ivan.t("Transferred to you: request {code}").format(code=code))[-1]
+    await ivan.press("Close", card_.message_id, until=lambda: ivan.t("Helped to leave") in ivan.buttons())
+    await ivan.press("Helped to leave", until=lambda: ivan.t("Send and close") in ivan.buttons())
+    await ivan.press(
+        "Send and close", until=lambda: ivan.last().startswith(ivan.t("{code} is closed. Thank you.").format(code=code))
+    )
+    goodbye = nina.t("We are glad we could help you get out. Take care of yourself.")
+    closed = nina.t("Your request {code} is closed.").format(code=code)
+    await nina.wait(lambda: nina.ever_received(goodbye) and nina.ever_received(closed))
+    assert nina.ever_received(goodbye)[-1].message_id < nina.ever_received(closed)[-1].message_id
+    assert not live.world.forwards()
+    no_errors_logged(live)
+
+
+async def live_pseudonym(member: Person) -> str:
+    """The pseudonym a member's welcome named (requesters see it)."""
+    welcome = next(m.text for m in member.all_messages() if m.from_bot and "Requesters will see you as" in m.text)
+    found = re.search(r"Requesters will see you as (.+?)\.", welcome)
+    assert found is not None
+    return found.group(1)
 
 
 # -- 5. a stranger tries the operators' commands -------------------------------------------------------

@@ -60,4 +60,40 @@ def mentioning(member: Person, *fragments: str) -> list[str]:
 
 def card(member: Person, code: str) -> ViewMessage | None:
     """The triage card for ``code`` with its Claim button, if it is on screen."""
-    return next((m for m in member.visible() if code in m.text and m.buttons), None)
+    claim = member.t("Claim")
+    return next((m for m in member.visible() if code in m.text and [claim] in m.buttons), None)
+
+
+def prompt(member: Person, fragment: str) -> ViewMessage:
+    """The newest prompt of the bot (a message to answer by replying to it) containing ``fragment``."""
+    found = [m for m in member.visible() if m.from_bot and fragment in m.text]
+    assert found, member.texts()
+    return found[-1]
+
+
+async def close_case(
+    member: Person, code: str, outcome: str = "Helped to leave", goodbye: str = "Close without a message"
+) -> None:
+    """/close, the outcome, then what goes to the person: "Send and close" (the goodbye shown), or none."""
+    await member.send(f"/close {code}")
+    await member.press(outcome)
+    await member.press(goodbye)
+
+
+async def release_case(member: Person, code: str, note: str | None = None) -> None:
+    """/release, with a handover note (a reply to the bot's prompt) or without one."""
+    await member.send(f"/release {code}")
+    if note is None:
+        await member.press("Release without a note")
+    else:
+        await member.reply(prompt(member, "for whoever takes it next").message_id, note)
+
+
+async def transfer_case(member: Person, code: str, to: str, note: str | None = None) -> None:
+    """/transfer, the volunteer ``to`` (their pseudonym), with a handover note or without one."""
+    await member.send(f"/transfer {code}")
+    await member.press(to, translate=False)
+    if note is None:
+        await member.press("Hand over without a note")
+    else:
+        await member.reply(prompt(member, "A handover note on").message_id, note)
