@@ -14,8 +14,8 @@ does, outbox sender included):
 - a wall-clock breakdown from sampling (every millisecond a timer signal takes the main thread's stack):
   by the layer the innermost frame belongs to (a library, the harness, Tropa's own code, or the event loop
   waiting), and by the innermost Tropa component on the stack (a middleware with everything it calls that
-  is not another component, the FSM storage, the handlers, the outbox sender...). It also looks at the
-  SQLite worker threads: how much of the time one of them is executing a statement;
+  is not another component, the FSM storage, the handlers, the outbox sender...). (No other thread is
+  looked at: ``sys._current_frames()`` in a signal handler can deadlock with a thread starting or ending.)
 - with ``--profile``: ``cProfile`` over the walk, its own time ("tottime") summed by layer, in milliseconds
   per update. cProfile slows what it measures (most where calls are many and short), so the layers are also
   shown scaled to the unprofiled run's wall clock per update: an estimate of their shares, not a measurement.
@@ -35,7 +35,6 @@ import re
 import signal
 import sys
 import tempfile
-import threading
 import time
 from collections import Counter, defaultdict
 from pathlib import Path
@@ -95,7 +94,6 @@ LAYERS: tuple[tuple[str, str], ...] = (
 
 # Components, by the innermost frame on the stack that belongs to one (a path and, optionally, a function).
 COMPONENTS: tuple[tuple[str, str], ...] = (
-    ("SQLite worker: executing", r"aiosqlite/core\.py:_connection_worker_thread>"),
     ("event loop idle (epoll)", r"selectors\.py|base_events\.py:_run_once>select"),
     ("recording session + fake Telegram (harness)", r"tests/support/"),
     ("Tropa outbox sender (delivery, after commit and in its task)", r"services/delivery\.py|services/hygiene\.py"),
@@ -180,13 +178,11 @@ def instrument(counts: Counts, engine: Any, world: FakeTelegram) -> None:
 class Sampler:
     """Every ``interval`` seconds of wall clock (``SIGALRM``, so the sample is taken in the main thread, between
     two bytecodes or as a blocking call returns, whatever holds the GIL), the code objects on the main
-    thread's stack, and whether a SQLite worker thread is executing; classified afterwards."""
+    thread's stack; classified afterwards."""
 
     def __init__(self, interval: float = 0.001) -> None:
         self.interval = interval
         self.main_stacks: list[tuple[Any, ...]] = []
-        self.worker_samples = 0
-        self.worker_busy = 0
         self._previous: Any = None
 
     def start(self) -> None:
@@ -212,11 +208,6 @@ class Sampler:
                 stack.append(frame.f_code)
                 frame = frame.f_back
         self.main_stacks.append(tuple(stack))
-        main = threading.main_thread().ident
-        for ident, other in sys._current_frames().items():
-            if ident != main and _in_worker(other):
-                self.worker_samples += 1
-                self.worker_busy += not _waiting_for_work(other)
 
     def breakdown(self, rules: tuple[tuple[str, str], ...], *, innermost_only: bool) -> Counter[str]:
         compiled = [(name, re.compile(pattern)) for name, pattern in rules]
@@ -241,19 +232,6 @@ def _classify(stack: tuple[Any, ...], rules: list[tuple[str, re.Pattern[str]]], 
             if pattern.search(where):
                 return name
     return "other (asyncio, aiogram's other parts, libraries called from nowhere above)"
-
-
-def _in_worker(frame: Any) -> bool:
-    while frame is not None:
-        if frame.f_code.co_name == "_connection_worker_thread":
-            return True
-        frame = frame.f_back
-    return False
-
-
-def _waiting_for_work(frame: Any) -> bool:
-    """A worker thread blocked in its queue's get() (its innermost Python frame is the worker loop itself)."""
-    return bool(frame.f_code.co_name == "_connection_worker_thread")
 
 
 async def run(
@@ -366,7 +344,6 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         wall = plain["wall_ms_per_update"]
         result["sampled"] = {
             "samples": samples,
-            "sqlite_worker_busy_share": round(sampler.worker_busy / max(1, sampler.worker_samples), 3),
             "layers_ms_per_update": {
                 name: round(wall * n / samples, 3)
                 for name, n in sampler.breakdown(LAYERS, innermost_only=True).most_common()
@@ -408,10 +385,7 @@ def print_report(result: dict[str, Any]) -> None:
         print(f"    Bot API calls: {numbers['bot_api_calls']}")
         print(f"    statements: {numbers['statements']}")
     sampled = result["sampled"]
-    print(
-        f"Sampled wall clock ({sampled['samples']} samples of the main thread; a SQLite worker thread was"
-        f" executing in {100 * sampled['sqlite_worker_busy_share']:.0f}% of its samples), ms per update:"
-    )
+    print(f"Sampled wall clock ({sampled['samples']} samples of the main thread), ms per update:")
     print("  by the layer of the innermost frame:")
     for name, ms in sampled["layers_ms_per_update"].items():
         print(f"    {ms:8.3f}  {name}")
