@@ -33,6 +33,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy.engine.url import make_url
 
 from bot.i18n import create_i18n, pick_language
+from bot.inline_filters import check_filters_in_place
 from bot.log import register_secret
 from bot.middlewares.locale import LocaleMiddleware
 from bot.middlewares.person_lock import PersonLockMiddleware, RenewedRedisLocks
@@ -219,6 +220,7 @@ async def build_app(
         relay.build_requester_side(),
         fallback.build_router(),
     )
+    check_filters_in_place(dispatcher)
     events.subscribe(RequestSubmitted, announce_submitted)
 
     jobs = JobRunner(
