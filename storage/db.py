@@ -21,9 +21,11 @@ from typing import Any, Generic, TypeVar
 
 import structlog
 from sqlalchemy import event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
+
+from storage import sqlite_driver
 
 current_session: ContextVar[AsyncSession | None] = ContextVar("tropa_current_session", default=None)
 _AFTER_COMMIT = "tropa.after_commit"
@@ -72,6 +74,8 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None
 
 
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
+    if make_url(url).drivername == "sqlite+aiosqlite":
+        kwargs.setdefault("module", sqlite_driver.dbapi())  # one trip to aiosqlite's thread per statement
     engine = create_async_engine(url, **kwargs)
     if engine.dialect.name == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
