@@ -10,7 +10,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, text, update
+from sqlalchemy import ColumnElement, and_, literal, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import clock
@@ -108,6 +108,18 @@ class VolunteerRepository:
             query = query.where(Volunteer.active.is_(True))
         row = await self.session.scalar(query)
         return await self._record(row) if row else None
+
+    async def by_telegram_with(self, user_id: int, flag: ColumnElement[bool]) -> tuple[VolunteerRecord | None, bool]:
+        """The active volunteer with this Telegram id, if any, and ``flag`` answered by the same statement: the
+        role look-up every update makes carries the other question about the person it would ask next."""
+        anchor = select(literal(1).label("one")).subquery()
+        query = (
+            select(Volunteer, flag)
+            .select_from(anchor)
+            .outerjoin(Volunteer, and_(Volunteer.tg_index == self._index(user_id), Volunteer.active.is_(True)))
+        )
+        row, answer = (await self.session.execute(query)).one()
+        return (await self._record(row) if row is not None else None), bool(answer)
 
     async def by_id(self, volunteer_id: str) -> VolunteerRecord | None:
         row = await self.session.get(Volunteer, volunteer_id)
