@@ -49,7 +49,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bench.same_work import SameWorkBot
-from bot.app import BOT_DEFAULTS, bot_on, build_app, policy_from
+from bot.app import BOT_DEFAULTS, bot_on, build_app, policy_from, settle_after_start
 from bot.log import configure_logging
 from bot.runtime import Runtime, open_runtime
 from services.context import Services
@@ -270,6 +270,7 @@ async def tropa_run(requesters: int, concurrency: int, data_dir: Path, *, limite
     # commits, then sent through the outbox.
     bot, deferring = bot_on(RecordingSession(world), TOKEN)
     app = await build_app(runtime, bot, deferring=deferring)
+    settle_after_start()  # as `tropa run` does once the app is built
     feeder = Feeder(app.dispatcher, bot, concurrency)
 
     statements = count_statements(runtime.db.sync_engine)

@@ -47,7 +47,7 @@ import greenlet
 from sqlalchemy import event
 
 from bench.dispatch_bench import PRESSES, TOKEN, Feeder, people
-from bot.app import bot_on, build_app
+from bot.app import bot_on, build_app, settle_after_start
 from bot.log import configure_logging
 from bot.runtime import open_runtime
 from tests.support.settings import make_settings
@@ -247,6 +247,7 @@ async def run(
     world = FakeTelegram(token=TOKEN)
     bot, deferring = bot_on(RecordingSession(world), TOKEN)
     app = await build_app(runtime, bot, deferring=deferring)
+    settle_after_start()  # as `tropa run` does once the app is built
     feeder = Feeder(app.dispatcher, bot, concurrency)
     counts = Counts()
     instrument(counts, runtime.db.sync_engine, world)
