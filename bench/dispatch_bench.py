@@ -49,6 +49,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bench.same_work import SameWorkBot
+from bench.startup import measure_startup
 from bot.app import BOT_DEFAULTS, bot_on, build_app, policy_from, settle_after_start
 from bot.log import configure_logging
 from bot.runtime import Runtime, open_runtime
@@ -491,6 +492,7 @@ async def bench(args: argparse.Namespace, directory: Path) -> dict[str, Any]:
         limited = await tropa_run(args.limited_requesters, args.concurrency, directory / "limited", limited=True)
     rss_after_dispatch = peak_rss_mib()
     history = await history_run(args.runs, directory / "history")
+    startup = await measure_startup(directory / "startup", args.startup_runs) if args.startup_runs else None
     errors = [line for line in log.getvalue().splitlines() if '"level": "error"' in line]
     b, a, a_echo, c = tropa.summary(), bare.summary(), echo.summary(), same.summary()
     return {
@@ -512,6 +514,7 @@ async def bench(args: argparse.Namespace, directory: Path) -> dict[str, Any]:
         "ratio_ceiling_one_call": round(a_echo["updates_per_second"] / a["updates_per_second"], 4),
         "history": history,
         "peak_rss_mib": {"after_dispatch": round(rss_after_dispatch, 1), "at_end": round(peak_rss_mib(), 1)},
+        **({"startup": startup} if startup else {}),
         "errors_logged": len(errors),
     }
 
@@ -571,7 +574,23 @@ def print_report(results: dict[str, Any]) -> None:
     if "note" in history:
         print(f"  note: {history['note']}")
     rss = results["peak_rss_mib"]
-    print(f"Peak RSS: {rss['after_dispatch']:.1f} MiB after the dispatch runs, {rss['at_end']:.1f} MiB at the end")
+    print(
+        f"Peak RSS of this benchmark: {rss['after_dispatch']:.1f} MiB after the dispatch runs,"
+        f" {rss['at_end']:.1f} MiB at the end"
+    )
+    if startup := results.get("startup"):
+        tropa_start, bare_start = startup["tropa"], startup["bare_aiogram"]
+        print(
+            f"Start-up against the local Bot API emulator (process start to the first getUpdates, median of"
+            f" {tropa_start['runs']}): tropa run {tropa_start['startup_seconds']:.2f} s, bare aiogram"
+            f" {bare_start['startup_seconds']:.2f} s ({startup['startup_difference_seconds']:+.2f} s)"
+        )
+        print(
+            f"  resident memory once started: Tropa {tropa_start['rss_mib']:.1f} MiB, bare aiogram"
+            f" {bare_start['rss_mib']:.1f} MiB ({startup['rss_difference_mib']:+.1f} MiB); peak: Tropa"
+            f" {tropa_start['peak_rss_mib']:.1f} MiB (with the Argon2id unlock),"
+            f" bare {bare_start['peak_rss_mib']:.1f} MiB"
+        )
     if results["errors_logged"]:
         print(f"warning: the bot logged {results['errors_logged']} errors during the run")
 
@@ -587,10 +606,15 @@ def main() -> None:
         help="requesters for the extra run with the outbox's send limiter on (default 20, 0 skips it)",
     )
     parser.add_argument("--runs", type=int, default=15, help="timed runs per queue/stats measurement (default 15)")
+    parser.add_argument(
+        "--startup-runs", type=int, default=3, help="timed starts of tropa run and of a bare bot (default 3, 0 skips)"
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of the report")
     args = parser.parse_args()
-    if args.requesters < 1 or args.concurrency < 1 or args.runs < 1 or args.limited_requesters < 0:
+    if args.requesters < 1 or args.concurrency < 1 or args.runs < 1:
         parser.error("--requesters, --concurrency and --runs must be at least 1")
+    if args.limited_requesters < 0 or args.startup_runs < 0:
+        parser.error("--limited-requesters and --startup-runs cannot be negative")
     with tempfile.TemporaryDirectory(prefix="tropa-dispatch-bench-") as directory:
         results = asyncio.run(bench(args, Path(directory)))
     if args.json:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, delete, exists, func, select, update
+from sqlalchemy import Select, delete, exists, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -413,13 +413,9 @@ class RequestRepository:
     async def is_blocked(self, user_id: int) -> bool:
         return await self._blocked(self.requester_index(user_id))
 
-    def blocked_flag(self, user_id: int) -> ColumnElement[bool]:
-        """Whether this person is blocked, as an expression another statement can carry (the role look-up
-        every update makes, bot/middlewares/roles.py); its answer is given to ``remember_blocked``."""
-        return exists().where(BlockedRequester.requester_index == self.requester_index(user_id))
-
-    def remember_blocked(self, user_id: int, blocked: bool) -> None:
-        _known_blocks(self.session)[self.requester_index(user_id)] = blocked
+    def remember_blocked(self, requester_index: str, blocked: bool) -> None:
+        """What another statement of this transaction read (bot/middlewares/roles.py)."""
+        _known_blocks(self.session)[requester_index] = blocked
 
     async def _blocked(self, index: str) -> bool:
         """Looked up once per transaction: a requester's update asks up to three times (the intake's gate, the

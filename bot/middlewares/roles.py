@@ -24,9 +24,8 @@ class RoleMiddleware(BaseMiddleware):
         data["volunteer"] = None
         if user is not None and not user.is_bot:
             # Whether the person is blocked rides along: the intake's gate asks it next (handlers/filters.py).
-            volunteer, blocked = await services.volunteers.by_telegram_with(
-                user.id, services.requests.blocked_flag(user.id)
-            )
-            services.requests.remember_blocked(user.id, blocked)
+            requester_index = services.requests.requester_index(user.id)
+            volunteer, blocked = await services.volunteers.by_telegram_and_blocked(user.id, requester_index)
+            services.requests.remember_blocked(requester_index, blocked)
             data["volunteer"] = volunteer
         return await handler(event, data)

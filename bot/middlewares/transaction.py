@@ -8,12 +8,13 @@ succeeds, a re-delivered copy finds its id taken and changes nothing.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, cast
 
 import structlog
 from aiogram import BaseMiddleware
 from aiogram.dispatcher.event.bases import UNHANDLED
 from aiogram.types import TelegramObject, Update
+from sqlalchemy import Table
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -39,6 +40,10 @@ class TransactionMiddleware(BaseMiddleware):
         self.policy = policy
         self.events = events
         self.after_commit = after_commit
+        # Built once: a statement made afresh for every update is walked again to find it in the cache.
+        table = cast(Table, ProcessedUpdate.__table__)
+        insert = sqlite_insert if db.is_sqlite else pg_insert
+        self._claim = insert(table).on_conflict_do_nothing().returning(table.c.update_id)
 
     async def __call__(
         self,
@@ -51,13 +56,7 @@ class TransactionMiddleware(BaseMiddleware):
         clear_update_context()
         bind_update(update_id=event.update_id, who=self.vault.blind("log", user.id)[:12] if user else None)
         async with self.db.transaction() as session:
-            insert = sqlite_insert if self.db.is_sqlite else pg_insert
-            claimed = await session.scalar(
-                insert(ProcessedUpdate)
-                .values(update_id=event.update_id, handled_at=clock.now())
-                .on_conflict_do_nothing()
-                .returning(ProcessedUpdate.update_id)
-            )
+            claimed = await session.scalar(self._claim, {"update_id": event.update_id, "handled_at": clock.now()})
             if claimed is None:
                 log.info("update.duplicate")
                 return UNHANDLED
