@@ -252,11 +252,14 @@ async def run(
     counts = Counts()
     instrument(counts, runtime.db.sync_engine, world)
 
+    by_kind: dict[str, list[float]] = defaultdict(list)
+
     async def act(kind: str, update: dict[str, Any]) -> None:
         world.take_updates()
         KIND.set(kind)
         counts.updates[kind] += 1
         await feeder.feed(update)
+        by_kind[kind].append(feeder.latencies[-1])  # no await in between: this update's own
 
     async def walk(user: FakeUser) -> None:
         await act("/start", user.send("/start"))
@@ -302,8 +305,11 @@ async def run(
     per_kind = {}
     for kind in (*KINDS, SENDER, "batched clean-up"):
         share = counts.updates[kind] or updates  # the sender and clean-up: per update of the walk
+        mine = sorted(by_kind[kind] or [0.0])
         per_kind[kind] = {
             "updates": counts.updates[kind],
+            "p50_ms": round(1000 * mine[len(mine) // 2], 3),
+            "p99_ms": round(1000 * mine[max(0, int(len(mine) * 0.99) - 1)], 3),
             "statements": {name: round(n / share, 2) for name, n in counts.statements[kind].most_common()},
             "bot_api_calls": {name: round(n / share, 2) for name, n in counts.calls[kind].most_common()},
         }
@@ -382,7 +388,8 @@ def print_report(result: dict[str, Any]) -> None:
     print(f"  thread hops per update: {run_['thread_hops_per_update']}")
     print(f"  statements per update (all): {run_['statements_per_update']}")
     for kind, numbers in run_["per_kind"].items():
-        print(f"  {kind} ({numbers['updates']} updates)")
+        timing = f"p50 {numbers['p50_ms']:.1f} ms, p99 {numbers['p99_ms']:.1f} ms"
+        print(f"  {kind} ({numbers['updates']} updates, {timing})")
         print(f"    Bot API calls: {numbers['bot_api_calls']}")
         print(f"    statements: {numbers['statements']}")
     sampled = result["sampled"]
