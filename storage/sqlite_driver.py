@@ -1,19 +1,34 @@
-"""SQLite through aiosqlite's worker thread, one trip to the thread per statement.
+"""SQLite for the event loop: short statements run in place, waits and disk flushes in aiosqlite's thread.
 
-SQLAlchemy's aiosqlite adapter makes a statement four trips to aiosqlite's thread: make a cursor, execute,
-fetch the rows, close the cursor. Each trip queues a call, wakes the thread, and wakes the event loop again
-through its self-pipe when the call is done; on a busy machine every wake-up can wait for a time slice. The
-cursor here does all four in one call in the thread and hands back the rows, the description, the row count
-and the last row id, so a statement costs one trip. Everything else -- the connection, commit and rollback,
-the thread, the errors (sqlite3's own, as aiosqlite raises them) -- is aiosqlite's, as SQLAlchemy sets it up.
+SQLAlchemy's aiosqlite adapter sends every statement to aiosqlite's worker thread, in four trips: make a
+cursor, execute, fetch the rows, close the cursor. Each trip queues a call, wakes the thread, and wakes the
+event loop again through its self-pipe; on a busy machine every wake-up can wait for a time slice, and the
+statements Tropa makes (a row by its key, one inserted or updated) take SQLite a few microseconds. Here:
 
-Used by ``storage.db.create_engine`` for every ``sqlite+aiosqlite`` URL (docs/decisions/0012-cost-per-update.md).
+- A statement runs in place, on the event loop's thread, cursor to last row in one call. The loop cannot
+  wait inside SQLite: the connection's busy timeout is zero, so a write lock held by another process
+  (a ``tropa`` command beside the bot) comes back at once as ``SQLITE_BUSY``, and the statement is tried
+  again after an ``asyncio.sleep`` -- up to the same ten seconds SQLite's own busy handler would wait,
+  with the loop serving everyone else meanwhile. A statement that failed with ``SQLITE_BUSY`` changed
+  nothing, so trying it again is what SQLite's handler does too. (``SQLITE_BUSY_SNAPSHOT`` is not retried,
+  by SQLite either: the transaction has to start again.)
+- What may touch the disk beyond the page cache goes to the thread, in one trip: ``COMMIT`` (a commit can
+  run a WAL checkpoint, which waits for the disk), ``PRAGMA`` (``wal_checkpoint``, ``journal_mode``) and
+  ``executemany`` (a key roll re-wraps every data key in one).
+- Rolling back a connection that has no transaction open (the pool does it whenever a connection comes
+  back, even after a commit) does nothing, without a trip.
+
+Everything else -- the connection, the thread, the errors (sqlite3's own, as aiosqlite raises them) -- is
+aiosqlite's, as SQLAlchemy sets it up. Used by ``storage.db.create_engine`` for every ``sqlite+aiosqlite``
+URL; see docs/decisions/0012-cost-per-update.md.
 """
 
 from __future__ import annotations
 
+import asyncio
 import collections
 import sqlite3
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -28,10 +43,14 @@ from sqlalchemy.util import EMPTY_DICT
 from sqlalchemy.util.concurrency import await_
 
 _Outcome = tuple[Any, int, int | None, list[Any]]  # description, rowcount, lastrowid, rows
+SQLITE_BUSY = 5  # the primary result code; SQLITE_BUSY_SNAPSHOT and the other extended codes are not it
+BUSY_WAIT_SECONDS = 10.0  # as long as the busy timeout the connections had when SQLite itself waited
+_FIRST_PAUSE, _LONGEST_PAUSE = 0.001, 0.05
+_IN_THREAD = ("PRAGMA", "COMMIT", "VACUUM")
 
 
-def _run(connection: aiosqlite.Connection, operation: str, parameters: Any, many: bool) -> _Outcome:
-    """In aiosqlite's thread: the whole life of one cursor."""
+def _run(connection: Any, operation: str, parameters: Any, many: bool) -> _Outcome:
+    """The whole life of one cursor, on an aiosqlite connection (in place, or in its thread)."""
     cursor = connection._conn.cursor()
     try:
         if many:
@@ -47,11 +66,19 @@ def _run(connection: aiosqlite.Connection, operation: str, parameters: Any, many
         cursor.close()
 
 
-class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
+def _busy(error: BaseException) -> bool:
+    return isinstance(error, sqlite3.OperationalError) and getattr(error, "sqlite_errorcode", None) == SQLITE_BUSY
+
+
+def in_thread(operation: str, many: bool) -> bool:
+    return many or operation.lstrip()[:6].upper().startswith(_IN_THREAD)
+
+
+class InPlaceCursor(AsyncAdapt_aiosqlite_cursor):
     __slots__ = ("_arraysize", "_description", "_lastrowid", "_rowcount")
 
     def __init__(self, adapt_connection: AsyncAdapt_dbapi_connection) -> None:
-        # No aiosqlite cursor: each statement makes and closes its own sqlite3 cursor in the thread.
+        # No aiosqlite cursor: each statement makes and closes its own sqlite3 cursor.
         self._adapt_connection = adapt_connection
         self._connection = adapt_connection._connection
         self._cursor = None  # type: ignore[assignment]
@@ -83,43 +110,66 @@ class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
         self._arraysize = value
 
     async def _async_soft_close(self) -> None:
-        return None  # the sqlite3 cursor was closed in the thread already
+        return None  # the sqlite3 cursor is closed already
 
     def close(self) -> None:
         self._rows.clear()
 
     def execute(self, operation: Any, parameters: Any = None) -> None:
         try:
-            await_(self._trip(operation, parameters, many=False))
+            await_(self._statement(operation, parameters, many=False))
         except Exception as error:  # noqa: BLE001 - translated and raised again, as SQLAlchemy does
             self._adapt_connection._handle_exception(error)
 
     def executemany(self, operation: Any, seq_of_parameters: Sequence[Any]) -> None:
         try:
-            await_(self._trip(operation, seq_of_parameters, many=True))
+            await_(self._statement(operation, seq_of_parameters, many=True))
         except Exception as error:  # noqa: BLE001 - translated and raised again, as SQLAlchemy does
             self._adapt_connection._handle_exception(error)
 
-    async def _trip(self, operation: str, parameters: Any, *, many: bool) -> None:
-        async with self._adapt_connection._execute_mutex:
-            outcome: _Outcome = await self._connection._execute(_run, self._connection, operation, parameters, many)
+    async def _statement(self, operation: str, parameters: Any, *, many: bool) -> None:
+        threaded = in_thread(operation, many)
+        pause, deadline = _FIRST_PAUSE, time.monotonic() + BUSY_WAIT_SECONDS
+        while True:
+            try:
+                if threaded:
+                    async with self._adapt_connection._execute_mutex:
+                        outcome: _Outcome = await self._connection._execute(
+                            _run, self._connection, operation, parameters, many
+                        )
+                else:
+                    outcome = _run(self._connection, operation, parameters, many)
+                break
+            except sqlite3.OperationalError as error:
+                if not _busy(error) or time.monotonic() + pause > deadline:
+                    raise
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, _LONGEST_PAUSE)
         self._description, self._rowcount, self._lastrowid, rows = outcome
         self._rows = collections.deque(rows)
 
 
-class OneTripConnection(AsyncAdapt_aiosqlite_connection):
+class InPlaceConnection(AsyncAdapt_aiosqlite_connection):
     __slots__ = ()
-    _cursor_cls = OneTripCursor
+    _cursor_cls = InPlaceCursor
+
+    def rollback(self) -> None:
+        connection = self._connection._connection
+        if connection is not None and not connection.in_transaction:
+            return  # nothing to roll back: no trip to the thread
+        super().rollback()
 
 
-class OneTripDBAPI(AsyncAdapt_aiosqlite_dbapi):
+class InPlaceDBAPI(AsyncAdapt_aiosqlite_dbapi):
     """The DBAPI module SQLAlchemy's aiosqlite dialect is given (``create_async_engine(module=...)``)."""
 
-    def connect(self, *arg: Any, **kw: Any) -> OneTripConnection:
+    def connect(self, *arg: Any, **kw: Any) -> InPlaceConnection:
+        kw["check_same_thread"] = False  # the event loop's thread and aiosqlite's take turns, never at once
+        kw["timeout"] = 0  # SQLite never waits for a lock: InPlaceCursor does, without holding the loop
         connection = self.aiosqlite.connect(*arg, **kw)
-        connection._thread.daemon = True  # as SQLAlchemy does: a forgotten connection never holds the exit
-        return OneTripConnection(self, await_(connection))
+        connection._thread.daemon = True  # as SQLAlchemy does: a forgotten connection never holds up the exit
+        return InPlaceConnection(self, await_(connection))
 
 
-def dbapi() -> OneTripDBAPI:
-    return OneTripDBAPI(aiosqlite, sqlite3)
+def dbapi() -> InPlaceDBAPI:
+    return InPlaceDBAPI(aiosqlite, sqlite3)
