@@ -16,6 +16,7 @@ does, outbox sender included):
   waiting), and by the innermost Tropa component on the stack (a middleware with everything it calls that
   is not another component, the FSM storage, the handlers, the outbox sender...). (No other thread is
   looked at: ``sys._current_frames()`` in a signal handler can deadlock with a thread starting or ending.)
+- with ``--same-work``: (c) of the dispatch benchmark, sampled the same way, for a layer-by-layer comparison;
 - with ``--profile``: ``cProfile`` over the walk, its own time ("tottime") summed by layer, in milliseconds
   per update. cProfile slows what it measures (most where calls are many and short), so the layers are also
   shown scaled to the unprofiled run's wall clock per update: an estimate of their shares, not a measurement.
@@ -46,7 +47,7 @@ import aiosqlite.core
 import greenlet
 from sqlalchemy import event
 
-from bench.dispatch_bench import PRESSES, TOKEN, Feeder, people
+from bench.dispatch_bench import PRESSES, TOKEN, Feeder, people, same_work_run
 from bot.app import bot_on, build_app, settle_after_start
 from bot.log import configure_logging
 from bot.runtime import open_runtime
@@ -360,6 +361,23 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
                 for name, n in sampler.breakdown(COMPONENTS, innermost_only=False).most_common()
             },
         }
+        if args.same_work:
+            floor_sampler = Sampler()
+            floor_sampler.start()
+            try:
+                floor = await same_work_run(args.requesters, args.concurrency, Path(directory) / "same_work")
+            finally:
+                floor_sampler.stop()
+            floor_wall = 1000 * floor.seconds / floor.updates
+            floor_samples = max(1, len(floor_sampler.main_stacks))
+            result["same_work"] = {
+                "updates_per_second": round(floor.updates / floor.seconds, 1),
+                "wall_ms_per_update": round(floor_wall, 3),
+                "layers_ms_per_update": {
+                    name: round(floor_wall * n / floor_samples, 3)
+                    for name, n in floor_sampler.breakdown(LAYERS, innermost_only=True).most_common()
+                },
+            }
         if args.profile:
             profiler = cProfile.Profile()
             profiled = await run(args.requesters, args.concurrency, Path(directory) / "profiled", profiler)
@@ -400,6 +418,14 @@ def print_report(result: dict[str, Any]) -> None:
     print("  by the innermost Tropa component on the stack:")
     for name, ms in sampled["components_ms_per_update"].items():
         print(f"    {ms:8.3f}  {name}")
+    if "same_work" in result:
+        floor = result["same_work"]
+        print(
+            f"(c), the same work without Tropa, sampled the same way: {floor['updates_per_second']:.1f} updates/s,"
+            f" {floor['wall_ms_per_update']:.2f} ms wall per update; by the layer of the innermost frame:"
+        )
+        for name, ms in floor["layers_ms_per_update"].items():
+            print(f"    {ms:8.3f}  {name}")
     if "profile" in result:
         profile = result["profile"]
         print(
@@ -415,6 +441,7 @@ def main() -> None:
     parser.add_argument("--requesters", type=int, default=100)
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--profile", action="store_true", help="also run once under cProfile")
+    parser.add_argument("--same-work", action="store_true", help="also sample (c), the same work without Tropa")
     parser.add_argument("--dump", help="write the cProfile stats to this file (with --profile)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
