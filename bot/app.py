@@ -63,6 +63,7 @@ from storage.vault import EphemeralKeys
 
 log = structlog.get_logger()
 ABANDONED_SWEEP_EVERY = timedelta(minutes=10)
+SETTLE_AFTER_SECONDS = 2.0
 
 
 def policy_from(settings: Settings) -> Policy:
@@ -347,7 +348,8 @@ async def serve(runtime: Runtime, token: str) -> None:
         register_secret(str(secret) if secret else None)  # no log line can carry them (bot/log.py)
     bot, deferring = build_bot(settings, token)
     app = await build_app(runtime, bot, deferring=deferring)
-    settle_after_start()
+    # A full collection takes a fifth of a second: after the first poll, not before it.
+    asyncio.get_running_loop().call_later(SETTLE_AFTER_SECONDS, settle_after_start)
     workers: list[asyncio.Task[None]] = []
     try:
         me = await bot.get_me()
