@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import keys, stats_cli
 from bot.log import configure_logging
-from bot.runtime import Runtime, open_runtime
+from bot.runtime import Runtime, open_runtime, unlock_ahead
 from bot.settings import Settings, SettingsError, load_settings
 from services.context import Services
 from services.errors import TeamError
@@ -74,6 +74,7 @@ async def _with_runtime(
 
 
 def cmd_run(settings: Settings, _args: argparse.Namespace) -> None:
+    unlock_ahead(settings)  # Argon2id on its own thread while aiogram is imported (for the token check)
     token = _require_token(settings)
 
     async def run(runtime: Runtime) -> None:

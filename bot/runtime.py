@@ -20,7 +20,7 @@ from bot.settings import Settings
 from storage import migrate
 from storage.binding import KEY_CHECK, KeyringMismatch, MissingWrappingKeys, bind_or_verify
 from storage.db import Database
-from storage.keyring import Keyring, KeyringError, KeyringFile, KeyringSource
+from storage.keyring import DerivedAhead, Keyring, KeyringError, KeyringFile, KeyringSource
 from storage.models import Meta
 from storage.vault import Vault
 
@@ -43,8 +43,25 @@ class Runtime:
         await self.db.dispose()
 
 
+_derived_ahead: dict[Path, DerivedAhead] = {}
+
+
+def unlock_ahead(settings: Settings) -> None:
+    """Begin the keyring's Argon2id derivation now, on a thread, when the passphrase comes from a file and the
+    keyring exists: ``tropa run`` imports aiogram meanwhile, and the first unlock takes the result."""
+    path, file = settings.resolved_key_file, settings.key_passphrase_file
+    if file is None or not path.exists():
+        return
+    try:
+        secret = passphrase.read_file(file)
+    except KeyringError:
+        return  # the ordinary unlock says what is wrong
+    _derived_ahead[path] = DerivedAhead(path, secret)
+
+
 def keyring_source(settings: Settings) -> KeyringSource:
     source = KeyringSource(file=KeyringFile(settings.resolved_key_file))
+    source.ahead = _derived_ahead.pop(settings.resolved_key_file, None)
     source.passphrase = lambda: passphrase.for_unlock(settings.key_passphrase_file, source.describe())
     file = settings.key_passphrase_file
     source.passphrase_again = lambda: passphrase.read_file(file) if file is not None else None

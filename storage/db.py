@@ -7,7 +7,8 @@ docs/decisions/0005-one-transaction-per-update.md.
 
 SQLite allows one writer at a time. Waiting for its lock inside SQLite means a polling busy handler with
 growing sleeps; an asyncio lock in front of every transaction queues writers fairly instead and never
-hits ``database is locked``. PostgreSQL needs no gate.
+hits ``database is locked``. PostgreSQL needs no gate. A lock held by another process (a ``tropa`` command)
+is waited for by the driver, with the event loop free meanwhile (storage/sqlite_driver.py).
 """
 
 from __future__ import annotations
@@ -21,9 +22,11 @@ from typing import Any, Generic, TypeVar
 
 import structlog
 from sqlalchemy import event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
+
+from storage import sqlite_driver
 
 current_session: ContextVar[AsyncSession | None] = ContextVar("tropa_current_session", default=None)
 _AFTER_COMMIT = "tropa.after_commit"
@@ -58,13 +61,15 @@ log = structlog.get_logger()
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
     cursor = dbapi_connection.cursor()
+    # Tropa's own driver waits for a lock outside SQLite, without holding the event loop (storage/sqlite_driver.py).
+    busy_timeout = 0 if isinstance(dbapi_connection, sqlite_driver.InPlaceConnection) else SQLITE_BUSY_TIMEOUT_MS
     for pragma in (
         "PRAGMA journal_mode=WAL",
         "PRAGMA foreign_keys=ON",
         # Deleted rows are overwritten with zeros, so shredded ciphertext and removed FSM data do
         # not linger in free pages of the file.
         "PRAGMA secure_delete=ON",
-        f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}",
+        f"PRAGMA busy_timeout={busy_timeout}",
         "PRAGMA synchronous=NORMAL",
     ):
         cursor.execute(pragma)
@@ -72,6 +77,8 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None
 
 
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
+    if make_url(url).drivername == "sqlite+aiosqlite":
+        kwargs.setdefault("module", sqlite_driver.dbapi())  # short statements in place, waits in the thread
     engine = create_async_engine(url, **kwargs)
     if engine.dialect.name == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)

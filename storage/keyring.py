@@ -19,6 +19,7 @@ import hashlib
 import hmac
 import json
 import os
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -201,6 +202,35 @@ class Lock:
 PassphrasePrompt = Callable[[], str | None]
 
 
+class DerivedAhead:
+    """The Argon2id derivation for a keyring file about to be opened, started early on a thread of its own.
+
+    ``tropa run`` imports aiogram first (seconds of Python); the derivation runs in native code without the
+    GIL, so on a machine with a second core it costs nothing on top. Its result is used only for the same
+    file contents' cost and salt and the same passphrase; anything that goes wrong here is left to the
+    ordinary unlock, which reports it.
+    """
+
+    def __init__(self, path: Path, passphrase: str) -> None:
+        self._result: tuple[str, KdfParams, bytes, Lock] | None = None
+        self._thread = threading.Thread(target=self._derive, args=(path, passphrase), daemon=True)
+        self._thread.start()
+
+    def _derive(self, path: Path, passphrase: str) -> None:
+        with contextlib.suppress(Exception):
+            sealed = Lock.sealed_params(path.read_text(encoding="utf-8"))
+            if sealed is not None:
+                params, salt = sealed
+                self._result = (passphrase, params, salt, Lock.derive(passphrase, params, salt))
+
+    def take(self, passphrase: str, params: KdfParams, salt: bytes) -> Lock | None:
+        self._thread.join()
+        result, self._result = self._result, None
+        if result is None or (result[1], result[2]) != (params, salt):
+            return None
+        return result[3] if hmac.compare_digest(result[0].encode(), passphrase.encode()) else None
+
+
 class KeyringFile:
     """A keyring stored in a file. Writes are atomic (temp file + rename) and the file is 0600."""
 
@@ -276,6 +306,7 @@ class KeyringSource:
     # The passphrase again, without a terminal (a secret file, read anew): for a running process.
     passphrase_again: PassphrasePrompt = lambda: None
     lock: Lock | None = field(default=None, repr=False)
+    ahead: DerivedAhead | None = field(default=None, repr=False)  # the first unlock's derivation, begun early
 
     @property
     def sealed(self) -> bool:
@@ -303,7 +334,8 @@ class KeyringSource:
         if not passphrase:
             raise KeyringError(missing)
         params, salt = sealed
-        lock = Lock.derive(passphrase, params, salt)
+        ahead, self.ahead = self.ahead, None
+        lock = (ahead.take(passphrase, params, salt) if ahead else None) or Lock.derive(passphrase, params, salt)
         keyring = Keyring.from_json(lock.unseal(text, self.describe()), self.describe())
         self.lock = lock
         return keyring

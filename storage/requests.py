@@ -107,6 +107,15 @@ class DuplicateOpenRequest(Exception):
     """The requester already has an open request (the database's partial unique index said so)."""
 
 
+_KNOWN_BLOCKS = "tropa.requests.blocked"
+
+
+def _known_blocks(session: AsyncSession) -> dict[str, bool]:
+    """Requester index -> blocked, as this transaction has read or written it (the session lives as long)."""
+    known: dict[str, bool] = session.info.setdefault(_KNOWN_BLOCKS, {})
+    return known
+
+
 class RequestRepository:
     def __init__(self, session: AsyncSession, vault: Vault) -> None:
         self.session = session
@@ -141,7 +150,7 @@ class RequestRepository:
                 chat_id=self.vault.seal_text(dek, str(chat_id), _chat_place(request_id)),
             )
             # Someone blocked while their intake was open stays blocked in what it becomes.
-            row.requester_blocked = await self.session.get(BlockedRequester, row.requester_index) is not None
+            row.requester_blocked = await self._blocked(row.requester_index)
             try:
                 async with self.session.begin_nested():
                     self.session.add(row)
@@ -474,6 +483,7 @@ class RequestRepository:
             return False
         if await self.session.get(BlockedRequester, index) is None:
             self.session.add(BlockedRequester(requester_index=index, blocked_at=clock.now(), blocked_by=blocked_by))
+        _known_blocks(self.session)[index] = True
         await self.session.execute(
             update(Request).where(Request.requester_index == index).values(requester_blocked=True)
         )
@@ -484,6 +494,7 @@ class RequestRepository:
         if index is None:
             return False
         await self.session.execute(delete(BlockedRequester).where(BlockedRequester.requester_index == index))
+        _known_blocks(self.session)[index] = False
         await self.session.execute(
             update(Request).where(Request.requester_index == index).values(requester_blocked=False)
         )
@@ -497,7 +508,19 @@ class RequestRepository:
             await self.session.flush()
 
     async def is_blocked(self, user_id: int) -> bool:
-        return await self.session.get(BlockedRequester, self.requester_index(user_id)) is not None
+        return await self._blocked(self.requester_index(user_id))
+
+    def remember_blocked(self, requester_index: str, blocked: bool) -> None:
+        """What another statement of this transaction read (bot/middlewares/roles.py)."""
+        _known_blocks(self.session)[requester_index] = blocked
+
+    async def _blocked(self, index: str) -> bool:
+        """Looked up once per transaction: a requester's update asks up to three times (the intake's gate, the
+        submission, the new request's flag), and the identity map remembers only a block that exists."""
+        known = _known_blocks(self.session)
+        if index not in known:
+            known[index] = await self.session.get(BlockedRequester, index) is not None
+        return known[index]
 
     # -- shredding ---------------------------------------------------------------------------------
 

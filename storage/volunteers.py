@@ -10,14 +10,14 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, text, update
+from sqlalchemy import and_, bindparam, exists, literal, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import clock
 from storage.crypto import Place
 from storage.ids import new_id
 from storage.kinds import Role
-from storage.models import Invite, Volunteer
+from storage.models import BlockedRequester, Invite, Volunteer
 from storage.vault import Vault
 
 VOLUNTEER_DOMAIN = "tg-volunteer"
@@ -57,6 +57,15 @@ def _pseudonym_place(volunteer_id: str) -> Place:
 
 def _chat_place(volunteer_id: str) -> Place:
     return Place("volunteers", "chat_id", volunteer_id)
+
+
+# Built once (a statement made afresh for each update is walked again to find it in the cache). The outer
+# join from a one-row anchor gives a row whether or not the person is a volunteer.
+_WHO = (
+    select(Volunteer, exists().where(BlockedRequester.requester_index == bindparam("requester_index")))
+    .select_from(select(literal(1).label("one")).subquery())
+    .outerjoin(Volunteer, and_(Volunteer.tg_index == bindparam("tg_index"), Volunteer.active.is_(True)))
+)
 
 
 class VolunteerRepository:
@@ -108,6 +117,14 @@ class VolunteerRepository:
             query = query.where(Volunteer.active.is_(True))
         row = await self.session.scalar(query)
         return await self._record(row) if row else None
+
+    async def by_telegram_and_blocked(self, user_id: int, requester_index: str) -> tuple[VolunteerRecord | None, bool]:
+        """The active volunteer with this Telegram id, if any, and whether ``requester_index`` is blocked, in one
+        statement: the role look-up every update makes carries the question the intake's gate asks next."""
+        row, blocked = (
+            await self.session.execute(_WHO, {"tg_index": self._index(user_id), "requester_index": requester_index})
+        ).one()
+        return (await self._record(row) if row is not None else None), bool(blocked)
 
     async def by_id(self, volunteer_id: str) -> VolunteerRecord | None:
         row = await self.session.get(Volunteer, volunteer_id)

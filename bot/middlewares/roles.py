@@ -1,4 +1,5 @@
-"""Who is talking: a volunteer (with role) or anyone else. Looked up by blind index on every event."""
+"""Who is talking: a volunteer (with role) or anyone else. Looked up by blind index on every event, never
+remembered beyond the update's transaction: a revoked volunteer loses access at their next update."""
 
 from __future__ import annotations
 
@@ -20,5 +21,11 @@ class RoleMiddleware(BaseMiddleware):
     ) -> Any:
         user: User | None = data.get("event_from_user")
         services: Services = data["services"]
-        data["volunteer"] = await services.volunteers.by_telegram(user.id) if user and not user.is_bot else None
+        data["volunteer"] = None
+        if user is not None and not user.is_bot:
+            # Whether the person is blocked rides along: the intake's gate asks it next (handlers/filters.py).
+            requester_index = services.requests.requester_index(user.id)
+            volunteer, blocked = await services.volunteers.by_telegram_and_blocked(user.id, requester_index)
+            services.requests.remember_blocked(requester_index, blocked)
+            data["volunteer"] = volunteer
         return await handler(event, data)

@@ -1,0 +1,1 @@
+"""Benchmarks: scripts that print numbers (bench/README.md). A package so they can share code."""

@@ -1,0 +1,102 @@
+"""Tropa's SQLite driver (storage/sqlite_driver.py): short statements in place, a lock held by another process
+waited for with the event loop free, commits in aiosqlite's thread, nothing sent there that has nothing to do."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import aiosqlite.core
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
+
+from storage import sqlite_driver
+from storage.db import Database
+
+
+@pytest.fixture
+async def db(tmp_path: Path) -> AsyncIterator[Database]:
+    database = Database(f"sqlite+aiosqlite:///{tmp_path}/driver.db")
+    async with database.transaction() as session:
+        await session.execute(text("CREATE TABLE things (id INTEGER PRIMARY KEY, name TEXT)"))
+    yield database
+    await database.dispose()
+
+
+@pytest.fixture
+def trips(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The calls sent to aiosqlite's worker thread, by name."""
+    sent: list[str] = []
+    original: Callable[..., Awaitable[Any]] = aiosqlite.core.Connection._execute
+
+    async def counting(self: Any, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        sent.append(getattr(fn, "__name__", repr(fn)))
+        return await original(self, fn, *args, **kwargs)
+
+    monkeypatch.setattr(aiosqlite.core.Connection, "_execute", counting)
+    return sent
+
+
+def hold_write_lock(path: str) -> sqlite3.Connection:
+    """Another process's writer, as SQLite sees it: a connection of its own holding the write lock."""
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    other.execute("INSERT INTO things (name) VALUES ('theirs')")
+    return other
+
+
+async def test_statements_run_in_place_and_the_commit_in_the_thread(db: Database, trips: list[str]) -> None:
+    async with db.transaction() as session:
+        await session.execute(text("INSERT INTO things (name) VALUES ('a')"))
+        names = list(await session.scalars(text("SELECT name FROM things")))
+    assert names == ["a"]
+    assert trips == ["commit"]  # and no rollback when the pool takes the connection back
+
+
+async def test_a_lock_held_elsewhere_is_waited_for_with_the_loop_free(db: Database, tmp_path: Path) -> None:
+    other = hold_write_lock(f"{tmp_path}/driver.db")
+    ticks = 0
+
+    async def ticking() -> None:
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await asyncio.sleep(0.01)
+
+    ticker = asyncio.create_task(ticking())
+    asyncio.get_running_loop().call_later(0.3, other.commit)
+    try:
+        async with db.transaction() as session:
+            await session.execute(text("INSERT INTO things (name) VALUES ('ours')"))
+    finally:
+        ticker.cancel()
+        other.close()
+    assert ticks >= 10  # the loop went on serving others while the statement waited
+    async with db.transaction() as session:
+        assert sorted(await session.scalars(text("SELECT name FROM things"))) == ["ours", "theirs"]
+
+
+async def test_a_lock_held_too_long_fails_as_before(
+    db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sqlite_driver, "BUSY_WAIT_SECONDS", 0.2)
+    other = hold_write_lock(f"{tmp_path}/driver.db")
+    try:
+        with pytest.raises(OperationalError, match="database is locked"):
+            async with db.transaction() as session:
+                await session.execute(text("INSERT INTO things (name) VALUES ('ours')"))
+    finally:
+        other.rollback()
+        other.close()
+    async with db.transaction() as session:
+        assert list(await session.scalars(text("SELECT name FROM things"))) == []
+
+
+async def test_many_rows_at_once_go_to_the_thread(db: Database, trips: list[str]) -> None:
+    async with db.engine.begin() as connection:
+        await connection.exec_driver_sql("INSERT INTO things (name) VALUES (?)", [("x",), ("y",)])
+    assert trips == ["_run", "commit"]
