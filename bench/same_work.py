@@ -330,7 +330,10 @@ class SameWorkBot:
             await db.executemany(
                 "INSERT INTO shown_messages (id, request_id, volunteer_id, audience, kind, lookup, peer_lookup, ref, "
                 "sent_at) VALUES (?, ?, NULL, 'requester', ?, ?, NULL, ?, ?)",
-                [(_id(), request_id, kind, _id(), os.urandom(60), _now()) for kind in ("confirmation", "reconnect_key")],
+                [
+                    (_id(), request_id, kind, _id(), os.urandom(60), _now())
+                    for kind in ("confirmation", "reconnect_key")
+                ],
             )
 
     def dispatcher(self) -> Dispatcher:
