@@ -191,9 +191,14 @@ class People:
         return await self.world.wait_for(predicate, timeout=timeout, interval=1.0, chat_id=chat.id)
 
     def _look(self, user: Person) -> tuple[Any, ...]:
+        """What the person sees at the end of their chat. An edit shows in the text and the buttons themselves:
+        ``edit_date`` has whole seconds, and two quick presses on one question are edited within the same one."""
         chat = self.world.stored_chat(user.id)
         last = [chat.messages[i] for i in sorted(chat.messages)[-3:]]
-        return (chat.next_message_id, *((m.message_id, m.deleted, m.data.get("edit_date")) for m in last))
+        return (
+            chat.next_message_id,
+            *((m.message_id, m.deleted, m.data.get("edit_date"), m.text, repr(m.inline_keyboard)) for m in last),
+        )
 
     async def press(
         self, user: Person, label: str, message_id: int | None = None, look_for: float | None = None
