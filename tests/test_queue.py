@@ -21,7 +21,7 @@ from testkit.telegram import Person
 from tests.support.harness import Harness, start_harness
 from tests.support.inspect import audit_actions, count_rows, request_field
 from tests.support.intake import DANGER, THIS_WEEK, IntakeAnswers, submit
-from tests.support.team import admin, close_case, join, release_case, transfer_case
+from tests.support.team import admin, close_case, join, release_case, team, transfer_case
 
 UNKNOWN = "I don't know that command. /help lists what I can do."
 STALE = "That button belongs to an earlier message."
@@ -42,8 +42,7 @@ def _card(member: Person, code: str) -> int:
 
 async def test_a_case_from_claim_to_close(harness_any_db: Harness) -> None:
     h = harness_any_db
-    boss = await admin(h)
-    vera = await join(h, boss, 2001)
+    _, vera = await team(h, 2001)
     person, code = await _case(h, description="We are near the border; details later.")
 
     card_id = _card(vera, code)
@@ -174,8 +173,7 @@ async def _pseudonym(h: Harness, user_id: int) -> str:
 
 
 async def test_pseudonym_is_what_requesters_see(harness: Harness) -> None:
-    boss = await admin(harness)
-    vera = await join(harness, boss, 2001)
+    _, vera = await team(harness, 2001)
     await vera.send("/pseudonym Night Owl")
     assert vera.last() == "Requesters will now see you as Night Owl."
     await vera.send("/pseudonym <b>")
@@ -212,8 +210,7 @@ async def test_lease_expiry_and_escalation(harness: Harness) -> None:
 
 
 async def test_flag_tells_coordinators(harness: Harness) -> None:
-    boss = await admin(harness)
-    vera = await join(harness, boss, 2001)
+    boss, vera = await team(harness, 2001)
     _, code = await _case(harness)
     await vera.send(f"/claim {code}")
     await vera.send(f"/flag {code}")
@@ -272,9 +269,7 @@ async def test_role_command_matrix(harness: Harness) -> None:
 
 
 async def test_forged_callbacks_reveal_nothing(harness: Harness) -> None:
-    boss = await admin(harness)
-    vera = await join(harness, boss, 2001)
-    ivan = await join(harness, boss, 2002)
+    boss, vera, ivan = await team(harness, 2001, 2002)
     _, code = await _case(harness)
     stranger = harness.person(5001)
     await stranger.send("/help")
@@ -307,8 +302,7 @@ async def test_forged_callbacks_reveal_nothing(harness: Harness) -> None:
 
 
 async def test_revoking_returns_the_cases_to_the_queue(harness: Harness) -> None:
-    boss = await admin(harness)
-    vera = await join(harness, boss, 2001)
+    boss, vera = await team(harness, 2001)
     _, code = await _case(harness)
     await vera.send(f"/claim {code}")
     await boss.send("/revoke")
@@ -365,8 +359,7 @@ async def test_concurrent_claims_have_one_winner(harness_any_db: Harness) -> Non
 
 
 async def test_outbox_survives_flood_control_and_network_errors(harness: Harness) -> None:
-    boss = await admin(harness)
-    vera = await join(harness, boss, 2001)
+    _, vera = await team(harness, 2001)
     person, code = await _case(harness)
     await vera.send(f"/claim {code}")
     harness.world.inject(method="sendMessage", kind="429", times=1, retry_after=1)
@@ -382,8 +375,7 @@ async def test_outbox_survives_flood_control_and_network_errors(harness: Harness
 
 
 async def test_a_blocked_requester_is_recorded_and_the_volunteer_told(harness: Harness) -> None:
-    boss = await admin(harness)
-    vera = await join(harness, boss, 2001)
+    _, vera = await team(harness, 2001)
     person, code = await _case(harness)
     await vera.send(f"/claim {code}")
     await person.block_bot()
@@ -413,8 +405,7 @@ async def test_requests_in_every_state_are_shredded_after_the_inactivity_period(
 
 
 async def _every_state_is_shredded(harness: Harness) -> None:
-    boss = await admin(harness)
-    vera = await join(harness, boss, 2001)
+    boss, vera = await team(harness, 2001)
     cora = await join(harness, boss, 2002, role="coordinator")
     _, waiting = await _case(harness, 1001, description="waiting-secret")
     _, claimed = await _case(harness, 1002, description="claimed-secret")
@@ -457,8 +448,7 @@ async def _every_state_is_shredded(harness: Harness) -> None:
 async def test_retention_shreds_exactly_the_closed_requests_that_are_due(
     harness: Harness, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    boss = await admin(harness)
-    vera = await join(harness, boss, 2001)
+    boss, vera = await team(harness, 2001)
     _, old = await _case(harness, 1001)
     _, young = await _case(harness, 1002)
     _, still_open = await _case(harness, 1003)
@@ -489,8 +479,7 @@ async def test_retention_shreds_exactly_the_closed_requests_that_are_due(
 
 
 async def test_requester_location_is_never_relayed(harness: Harness) -> None:
-    boss = await admin(harness)
-    vera = await join(harness, boss, 2001)
+    _, vera = await team(harness, 2001)
     person, code = await _case(harness)
     await vera.send(f"/claim {code}")
     harness.world.chat(person.id)  # the chat exists
