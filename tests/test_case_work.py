@@ -16,7 +16,7 @@ from storage.conversation import KEPT_MESSAGES, KeptMessage
 from storage.kinds import Role
 from storage.volunteers import VolunteerRecord
 from testkit.telegram import Person, ViewMessage, utf16_len
-from tests.support.harness import Harness, restart, start_harness
+from tests.support.harness import Harness, harness_with, restart
 from tests.support.inspect import count_rows, request_field
 from tests.support.intake import DANGER, IntakeAnswers, submit
 from tests.support.team import admin, card, claimed_case, join, mentioning, prompt, pseudonym_of, team
@@ -359,11 +359,8 @@ async def test_canned_replies_show_their_texts_and_fall_back_russian_and_ukraini
 
 
 async def test_the_kept_conversation_is_bounded(tmp_path: Path) -> None:
-    h = await start_harness(tmp_path / "data", throttle_per_minute=500)  # a person who writes a lot, quickly
-    try:
+    async with harness_with(tmp_path / "data", throttle_per_minute=500) as h:  # a person who writes a lot, quickly
         await _bounded(h)
-    finally:
-        await h.close()
 
 
 async def _bounded(h: Harness) -> None:

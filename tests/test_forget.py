@@ -9,7 +9,7 @@ from pathlib import Path
 from storage import clock
 from testkit.telegram import Person
 from tests.support.canary import canary
-from tests.support.harness import Harness, start_harness
+from tests.support.harness import Harness, harness_with
 from tests.support.inspect import count_rows, counter_values
 from tests.support.intake import DANGER, IntakeAnswers, reach_review, submit
 from tests.support.team import claimed_case, close_case, mentioning, team
@@ -101,8 +101,7 @@ async def test_a_case_closed_as_left_and_then_forgotten_is_not_counted_as_left(h
 
 async def test_forgetting_removes_the_triage_card_from_the_volunteers_group(tmp_path: Path) -> None:
     group_id = -1001234567890
-    h = await start_harness(tmp_path / "data", volunteer_chat_id=group_id)
-    try:
+    async with harness_with(tmp_path / "data", volunteer_chat_id=group_id) as h:
         _, vera = await team(h, 2001)
         group = h.world.group(group_id, "Volunteers", members=[vera])
         person = h.person(1001)
@@ -111,8 +110,6 @@ async def test_forgetting_removes_the_triage_card_from_the_volunteers_group(tmp_
         assert card is not None and code in (card.text or "")
         await _forget(person)
         assert not [m for m in group.visible() if code in (m.text or "")]
-    finally:
-        await h.close()
 
 
 async def test_a_forget_before_the_chat_was_cleaned_still_takes_every_answer_off_the_phone(harness: Harness) -> None:

@@ -18,7 +18,7 @@ from storage.kinds import Role
 from storage.models import AuditEvent
 from storage.volunteers import VolunteerRecord
 from testkit.telegram import Person
-from tests.support.harness import Harness, start_harness
+from tests.support.harness import Harness, harness_with
 from tests.support.inspect import audit_actions, count_rows, request_field
 from tests.support.intake import DANGER, THIS_WEEK, IntakeAnswers, submit
 from tests.support.team import admin, close_case, join, release_case, team, transfer_case
@@ -98,11 +98,10 @@ async def test_a_case_from_claim_to_close(harness_any_db: Harness) -> None:
 async def test_claim_race_between_two_volunteers_in_a_group(tmp_path: object) -> None:
     from pathlib import Path
 
-    from tests.support.harness import start_harness
+    from tests.support.harness import harness_with
 
     group_id = -1001234567890
-    h = await start_harness(Path(str(tmp_path)) / "g", volunteer_chat_id=group_id)
-    try:
+    async with harness_with(Path(str(tmp_path)) / "g", volunteer_chat_id=group_id) as h:
         boss = await admin(h)
         vera, ivan = await join(h, boss, 2001), await join(h, boss, 2002)
         group = h.world.group(group_id, "Volunteers", members=[vera, ivan])
@@ -118,8 +117,6 @@ async def test_claim_race_between_two_volunteers_in_a_group(tmp_path: object) ->
         assert edited.buttons == [] and "has been claimed" in (edited.text or "")
         assert any(t.startswith(f"Request {code}") for t in vera.texts())
         assert not any(t.startswith(f"Request {code}") for t in ivan.texts())
-    finally:
-        await h.close()
 
 
 async def test_release_transfer_reopen(harness_any_db: Harness) -> None:
@@ -397,11 +394,8 @@ async def test_a_blocked_requester_is_recorded_and_the_volunteer_told(harness: H
 async def test_requests_in_every_state_are_shredded_after_the_inactivity_period(tmp_path: Path) -> None:
     """Waiting, claimed and blocked requests go after TROPA_INACTIVE_DAYS (90) untouched; the holder and the
     coordinators hear the code and nothing else. (A claim outlives 90 days only with a lease that long.)"""
-    harness = await start_harness(tmp_path / "data", claim_lease_hours=24 * 90)
-    try:
+    async with harness_with(tmp_path / "data", claim_lease_hours=24 * 90) as harness:
         await _every_state_is_shredded(harness)
-    finally:
-        await harness.close()
 
 
 async def _every_state_is_shredded(harness: Harness) -> None:

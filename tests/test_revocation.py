@@ -19,7 +19,7 @@ from storage import clock
 from storage.models import OutboxMessage
 from testkit.telegram import Person
 from tests.support.canary import canary
-from tests.support.harness import Harness, start_harness
+from tests.support.harness import Harness, harness_with, start_harness
 from tests.support.inspect import count_rows, request_field
 from tests.support.intake import IntakeAnswers, reach_review, submit
 from tests.support.team import (
@@ -189,21 +189,17 @@ async def test_a_recipient_that_cannot_be_resolved_ends_as_a_dead_letter(tmp_pat
     await person.press("Submit", wait=False)
     await h.client.deliver()  # committed, and the process stops before the outbox sends the card
     await h.close()
-    h = await start_harness(tmp_path / "data", h.world)
-    try:
+    async with harness_with(tmp_path / "data", h.world) as h:
         for _ in range(MAX_ATTEMPTS + 2):
             clock.travel(timedelta(minutes=6))
             await h.app.sender.drain()
         assert ("card", "gave_up") in await _outbox(h)
         assert all(reason is not None for _, reason in await _outbox(h))
-    finally:
-        await h.close()
 
 
 async def test_revoking_someone_in_the_volunteers_group_tells_the_admin_what_the_bot_cannot_do(tmp_path: Path) -> None:
     group_id = -1001234567890
-    h = await start_harness(tmp_path / "data", volunteer_chat_id=group_id)
-    try:
+    async with harness_with(tmp_path / "data", volunteer_chat_id=group_id) as h:
         boss, mole = await team(h, 2001)
         group = h.world.group(group_id, "Volunteers", members=[boss, mole])
         described = canary("described")
@@ -216,5 +212,3 @@ async def test_revoking_someone_in_the_volunteers_group_tells_the_admin_what_the
         assert mentioning(mole, described) == []
         assert "If they are in the volunteers' group, remove them there yourself: the bot cannot." in boss.last()
         assert code in (group.message(card.message_id).text or "")  # the group's own card line stays
-    finally:
-        await h.close()
