@@ -9,12 +9,12 @@ nothing half-done is in it. A message is answered with a message, a button press
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiogram import BaseMiddleware, Router
-from aiogram.types import CallbackQuery, Message, TelegramObject
+from aiogram.types import CallbackQuery, TelegramObject
 
+from handlers.middleware import Handler, answer_instead
 from services.errors import Refused
 from views.errors import error_text, stale_button, usage
 
@@ -32,12 +32,7 @@ class StaleButton(Exception):
 
 
 class RefusalAnswers(BaseMiddleware):
-    async def __call__(
-        self,
-        handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
-        event: TelegramObject,
-        data: dict[str, Any],
-    ) -> Any:
+    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         try:
             return await handler(event, data)
         except StaleButton:
@@ -48,10 +43,7 @@ class RefusalAnswers(BaseMiddleware):
             text = usage(missing.usage)
         except Refused as refused:
             text = error_text(refused.reason)
-        if isinstance(event, CallbackQuery):
-            await event.answer(text, show_alert=True)
-        elif isinstance(event, Message):
-            await event.answer(text)
+        await answer_instead(event, text)
         return None
 
 

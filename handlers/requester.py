@@ -16,7 +16,6 @@ from handlers.refusals import StaleButton, answer_refusals
 from services.context import Services
 from views import requester as views
 from views.callbacks import ForgetConfirm, LanguageChoice, SelfHelp
-from views.errors import stale_button
 from views.format import View
 from views.intake import cancelled
 from views.language import language_changed, language_view
@@ -102,8 +101,7 @@ async def switch_language(
     i18n: I18n,
 ) -> None:
     if callback_data.code not in i18n.available_locales or not isinstance(callback.message, Message):
-        await callback.answer(stale_button())
-        return
+        raise StaleButton
     chat = _chat(callback.from_user.id, state, services, bot)
     step = await chat.current_step()
     with i18n.use_locale(callback_data.code):

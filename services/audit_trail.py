@@ -2,22 +2,15 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from services.access import require_coordinator
+from services.use_case import UseCase
 from storage.audit import AuditEntry
 from storage.requests import RequestRecord
 from storage.volunteers import VolunteerRecord
 
-if TYPE_CHECKING:
-    from services.context import Services
 
-
-class AuditTrailService:
+class AuditTrailService(UseCase):
     """The trail of one request, each entry with its actor's pseudonym."""
-
-    def __init__(self, services: Services) -> None:
-        self.s = services
 
     async def read(self, volunteer: VolunteerRecord, code: str) -> tuple[RequestRecord, list[tuple[AuditEntry, str]]]:
         require_coordinator(volunteer)

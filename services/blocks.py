@@ -2,23 +2,16 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from services.access import require_coordinator
 from services.notices import Blocked
+from services.use_case import UseCase
 from storage.kinds import Status
 from storage.requests import RequestRecord
 from storage.volunteers import VolunteerRecord
 
-if TYPE_CHECKING:
-    from services.context import Services
 
-
-class BlockService:
+class BlockService(UseCase):
     """A coordinator blocks the person behind a request; nothing tells them."""
-
-    def __init__(self, services: Services) -> None:
-        self.s = services
 
     async def block(self, coordinator: VolunteerRecord, code: str) -> RequestRecord:
         """A block is total: the person's requests can no longer be claimed, answered, handed on or

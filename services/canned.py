@@ -9,19 +9,16 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from services.access import require_coordinator, require_holder
 from services.errors import QueueError
 from services.notes import NOTE_MAX
 from services.sanitize import neutralize_controls
+from services.use_case import UseCase
 from storage.canned import CannedReplies
 from storage.kinds import Language
 from storage.requests import RequestRecord
 from storage.volunteers import VolunteerRecord
-
-if TYPE_CHECKING:
-    from services.context import Services
 
 CANNED_KEY = re.compile(r"[a-z0-9_-]{1,32}")
 # Where a canned reply is looked for, for a person writing in each language: their own first.
@@ -63,11 +60,8 @@ def pick(key: str, texts: dict[str, str], reader: str) -> CannedText | None:
     return None
 
 
-class CannedService:
+class CannedService(UseCase):
     """Reading, sending and keeping canned replies; only coordinators change them."""
-
-    def __init__(self, services: Services) -> None:
-        self.s = services
 
     @property
     def _replies(self) -> CannedReplies:

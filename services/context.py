@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
+from typing import TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -32,94 +34,44 @@ from storage.shown import ShownMessages
 from storage.vault import Vault
 from storage.volunteers import VolunteerRepository
 
+R = TypeVar("R")
+
+
+def _repository(kind: Callable[[AsyncSession, Vault], R]) -> cached_property[R]:
+    """A repository of the transaction, made the first time something asks for it."""
+    return cached_property(lambda services: kind(services.session, services.vault))
+
 
 @dataclass
 class Services:
+    """Each repository and use case below is made once per transaction, when it is first used."""
+
     session: AsyncSession
     vault: Vault
     policy: Policy
     events: Events
 
-    @cached_property
-    def requests(self) -> RequestRepository:
-        return RequestRepository(self.session, self.vault)
+    # repositories
+    requests = _repository(RequestRepository)
+    volunteers = _repository(VolunteerRepository)
+    outbox = _repository(Outbox)
+    shown = _repository(ShownMessages)
+    counters = cached_property(lambda services: Counters(services.session))
+    audit = cached_property(lambda services: AuditLog(services.session))
 
-    @cached_property
-    def volunteers(self) -> VolunteerRepository:
-        return VolunteerRepository(self.session, self.vault)
-
-    @cached_property
-    def outbox(self) -> Outbox:
-        return Outbox(self.session, self.vault)
-
-    @cached_property
-    def shown(self) -> ShownMessages:
-        return ShownMessages(self.session, self.vault)
-
-    @cached_property
-    def counters(self) -> Counters:
-        return Counters(self.session)
-
-    @cached_property
-    def audit(self) -> AuditLog:
-        return AuditLog(self.session)
-
-    @cached_property
-    def intake(self) -> IntakeService:
-        return IntakeService(self)
-
-    @cached_property
-    def queue(self) -> QueueService:
-        return QueueService(self)
-
-    @cached_property
-    def canned(self) -> CannedService:
-        return CannedService(self)
-
-    @cached_property
-    def notes(self) -> NotesService:
-        return NotesService(self)
-
-    @cached_property
-    def audit_trail(self) -> AuditTrailService:
-        return AuditTrailService(self)
-
-    @cached_property
-    def blocks(self) -> BlockService:
-        return BlockService(self)
-
-    @cached_property
-    def deadlines(self) -> Deadlines:
-        return Deadlines(self)
-
-    @cached_property
-    def retention(self) -> Retention:
-        return Retention(self)
-
-    @cached_property
-    def reconnect(self) -> ReconnectService:
-        return ReconnectService(self)
-
-    @cached_property
-    def relay(self) -> RelayService:
-        return RelayService(self)
-
-    @cached_property
-    def team(self) -> TeamService:
-        return TeamService(self)
-
-    @cached_property
-    def conversation(self) -> ConversationService:
-        return ConversationService(self)
-
-    @cached_property
-    def prompts(self) -> Prompts:
-        return Prompts(self)
-
-    @cached_property
-    def handover(self) -> HandoverService:
-        return HandoverService(self)
-
-    @cached_property
-    def goodbye(self) -> GoodbyeService:
-        return GoodbyeService(self)
+    # use cases
+    intake = cached_property(IntakeService)
+    queue = cached_property(QueueService)
+    canned = cached_property(CannedService)
+    notes = cached_property(NotesService)
+    audit_trail = cached_property(AuditTrailService)
+    blocks = cached_property(BlockService)
+    deadlines = cached_property(Deadlines)
+    retention = cached_property(Retention)
+    reconnect = cached_property(ReconnectService)
+    relay = cached_property(RelayService)
+    team = cached_property(TeamService)
+    conversation = cached_property(ConversationService)
+    prompts = cached_property(Prompts)
+    handover = cached_property(HandoverService)
+    goodbye = cached_property(GoodbyeService)

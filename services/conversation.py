@@ -8,16 +8,14 @@ Each relayed message is kept as it was said: its text, or for a file only what k
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from services.access import require_holder
+from services.use_case import UseCase
 from storage import clock
 from storage.conversation import Conversation, KeptMessage
 from storage.requests import RequestRecord
 from storage.volunteers import VolunteerRecord
-
-if TYPE_CHECKING:
-    from services.context import Services
 
 
 def kept(content: dict[str, Any], volunteer: VolunteerRecord | None) -> KeptMessage:
@@ -34,10 +32,7 @@ def kept(content: dict[str, Any], volunteer: VolunteerRecord | None) -> KeptMess
     )
 
 
-class ConversationService:
-    def __init__(self, services: Services) -> None:
-        self.s = services
-
+class ConversationService(UseCase):
     @property
     def _store(self) -> Conversation:
         return Conversation(self.s.session, self.s.vault)

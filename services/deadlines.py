@@ -3,23 +3,16 @@ to the queue, an urgent one nobody took is escalated to the coordinators."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from services import metrics
 from services.hygiene import clear_other_views, clear_volunteer_view
 from services.notices import Escalation, LeaseExpired
+from services.use_case import UseCase
 from storage import clock
 from storage.clock import iso_week
 
-if TYPE_CHECKING:
-    from services.context import Services
 
-
-class Deadlines:
+class Deadlines(UseCase):
     """Claim leases and escalations."""
-
-    def __init__(self, services: Services) -> None:
-        self.s = services
 
     async def expire_leases(self) -> int:
         cutoff = clock.now() - self.s.policy.claim_lease

@@ -9,16 +9,13 @@ blocked person gets neither.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from services.errors import QueueError
 from services.notes import checked
 from services.queue import OUTCOMES
+from services.use_case import UseCase
 from storage.requests import RequestRecord
 from storage.volunteers import VolunteerRecord
-
-if TYPE_CHECKING:
-    from services.context import Services
 
 
 @dataclass(frozen=True)
@@ -33,10 +30,7 @@ class Farewell:
         return self.record.requester_blocked  # a blocked person is told nothing new
 
 
-class GoodbyeService:
-    def __init__(self, services: Services) -> None:
-        self.s = services
-
+class GoodbyeService(UseCase):
     async def offer(self, volunteer: VolunteerRecord, code: str, outcome: str) -> Farewell:
         """The outcome is chosen: the goodbye can be offered (the case is theirs, the outcome known)."""
         if outcome not in OUTCOMES:

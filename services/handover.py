@@ -9,23 +9,16 @@ another volunteer has their request.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from services.errors import QueueError
 from services.notices import ConversationPage, FullCard, HandedOver, HandoverNote
+from services.use_case import UseCase
 from storage.requests import RequestDetails, RequestRecord
 from storage.volunteers import VolunteerRecord
-
-if TYPE_CHECKING:
-    from services.context import Services
 
 HOLDING_ACTIONS = ("claimed", "transferred")
 
 
-class HandoverService:
-    def __init__(self, services: Services) -> None:
-        self.s = services
-
+class HandoverService(UseCase):
     async def prepare(
         self, volunteer: VolunteerRecord, code: str, to: str | None = None
     ) -> tuple[RequestRecord, VolunteerRecord | None]:

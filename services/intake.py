@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from services import metrics, workload
 from services.events import RequestSubmitted
@@ -11,13 +11,11 @@ from services.hygiene import clear_everywhere, enqueue_chat_deletes
 from services.notices import Confirmation, Forgotten
 from services.questionnaire import MULTI_SELECT, STAT_DIMENSIONS, complete
 from services.upgrade import upgrade_answers
+from services.use_case import UseCase
 from storage.clock import iso_week
 from storage.epochs import FORGET, note_shred
 from storage.kinds import Status
 from storage.requests import DuplicateOpenRequest, RequestRecord
-
-if TYPE_CHECKING:
-    from services.context import Services
 
 __all__ = ["DuplicateOpenRequest", "ForgetResult", "IntakeService", "RequesterBlocked"]
 
@@ -48,18 +46,15 @@ def submission_counters(answers: dict[str, Any], language: str) -> list[tuple[st
     return items
 
 
-class IntakeService:
-    def __init__(self, services: Services) -> None:
-        self.services = services
-
+class IntakeService(UseCase):
     async def open_request(self, user_id: int) -> RequestRecord | None:
-        return await self.services.requests.open_for_requester(user_id)
+        return await self.s.requests.open_for_requester(user_id)
 
     async def is_blocked(self, user_id: int) -> bool:
-        return await self.services.requests.is_blocked(user_id)
+        return await self.s.requests.is_blocked(user_id)
 
     async def latest_request(self, user_id: int) -> RequestRecord | None:
-        return await self.services.requests.latest_for_requester(user_id)
+        return await self.s.requests.latest_for_requester(user_id)
 
     async def submit(
         self,
@@ -77,48 +72,44 @@ class IntakeService:
         a failed commit never leaves a cleaned chat without a request. Raises ``AnswerError`` for
         incomplete answers and ``DuplicateOpenRequest`` when the requester already has an open request.
         """
-        if await self.services.requests.is_blocked(user_id):
+        if await self.s.requests.is_blocked(user_id):
             raise RequesterBlocked
         completed = complete(answers)
-        record = await self.services.requests.create(
+        record = await self.s.requests.create(
             user_id=user_id,
             chat_id=chat_id,
             answers=completed.values,
             urgency=completed.urgency,
             language=language,
         )
-        await self.services.counters.bump_many(
-            iso_week(record.created_at), submission_counters(completed.values, language)
-        )
-        await workload.arrived(self.services, record)
+        await self.s.counters.bump_many(iso_week(record.created_at), submission_counters(completed.values, language))
+        await workload.arrived(self.s, record)
         # The language and the moment counted, so /forget can take exactly this contribution back.
-        await self.services.audit.record(
+        await self.s.audit.record(
             "submitted", actor_id=None, request_id=record.id, detail=language, at=record.created_at
         )
-        outbox = self.services.outbox
+        outbox = self.s.outbox
         await outbox.put(Confirmation(code=record.code), request_id=record.id)
-        await self.services.reconnect.issue(record)  # the key for another phone, shown once after it
-        if self.services.policy.chat_hygiene:
+        await self.s.reconnect.issue(record)  # the key for another phone, shown once after it
+        if self.s.policy.chat_hygiene:
             # Of no request (the ephemeral key): a /forget that comes before it is sent shreds the request,
             # and the answers must leave the phone all the same.
-            await enqueue_chat_deletes(self.services, chat_id, tracked_message_ids, language)
-        await self.services.events.emit(self.services, RequestSubmitted(record, completed.coarse()))
+            await enqueue_chat_deletes(self.s, chat_id, tracked_message_ids, language)
+        await self.s.events.emit(self.s, RequestSubmitted(record, completed.coarse()))
         return record
 
     async def set_language(self, user_id: int, language: str) -> None:
-        record = await self.services.requests.open_for_requester(user_id)
+        record = await self.s.requests.open_for_requester(user_id)
         if record is not None:
-            await self.services.requests.set_language(record.id, language)
+            await self.s.requests.set_language(record.id, language)
 
     async def remember_in_chat(self, user_id: int, message_ids: list[int]) -> None:
         """Link messages in a requester's chat to their latest request, for /wipe and /forget."""
-        request = await self.services.requests.latest_for_requester(user_id)
+        request = await self.s.requests.latest_for_requester(user_id)
         if request is None:
             return
         for message_id in message_ids:
-            await self.services.shown.record(
-                request_id=request.id, audience="requester", kind="chat", message_id=message_id
-            )
+            await self.s.shown.record(request_id=request.id, audience="requester", kind="chat", message_id=message_id)
 
     async def requester_message_ids(self, user_id: int) -> list[int]:
         """Every message in the requester's chat that the bot tracked after submission (for /wipe).
@@ -126,27 +117,25 @@ class IntakeService:
         Only ``message_id``: a relayed copy's peer is a message in the volunteer's chat.
         """
         ids: list[int] = []
-        for request_id in await self.services.requests.ids_for_requester(user_id):
-            ids += [
-                shown.message_id for shown in await self.services.shown.for_request(request_id, audience="requester")
-            ]
+        for request_id in await self.s.requests.ids_for_requester(user_id):
+            ids += [shown.message_id for shown in await self.s.shown.for_request(request_id, audience="requester")]
         return ids
 
     async def forget_messages(self, user_id: int) -> None:
-        for request_id in await self.services.requests.ids_for_requester(user_id):
-            shown = await self.services.shown.for_request(request_id, audience="requester")
-            await self.services.shown.forget([item.id for item in shown])
+        for request_id in await self.s.requests.ids_for_requester(user_id):
+            shown = await self.s.shown.for_request(request_id, audience="requester")
+            await self.s.shown.forget([item.id for item in shown])
 
     async def unfinished_erased(self) -> None:
         """The person's unfinished answers were erased (/cancel): copies left behind stop opening too."""
-        await note_shred(self.services.session, self.services.vault)
+        await note_shred(self.s.session, self.s.vault)
 
     async def forget(self, user_id: int) -> ForgetResult:
         """Shred every request of this requester and leave no trail of them (docs/decisions/0011): what the
         bot showed the team about them is removed from every chat and the group, their audit rows go, the
         counters they added to are taken back, and the volunteer holding one is told its code only. The key
         roll that follows makes every copy of them, and of their unfinished answers, unreadable (0009)."""
-        s = self.services
+        s = self.s
         await note_shred(s.session, s.vault)
         message_ids = await self.requester_message_ids(user_id)
         shredded = 0
@@ -164,7 +153,7 @@ class IntakeService:
         """Shred one request the way /forget does (docs/decisions/0011): the counters it added to taken back,
         what the team was shown of it removed from every chat, its audit rows gone; only the erasure itself
         is counted, with no week. Also how a restore forgets again what was forgotten after its backup."""
-        s = self.services
+        s = self.s
         await self._take_back_counters(record)
         await clear_everywhere(s, record, "forgotten")
         await s.audit.forget_request(record.id)
@@ -179,7 +168,7 @@ class IntakeService:
 
         The contributions are found again from the answers and the audit rows, which hold the moments the
         counters used (the week, and the durations to the first claim and the first close)."""
-        s = self.services
+        s = self.s
         answers = upgrade_answers((await s.requests.read(record)).answers)
         entries = await s.audit.for_request(record.id)
         submitted = next((e for e in entries if e.action == "submitted"), None)

@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from services.access import require_holder
 from services.errors import QueueError
 from services.sanitize import neutralize_controls
+from services.use_case import UseCase
 from storage.notes import NoteRecord, Notes
 from storage.requests import RequestRecord
 from storage.volunteers import VolunteerRecord
-
-if TYPE_CHECKING:
-    from services.context import Services
 
 NOTE_MAX = 3000
 
@@ -26,11 +23,8 @@ class NoteView:
     handover: bool = False  # written for whoever takes the case next
 
 
-class NotesService:
+class NotesService(UseCase):
     """Adding and reading notes; ``views`` also serves a coordinator's inspection."""
-
-    def __init__(self, services: Services) -> None:
-        self.s = services
 
     async def add(self, volunteer: VolunteerRecord, code: str, text: str, *, handover: bool = False) -> RequestRecord:
         """A note by the holder; ``handover``: for whoever takes the case next (services/handover.py)."""

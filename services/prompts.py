@@ -10,13 +10,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from services.use_case import UseCase
 from storage.requests import RequestRecord
 from storage.volunteers import VolunteerRecord
-
-if TYPE_CHECKING:
-    from services.context import Services
 
 PROMPT_KIND = "prompt"
 
@@ -40,10 +38,7 @@ class Bound:
     outcome: str | None = None  # GOODBYE: how the case ends
 
 
-class Prompts:
-    def __init__(self, services: Services) -> None:
-        self.s = services
-
+class Prompts(UseCase):
     async def remember(
         self, volunteer: VolunteerRecord, record: RequestRecord, message_id: int, ask: Ask, **details: str | None
     ) -> None:

@@ -29,6 +29,7 @@ from services.notices import (
 )
 from services.questionnaire import STAT_DIMENSIONS
 from services.upgrade import upgrade_answers
+from services.use_case import UseCase
 from storage import clock
 from storage.clock import iso_week
 from storage.ids import normalize_request_code
@@ -65,10 +66,7 @@ async def announce_submitted(services: Services, event: RequestSubmitted) -> Non
     await services.queue.announce(event.request, event.coarse_answers)
 
 
-class QueueService:
-    def __init__(self, services: Services) -> None:
-        self.s = services
-
+class QueueService(UseCase):
     # -- finding -----------------------------------------------------------------------------------
 
     async def find(self, code: str) -> RequestRecord:

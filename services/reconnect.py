@@ -14,18 +14,16 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from functools import cached_property
 
 from services.hygiene import DELETABLE_FOR, enqueue_chat_deletes
 from services.notices import Neutralize, Reconnected, ReconnectKey
+from services.use_case import UseCase
 from storage import clock
 from storage.ids import CODE_ALPHABET, CODE_LENGTH, normalize_request_code
 from storage.kinds import Recipient, Status
 from storage.reconnect import ReconnectFailures
 from storage.requests import DuplicateOpenRequest, RequestRecord
-
-if TYPE_CHECKING:
-    from services.context import Services
 
 CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # base32 without I, L, O, U: read aloud, typed by hand
 SECRET_LENGTH = 16  # 80 bits
@@ -79,10 +77,10 @@ def parse_key(text: str) -> tuple[str, str] | None:
     return code, secret
 
 
-class ReconnectService:
-    def __init__(self, services: Services) -> None:
-        self.s = services
-        self.failures = ReconnectFailures(services.session, services.vault)
+class ReconnectService(UseCase):
+    @cached_property
+    def failures(self) -> ReconnectFailures:
+        return ReconnectFailures(self.s.session, self.s.vault)
 
     async def issue(self, request: RequestRecord) -> None:
         """A new key for ``request``: its hash replaces the one before (which works no more), and the key goes

@@ -10,20 +10,18 @@ sender delivers them as one album.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from services import workload
 from services.access import require_holder, require_not_blocked
 from services.errors import QueueError
 from services.notices import RelayEdit, RelayIn, RelayOut, Sent
 from services.sanitize import neutralize_controls
+from services.use_case import UseCase
 from storage.kinds import Recipient
 from storage.requests import RequestRecord
 from storage.shown import Peer
 from storage.volunteers import VolunteerRecord
-
-if TYPE_CHECKING:
-    from services.context import Services
 
 RELAYED_TYPES = ("text", "photo", "voice", "document", "video", "audio", "video_note", "sticker", "animation")
 CAPTIONLESS = ("video_note", "sticker")
@@ -73,10 +71,7 @@ def _peer(peer: Peer) -> dict[str, Any]:
     return {"audience": peer.audience, "owner": peer.owner, "id": peer.message_id}
 
 
-class RelayService:
-    def __init__(self, services: Services) -> None:
-        self.s = services
-
+class RelayService(UseCase):
     async def from_requester(
         self, user_id: int, message_id: int, content: dict[str, Any], *, reply_to: int | None = None
     ) -> RequestRecord | None:

@@ -2,26 +2,19 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from services import workload
 from services.hygiene import clear_everywhere
 from services.notices import ErasedInactive
+from services.use_case import UseCase
 from storage import clock
 from storage.epochs import PURGE
 from storage.requests import RequestRecord
 
-if TYPE_CHECKING:
-    from services.context import Services
-
 PURGE_BATCH = 200  # requests of each kind one retention run shreds
 
 
-class Retention:
+class Retention(UseCase):
     """Shredding for retention, told to the holder and the coordinators by code only."""
-
-    def __init__(self, services: Services) -> None:
-        self.s = services
 
     async def purge_expired(self, limit: int = PURGE_BATCH) -> int:
         """Shred what the retention periods say: a closed request that long after closing, any other request

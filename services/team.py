@@ -5,18 +5,15 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 from sqlalchemy.exc import IntegrityError
 
 from services import pseudonyms
 from services.errors import TeamError
 from services.hygiene import Report, clear_person
+from services.use_case import UseCase
 from storage.kinds import Language, Role
 from storage.volunteers import IssuedInvite, VolunteerRecord
-
-if TYPE_CHECKING:
-    from services.context import Services
 
 # Trees and birds, in the alphabet the volunteer's requesters mostly read: "Берёза-17" reads as a name to a
 # Russian speaker, "Birch-17" as a foreign call sign.
@@ -51,10 +48,7 @@ class AdminsReport:
     kept_revoked: list[tuple[str, datetime | None]] = field(default_factory=list)  # pseudonym, revoked at
 
 
-class TeamService:
-    def __init__(self, services: Services) -> None:
-        self.s = services
-
+class TeamService(UseCase):
     async def invite(self, actor: VolunteerRecord | None, role: str) -> IssuedInvite:
         """Issue a one-time invite. ``actor`` None means the command line (the server's operator)."""
         if actor is not None and not actor.is_admin:

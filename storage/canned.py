@@ -5,38 +5,30 @@ from __future__ import annotations
 from collections import defaultdict
 
 from sqlalchemy import delete, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import clock
 from storage.crypto import Place
 from storage.ids import new_id
 from storage.models import CannedReply
-from storage.vault import Vault
+from storage.repository import Repository
 
 
-def _place(row_id: str) -> Place:
-    return Place("canned_replies", "text", row_id)
-
-
-class CannedReplies:
-    def __init__(self, session: AsyncSession, vault: Vault) -> None:
-        self.session = session
-        self.vault = vault
-
+class CannedReplies(Repository):
     async def put(self, key: str, language: str, text: str) -> None:
         row = await self.session.get(CannedReply, (key, language))
         system = await self.vault.system_key(self.session)
         if row is None:
             row = CannedReply(key=key, language=language, id=new_id(), text=b"", updated_at=clock.now())
             self.session.add(row)
-        row.text = self.vault.seal_text(system, text, _place(row.id))
+        row.text = self.vault.seal_text(system, text, Place.of(CannedReply.text, row.id))
         row.updated_at = clock.now()
 
     async def get(self, key: str, language: str) -> str | None:
         row = await self.session.get(CannedReply, (key, language))
         if row is None:
             return None
-        return self.vault.open_text(await self.vault.system_key(self.session), row.text, _place(row.id))
+        system = await self.vault.system_key(self.session)
+        return self.vault.open_text(system, row.text, Place.of(CannedReply.text, row.id))
 
     async def delete(self, key: str) -> int:
         result = await self.session.execute(delete(CannedReply).where(CannedReply.key == key).returning(CannedReply.id))
@@ -47,7 +39,7 @@ class CannedReplies:
         system = await self.vault.system_key(self.session)
         texts: dict[str, dict[str, str]] = defaultdict(dict)
         for row in await self.session.scalars(select(CannedReply).order_by(CannedReply.key)):
-            texts[row.key][row.language] = self.vault.open_text(system, row.text, _place(row.id))
+            texts[row.key][row.language] = self.vault.open_text(system, row.text, Place.of(CannedReply.text, row.id))
         return dict(texts)
 
     async def languages_by_key(self) -> dict[str, list[str]]:

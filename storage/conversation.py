@@ -10,12 +10,11 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.crypto import Place
 from storage.ids import new_id
 from storage.models import CaseMessage
-from storage.vault import Vault
+from storage.repository import Repository
 
 KEPT_MESSAGES = 50  # per case; the oldest goes when a newer one comes (README, docs/decisions/0013)
 
@@ -52,20 +51,12 @@ class KeptMessage:
         )
 
 
-def _place(row_id: str) -> Place:
-    return Place("case_messages", "body", row_id)
-
-
-class Conversation:
-    def __init__(self, session: AsyncSession, vault: Vault) -> None:
-        self.session = session
-        self.vault = vault
-
+class Conversation(Repository):
     async def keep(self, request_id: str, message: KeptMessage) -> None:
         """Keep one message; past the bound, the oldest of this case goes."""
         row_id = new_id()
         key = await self.vault.data_key(self.session, request_id)
-        body = self.vault.seal_json(key, message.to_dict(), _place(row_id))
+        body = self.vault.seal_json(key, message.to_dict(), Place.of(CaseMessage.body, row_id))
         self.session.add(CaseMessage(id=row_id, request_id=request_id, body=body))
         oldest_kept = (
             select(CaseMessage.id)
@@ -91,4 +82,5 @@ class Conversation:
         if not rows:
             return []
         key = await self.vault.data_key(self.session, request_id)
-        return [KeptMessage.from_dict(self.vault.open_json(key, row.body, _place(row.id))) for row in rows]
+        opened = (self.vault.open_json(key, row.body, Place.of(CaseMessage.body, row.id)) for row in rows)
+        return [KeptMessage.from_dict(body) for body in opened]

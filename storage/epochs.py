@@ -328,7 +328,7 @@ class KeyEpochs:
             select(OutboxMessage.id, OutboxMessage.payload).where(OutboxMessage.request_id.is_(None))
         )
         for message_id, payload in outbox:
-            place = Place("outbox", "payload", message_id)
+            place = Place.of(OutboxMessage.payload, message_id)
             if (old := previous.get(key_id_of(payload))) is not None:
                 await session.execute(
                     update(OutboxMessage)

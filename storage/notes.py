@@ -6,13 +6,12 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import clock
 from storage.crypto import Key, Place
 from storage.ids import new_id
 from storage.models import Note
-from storage.vault import Vault
+from storage.repository import Repository
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,15 +22,7 @@ class NoteRecord:
     handover: bool = False
 
 
-def _place(note_id: str) -> Place:
-    return Place("notes", "body", note_id)
-
-
-class Notes:
-    def __init__(self, session: AsyncSession, vault: Vault) -> None:
-        self.session = session
-        self.vault = vault
-
+class Notes(Repository):
     async def add(self, request_id: str, author_id: str, text: str, *, handover: bool = False) -> None:
         note_id = new_id()
         key = await self.vault.data_key(self.session, request_id)
@@ -42,7 +33,7 @@ class Notes:
                 author_id=author_id,
                 created_at=clock.now(),
                 handover=handover,
-                body=self.vault.seal_text(key, text, _place(note_id)),
+                body=self.vault.seal_text(key, text, Place.of(Note.body, note_id)),
             )
         )
 
@@ -59,6 +50,5 @@ class Notes:
         return self._record(row, await self.vault.data_key(self.session, request_id)) if row else None
 
     def _record(self, row: Note, key: Key) -> NoteRecord:
-        return NoteRecord(
-            row.created_at, row.author_id, self.vault.open_text(key, row.body, _place(row.id)), row.handover
-        )
+        text = self.vault.open_text(key, row.body, Place.of(Note.body, row.id))
+        return NoteRecord(row.created_at, row.author_id, text, row.handover)

@@ -21,7 +21,7 @@ from storage.crypto import CryptoError, Key, Place
 from storage.ids import new_id
 from storage.kinds import Recipient, Status
 from storage.models import OutboxMessage, Request, Volunteer
-from storage.vault import Vault
+from storage.repository import Repository
 
 _QUEUED = "tropa.outbox.queued"
 log = structlog.get_logger()
@@ -67,15 +67,7 @@ class PendingMessage:
 _INSERT = insert(cast(Table, OutboxMessage.__table__))
 
 
-def _place(message_id: str) -> Place:
-    return Place("outbox", "payload", message_id)
-
-
-class Outbox:
-    def __init__(self, session: AsyncSession, vault: Vault) -> None:
-        self.session = session
-        self.vault = vault
-
+class Outbox(Repository):
     async def _key_for(self, request_id: str | None) -> Key:
         """The key to seal a new message with: its request's, or the ephemeral key (which rolls)."""
         if request_id is None:
@@ -137,7 +129,7 @@ class Outbox:
                 "purpose": purpose,
                 "lane": self._lane(recipient, request_id, volunteer_id, payload),
                 "album": self.vault.blind("outbox-album", str(album))[:32] if album else None,
-                "payload": self.vault.seal_json(key, payload, _place(message_id)),
+                "payload": self.vault.seal_json(key, payload, Place.of(OutboxMessage.payload, message_id)),
                 "attempts": 0,
                 "created_at": now,
                 "next_attempt_at": now + (delay or timedelta(0)),
@@ -239,7 +231,7 @@ class Outbox:
             recipient=row.recipient,
             volunteer_id=row.volunteer_id,
             purpose=row.purpose,
-            payload=self.vault.open_json(key, row.payload, _place(row.id)),
+            payload=self.vault.open_json(key, row.payload, Place.of(OutboxMessage.payload, row.id)),
             attempts=row.attempts,
             created_at=row.created_at,
             lease=lease,

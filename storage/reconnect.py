@@ -9,19 +9,14 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import delete, func, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import clock
 from storage.ids import new_id
 from storage.models import ReconnectFailure
-from storage.vault import Vault
+from storage.repository import Repository
 
 
-class ReconnectFailures:
-    def __init__(self, session: AsyncSession, vault: Vault) -> None:
-        self.session = session
-        self.vault = vault
-
+class ReconnectFailures(Repository):
     def account(self, user_id: int) -> str:
         return self.vault.blind("reconnect-account", user_id)
 

@@ -20,7 +20,7 @@ from storage.epochs import FORGET, note_shred
 from storage.ids import new_id, new_request_code
 from storage.kinds import OPEN_STATUSES, Status
 from storage.models import BlockedRequester, DataKey, Request, ShownMessage
-from storage.vault import Vault
+from storage.repository import Repository
 
 REQUESTER_DOMAIN = "tg-user"
 RECONNECT_DOMAIN = "reconnect-key"  # a keyed hash of a request's one-time reconnect secret (decision 0012)
@@ -95,14 +95,6 @@ def _record(row: Request) -> RequestRecord:
     )
 
 
-def _answers_place(request_id: str) -> Place:
-    return Place("requests", "answers", request_id)
-
-
-def _chat_place(request_id: str) -> Place:
-    return Place("requests", "chat_id", request_id)
-
-
 class DuplicateOpenRequest(Exception):
     """The requester already has an open request (the database's partial unique index said so)."""
 
@@ -116,11 +108,7 @@ def _known_blocks(session: AsyncSession) -> dict[str, bool]:
     return known
 
 
-class RequestRepository:
-    def __init__(self, session: AsyncSession, vault: Vault) -> None:
-        self.session = session
-        self.vault = vault
-
+class RequestRepository(Repository):
     def requester_index(self, user_id: int) -> str:
         return self.vault.blind(REQUESTER_DOMAIN, user_id)
 
@@ -146,8 +134,8 @@ class RequestRepository:
                 last_activity_at=now,
                 flagged=False,
                 requester_blocked=False,
-                answers=self.vault.seal_json(dek, answers, _answers_place(request_id)),
-                chat_id=self.vault.seal_text(dek, str(chat_id), _chat_place(request_id)),
+                answers=self.vault.seal_json(dek, answers, Place.of(Request.answers, request_id)),
+                chat_id=self.vault.seal_text(dek, str(chat_id), Place.of(Request.chat_id, request_id)),
             )
             # Someone blocked while their intake was open stays blocked in what it becomes.
             row.requester_blocked = await self._blocked(row.requester_index)
@@ -207,7 +195,7 @@ class RequestRepository:
         if row is None:
             raise LookupError("request is gone")
         dek = await self.vault.data_key(self.session, record.id)
-        return RequestDetails(record, self.vault.open_json(dek, row.answers, _answers_place(record.id)))
+        return RequestDetails(record, self.vault.open_json(dek, row.answers, Place.of(Request.answers, record.id)))
 
     # -- another Telegram account (services/reconnect.py, docs/decisions/0012) ----------------------
 
@@ -231,7 +219,7 @@ class RequestRepository:
                 await self._transition(
                     request_id,
                     requester_index=self.requester_index(user_id),
-                    chat_id=self.vault.seal_text(dek, str(chat_id), _chat_place(request_id)),
+                    chat_id=self.vault.seal_text(dek, str(chat_id), Place.of(Request.chat_id, request_id)),
                     last_activity_at=clock.now(),
                 )
         except IntegrityError:
@@ -242,7 +230,7 @@ class RequestRepository:
         if row is None:
             raise LookupError("request is gone")
         dek = await self.vault.data_key(self.session, request_id)
-        return int(self.vault.open_text(dek, row.chat_id, _chat_place(request_id)))
+        return int(self.vault.open_text(dek, row.chat_id, Place.of(Request.chat_id, request_id)))
 
     # -- listing -----------------------------------------------------------------------------------
 

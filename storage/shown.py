@@ -11,14 +11,13 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import clock
 from storage.crypto import Place
 from storage.ids import new_id
 from storage.kinds import Status
 from storage.models import Request, ShownMessage
-from storage.vault import Vault
+from storage.repository import Repository
 
 SHOWN_DOMAIN = "shown-message"
 
@@ -45,15 +44,7 @@ class Shown:
     extra: dict[str, Any] | None = None  # what a prompt asks for (services/prompts.py), sealed with the ids
 
 
-def _place(row_id: str) -> Place:
-    return Place("shown_messages", "ref", row_id)
-
-
-class ShownMessages:
-    def __init__(self, session: AsyncSession, vault: Vault) -> None:
-        self.session = session
-        self.vault = vault
-
+class ShownMessages(Repository):
     def _lookup(self, audience: str, owner: str | None, message_id: int) -> str:
         return self.vault.blind(SHOWN_DOMAIN, f"{audience}:{owner or ''}:{message_id}")
 
@@ -85,14 +76,14 @@ class ShownMessages:
                 kind=kind,
                 lookup=self._lookup(audience, volunteer_id, message_id),
                 peer_lookup=self._lookup(peer.audience, peer.owner, peer.message_id) if peer else None,
-                ref=self.vault.seal_json(key, ref, _place(row_id)),
+                ref=self.vault.seal_json(key, ref, Place.of(ShownMessage.ref, row_id)),
                 sent_at=clock.now(),
             )
         )
 
     async def _decode(self, row: ShownMessage) -> Shown:
         key = await self.vault.data_key(self.session, row.request_id)
-        ref = self.vault.open_json(key, row.ref, _place(row.id))
+        ref = self.vault.open_json(key, row.ref, Place.of(ShownMessage.ref, row.id))
         return Shown(
             row.id,
             row.request_id,

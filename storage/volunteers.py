@@ -11,14 +11,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import and_, bindparam, exists, literal, select, text, update
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import clock
 from storage.crypto import Place
 from storage.ids import new_id
 from storage.kinds import Role
 from storage.models import BlockedRequester, Invite, Volunteer
-from storage.vault import Vault
+from storage.repository import Repository
 
 VOLUNTEER_DOMAIN = "tg-volunteer"
 INVITE_DOMAIN = "invite"
@@ -51,14 +50,6 @@ class IssuedInvite:
     expires_at: datetime
 
 
-def _pseudonym_place(volunteer_id: str) -> Place:
-    return Place("volunteers", "pseudonym", volunteer_id)
-
-
-def _chat_place(volunteer_id: str) -> Place:
-    return Place("volunteers", "chat_id", volunteer_id)
-
-
 # Built once (a statement made afresh for each update is walked again to find it in the cache). The outer
 # join from a one-row anchor gives a row whether or not the person is a volunteer.
 _WHO = (
@@ -68,11 +59,7 @@ _WHO = (
 )
 
 
-class VolunteerRepository:
-    def __init__(self, session: AsyncSession, vault: Vault) -> None:
-        self.session = session
-        self.vault = vault
-
+class VolunteerRepository(Repository):
     def _index(self, user_id: int) -> str:
         return self.vault.blind(VOLUNTEER_DOMAIN, user_id)
 
@@ -83,7 +70,7 @@ class VolunteerRepository:
             role=Role(row.role),
             language=row.language,
             active=row.active,
-            pseudonym=self.vault.open_text(key, row.pseudonym, _pseudonym_place(row.id)),
+            pseudonym=self.vault.open_text(key, row.pseudonym, Place.of(Volunteer.pseudonym, row.id)),
             created_at=row.created_at,
         )
 
@@ -94,8 +81,8 @@ class VolunteerRepository:
         existing = await self.session.scalar(select(Volunteer).where(Volunteer.tg_index == self._index(user_id)))
         volunteer_id = existing.id if existing else new_id()
         values = dict(
-            chat_id=self.vault.seal_text(key, str(chat_id), _chat_place(volunteer_id)),
-            pseudonym=self.vault.seal_text(key, pseudonym, _pseudonym_place(volunteer_id)),
+            chat_id=self.vault.seal_text(key, str(chat_id), Place.of(Volunteer.chat_id, volunteer_id)),
+            pseudonym=self.vault.seal_text(key, pseudonym, Place.of(Volunteer.pseudonym, volunteer_id)),
             role=role,
             language=language,
             active=True,
@@ -145,14 +132,14 @@ class VolunteerRepository:
         if row is None:
             raise LookupError("volunteer is gone")
         key = await self.vault.system_key(self.session)
-        return int(self.vault.open_text(key, row.chat_id, _chat_place(volunteer_id)))
+        return int(self.vault.open_text(key, row.chat_id, Place.of(Volunteer.chat_id, volunteer_id)))
 
     async def set_pseudonym(self, volunteer_id: str, pseudonym: str) -> None:
         key = await self.vault.system_key(self.session)
         await self.session.execute(
             update(Volunteer)
             .where(Volunteer.id == volunteer_id)
-            .values(pseudonym=self.vault.seal_text(key, pseudonym, _pseudonym_place(volunteer_id)))
+            .values(pseudonym=self.vault.seal_text(key, pseudonym, Place.of(Volunteer.pseudonym, volunteer_id)))
         )
 
     async def lock_pseudonyms(self) -> None:

@@ -15,7 +15,16 @@ from tests.support.canary import canary
 from tests.support.harness import Harness
 from tests.support.inspect import audit_actions
 from tests.support.intake import IntakeAnswers, choose_language, submit
-from tests.support.team import admin, close_case, join, mentioning, pseudonym_of, release_case, transfer_case
+from tests.support.team import (
+    admin,
+    claimed_case,
+    close_case,
+    join,
+    mentioning,
+    pseudonym_of,
+    release_case,
+    transfer_case,
+)
 from views.access import requester_access, team_access
 
 README = Path(__file__).resolve().parent.parent / "README.md"
@@ -34,6 +43,12 @@ async def _team(h: Harness) -> tuple[Person, Person, Person, Person]:
     vera = await join(h, boss, 2001)
     ivan = await join(h, boss, 2002)
     return boss, cora, vera, ivan
+
+
+async def _held_case(h: Harness, holder: Person) -> tuple[str, str]:
+    """A request whose description is a canary, claimed by ``holder``: the canary and the request's code."""
+    described = canary("described")
+    return described, await claimed_case(holder, h.person(1001), IntakeAnswers(description=described))
 
 
 async def test_only_the_holder_sees_the_full_case(harness: Harness) -> None:
@@ -73,8 +88,7 @@ async def test_a_former_assignee_loses_access_on_transfer_and_release(harness: H
     h = harness
     _, _, vera, ivan = await _team(h)
     person = h.person(1001)
-    code = await submit(person)
-    await vera.send(f"/claim {code}")
+    code = await claimed_case(vera, person)
     await person.send("I am in Rostov")
     original = next(m for m in person.visible() if m.text == "I am in Rostov")
     await transfer_case(vera, code, await pseudonym_of(h, 2002))
@@ -92,9 +106,7 @@ async def test_a_former_assignee_loses_access_on_transfer_and_release(harness: H
 async def test_a_coordinator_opens_a_case_only_with_a_reason_and_the_holder_is_told(harness: Harness) -> None:
     h = harness
     boss, cora, vera, _ = await _team(h)
-    described = canary("described")
-    code = await submit(h.person(1001), IntakeAnswers(description=described))
-    await vera.send(f"/claim {code}")
+    described, code = await _held_case(h, vera)
     await vera.send(f"/note {code} they sound frightened")
 
     await cora.send(f"/inspect {code}")
@@ -126,9 +138,7 @@ async def test_an_inspection_telegram_half_refuses_is_still_recorded_and_told(ha
     commit all the same (nothing is ever shown without them), and the card still leaves within the hour."""
     h = harness
     _, cora, vera, _ = await _team(h)
-    described = canary("described")
-    code = await submit(h.person(1001), IntakeAnswers(description=described))
-    await vera.send(f"/claim {code}")
+    described, code = await _held_case(h, vera)
     await vera.send(f"/note {code} they sound frightened")
     await cora.send(f"/inspect {code}")
     h.world.inject(method="sendMessage", kind="500", times=1, skip=1)  # the card goes, the notes do not
@@ -144,9 +154,7 @@ async def test_an_inspection_telegram_half_refuses_is_still_recorded_and_told(ha
 async def test_an_inspection_leaves_the_coordinators_chat_within_an_hour(harness_any_db: Harness) -> None:
     h = harness_any_db
     _, cora, vera, _ = await _team(h)
-    described = canary("described")
-    code = await submit(h.person(1001), IntakeAnswers(description=described))
-    await vera.send(f"/claim {code}")
+    described, code = await _held_case(h, vera)
     await cora.send(f"/inspect {code}")
     await cora.press("Supervision of the team's work")
     assert mentioning(cora, described)
@@ -161,9 +169,7 @@ async def test_an_inspection_leaves_the_coordinators_chat_within_an_hour(harness
 async def test_forged_and_old_inspection_buttons_open_nothing(harness: Harness) -> None:
     h = harness
     boss, cora, vera, ivan = await _team(h)
-    described = canary("described")
-    code = await submit(h.person(1001), IntakeAnswers(description=described))
-    await vera.send(f"/claim {code}")
+    described, code = await _held_case(h, vera)
 
     # A volunteer forging the coordinator's button: the role is checked again, the press is stale.
     anchor = ivan.last_from_bot()

@@ -10,7 +10,7 @@ from bot.backup import BackupError, backup, restore
 from storage.requests import RequestRepository
 from testkit.settings import make_settings
 from tests.support.canary import canary, scan_directory
-from tests.support.harness import Harness
+from tests.support.harness import Harness, harness_with
 from tests.support.intake import IntakeAnswers, submit
 
 
@@ -114,8 +114,7 @@ async def test_postgresql_backup_and_restore_keep_the_forgotten_forgotten(tmp_pa
 
     # Something else is forgotten and the keys roll: the dump taken before no longer opens. (The same
     # Telegram: update ids go on from where they were, as Telegram's do.)
-    h = await start_harness(tmp_path / "data", world, database_url=postgres_url)
-    try:
+    async with harness_with(tmp_path / "data", world, database_url=postgres_url) as h:
         other = h.person(1003)
         await submit(other)
         await other.send("/forget")
@@ -124,7 +123,5 @@ async def test_postgresql_backup_and_restore_keep_the_forgotten_forgotten(tmp_pa
         assert await h.app.epochs.tick() == "started"
         clock.travel(ROLL_GRACE)
         assert await h.app.epochs.tick() == "finished"
-    finally:
-        await h.close()
     with pytest.raises(BackupError, match="taken before a key roll"):
         await restore(settings, tmp_path / "tropa.dump", said.append)

@@ -7,7 +7,7 @@ from testkit.telegram import Person
 from tests.support.harness import Harness
 from tests.support.inspect import count_rows, request_field
 from tests.support.intake import MYSELF, THIS_WEEK, reach_review, submit, through_consent
-from tests.support.team import admin, close_case, join, pseudonym_of, release_case
+from tests.support.team import admin, claimed_case, close_case, join, pseudonym_of, release_case, team
 
 POLITE = "Thank you, we have received your message."
 BLOCKED = "A coordinator blocked this person: their request can no longer be taken, answered, handed on or reopened."
@@ -25,8 +25,7 @@ async def test_nobody_can_claim_answer_hand_on_or_reopen_a_blocked_persons_reque
     vera = await join(h, boss, 2001)
     ivan = await join(h, boss, 2002)
     person = h.person(1001)
-    code = await submit(person)
-    await vera.send(f"/claim {code}")
+    code = await claimed_case(vera, person)
     seen = _seen_by(person)
 
     await cora.send(f"/block {code}")
@@ -59,11 +58,8 @@ async def test_nobody_can_claim_answer_hand_on_or_reopen_a_blocked_persons_reque
 
 async def test_a_held_request_released_after_a_block_stays_out_of_the_queue(harness: Harness) -> None:
     h = harness
-    boss = await admin(h)
-    vera = await join(h, boss, 2001)
-    ivan = await join(h, boss, 2002)
-    code = await submit(h.person(1001))
-    await vera.send(f"/claim {code}")
+    boss, vera, ivan = await team(h, 2001, 2002)
+    code = await claimed_case(vera, h.person(1001))
     await boss.send(f"/block {code}")
     cards_before = [t for t in ivan.texts() if code in t]
     await release_case(vera, code)
@@ -81,8 +77,7 @@ async def test_a_held_request_released_after_a_block_stays_out_of_the_queue(harn
 
 async def test_messages_queued_for_a_person_are_never_sent_once_they_are_blocked(harness: Harness) -> None:
     h = harness
-    boss = await admin(h)
-    vera = await join(h, boss, 2001)
+    boss, vera = await team(h, 2001)
     person = h.person(1001)
     code = await submit(person)
     h.world.inject(method="sendMessage", kind="500", times=1)  # the "claimed" notice waits for a retry
@@ -96,14 +91,18 @@ async def test_messages_queued_for_a_person_are_never_sent_once_they_are_blocked
     assert await count_rows(h, "outbox") == 0
 
 
+async def _closed_before(h: Harness) -> tuple[Person, Person, Person, str]:
+    """The admin, a volunteer, and a person whose earlier request that volunteer closed: its code last."""
+    boss, vera = await team(h, 2001)
+    person = h.person(1001)
+    old = await claimed_case(vera, person)
+    await close_case(vera, old, "No response")
+    return boss, vera, person, old
+
+
 async def test_an_intake_open_when_the_block_lands_ends_quietly(harness: Harness) -> None:
     h = harness
-    boss = await admin(h)
-    vera = await join(h, boss, 2001)
-    person = h.person(1001)
-    old = await submit(person)
-    await vera.send(f"/claim {old}")
-    await close_case(vera, old, "No response")
+    boss, vera, person, old = await _closed_before(h)
     cards_before = len(vera.texts())
 
     await through_consent(person)  # a new intake, while their earlier request is closed
@@ -123,12 +122,7 @@ async def test_an_intake_open_when_the_block_lands_ends_quietly(harness: Harness
 
 async def test_a_blocked_persons_review_submit_ends_the_intake(harness: Harness) -> None:
     h = harness
-    boss = await admin(h)
-    vera = await join(h, boss, 2001)
-    person = h.person(1001)
-    old = await submit(person)
-    await vera.send(f"/claim {old}")
-    await close_case(vera, old, "No response")
+    boss, vera, person, old = await _closed_before(h)
     await reach_review(person)
     await boss.send(f"/block {old}")
     await person.press("Submit")

@@ -16,10 +16,10 @@ from storage.conversation import KEPT_MESSAGES, KeptMessage
 from storage.kinds import Role
 from storage.volunteers import VolunteerRecord
 from testkit.telegram import Person, ViewMessage, utf16_len
-from tests.support.harness import Harness, restart, start_harness
+from tests.support.harness import Harness, harness_with, restart
 from tests.support.inspect import count_rows, request_field
 from tests.support.intake import DANGER, IntakeAnswers, submit
-from tests.support.team import admin, card, join, mentioning, prompt, pseudonym_of
+from tests.support.team import admin, card, claimed_case, join, mentioning, prompt, pseudonym_of, team
 from views import case as case_views
 from views import volunteer as volunteer_views
 from views.callbacks import (
@@ -84,8 +84,7 @@ async def claimed_by_button(h: Harness, member: Person, code: str) -> ViewMessag
 
 async def test_a_case_from_claim_to_goodbye_by_buttons_only(harness: Harness) -> None:
     h = harness
-    boss = await admin(h)
-    vera = await join(h, boss, 2001)
+    _, vera = await team(h, 2001)
     person = h.person(1001, language_code="uk")
     code = await submit(person)
     await person.send("Ви тут?")  # before the claim: it waits, and counts as unanswered
@@ -211,8 +210,7 @@ async def test_a_lease_expiry_still_hands_on_the_conversation(harness: Harness) 
 
 async def test_closing_with_an_own_goodbye_or_none(harness: Harness) -> None:
     h = harness
-    boss = await admin(h)
-    vera = await join(h, boss, 2001)
+    _, vera = await team(h, 2001)
     first, second = h.person(1001), h.person(1002, language_code="ru")
     one, two = await submit(first), await submit(second)
     for code in (one, two):
@@ -299,8 +297,7 @@ def test_every_callback_fits_telegrams_64_bytes() -> None:
 
 async def test_mine_puts_the_longest_waiting_first_with_its_count(harness: Harness) -> None:
     h = harness
-    boss = await admin(h)
-    vera = await join(h, boss, 2001)
+    _, vera = await team(h, 2001)
     people = [h.person(1001 + n) for n in range(3)]
     codes = [await submit(person) for person in people]
     await people[1].send("first, before anyone took it")  # waits from now, claimed or not
@@ -334,8 +331,7 @@ async def test_mine_puts_the_longest_waiting_first_with_its_count(harness: Harne
 
 async def test_canned_replies_show_their_texts_and_fall_back_russian_and_ukrainian_first(harness: Harness) -> None:
     h = harness
-    boss = await admin(h)
-    vera = await join(h, boss, 2001)
+    boss, vera = await team(h, 2001)
     await boss.send("/canned add safety")
     await boss.send("Удалите эту переписку после прочтения.")
     await boss.send("/skip")  # no Ukrainian text
@@ -363,19 +359,14 @@ async def test_canned_replies_show_their_texts_and_fall_back_russian_and_ukraini
 
 
 async def test_the_kept_conversation_is_bounded(tmp_path: Path) -> None:
-    h = await start_harness(tmp_path / "data", throttle_per_minute=500)  # a person who writes a lot, quickly
-    try:
+    async with harness_with(tmp_path / "data", throttle_per_minute=500) as h:  # a person who writes a lot, quickly
         await _bounded(h)
-    finally:
-        await h.close()
 
 
 async def _bounded(h: Harness) -> None:
-    boss = await admin(h)
-    vera = await join(h, boss, 2001)
+    boss, vera = await team(h, 2001)
     person = h.person(1001)
-    code = await submit(person)
-    await vera.send(f"/claim {code}")
+    code = await claimed_case(vera, person)
     for n in range(KEPT_MESSAGES + 5):
         await person.send(f"message {n}: " + "по дороге " * 12, wait=False)  # 50 of them take three pages
     await h.settle()

@@ -9,10 +9,10 @@ from pathlib import Path
 from storage import clock
 from testkit.telegram import Person
 from tests.support.canary import canary
-from tests.support.harness import Harness, start_harness
+from tests.support.harness import Harness, harness_with
 from tests.support.inspect import count_rows, counter_values
 from tests.support.intake import DANGER, IntakeAnswers, reach_review, submit
-from tests.support.team import admin, close_case, join, mentioning
+from tests.support.team import claimed_case, close_case, mentioning, team
 
 ERASED = "Everything is erased. If you need help again, send /start."
 WITHDRAWN = ("total", "withdrawn", "all")
@@ -27,8 +27,7 @@ async def _forget(person: Person) -> None:
 async def _someone_else(h: Harness, vera: Person) -> None:
     """Another person's case, claimed and closed, so the statistics have something in them."""
     other = h.person(1002)
-    code = await submit(other, IntakeAnswers(location="In Russia, at home"))
-    await vera.send(f"/claim {code}")
+    code = await claimed_case(vera, other, IntakeAnswers(location="In Russia, at home"))
     await close_case(vera, code, "Legal consultation")
 
 
@@ -44,16 +43,13 @@ def _without_erasures(counters: dict[tuple[str, str, str], int]) -> dict[tuple[s
 
 async def test_forgetting_a_held_case_leaves_no_trail_in_any_chat_or_table(harness: Harness) -> None:
     h = harness
-    boss = await admin(h)
-    vera = await join(h, boss, 2001)
-    ivan = await join(h, boss, 2002)
+    boss, vera, ivan = await team(h, 2001, 2002)
     await _someone_else(h, vera)
     counters_before, audit_before = await counter_values(h), await count_rows(h, "audit_events")
 
     described = canary("described")
     person = h.person(1001)
-    code = await submit(person, IntakeAnswers(location="At the front", description=described))
-    await vera.send(f"/claim {code}")
+    code = await claimed_case(vera, person, IntakeAnswers(location="At the front", description=described))
     await person.send("the second checkpoint")
     await vera.send(f"/reply {code} Stay where you are.")
     await vera.send(f"/note {code} frightened, front line")
@@ -75,8 +71,7 @@ async def test_forgetting_a_held_case_leaves_no_trail_in_any_chat_or_table(harne
 
 async def _team_with_history(h: Harness) -> tuple[Person, Person, dict[tuple[str, str, str], int]]:
     """The admin, Vera, and the counters once someone else's case has passed through."""
-    boss = await admin(h)
-    vera = await join(h, boss, 2001)
+    boss, vera = await team(h, 2001)
     await _someone_else(h, vera)
     return boss, vera, await counter_values(h)
 
@@ -85,8 +80,7 @@ async def test_a_case_closed_as_left_and_then_forgotten_is_not_counted_as_left(h
     h = harness
     boss, vera, before = await _team_with_history(h)
     person = h.person(1001)
-    code = await submit(person, IntakeAnswers(serving=["Mobilised"], location="At the front"))
-    await vera.send(f"/claim {code}")
+    code = await claimed_case(vera, person, IntakeAnswers(serving=["Mobilised"], location="At the front"))
     await vera.send(f"/flag {code}")
     await close_case(vera, code)
     await boss.send(f"/reopen {code}")
@@ -107,10 +101,8 @@ async def test_a_case_closed_as_left_and_then_forgotten_is_not_counted_as_left(h
 
 async def test_forgetting_removes_the_triage_card_from_the_volunteers_group(tmp_path: Path) -> None:
     group_id = -1001234567890
-    h = await start_harness(tmp_path / "data", volunteer_chat_id=group_id)
-    try:
-        boss = await admin(h)
-        vera = await join(h, boss, 2001)
+    async with harness_with(tmp_path / "data", volunteer_chat_id=group_id) as h:
+        _, vera = await team(h, 2001)
         group = h.world.group(group_id, "Volunteers", members=[vera])
         person = h.person(1001)
         code = await submit(person, IntakeAnswers(location="At the front"))
@@ -118,8 +110,6 @@ async def test_forgetting_removes_the_triage_card_from_the_volunteers_group(tmp_
         assert card is not None and code in (card.text or "")
         await _forget(person)
         assert not [m for m in group.visible() if code in (m.text or "")]
-    finally:
-        await h.close()
 
 
 async def test_a_forget_before_the_chat_was_cleaned_still_takes_every_answer_off_the_phone(harness: Harness) -> None:

@@ -80,7 +80,7 @@ async def test_an_update_that_fails_leaves_the_state_as_it_was(
     """A handler writes the next step, then Telegram fails it: the person must still be at the old step,
     so the re-delivered update is handled from there (Redis writes wait for the database commit)."""
     from storage.fsm import SweepableRedisStorage
-    from tests.support.harness import start_harness
+    from tests.support.harness import harness_with
     from tests.support.intake import reach_review
 
     settings: dict[str, Any] = {}
@@ -89,8 +89,7 @@ async def test_an_update_that_fails_leaves_the_state_as_it_was(
         redis_url = request.getfixturevalue("redis_url")
         inner = SweepableRedisStorage.connect(redis_url)
         settings["redis_url"] = redis_url
-    h = await start_harness(tmp_path / "data", inner_storage=inner, **settings)
-    try:
+    async with harness_with(tmp_path / "data", inner_storage=inner, **settings) as h:
         person = h.person(1001)
         await reach_review(person)
         await person.press("✏️ Description", translate=False)
@@ -103,8 +102,6 @@ async def test_an_update_that_fails_leaves_the_state_as_it_was(
         await h.settle()
         assert "Description: a new description" in person.last()
         assert await state.get_state() == "Intake:review"
-    finally:
-        await h.close()
 
 
 async def test_the_person_lock_is_taken_on_a_blinded_key(harness: object) -> None:
@@ -258,11 +255,10 @@ async def test_a_redis_record_in_one_round_trip_reads_and_writes_as_aiogram_does
 async def test_redis_keys_expire_with_the_abandoned_intake_period(tmp_path: Path, redis_url: str) -> None:
     """An intake nobody finishes leaves nothing in Redis for long: its keys expire a little after the
     abandoned-intake period (TROPA_ABANDONED_HOURS), which gives the sweep time to clean the chat first."""
-    from tests.support.harness import start_harness
+    from tests.support.harness import harness_with
     from tests.support.intake import through_consent
 
-    h = await start_harness(tmp_path / "data", redis_url=redis_url, abandoned_hours=5)
-    try:
+    async with harness_with(tmp_path / "data", redis_url=redis_url, abandoned_hours=5) as h:
         assert h.app.policy.abandoned_after == timedelta(hours=5)
         person = h.person(USER)
         await through_consent(person)
@@ -272,8 +268,6 @@ async def test_redis_keys_expire_with_the_abandoned_intake_period(tmp_path: Path
         for part in ("state", "data"):
             ttl = await inner.redis.ttl(inner.key_builder.build(blinded, part))
             assert 5 * 3600 < ttl <= 5 * 3600 + 30 * 60, (part, ttl)
-    finally:
-        await h.close()
 
 
 @pytest.mark.redis

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from services.sanitize import is_hidden, neutralize_controls
 from tests.support.harness import Harness
-from tests.support.intake import IntakeAnswers, submit
-from tests.support.team import admin, join
+from tests.support.intake import IntakeAnswers
+from tests.support.team import claimed_case, team
 
 RLO, LRI, PDI, ZWSP, WJ, BOM, LRM = "\u202e", "\u2066", "\u2069", "\u200b", "\u2060", "\ufeff", "\u200e"
 HIDDEN = (RLO, LRI, PDI, ZWSP, WJ, BOM, LRM, "\u202a", "\u202c", "\u2067", "\u2068", "\u200f", "\u061c", "\x07")
@@ -25,11 +25,11 @@ def test_what_counts_as_hidden() -> None:
 
 async def test_neither_side_sees_hidden_characters(harness: Harness) -> None:
     h = harness
-    boss = await admin(h)
-    vera = await join(h, boss, 2001)
+    boss, vera = await team(h, 2001)
     person = h.person(1001)
-    code = await submit(person, IntakeAnswers(description=f"{RLO}we are near the {ZWSP}station{BOM} {FAMILY}"))
-    await vera.send(f"/claim {code}")
+    code = await claimed_case(
+        vera, person, IntakeAnswers(description=f"{RLO}we are near the {ZWSP}station{BOM} {FAMILY}")
+    )
     full = [t for t in vera.texts() if t.startswith(f"Request {code}\n")]
     assert full and f"Description: we are near the station {FAMILY}" in full[0]
 

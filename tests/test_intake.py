@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 from storage import clock
-from tests.support.harness import Harness, restart
+from tests.support.harness import Harness, harness_with, restart
 from tests.support.inspect import all_row_counts, count_rows, counter_values, request_details, request_field
 from tests.support.intake import (
     DONT_KNOW,
@@ -250,10 +250,7 @@ async def test_chat_hygiene_deletes_exactly_the_tracked_messages(harness: Harnes
 async def test_chat_hygiene_can_be_turned_off(tmp_path: object) -> None:
     from pathlib import Path
 
-    from tests.support.harness import start_harness
-
-    h = await start_harness(Path(str(tmp_path)) / "d", chat_hygiene=False)
-    try:
+    async with harness_with(Path(str(tmp_path)) / "d", chat_hygiene=False) as h:
         person = h.person(1001)
         await reach_review(person)
         deleted_during_intake = person.deleted_ids()  # superseded questions only
@@ -262,8 +259,6 @@ async def test_chat_hygiene_can_be_turned_off(tmp_path: object) -> None:
         assert len(person.visible()) == 5  # /start, the description, the review, the confirmation, the key
         review = [m for m in person.visible() if m.text.startswith("Please check")]
         assert review and review[0].buttons == []  # no live Submit button left behind
-    finally:
-        await h.close()
 
 
 async def test_forget_leaves_no_row_for_the_requester(harness: Harness) -> None:

@@ -32,7 +32,7 @@ from tests.support.intake import (
     submit,
     through_consent,
 )
-from tests.support.team import admin, card, join
+from tests.support.team import card, team
 from views.format import View
 from views.intake import choice_view, description_view, erase_view, review_view, safety_view, stray_hint
 from views.notices import confirmation
@@ -177,8 +177,7 @@ async def test_overlapping_situations_ask_each_detail_question_in_turn(harness: 
 
 async def test_danger_goes_straight_to_a_short_description(harness: Harness) -> None:
     h = harness
-    boss = await admin(h)
-    vera = await join(h, boss, 2001)
+    _, vera = await team(h, 2001)
     person = h.person(1001)
     await through_consent(person)
     taps_before = len(h.world.callback_queries)

@@ -4,19 +4,15 @@ from __future__ import annotations
 
 from testkit.telegram import utf16_len
 from tests.support.harness import Harness
-from tests.support.intake import submit
-from tests.support.team import admin, join, revoke
+from tests.support.team import claimed_case, revoke, team
 
 STALE = "That button belongs to an earlier message."
 
 
 async def test_long_notes_come_in_pages_under_telegrams_limit(harness: Harness) -> None:
     h = harness
-    boss = await admin(h)
-    vera = await join(h, boss, 2001)
-    ivan = await join(h, boss, 2002)
-    code = await submit(h.person(1001))
-    await vera.send(f"/claim {code}")
+    boss, vera, ivan = await team(h, 2001, 2002)
+    code = await claimed_case(vera, h.person(1001))
     first, second, third = "а" * 2990 + " first", "б" * 2990 + " second", "🙂" * 1500 + " third"
     for note in (first, second, third):
         await vera.send(f"/note {code} {note}")
@@ -50,10 +46,8 @@ async def test_long_notes_come_in_pages_under_telegrams_limit(harness: Harness) 
 
 async def test_a_few_short_notes_are_one_page_without_buttons(harness: Harness) -> None:
     h = harness
-    boss = await admin(h)
-    vera = await join(h, boss, 2001)
-    code = await submit(h.person(1001))
-    await vera.send(f"/claim {code}")
+    _, vera = await team(h, 2001)
+    code = await claimed_case(vera, h.person(1001))
     await vera.send(f"/note {code} called, no answer")
     await vera.send(f"/notes {code}")
     page = vera.last_from_bot()

@@ -18,10 +18,10 @@ from storage.kinds import Role
 from storage.models import AuditEvent
 from storage.volunteers import VolunteerRecord
 from testkit.telegram import Person
-from tests.support.harness import Harness, start_harness
+from tests.support.harness import Harness, harness_with
 from tests.support.inspect import audit_actions, count_rows, request_field
 from tests.support.intake import DANGER, THIS_WEEK, IntakeAnswers, submit
-from tests.support.team import admin, close_case, join, release_case, transfer_case
+from tests.support.team import admin, close_case, join, release_case, team, transfer_case
 
 UNKNOWN = "I don't know that command. /help lists what I can do."
 STALE = "That button belongs to an earlier message."
@@ -42,8 +42,7 @@ def _card(member: Person, code: str) -> int:
 
 async def test_a_case_from_claim_to_close(harness_any_db: Harness) -> None:
     h = harness_any_db
-    boss = await admin(h)
-    vera = await join(h, boss, 2001)
+    _, vera = await team(h, 2001)
     person, code = await _case(h, description="We are near the border; details later.")
 
     card_id = _card(vera, code)
@@ -99,11 +98,10 @@ async def test_a_case_from_claim_to_close(harness_any_db: Harness) -> None:
 async def test_claim_race_between_two_volunteers_in_a_group(tmp_path: object) -> None:
     from pathlib import Path
 
-    from tests.support.harness import start_harness
+    from tests.support.harness import harness_with
 
     group_id = -1001234567890
-    h = await start_harness(Path(str(tmp_path)) / "g", volunteer_chat_id=group_id)
-    try:
+    async with harness_with(Path(str(tmp_path)) / "g", volunteer_chat_id=group_id) as h:
         boss = await admin(h)
         vera, ivan = await join(h, boss, 2001), await join(h, boss, 2002)
         group = h.world.group(group_id, "Volunteers", members=[vera, ivan])
@@ -119,8 +117,6 @@ async def test_claim_race_between_two_volunteers_in_a_group(tmp_path: object) ->
         assert edited.buttons == [] and "has been claimed" in (edited.text or "")
         assert any(t.startswith(f"Request {code}") for t in vera.texts())
         assert not any(t.startswith(f"Request {code}") for t in ivan.texts())
-    finally:
-        await h.close()
 
 
 async def test_release_transfer_reopen(harness_any_db: Harness) -> None:
@@ -174,8 +170,7 @@ async def _pseudonym(h: Harness, user_id: int) -> str:
 
 
 async def test_pseudonym_is_what_requesters_see(harness: Harness) -> None:
-    boss = await admin(harness)
-    vera = await join(harness, boss, 2001)
+    _, vera = await team(harness, 2001)
     await vera.send("/pseudonym Night Owl")
     assert vera.last() == "Requesters will now see you as Night Owl."
     await vera.send("/pseudonym <b>")
@@ -212,8 +207,7 @@ async def test_lease_expiry_and_escalation(harness: Harness) -> None:
 
 
 async def test_flag_tells_coordinators(harness: Harness) -> None:
-    boss = await admin(harness)
-    vera = await join(harness, boss, 2001)
+    boss, vera = await team(harness, 2001)
     _, code = await _case(harness)
     await vera.send(f"/claim {code}")
     await vera.send(f"/flag {code}")
@@ -272,9 +266,7 @@ async def test_role_command_matrix(harness: Harness) -> None:
 
 
 async def test_forged_callbacks_reveal_nothing(harness: Harness) -> None:
-    boss = await admin(harness)
-    vera = await join(harness, boss, 2001)
-    ivan = await join(harness, boss, 2002)
+    boss, vera, ivan = await team(harness, 2001, 2002)
     _, code = await _case(harness)
     stranger = harness.person(5001)
     await stranger.send("/help")
@@ -307,8 +299,7 @@ async def test_forged_callbacks_reveal_nothing(harness: Harness) -> None:
 
 
 async def test_revoking_returns_the_cases_to_the_queue(harness: Harness) -> None:
-    boss = await admin(harness)
-    vera = await join(harness, boss, 2001)
+    boss, vera = await team(harness, 2001)
     _, code = await _case(harness)
     await vera.send(f"/claim {code}")
     await boss.send("/revoke")
@@ -365,8 +356,7 @@ async def test_concurrent_claims_have_one_winner(harness_any_db: Harness) -> Non
 
 
 async def test_outbox_survives_flood_control_and_network_errors(harness: Harness) -> None:
-    boss = await admin(harness)
-    vera = await join(harness, boss, 2001)
+    _, vera = await team(harness, 2001)
     person, code = await _case(harness)
     await vera.send(f"/claim {code}")
     harness.world.inject(method="sendMessage", kind="429", times=1, retry_after=1)
@@ -382,8 +372,7 @@ async def test_outbox_survives_flood_control_and_network_errors(harness: Harness
 
 
 async def test_a_blocked_requester_is_recorded_and_the_volunteer_told(harness: Harness) -> None:
-    boss = await admin(harness)
-    vera = await join(harness, boss, 2001)
+    _, vera = await team(harness, 2001)
     person, code = await _case(harness)
     await vera.send(f"/claim {code}")
     await person.block_bot()
@@ -405,16 +394,12 @@ async def test_a_blocked_requester_is_recorded_and_the_volunteer_told(harness: H
 async def test_requests_in_every_state_are_shredded_after_the_inactivity_period(tmp_path: Path) -> None:
     """Waiting, claimed and blocked requests go after TROPA_INACTIVE_DAYS (90) untouched; the holder and the
     coordinators hear the code and nothing else. (A claim outlives 90 days only with a lease that long.)"""
-    harness = await start_harness(tmp_path / "data", claim_lease_hours=24 * 90)
-    try:
+    async with harness_with(tmp_path / "data", claim_lease_hours=24 * 90) as harness:
         await _every_state_is_shredded(harness)
-    finally:
-        await harness.close()
 
 
 async def _every_state_is_shredded(harness: Harness) -> None:
-    boss = await admin(harness)
-    vera = await join(harness, boss, 2001)
+    boss, vera = await team(harness, 2001)
     cora = await join(harness, boss, 2002, role="coordinator")
     _, waiting = await _case(harness, 1001, description="waiting-secret")
     _, claimed = await _case(harness, 1002, description="claimed-secret")
@@ -457,8 +442,7 @@ async def _every_state_is_shredded(harness: Harness) -> None:
 async def test_retention_shreds_exactly_the_closed_requests_that_are_due(
     harness: Harness, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    boss = await admin(harness)
-    vera = await join(harness, boss, 2001)
+    boss, vera = await team(harness, 2001)
     _, old = await _case(harness, 1001)
     _, young = await _case(harness, 1002)
     _, still_open = await _case(harness, 1003)
@@ -489,8 +473,7 @@ async def test_retention_shreds_exactly_the_closed_requests_that_are_due(
 
 
 async def test_requester_location_is_never_relayed(harness: Harness) -> None:
-    boss = await admin(harness)
-    vera = await join(harness, boss, 2001)
+    _, vera = await team(harness, 2001)
     person, code = await _case(harness)
     await vera.send(f"/claim {code}")
     harness.world.chat(person.id)  # the chat exists

@@ -13,7 +13,7 @@ from testkit.telegram import Person
 from tests.support.harness import Harness
 from tests.support.inspect import count_rows, request_field
 from tests.support.intake import choose_language, key_messages, reconnect_key, submit
-from tests.support.team import admin, join
+from tests.support.team import admin, join, team
 
 ATTACH = "I already have a request"
 WRONG = "That key does not work. Check it and send it again as one message; after several wrong keys you have to wait."
@@ -38,8 +38,7 @@ def attached(person: Person, code: str) -> bool:
 
 async def test_the_key_moves_the_request_and_the_old_account_loses_it(harness: Harness) -> None:
     h = harness
-    boss = await admin(h)
-    vera = await join(h, boss, 2001)
+    _, vera = await team(h, 2001)
     old = h.person(1001)
     code = await submit(old)
     key = reconnect_key(old)

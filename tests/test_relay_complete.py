@@ -8,18 +8,16 @@ from storage import clock
 from testkit.telegram import Person, ViewMessage
 from tests.support.harness import Harness
 from tests.support.inspect import request_field
-from tests.support.intake import IntakeAnswers, submit
-from tests.support.team import admin, close_case, join, pseudonym_of, release_case, transfer_case
+from tests.support.intake import IntakeAnswers
+from tests.support.team import claimed_case, close_case, join, pseudonym_of, release_case, team, transfer_case
 
 
 async def _claimed_case(
     h: Harness, description: str = "I am at the station, details later."
 ) -> tuple[Person, Person, Person, str]:
-    boss = await admin(h)
-    vera = await join(h, boss, 2001)
+    boss, vera = await team(h, 2001)
     person = h.person(1001)
-    code = await submit(person, IntakeAnswers(description=description))
-    await vera.send(f"/claim {code}")
+    code = await claimed_case(vera, person, IntakeAnswers(description=description))
     return boss, vera, person, code
 
 
@@ -167,8 +165,7 @@ async def test_unblock_restores_access(harness: Harness) -> None:
 
 
 async def test_canned_reply_arrives_in_the_requesters_language(harness: Harness) -> None:
-    boss = await admin(harness)
-    vera = await join(harness, boss, 2001)
+    boss, vera = await team(harness, 2001)
     await boss.send("/canned add safety")
     assert "Русский" in boss.last()
     await boss.send("Удалите эту переписку после прочтения.")
@@ -179,8 +176,7 @@ async def test_canned_reply_arrives_in_the_requesters_language(harness: Harness)
     assert "#safety" in vera.last()
 
     person = harness.person(1001, language_code="uk")
-    code = await submit(person)
-    await vera.send(f"/claim {code}")
+    code = await claimed_case(vera, person)
     await vera.send(f"/reply {code} #safety")
     assert person.last().endswith("Видаліть це листування після прочитання.")
     await vera.send(f"/reply {code} #nope")

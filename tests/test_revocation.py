@@ -19,10 +19,19 @@ from storage import clock
 from storage.models import OutboxMessage
 from testkit.telegram import Person
 from tests.support.canary import canary
-from tests.support.harness import Harness, start_harness
+from tests.support.harness import Harness, harness_with, start_harness
 from tests.support.inspect import count_rows, request_field
 from tests.support.intake import IntakeAnswers, reach_review, submit
-from tests.support.team import admin, close_case, join, mentioning, pseudonym_of, release_case, revoke, transfer_case
+from tests.support.team import (
+    claimed_case,
+    close_case,
+    mentioning,
+    pseudonym_of,
+    release_case,
+    revoke,
+    team,
+    transfer_case,
+)
 
 UNKNOWN = "I don't know that command. /help lists what I can do."
 
@@ -46,9 +55,7 @@ async def _outbox(h: Harness) -> list[tuple[str, str | None]]:
 
 async def test_revoking_an_infiltrator_scrubs_their_chat_first(harness_any_db: Harness) -> None:
     h = harness_any_db
-    boss = await admin(h)
-    mole = await join(h, boss, 2001)
-    ivan = await join(h, boss, 2002)
+    boss, mole, ivan = await team(h, 2001, 2002)
     described, told, noted = canary("described"), canary("told"), canary("noted")
     person = h.person(1001)
     held = await submit(person, IntakeAnswers(description=f"We hide near {described}"))
@@ -96,11 +103,9 @@ async def test_revoking_an_infiltrator_scrubs_their_chat_first(harness_any_db: H
 
 async def test_a_revoked_volunteers_older_messages_are_edited_down(harness: Harness) -> None:
     h = harness
-    boss = await admin(h)
-    mole = await join(h, boss, 2001)
+    boss, mole = await team(h, 2001)
     described = canary("described")
-    held = await submit(h.person(1001), IntakeAnswers(description=described))
-    await mole.send(f"/claim {held}")
+    held = await claimed_case(mole, h.person(1001), IntakeAnswers(description=described))
     clock.travel(timedelta(hours=49))  # past Telegram's 48 hours: the bot can no longer delete them
     await revoke(h, boss, mole)
     assert mentioning(mole, described) == []
@@ -109,10 +114,8 @@ async def test_a_revoked_volunteers_older_messages_are_edited_down(harness: Harn
 
 async def test_a_scrub_telegram_refuses_is_a_dead_letter_and_the_admin_is_told(harness: Harness) -> None:
     h = harness
-    boss = await admin(h)
-    mole = await join(h, boss, 2001)
-    held = await submit(h.person(1001))
-    await mole.send(f"/claim {held}")
+    boss, mole = await team(h, 2001)
+    await claimed_case(mole, h.person(1001))
     clock.travel(timedelta(hours=49))  # some of it can only be edited down now, some still deleted
     await h.run_jobs()  # what a running bot did meanwhile (the requester's reconnect key went after a day)
     await submit(h.person(1002))
@@ -135,13 +138,10 @@ async def test_a_scrub_telegram_refuses_is_a_dead_letter_and_the_admin_is_told(h
 @pytest.mark.parametrize("how", ["release", "transfer", "lease expiry", "close"])
 async def test_every_way_a_case_leaves_a_volunteer_scrubs_their_chat(harness: Harness, how: str) -> None:
     h = harness
-    boss = await admin(h)
-    vera = await join(h, boss, 2001)
-    ivan = await join(h, boss, 2002)
+    _, vera, ivan = await team(h, 2001, 2002)
     described, told = canary("described"), canary("told")
     person = h.person(1001)
-    code = await submit(person, IntakeAnswers(description=described))
-    await vera.send(f"/claim {code}")
+    code = await claimed_case(vera, person, IntakeAnswers(description=described))
     await person.send(told)
     await vera.send(f"/notes {code}")
     if how == "release":
@@ -164,11 +164,9 @@ async def test_every_way_a_case_leaves_a_volunteer_scrubs_their_chat(harness: Ha
 
 async def test_a_removal_that_waited_past_48_hours_edits_instead(harness: Harness) -> None:
     h = harness
-    boss = await admin(h)
-    vera = await join(h, boss, 2001)
+    _, vera = await team(h, 2001)
     described = canary("described")
-    code = await submit(h.person(1001), IntakeAnswers(description=described))
-    await vera.send(f"/claim {code}")
+    code = await claimed_case(vera, h.person(1001), IntakeAnswers(description=described))
     h.world.inject(method="deleteMessages", kind="500", times=1_000)  # Telegram cannot delete for two days
     await release_case(vera, code)
     assert mentioning(vera, described)
@@ -191,23 +189,18 @@ async def test_a_recipient_that_cannot_be_resolved_ends_as_a_dead_letter(tmp_pat
     await person.press("Submit", wait=False)
     await h.client.deliver()  # committed, and the process stops before the outbox sends the card
     await h.close()
-    h = await start_harness(tmp_path / "data", h.world)
-    try:
+    async with harness_with(tmp_path / "data", h.world) as h:
         for _ in range(MAX_ATTEMPTS + 2):
             clock.travel(timedelta(minutes=6))
             await h.app.sender.drain()
         assert ("card", "gave_up") in await _outbox(h)
         assert all(reason is not None for _, reason in await _outbox(h))
-    finally:
-        await h.close()
 
 
 async def test_revoking_someone_in_the_volunteers_group_tells_the_admin_what_the_bot_cannot_do(tmp_path: Path) -> None:
     group_id = -1001234567890
-    h = await start_harness(tmp_path / "data", volunteer_chat_id=group_id)
-    try:
-        boss = await admin(h)
-        mole = await join(h, boss, 2001)
+    async with harness_with(tmp_path / "data", volunteer_chat_id=group_id) as h:
+        boss, mole = await team(h, 2001)
         group = h.world.group(group_id, "Volunteers", members=[boss, mole])
         described = canary("described")
         code = await submit(h.person(1001), IntakeAnswers(description=described))
@@ -219,5 +212,3 @@ async def test_revoking_someone_in_the_volunteers_group_tells_the_admin_what_the
         assert mentioning(mole, described) == []
         assert "If they are in the volunteers' group, remove them there yourself: the bot cannot." in boss.last()
         assert code in (group.message(card.message_id).text or "")  # the group's own card line stays
-    finally:
-        await h.close()

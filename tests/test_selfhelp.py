@@ -12,7 +12,7 @@ import pytest
 
 from bot.i18n import create_i18n
 from storage import clock
-from tests.support.harness import Harness, start_harness
+from tests.support.harness import Harness, harness_with
 from tests.support.intake import confirmations, submit, through_consent
 from views.language import zone_words
 
@@ -29,11 +29,8 @@ def hours_not_now(zone: str) -> tuple[str, int, int]:
 @pytest.fixture
 async def off_shift(tmp_path: Path) -> AsyncIterator[tuple[Harness, int, int]]:
     hours, start, end = hours_not_now("Europe/Moscow")
-    harness = await start_harness(tmp_path / "data", working_hours=hours)
-    try:
+    async with harness_with(tmp_path / "data", working_hours=hours) as harness:
         yield harness, start, end
-    finally:
-        await harness.close()
 
 
 async def test_off_shift_the_confirmation_says_when_and_offers_notes(off_shift: tuple[Harness, int, int]) -> None:
@@ -76,8 +73,7 @@ async def test_selfhelp_at_any_hour_and_during_the_questions(harness: Harness) -
 
 async def test_on_shift_the_confirmation_names_the_hours(tmp_path: Path) -> None:
     hour = clock.now().astimezone(ZoneInfo("Europe/Kyiv")).hour
-    h = await start_harness(tmp_path / "data", working_hours=f"{hour}-{(hour + 2) % 24} Europe/Kyiv")
-    try:
+    async with harness_with(tmp_path / "data", working_hours=f"{hour}-{(hour + 2) % 24} Europe/Kyiv") as h:
         person = h.person(1001)
         await submit(person)
         (confirmation,) = confirmations(person)
@@ -85,8 +81,6 @@ async def test_on_shift_the_confirmation_names_the_hours(tmp_path: Path) -> None
             confirmation.text
         )
         assert confirmation.buttons == []
-    finally:
-        await h.close()
 
 
 @pytest.mark.parametrize(

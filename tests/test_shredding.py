@@ -41,7 +41,7 @@ from tests.support.forensics import (
     openable_copies,
     postgres_data_directory,
 )
-from tests.support.harness import Harness, start_harness
+from tests.support.harness import Harness, harness_with
 from tests.support.intake import (
     MYSELF,
     IntakeAnswers,
@@ -127,8 +127,7 @@ def _kek_ids(planted: Planted) -> list[str]:
 
 @pytest.mark.postgres
 async def test_postgresql_heap_and_wal_keep_copies_that_no_longer_open(tmp_path: Path, postgres_url: str) -> None:
-    h = await start_harness(tmp_path / "data", database_url=postgres_url)
-    try:
+    async with harness_with(tmp_path / "data", database_url=postgres_url) as h:
         person, planted, _code = await _plant_and_submit(h, 5_102)
         await _forget(person)
         data_dir = await postgres_data_directory(postgres_url)
@@ -148,8 +147,6 @@ async def test_postgresql_heap_and_wal_keep_copies_that_no_longer_open(tmp_path:
         live = await live_data_keys(h.runtime.db, keyring)
         assert openable_copies(planted, found, keyring, live) == []  # ...and none opens
         assert all(bytes.fromhex(kek) not in keyring.keks for kek in _kek_ids(planted))
-    finally:
-        await h.close()
 
 
 def _free_port() -> int:
@@ -189,8 +186,7 @@ async def test_redis_append_only_file_keeps_copies_that_no_longer_open(
 ) -> None:
     url, aof_dir = redis_with_aof
     inner = SweepableRedisStorage.connect(url)
-    h = await start_harness(tmp_path / "data", inner_storage=inner, redis_url=url)
-    try:
+    async with harness_with(tmp_path / "data", inner_storage=inner, redis_url=url) as h:
         planted = Planted()
         person = h.person(5_103)
         await reach_review(person, IntakeAnswers(description=canary("forgotten")))
@@ -209,8 +205,6 @@ async def test_redis_append_only_file_keeps_copies_that_no_longer_open(
         assert any(found[needle] for needle in planted.sealed)  # the append-only file still has it...
         live = await live_data_keys(h.runtime.db, keyring)
         assert openable_copies(planted, found, keyring, live) == []  # ...and it opens with nothing
-    finally:
-        await h.close()
 
 
 async def test_a_roll_moves_live_intakes_to_the_new_key_and_nothing_is_lost(tmp_path: Path, redis_url: str) -> None:
@@ -221,8 +215,7 @@ async def test_a_roll_moves_live_intakes_to_the_new_key_and_nothing_is_lost(tmp_
         (SweepableRedisStorage.connect(redis_url), {"redis_url": redis_url}),
     ]
     for inner, settings in backends:
-        h = await start_harness(tmp_path / f"data-{bool(inner)}", inner_storage=inner, **settings)
-        try:
+        async with harness_with(tmp_path / f"data-{bool(inner)}", inner_storage=inner, **settings) as h:
             writing = h.person(5_104)
             await through_consent(writing)
             await writing.press(MYSELF)
@@ -236,8 +229,6 @@ async def test_a_roll_moves_live_intakes_to_the_new_key_and_nothing_is_lost(tmp_
             await answer_questions(writing, IntakeAnswers(description="still here"), who_answered=True)
             await writing.press("Submit")
             assert request_code(writing)
-        finally:
-            await h.close()
 
 
 async def test_a_request_forgotten_after_a_backup_stays_forgotten_after_restore(
@@ -286,8 +277,7 @@ async def test_a_backup_from_before_a_key_roll_no_longer_opens(harness: Harness,
 
 async def test_the_consent_screen_states_the_periods_the_bot_keeps(tmp_path: Path) -> None:
     """What the person agrees to, in their language, is what the jobs and the key roll then do."""
-    h = await start_harness(tmp_path / "data")
-    try:
+    async with harness_with(tmp_path / "data") as h:
         person = h.person(5_401)
         await person.send("/start")
         await choose_language(person)
@@ -310,13 +300,10 @@ async def test_the_consent_screen_states_the_periods_the_bot_keeps(tmp_path: Pat
         assert await h.app.epochs.tick() == "started"  # ...and started early enough to end within the 12 hours
         clock.travel(ROLL_GRACE + timedelta(seconds=1))
         assert await h.app.epochs.tick() == "finished"
-    finally:
-        await h.close()
 
 
 async def test_with_a_bound_of_zero_the_keys_roll_right_after_the_shred(tmp_path: Path) -> None:
-    h = await start_harness(tmp_path / "data", shred_bound_hours=0)
-    try:
+    async with harness_with(tmp_path / "data", shred_bound_hours=0) as h:
         person = h.person(5_402, language_code="ru")
         await person.send("/start")
         await choose_language(person)
@@ -333,8 +320,6 @@ async def test_with_a_bound_of_zero_the_keys_roll_right_after_the_shred(tmp_path
                 break
             await asyncio.sleep(0.05)
         assert started is not None
-    finally:
-        await h.close()
 
 
 async def test_an_outbox_message_no_key_opens_is_a_dead_letter_and_delivery_goes_on(harness: Harness) -> None:
@@ -397,11 +382,8 @@ async def test_a_restore_forgets_again_without_a_trail_and_one_cut_short_is_fini
         assert audited == 1  # the kept request's "submitted": none of the forgotten one came back
     finally:
         await runtime.close()
-    h = await start_harness(h.data_dir)
-    try:
+    async with harness_with(h.data_dir) as h:
         assert await counter_values(h) == counters
-    finally:
-        await h.close()
 
 
 async def test_the_kept_conversation_is_ciphertext_and_opens_no_more_after_the_shred(harness: Harness) -> None:

@@ -9,8 +9,7 @@ from pathlib import Path
 from bot.app import admin_notices
 from storage import clock
 from tests.support.harness import Harness, restart, start_harness
-from tests.support.intake import submit
-from tests.support.team import admin, join, pseudonym_of, revoke
+from tests.support.team import admin, claimed_case, pseudonym_of, revoke, team
 
 BAD = "A pseudonym is 2 to 32 letters, digits, spaces or dashes."
 MIXED = "A pseudonym uses the letters of one alphabet only: mixed ones can imitate another name."
@@ -20,9 +19,7 @@ UNKNOWN = "I don't know that command. /help lists what I can do."
 
 async def test_pseudonyms_are_normalised_and_cannot_imitate_anyone(harness_any_db: Harness) -> None:
     h = harness_any_db
-    boss = await admin(h)
-    vera = await join(h, boss, 2001)
-    ivan = await join(h, boss, 2002)
+    boss, vera, ivan = await team(h, 2001, 2002)
     await vera.send("/pseudonym Ｎｉｇｈｔ   Ｏｗｌ")  # full-width letters, several spaces
     assert vera.last() == "Requesters will now see you as Night Owl."
     for blank in ("\u3164\u3164", "Night\u200bOwl", "\u202eNight Owl", "Ni\u0307ght", "-- 42 --", "x"):
@@ -40,8 +37,7 @@ async def test_pseudonyms_are_normalised_and_cannot_imitate_anyone(harness_any_d
     assert ivan.last() == "Requesters will now see you as Олень."
 
     person = h.person(1001)
-    code = await submit(person)
-    await vera.send(f"/claim {code}")
+    code = await claimed_case(vera, person)
     await vera.send(f"/reply {code} Hello")
     assert person.last() == "Volunteer Night Owl:\nHello"
     await boss.send("/revoke")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import structlog
@@ -22,6 +22,7 @@ from aiogram.types import TelegramObject
 from redis.asyncio import Redis
 from redis.exceptions import LockError
 
+from handlers.middleware import Handler
 from storage.fsm import EncryptedStorage, storage_key_text
 
 log = structlog.get_logger()
@@ -33,12 +34,7 @@ class PersonLockMiddleware(BaseMiddleware):
         self.storage = storage
         self.isolation = isolation
 
-    async def __call__(
-        self,
-        handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
-        event: TelegramObject,
-        data: dict[str, Any],
-    ) -> Any:
+    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         bot: Bot = data["bot"]
         context = self.fsm.resolve_event_context(bot, data)
         if context is None:

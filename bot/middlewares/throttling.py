@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any, Protocol
 
 import structlog
 from aiogram import BaseMiddleware
-from aiogram.types import CallbackQuery, Message, TelegramObject, User
+from aiogram.types import CallbackQuery, TelegramObject, User
 from redis.asyncio import Redis
 
+from handlers.middleware import Handler, answer_instead
 from views.requester import too_fast
 
 log = structlog.get_logger()
@@ -74,12 +75,7 @@ class ThrottlingMiddleware(BaseMiddleware):
         self.per_minute = per_minute
         self.blind = blind
 
-    async def __call__(
-        self,
-        handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
-        event: TelegramObject,
-        data: dict[str, Any],
-    ) -> Any:
+    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         user: User | None = data.get("event_from_user")
         if user is None or data.get("volunteer") is not None:
             return await handler(event, data)
@@ -88,11 +84,7 @@ class ThrottlingMiddleware(BaseMiddleware):
             return await handler(event, data)
         log.info("requester.throttled")
         if tell:
-            text = too_fast()
-            if isinstance(event, Message):
-                await event.answer(text)
-            elif isinstance(event, CallbackQuery):
-                await event.answer(text, show_alert=True)
+            await answer_instead(event, too_fast())
         elif isinstance(event, CallbackQuery):
             await event.answer()
         return None

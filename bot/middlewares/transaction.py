@@ -7,7 +7,7 @@ succeeds, a re-delivered copy finds its id taken and changes nothing.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
 import structlog
@@ -16,6 +16,7 @@ from aiogram.dispatcher.event.bases import UNHANDLED
 from aiogram.types import TelegramObject, Update
 
 from bot.log import bind_update, clear_update_context
+from handlers.middleware import Handler
 from services.context import Services
 from services.events import Events
 from services.policy import Policy
@@ -39,12 +40,7 @@ class TransactionMiddleware(BaseMiddleware):
         self.events = events
         self.after_commit = after_commit
 
-    async def __call__(
-        self,
-        handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
-        event: TelegramObject,
-        data: dict[str, Any],
-    ) -> Any:
+    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         assert isinstance(event, Update)
         user = data.get("event_from_user")
         clear_update_context()

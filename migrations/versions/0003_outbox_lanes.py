@@ -1,21 +1,15 @@
 """outbox lanes
 
-Revision ID: 0003
-Revises: 0002
 Create Date: 2026-11-25 12:56:20.772978
 """
 
 from __future__ import annotations
-
-from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0003"
 down_revision: str | None = "0002"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:

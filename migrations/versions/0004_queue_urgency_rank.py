@@ -1,21 +1,15 @@
 """queue order served by an index
 
-Revision ID: 0004
-Revises: 0003
 Create Date: 2026-11-25 15:10:00
 """
 
 from __future__ import annotations
-
-from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0004"
 down_revision: str | None = "0003"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:

@@ -1,21 +1,15 @@
 """requests shredded since the last key roll, for restores
 
-Revision ID: 0005
-Revises: 0004
 Create Date: 2026-12-01 22:00:00
 """
 
 from __future__ import annotations
-
-from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0005"
 down_revision: str | None = "0004"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:

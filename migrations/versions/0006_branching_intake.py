@@ -1,7 +1,5 @@
 """the branching intake: old counters in the new dimensions, the queue's new urgency, reconnect keys
 
-Revision ID: 0006
-Revises: 0005
 Create Date: 2026-12-05 10:00:00
 
 Statistics counters written before issue 18 are moved into the new questionnaire's dimensions, so old weeks read
@@ -20,15 +18,12 @@ dropped.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0006"
 down_revision: str | None = "0005"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
 
 Cell = tuple[str, str]  # (metric, bucket)
 SERVICES = ("conscript", "mobilised", "contract")

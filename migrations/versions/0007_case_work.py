@@ -1,21 +1,15 @@
 """a volunteer's work on a case: the kept conversation, handover notes, unanswered messages, first replies
 
-Revision ID: 0007
-Revises: 0006
 Create Date: 2026-12-08 10:00:00
 """
 
 from __future__ import annotations
-
-from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0007"
 down_revision: str | None = "0006"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:

@@ -3,8 +3,9 @@ the Telegram model through a recording session. Tests act as people and look at 
 
 from __future__ import annotations
 
+import contextlib
 import io
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -18,7 +19,7 @@ from bot.runtime import Runtime, open_runtime
 from testkit.settings import ADMIN_ID, TOKEN, make_settings
 from testkit.telegram import FakeTelegram, InProcessClient, Json, Person, RecordingSession
 
-__all__ = ["ADMIN_ID", "TOKEN", "Harness", "restart", "start_harness"]
+__all__ = ["ADMIN_ID", "TOKEN", "Harness", "harness_with", "restart", "start_harness"]
 
 T = TypeVar("T")
 
@@ -101,6 +102,17 @@ async def start_harness(
     harness = Harness(world, runtime, app, client, log, data_dir, dict(settings_overrides))
     world.responder = harness
     return harness
+
+
+@contextlib.asynccontextmanager
+async def harness_with(data_dir: Path, world: FakeTelegram | None = None, **options: Any) -> AsyncIterator[Harness]:
+    """``start_harness`` for a test that needs settings of its own (the fixtures serve the others): the bot
+    closes when the block ends, however it ends."""
+    harness = await start_harness(data_dir, world, **options)
+    try:
+        yield harness
+    finally:
+        await harness.close()
 
 
 async def restart(harness: Harness) -> Harness:

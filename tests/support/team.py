@@ -6,6 +6,7 @@ import re
 
 from testkit.telegram import Person, ViewMessage
 from tests.support.harness import ADMIN_ID, Harness
+from tests.support.intake import IntakeAnswers, submit
 
 
 async def admin(h: Harness) -> Person:
@@ -34,6 +35,12 @@ async def join(h: Harness, inviter: Person, user_id: int, role: str = "volunteer
     member = h.person(user_id, first_name=f"{role.title()} {user_id}")
     await accept(member, await invite(inviter, role))
     return member
+
+
+async def team(h: Harness, *volunteer_ids: int) -> list[Person]:
+    """The admin, then a volunteer for each id, each invited by the admin: ``boss, vera = await team(h, 2001)``."""
+    boss = await admin(h)
+    return [boss, *[await join(h, boss, user_id) for user_id in volunteer_ids]]
 
 
 async def pseudonym_of(h: Harness, user_id: int) -> str:
@@ -69,6 +76,13 @@ def prompt(member: Person, fragment: str) -> ViewMessage:
     found = [m for m in member.visible() if m.from_bot and fragment in m.text]
     assert found, member.texts()
     return found[-1]
+
+
+async def claimed_case(holder: Person, person: Person, answers: IntakeAnswers | None = None) -> str:
+    """``person`` walks the intake and submits, then ``holder`` claims the request: its code."""
+    code = await submit(person, answers)
+    await holder.send(f"/claim {code}")
+    return code
 
 
 async def close_case(
