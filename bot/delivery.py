@@ -94,10 +94,16 @@ class OutboxSender:
         self._wake = asyncio.Event()
         self._paused_until = clock.now()
         self._settled = Batched(db, self._settle, "outbox.settle")
+        # Sent effects whose rows are about to go: they keep this sender's lease until then, so no round of
+        # this sender (or another's) takes them again and repeats them in the meantime.
+        self._settling: set[str] = set()
         self._reported: set[str] = set()  # volunteers whose failed clean-up was reported by this process
 
     async def _settle(self, session: Any, message_ids: list[str]) -> None:
-        await self._services(session).outbox.done_many(message_ids)
+        try:
+            await self._services(session).outbox.done_many(message_ids)
+        finally:  # should the removal fail, the leases run out and the effects are repeated: at least once
+            self._settling.difference_update(message_ids)
 
     def ring(self) -> None:
         """Called after a transaction that may have queued messages commits."""
@@ -132,7 +138,11 @@ class OutboxSender:
                 if self._paused_until > clock.now():
                     break  # flood control: stop this batch; the rest is unlocked and retried
             async with self.db.transaction() as session:
-                await self._services(session).outbox.unlock(batch)
+                await self._services(session).outbox.unlock([m for m in batch if m.id not in self._settling])
+            if self._settling.intersection(m.id for m in batch):
+                # Effects a dead process left behind, repeated now: their rows go before the next round, or
+                # they would stand at the head of their lanes until the batched removal.
+                await self._settled.flush()
         return delivered
 
     async def _target(self, message: PendingMessage) -> Target:
@@ -222,8 +232,13 @@ class OutboxSender:
             for message in unit:
                 await self._retry(message, UNRESOLVED_RETRY)
             return 0
-        # An update's own edits answer the person who just acted: they go at once, like any reply.
-        busy_for = await self.limiter.acquire(target.chat_id) if limited else 0.0
+        # An update's own edits and deletions answer the person who just acted: they go at once, like any reply
+        # -- also when a process died before it could settle them and this sender repeats them. Paced at the
+        # chat's one message a second, a crashed process's backlog of a quick person's presses (each repeat
+        # mostly answered "message to edit not found") held their lane, and their chat's clean-up, for as many
+        # seconds as they had pressed buttons.
+        paced = limited and lead.purpose != "effect"
+        busy_for = await self.limiter.acquire(target.chat_id) if paced else 0.0
         if busy_for > 0:  # this chat must wait; its lane waits with it, the others go on
             for message in unit:
                 await self._retry(message, timedelta(seconds=busy_for), count_attempt=False)
@@ -340,6 +355,7 @@ class OutboxSender:
             # An update's edit or deletion went out; its row goes with the others of this moment. Should
             # this process die first, the lease runs out and another sender repeats it: at least once,
             # like every send, and mostly answered "not modified" or "message not found" (decision 0006).
+            self._settling.add(message.id)
             self._settled.add(message.id)
             return
         async with self.db.transaction() as session:

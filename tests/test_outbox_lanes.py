@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from aiogram import Bot
@@ -11,6 +12,8 @@ from aiogram.methods import SendMessage, TelegramMethod
 from bot.delivery import OutboxSender
 from services.context import Services
 from services.events import Events
+from services.hygiene import enqueue_chat_deletes
+from services.notices import Method
 from services.policy import Policy
 from services.ratelimit import Limits, MemoryLimiter
 from services.recipients import Target
@@ -18,7 +21,7 @@ from storage import clock
 from storage.db import Database
 from storage.vault import Vault
 from testkit.telegram import FakeTelegram, RecordingSession
-from tests.support.harness import TOKEN
+from tests.support.harness import TOKEN, harness_with
 
 
 class PlainRenderer:
@@ -63,3 +66,25 @@ async def test_one_recipients_messages_keep_their_order_across_failures(db: Data
     clock.travel(timedelta(seconds=5))
     await sender.drain()
     assert alice.texts() == [f"message {n}" for n in range(5)]
+
+
+async def test_a_dead_processs_unsettled_edits_do_not_hold_the_persons_lane(tmp_path: Path) -> None:
+    """A process killed before it settled its sent edits leaves them leased; once the leases run out another
+    sender repeats them (at least once), and they go at once like any update's effect: the chat's clean-up
+    queued behind them is not paced a second per repeat."""
+    async with harness_with(tmp_path, send_per_second=30) as h:
+        person = h.person(1001)
+        await person.send("/start")
+        async with h.runtime.db.transaction() as session:
+            services = Services(session, h.runtime.vault, h.app.policy, h.app.events)
+            for gone in range(900, 910):  # a quick person's presses, their questions long replaced
+                edit = {"chat_id": person.id, "message_id": gone, "text": "an earlier screen"}
+                leased = clock.now() + timedelta(seconds=15)  # as store_effect leases it, to the dead process
+                await services.outbox.put(
+                    Method(method="EditMessageText", params=edit, chat_id=person.id), lease=leased
+                )
+            await enqueue_chat_deletes(services, person.id, [1], "en")
+        clock.travel(timedelta(seconds=16))
+        await h.app.sender.drain()
+        assert 1 in person.deleted_ids()
+        assert len([c for c in h.world.calls_of("editMessageText") if not c.ok]) == 10  # each repeated once
