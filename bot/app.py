@@ -264,6 +264,7 @@ def settle_after_start() -> None:
     gc.collect()
     gc.freeze()
     gc.set_threshold(20_000, 20, 20)  # fewer young collections: an update makes thousands of short-lived objects
+    gc.enable()  # off since the process started (bot.launch)
 
 
 def fsm_ttl(policy: Policy) -> timedelta:

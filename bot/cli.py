@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
@@ -220,6 +221,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> None:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.handler is not cmd_run:
+        gc.enable()  # off while importing (bot.launch); only a serving bot waits until its start-up has settled
     try:
         settings = load_settings()
         configure_logging(settings.log_level, settings.log_format)

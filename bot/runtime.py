@@ -168,7 +168,7 @@ async def open_runtime(
         _create_sqlite_file(db_file)
     db = Database(url)
     try:
-        await migrate.upgrade(db)
+        await migrate.upgrade_to_head(db)
         try:
             async with db.transaction() as session:
                 await bind_or_verify(session, keyring)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import subprocess
 import sys
@@ -86,6 +87,34 @@ def test_a_bad_setting_is_one_line_naming_it(cli: Cli, name: str, value: str) ->
     assert status == 2
     assert err.startswith("tropa: ") and err.count("\n") == 1 and "Traceback" not in err
     assert name in err or (name == "TROPA_WEBHOOK_URL" and "TROPA_WEBHOOK_SECRET" in err)
+
+
+def test_only_a_serving_bot_starts_without_the_garbage_collector(cli: Cli) -> None:
+    """bot.launch turns the collector off for the imports; a command that does not serve (a key roll over every
+    data key, a purge) must not run without it, even when it is refused."""
+    try:
+        gc.disable()
+        cli("migrate", TROPA_RETENTION_DAYS="soon")
+        assert gc.isenabled()
+        gc.disable()
+        cli("run")  # refused: no token
+        assert not gc.isenabled()  # bot.app.settle_after_start turns it on once the bot has started
+    finally:
+        gc.enable()
+
+
+def test_a_settled_start_freezes_its_heap_and_turns_the_collector_back_on() -> None:
+    from bot.app import settle_after_start
+
+    thresholds = gc.get_threshold()
+    try:
+        gc.disable()
+        settle_after_start()
+        assert gc.isenabled() and gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*thresholds)
+        gc.enable()
 
 
 def test_settings_come_from_a_dotenv_file(cli: Cli, tmp_path: Path) -> None:

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -13,6 +18,7 @@ from storage import migrate
 from storage.db import Database
 from storage.models import Base
 
+ROOT = Path(__file__).resolve().parent.parent
 REVISIONS = [
     script.revision for script in reversed(list(ScriptDirectory.from_config(migrate.alembic_config()).walk_revisions()))
 ]
@@ -31,6 +37,50 @@ async def test_models_and_migrations_agree(database_url: str) -> None:
             differences = await connection.run_sync(_differences)
         assert differences == []
         assert await migrate.current_revision(db) == migrate.head_revision()
+    finally:
+        await db.dispose()
+
+
+def test_the_start_ups_schema_head_is_alembics_head() -> None:
+    """A start skips Alembic for a database at SCHEMA_HEAD: a new revision must move it, or starts would not
+    upgrade."""
+    assert migrate.head_revision() == migrate.SCHEMA_HEAD
+
+
+async def test_a_start_upgrades_a_database_behind_and_leaves_one_at_head_to_itself(database_url: str) -> None:
+    db = Database(database_url)
+    try:
+        await migrate.upgrade(db, REVISIONS[-2])
+        await migrate.upgrade_to_head(db)
+        assert await migrate.current_revision(db) == migrate.SCHEMA_HEAD
+        await migrate.upgrade_to_head(db)
+        assert await migrate.current_revision(db) == migrate.SCHEMA_HEAD
+    finally:
+        await db.dispose()
+
+
+def test_a_start_at_head_does_not_import_alembic(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path}/head.db"
+    asyncio.run(_upgrade_and_dispose(url))
+    probe = (
+        "import asyncio, sys\n"
+        "from storage import migrate\n"
+        "from storage.db import Database\n"
+        "async def start():\n"
+        f"    db = Database({url!r})\n"
+        "    await migrate.upgrade_to_head(db)\n"
+        "    await db.dispose()\n"
+        "asyncio.run(start())\n"
+        "print(sorted(name for name in sys.modules if name.split('.')[0] in ('alembic', 'mako')))\n"
+    )
+    printed = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=ROOT)
+    assert printed.stdout.strip() == "[]"
+
+
+async def _upgrade_and_dispose(url: str) -> None:
+    db = Database(url)
+    try:
+        await migrate.upgrade(db)
     finally:
         await db.dispose()
 
