@@ -68,23 +68,38 @@ class CaseCode(Filter):
 
 class LivePrompt(Filter):
     """A press on the live question of the intake: the message it is on is the current step's prompt, and a
-    button that names its step (``Nav``, ``OptionChoice``) names this one. Gives the handler ``step``; any other
-    press is stale (handlers/refusals.py answers it). ``names_step=False`` for a button whose step is something
-    else (``EditAnswer`` names the answer to change)."""
+        button that names its step (``Nav``, ``OptionChoice``) names this one. Gives the handler ``step``; any other
+        press is stale (handlers/refusals.py answers it), except one on the live message that names another step
+    (``ScreenBehind``). ``names_step=False`` for a button whose step is something
+        else (``EditAnswer`` names the answer to change)."""
 
     def __init__(self, *, names_step: bool = True) -> None:
         self.names_step = names_step
 
     async def __call__(
         self, callback: CallbackQuery, state: FSMContext, callback_data: CallbackData | None = None
-    ) -> dict[str, Any]:
+    ) -> dict[str, Any] | bool:
         step = step_of(await state.get_state())
-        named = getattr(callback_data, "step", None) if self.names_step else None
         pressed = callback.message.message_id if isinstance(callback.message, Message) else None
-        if step is None or pressed is None or (named is not None and named != step):
+        if step is None or pressed is None or IntakeState.from_dict(await state.get_data()).prompt != pressed:
             raise StaleButton
-        if IntakeState.from_dict(await state.get_data()).prompt != pressed:
-            raise StaleButton
+        named = getattr(callback_data, "step", None) if self.names_step else None
+        if named is not None and named != step:
+            return False  # the live message shows another step: ScreenBehind brings this one back
+        return {"step": step}
+
+
+class ScreenBehind(Filter):
+    """A press on the intake's live message that no handler of the current step took: the message shows another
+    step's screen. Only an edit sent again puts one there (a process died between sending it and removing its
+    outbox row, decision 0006), and its buttons must not be refused for ever: the press shows the current step
+    again. Gives the handler ``step``."""
+
+    async def __call__(self, callback: CallbackQuery, state: FSMContext) -> dict[str, Any] | bool:
+        step = step_of(await state.get_state())
+        pressed = callback.message.message_id if isinstance(callback.message, Message) else None
+        if step is None or pressed is None or IntakeState.from_dict(await state.get_data()).prompt != pressed:
+            return False
         return {"step": step}
 
 

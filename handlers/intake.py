@@ -15,7 +15,7 @@ from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import I18n
 
-from handlers.filters import BlockedRequester, EarlierIntake, LivePrompt
+from handlers.filters import BlockedRequester, EarlierIntake, LivePrompt, ScreenBehind
 from handlers.intake_chat import STATE_OF, Intake, IntakeChat, message_of
 from handlers.intake_input import build_input_router
 from handlers.reconnect import build_reconnect_router
@@ -36,7 +36,7 @@ from services.questionnaire import (
     previous_step,
 )
 from views.callbacks import EditAnswer, LanguageChoice, Nav, OptionChoice
-from views.intake import answer_error, cancelled, declined, erase_view, submitted
+from views.intake import answer_error, cancelled, declined, erase_view, screen_behind, submitted
 from views.language import pick_language
 from views.requester import blocked_reply, request_status_text
 
@@ -280,6 +280,13 @@ async def submit(callback: CallbackQuery, state: FSMContext, services: Services,
     await callback.answer(submitted())
 
 
+async def show_current_step(
+    callback: CallbackQuery, step: Step, state: FSMContext, services: Services, bot: Bot
+) -> None:
+    await _chat(bot, state, callback.from_user.id, services).show(step, edit=message_of(callback))
+    await callback.answer(screen_behind())
+
+
 def build_blocked_gate() -> Router:
     """Ahead of every requester router: an intake open when its person was blocked goes no further; one begun
     under an earlier release is moved on to today's questions."""
@@ -317,5 +324,7 @@ def build_router() -> Router:
     router.callback_query.register(edit_answer, Intake.review, EditAnswer.filter(), LivePrompt(names_step=False))
     router.callback_query.register(add_details, Intake.review, Nav.filter(F.go == "details"), live)
     router.callback_query.register(submit, Intake.review, Nav.filter(F.go == "submit"), live)
-    router.include_routers(build_reconnect_router(), build_input_router())
+    behind = Router(name="intake-screen-behind")  # after every other intake router: what none of them took
+    behind.callback_query.register(show_current_step, StateFilter(Intake), ScreenBehind())
+    router.include_routers(build_reconnect_router(), build_input_router(), behind)
     return router

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from aiogram.types import InlineKeyboardMarkup
 
 from storage import clock
 from tests.support.harness import Harness, harness_with, restart
@@ -117,17 +118,54 @@ async def test_back_on_every_step(harness: Harness) -> None:
     assert "✅ Military ID held by the unit" in person.buttons()
 
 
-async def test_buttons_of_an_old_message_do_nothing(harness: Harness) -> None:
+SCREEN_BEHIND = "That screen was out of date. Here is your question now."
+
+
+async def test_buttons_of_an_old_question_on_the_live_message_change_no_answer(harness: Harness) -> None:
     person = harness.person(1001)
     await through_consent(person)
     old_prompt = person.last_from_bot()
     assert old_prompt is not None
     await person.press(MYSELF)
-    # The prompt was edited into the next question; forge a press of the old "who" option.
+    # The prompt was edited into the next question; a forged press of the old "who" option changes no answer.
     answer = (await person.press_data(old_prompt.message_id, "opt:who:relative")).answer
-    assert answer.text == "That button belongs to an earlier message."
+    assert answer.text == SCREEN_BEHIND
+    assert person.last().startswith("How urgent is it?")
     await person.press(THIS_WEEK)
     assert person.last().startswith("What is your situation now?")
+
+
+async def test_an_earlier_screen_sent_again_onto_the_live_question_is_brought_back(harness: Harness) -> None:
+    """A process that dies after sending an edit and before removing its outbox row has the edit sent again
+    (decision 0006), possibly over a newer screen. Its buttons must lead back to the current question, not
+    answer "earlier message" for ever (seen in the 500-person load test: 16 people stuck)."""
+    person = harness.person(1001)
+    await through_consent(person)
+    await person.press(MYSELF)
+    for presses in ([THIS_WEEK], ["Not in the army yet: summons, medical board, deferment", "Done"]):
+        before = person.last_from_bot()
+        assert before is not None
+        stored = harness.world.stored_chat(person.id).find(before.message_id)
+        assert stored is not None
+        screen = dict(stored.data)  # the question the first press answers, as it looked then
+        for label in presses:
+            await person.press(label)
+        current = person.last()
+        # The edit that showed ``screen`` goes out once more, over the newer one.
+        await harness.bot.edit_message_text(
+            chat_id=person.id,
+            message_id=before.message_id,
+            text=screen["text"],
+            reply_markup=InlineKeyboardMarkup.model_validate(screen["reply_markup"]),
+        )
+        assert person.last() == screen["text"]
+        pressed = next(b for b in person.buttons() if "✅" not in b and "Back" not in b and "Done" not in b)
+        answer = (await person.press(pressed, translate=False)).answer
+        assert answer.text == SCREEN_BEHIND
+        assert person.last() == current
+    await person.press("A summons on paper")
+    await person.press("Done")
+    assert person.last().startswith("Where are you now?")
 
 
 async def test_bad_inputs_get_a_reply_and_keep_the_state(harness: Harness) -> None:

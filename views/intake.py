@@ -213,6 +213,10 @@ def answer_error(reason: str, *, length: int = 0) -> str:
     return stale_button()
 
 
+def screen_behind() -> str:
+    return _("That screen was out of date. Here is your question now.")
+
+
 def stray_hint(kind: str, *, at_description: bool, can_keep: bool) -> View:
     """What the bot says after deleting something sent where it takes buttons (or only text): short and kind.
     Typed text can be kept as the description with one tap. ``kind``: text, voice, photo or other."""
