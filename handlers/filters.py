@@ -68,10 +68,10 @@ class CaseCode(Filter):
 
 class LivePrompt(Filter):
     """A press on the live question of the intake: the message it is on is the current step's prompt, and a
-        button that names its step (``Nav``, ``OptionChoice``) names this one. Gives the handler ``step``; any other
-        press is stale (handlers/refusals.py answers it), except one on the live message that names another step
-    (``ScreenBehind``). ``names_step=False`` for a button whose step is something
-        else (``EditAnswer`` names the answer to change)."""
+    button that names its step (``Nav``, ``OptionChoice``) names this one. Gives the handler ``step``. A press
+    on any other message is stale (handlers/refusals.py answers it); one on the live message that names another
+    step is left to ``ScreenBehind``. ``names_step=False`` for a button whose step is something else
+    (``EditAnswer`` names the answer to change)."""
 
     def __init__(self, *, names_step: bool = True) -> None:
         self.names_step = names_step
