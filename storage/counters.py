@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import Executable, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.inserts import conflict_insert
@@ -25,14 +25,17 @@ class Counters:
         self.session = session
 
     async def bump(self, week: str, metric: str, bucket: str, by: int = 1) -> None:
-        statement = conflict_insert(self.session, StatCounter).values(week=week, metric=metric, bucket=bucket, count=by)
-        statement = statement.on_conflict_do_update(
-            index_elements=[StatCounter.week, StatCounter.metric, StatCounter.bucket],
-            set_={"count": StatCounter.count + by},
-        )
-        await self.session.execute(statement)
+        await self.session.execute(self._upsert(), {"week": week, "metric": metric, "bucket": bucket, "count": by})
         if by < 0:  # a gauge back at zero leaves no row, like a count taken back
             await self._drop_empty(week, metric, bucket)
+
+    def _upsert(self) -> Executable:
+        """Add ``count`` to the counter's row, creating it at ``count`` when there is none."""
+        statement = conflict_insert(self.session, StatCounter)
+        return statement.on_conflict_do_update(
+            index_elements=[StatCounter.week, StatCounter.metric, StatCounter.bucket],
+            set_={"count": StatCounter.count + statement.excluded.count},
+        )
 
     async def _drop_empty(self, week: str, metric: str, bucket: str) -> None:
         key = (StatCounter.week == week, StatCounter.metric == metric, StatCounter.bucket == bucket)
@@ -54,8 +57,11 @@ class Counters:
         )
 
     async def bump_many(self, week: str, items: Iterable[tuple[str, str]]) -> None:
-        for metric, bucket in items:
-            await self.bump(week, metric, bucket)
+        """Many counters by one each, in one statement run for every row (a submission bumps about fourteen:
+        fourteen statements were a fifth of its time, bench/intake_profile.py)."""
+        rows = [{"week": week, "metric": metric, "bucket": bucket, "count": 1} for metric, bucket in items]
+        if rows:
+            await self.session.execute(self._upsert(), rows)
 
     async def rows(self, weeks: Iterable[str] | None = None) -> list[CounterRow]:
         # Plain columns, not ORM objects: statistics read every counter row, and objects cost 3-5x more.

@@ -34,6 +34,7 @@ from services.stats import (
 from storage import clock
 from storage.clock import iso_week
 from storage.counters import CounterRow, Counters
+from storage.db import Database
 from storage.models import Request
 from testkit.settings import make_settings
 from testkit.telegram import Person
@@ -639,3 +640,18 @@ async def test_stats_for_shifts_arrivals_first_answers_unanswered_escalations(ha
     assert ("total", "backlog_language", "uk") not in after
     week = iso_week(clock.now())
     assert after[(week, "arrival_hour", "22")] == 2
+
+
+async def test_counters_bumped_together_add_up_as_if_bumped_one_by_one(db: Database) -> None:
+    """A submission's counters go in one statement run for each row: a counter named twice counts twice, and
+    rows already there are added to, on SQLite and on PostgreSQL."""
+    from storage.counters import Counters
+
+    async with db.transaction() as session:
+        counters = Counters(session)
+        await counters.bump("2026-W49", "help", "lawyer")
+        await counters.bump_many("2026-W49", [("help", "lawyer"), ("help", "leave"), ("help", "lawyer")])
+        await counters.bump_many("2026-W49", [])
+    async with db.transaction() as session:
+        counted = {(row.metric, row.bucket): row.count for row in await Counters(session).rows(["2026-W49"])}
+    assert counted == {("help", "lawyer"): 3, ("help", "leave"): 1}
