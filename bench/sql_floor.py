@@ -38,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import aiosqlite
 from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.dialects import sqlite as sqlite_dialect
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from storage import migrate
 from storage.db import Database
@@ -145,26 +145,25 @@ class Floor:
         await connection.close()
         return elapsed
 
+    async def _press(self, executor: AsyncConnection | AsyncSession, n: int, tag: str) -> None:
+        (await executor.execute(CLAIM, {"update_id": n, "handled_at": self.now})).first()
+        (await executor.execute(READ, {"k": f"k{n % KEYS}"})).first()
+        (await executor.execute(BLOCKED, {"i": f"i{n}"})).first()
+        await executor.execute(WRITE, {"k": f"k{n % KEYS}", "st": "s2", "dt": FSM_DATA, "u": self.now})
+        await executor.execute(QUEUE, _outbox_row(f"{tag}{n}", self.now))
+
     async def with_connection(self) -> float:
         started = time.perf_counter()
         for n in self._ids():
             async with self.db.engine.begin() as connection:
-                (await connection.execute(CLAIM, {"update_id": n, "handled_at": self.now})).first()
-                (await connection.execute(READ, {"k": f"k{n % KEYS}"})).first()
-                (await connection.execute(BLOCKED, {"i": f"i{n}"})).first()
-                await connection.execute(WRITE, {"k": f"k{n % KEYS}", "st": "s2", "dt": FSM_DATA, "u": self.now})
-                await connection.execute(QUEUE, _outbox_row(f"c{n}", self.now))
+                await self._press(connection, n, "c")
         return time.perf_counter() - started
 
     async def with_session(self) -> float:
         started = time.perf_counter()
         for n in self._ids():
             async with AsyncSession(self.db.engine) as session, session.begin():
-                (await session.execute(CLAIM, {"update_id": n, "handled_at": self.now})).first()
-                (await session.execute(READ, {"k": f"k{n % KEYS}"})).first()
-                (await session.execute(BLOCKED, {"i": f"i{n}"})).first()
-                await session.execute(WRITE, {"k": f"k{n % KEYS}", "st": "s2", "dt": FSM_DATA, "u": self.now})
-                await session.execute(QUEUE, _outbox_row(f"o{n}", self.now))
+                await self._press(session, n, "o")
         return time.perf_counter() - started
 
 
