@@ -19,6 +19,7 @@ from handlers.refusals import MissingArgument, StaleButton
 from services.context import Services
 from services.intake_state import IntakeState
 from services.prompts import Ask
+from services.questionnaire import Step
 from storage.ids import normalize_request_code
 from storage.kinds import Role
 from storage.volunteers import VolunteerRecord
@@ -79,9 +80,8 @@ class LivePrompt(Filter):
     async def __call__(
         self, callback: CallbackQuery, state: FSMContext, callback_data: CallbackData | None = None
     ) -> dict[str, Any] | bool:
-        step = step_of(await state.get_state())
-        pressed = callback.message.message_id if isinstance(callback.message, Message) else None
-        if step is None or pressed is None or IntakeState.from_dict(await state.get_data()).prompt != pressed:
+        step = await _step_on_its_prompt(callback, state)
+        if step is None:
             raise StaleButton
         named = getattr(callback_data, "step", None) if self.names_step else None
         if named is not None and named != step:
@@ -91,16 +91,22 @@ class LivePrompt(Filter):
 
 class ScreenBehind(Filter):
     """A press on the intake's live message that no handler of the current step took: the message shows another
-    step's screen. Only an edit sent again puts one there (a process died between sending it and removing its
+    step's screen. An edit sent again puts one there (a process died between sending it and removing its
     outbox row, decision 0006), and its buttons must not be refused for ever: the press shows the current step
-    again. Gives the handler ``step``."""
+    again, and changes no answer (a forged press ends here too). Gives the handler ``step``."""
 
     async def __call__(self, callback: CallbackQuery, state: FSMContext) -> dict[str, Any] | bool:
-        step = step_of(await state.get_state())
-        pressed = callback.message.message_id if isinstance(callback.message, Message) else None
-        if step is None or pressed is None or IntakeState.from_dict(await state.get_data()).prompt != pressed:
-            return False
-        return {"step": step}
+        step = await _step_on_its_prompt(callback, state)
+        return {"step": step} if step is not None else False
+
+
+async def _step_on_its_prompt(callback: CallbackQuery, state: FSMContext) -> Step | None:
+    """The intake's current step, when the press is on the message that shows its question (the live one)."""
+    step = step_of(await state.get_state())
+    pressed = callback.message.message_id if isinstance(callback.message, Message) else None
+    if step is None or pressed is None or IntakeState.from_dict(await state.get_data()).prompt != pressed:
+        return None
+    return step
 
 
 class EarlierIntake(Filter):
