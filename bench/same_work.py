@@ -59,6 +59,17 @@ KEY_TEXT = "Your key to request R-{code}: write it down somewhere safe. " * 4
 FSM_BYTES = 300  # a sealed FSM record in Tropa's walk: 250-370 bytes
 OUTBOX_BYTES = 1000  # a sealed outbox payload (an edit's text and keyboard): about 1 KB
 REQUEST_BYTES = 400  # a request's sealed answers
+# The statements of an intake press, as Tropa's storage makes them (bench/sql_floor.py times them alone too).
+CLAIM_SQL = (
+    "INSERT INTO processed_updates (update_id, handled_at) VALUES (?, ?) ON CONFLICT DO NOTHING RETURNING update_id"
+)
+BLOCKED_SQL = "SELECT * FROM blocked_requesters WHERE requester_index = ?"
+READ_FSM_SQL = "SELECT key, state, data, updated_at FROM fsm_state WHERE key = ?"
+WRITE_FSM_SQL = "UPDATE fsm_state SET state = ?, data = ?, updated_at = ? WHERE key = ?"
+QUEUE_SQL = (
+    "INSERT INTO outbox (id, request_id, recipient, volunteer_id, purpose, lane, album, payload, attempts, "
+    "created_at, next_attempt_at, locked_until, failed_reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
 SETTLE_DELAY = 0.2  # sent effects' outbox rows are deleted together, like Tropa's (storage/db.Batched)
 
 
@@ -125,11 +136,7 @@ class SameWorkBot:
 
     @staticmethod
     async def claim(db: aiosqlite.Connection, update_id: int) -> bool:
-        rows = await db.execute_fetchall(
-            "INSERT INTO processed_updates (update_id, handled_at) VALUES (?, ?) ON CONFLICT DO NOTHING "
-            "RETURNING update_id",
-            (update_id, _now()),
-        )
+        rows = await db.execute_fetchall(CLAIM_SQL, (update_id, _now()))
         return bool(list(rows))
 
     @staticmethod
@@ -138,13 +145,11 @@ class SameWorkBot:
         for _ in range(volunteers):
             await db.execute_fetchall("SELECT * FROM volunteers WHERE tg_index = ? AND active IS 1", (index,))
         for _ in range(blocked):
-            await db.execute_fetchall("SELECT * FROM blocked_requesters WHERE requester_index = ?", (index,))
+            await db.execute_fetchall(BLOCKED_SQL, (index,))
 
     @staticmethod
     async def read_fsm(db: aiosqlite.Connection, key: str) -> dict[str, Any] | None:
-        rows = list(
-            await db.execute_fetchall("SELECT key, state, data, updated_at FROM fsm_state WHERE key = ?", (key,))
-        )
+        rows = list(await db.execute_fetchall(READ_FSM_SQL, (key,)))
         if not rows:
             return None
         return dict(json.loads(bytes(rows[0][2]).rstrip(b" ")))
@@ -158,18 +163,14 @@ class SameWorkBot:
                 (key, f"step-{data['step']}", blob, _now()),
             )
         else:
-            await db.execute(
-                "UPDATE fsm_state SET state = ?, data = ?, updated_at = ? WHERE key = ?",
-                (f"step-{data['step']}", blob, _now(), key),
-            )
+            await db.execute(WRITE_FSM_SQL, (f"step-{data['step']}", blob, _now(), key))
 
     @staticmethod
     async def queue(db: aiosqlite.Connection, chat_id: int, *, request_id: str | None = None) -> str:
         message_id = _id()
         now = _now()
         await db.execute(
-            "INSERT INTO outbox (id, request_id, recipient, volunteer_id, purpose, lane, album, payload, attempts, "
-            "created_at, next_attempt_at, locked_until, failed_reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            QUEUE_SQL,
             (
                 message_id,
                 request_id,

@@ -40,6 +40,7 @@ from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from bench.same_work import BLOCKED_SQL, CLAIM_SQL, QUEUE_SQL, READ_FSM_SQL, WRITE_FSM_SQL
 from storage import migrate
 from storage.db import Database
 from storage.models import BlockedRequester, FsmRecord, OutboxMessage, ProcessedUpdate
@@ -47,17 +48,6 @@ from storage.models import BlockedRequester, FsmRecord, OutboxMessage, Processed
 KEYS = 100  # FSM records the transactions take turns on
 PAYLOAD = os.urandom(1000)  # a sealed outbox payload is about a kilobyte
 FSM_DATA = os.urandom(400)
-
-CLAIM_SQL = (
-    "INSERT INTO processed_updates (update_id, handled_at) VALUES (?, ?) ON CONFLICT DO NOTHING RETURNING update_id"
-)
-READ_SQL = "SELECT key, state, data, updated_at FROM fsm_state WHERE key = ?"
-BLOCKED_SQL = "SELECT * FROM blocked_requesters WHERE requester_index = ?"
-WRITE_SQL = "UPDATE fsm_state SET state = ?, data = ?, updated_at = ? WHERE key = ?"
-OUTBOX_SQL = (
-    "INSERT INTO outbox (id, request_id, recipient, volunteer_id, purpose, lane, album, payload, attempts, "
-    "created_at, next_attempt_at, locked_until, failed_reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-)
 
 fsm = cast(Table, FsmRecord.__table__)
 processed = cast(Table, ProcessedUpdate.__table__)
@@ -119,10 +109,10 @@ class Floor:
         for n in self._ids():
             connection.execute("BEGIN")
             connection.execute(CLAIM_SQL, (n, stamp)).fetchall()
-            connection.execute(READ_SQL, (f"k{n % KEYS}",)).fetchall()
+            connection.execute(READ_FSM_SQL, (f"k{n % KEYS}",)).fetchall()
             connection.execute(BLOCKED_SQL, (f"i{n}",)).fetchall()
-            connection.execute(WRITE_SQL, ("s2", FSM_DATA, stamp, f"k{n % KEYS}"))
-            connection.execute(OUTBOX_SQL, tuple(_outbox_row(f"s{n}", stamp).values()))
+            connection.execute(WRITE_FSM_SQL, ("s2", FSM_DATA, stamp, f"k{n % KEYS}"))
+            connection.execute(QUEUE_SQL, tuple(_outbox_row(f"s{n}", stamp).values()))
             connection.execute("COMMIT")
         elapsed = time.perf_counter() - started
         connection.close()
@@ -136,10 +126,10 @@ class Floor:
         for n in self._ids():
             await connection.execute("BEGIN")
             await connection.execute_fetchall(CLAIM_SQL, (n, stamp))
-            await connection.execute_fetchall(READ_SQL, (f"k{n % KEYS}",))
+            await connection.execute_fetchall(READ_FSM_SQL, (f"k{n % KEYS}",))
             await connection.execute_fetchall(BLOCKED_SQL, (f"i{n}",))
-            await connection.execute(WRITE_SQL, ("s2", FSM_DATA, stamp, f"k{n % KEYS}"))
-            await connection.execute(OUTBOX_SQL, tuple(_outbox_row(f"a{n}", stamp).values()))
+            await connection.execute(WRITE_FSM_SQL, ("s2", FSM_DATA, stamp, f"k{n % KEYS}"))
+            await connection.execute(QUEUE_SQL, tuple(_outbox_row(f"a{n}", stamp).values()))
             await connection.commit()
         elapsed = time.perf_counter() - started
         await connection.close()
