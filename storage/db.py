@@ -62,7 +62,10 @@ log = structlog.get_logger()
 def _sqlite_pragmas(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
     cursor = dbapi_connection.cursor()
     # Tropa's own driver waits for a lock outside SQLite, without holding the event loop (storage/sqlite_driver.py).
-    busy_timeout = 0 if isinstance(dbapi_connection, sqlite_driver.InPlaceConnection) else SQLITE_BUSY_TIMEOUT_MS
+    in_place = isinstance(dbapi_connection, sqlite_driver.InPlaceConnection)
+    busy_timeout = 0 if in_place else SQLITE_BUSY_TIMEOUT_MS
+    # Tropa's driver commits on the event loop and checkpoints in its thread itself: no commit may run one.
+    autocheckpoint = 0 if in_place else 1000
     for pragma in (
         "PRAGMA journal_mode=WAL",
         "PRAGMA foreign_keys=ON",
@@ -70,6 +73,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None
         # not linger in free pages of the file.
         "PRAGMA secure_delete=ON",
         f"PRAGMA busy_timeout={busy_timeout}",
+        f"PRAGMA wal_autocheckpoint={autocheckpoint}",
         "PRAGMA synchronous=NORMAL",
     ):
         cursor.execute(pragma)

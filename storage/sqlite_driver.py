@@ -12,9 +12,15 @@ statements Tropa makes (a row by its key, one inserted or updated) take SQLite a
   with the loop serving everyone else meanwhile. A statement that failed with ``SQLITE_BUSY`` changed
   nothing, so trying it again is what SQLite's handler does too. (``SQLITE_BUSY_SNAPSHOT`` is not retried,
   by SQLite either: the transaction has to start again.)
-- What may touch the disk beyond the page cache goes to the thread, in one trip: ``COMMIT`` (a commit can
-  run a WAL checkpoint, which waits for the disk), ``PRAGMA`` (``wal_checkpoint``, ``journal_mode``) and
-  ``executemany`` (a key roll re-wraps every data key in one).
+- A commit runs in place too. In WAL mode with ``synchronous=NORMAL`` a commit appends its pages to the WAL in
+  the page cache and waits for no disk; only a checkpoint does (it syncs the WAL and the database file). So
+  SQLite's automatic checkpoint, which a commit would run inside itself, is off on these connections
+  (``wal_autocheckpoint=0``, storage/db.py), and every ``CHECKPOINT_EVERY`` writing commits of a connection are
+  followed by a passive checkpoint in the thread, as often as SQLite's own would come (about a thousand
+  pages) and without the wait on the loop.
+- What may touch the disk beyond the page cache goes to the thread, in one trip: ``PRAGMA``
+  (``wal_checkpoint``, ``journal_mode``), a textual ``COMMIT`` and ``executemany`` (a key roll re-wraps every
+  data key in one).
 - Rolling back a connection that has no transaction open (the pool does it whenever a connection comes
   back, even after a commit) does nothing, without a trip.
 
@@ -29,8 +35,8 @@ import asyncio
 import collections
 import sqlite3
 import time
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
 
 import aiosqlite
 from sqlalchemy.connectors.asyncio import AsyncAdapt_dbapi_connection
@@ -45,6 +51,10 @@ from sqlalchemy.util.concurrency import await_
 _Outcome = tuple[Any, int, int | None, list[Any]]  # description, rowcount, lastrowid, rows
 SQLITE_BUSY = 5  # the primary result code; SQLITE_BUSY_SNAPSHOT and the other extended codes are not it
 BUSY_WAIT_SECONDS = 10.0  # as long as the busy timeout the connections had when SQLite itself waited
+# Writing commits between two checkpoints of a connection: an intake step writes about five pages, so about the
+# thousand pages after which SQLite's own automatic checkpoint would run.
+CHECKPOINT_EVERY = 200
+_CHECKPOINT = "PRAGMA wal_checkpoint(PASSIVE)"
 _FIRST_PAUSE, _LONGEST_PAUSE = 0.001, 0.05
 _IN_THREAD = ("PRAGMA", "COMMIT", "VACUUM")
 
@@ -128,30 +138,69 @@ class InPlaceCursor(AsyncAdapt_aiosqlite_cursor):
             self._adapt_connection._handle_exception(error)
 
     async def _statement(self, operation: str, parameters: Any, *, many: bool) -> None:
-        threaded = in_thread(operation, many)
-        pause, deadline = _FIRST_PAUSE, time.monotonic() + BUSY_WAIT_SECONDS
-        while True:
-            try:
-                if threaded:
-                    async with self._adapt_connection._execute_mutex:
-                        outcome: _Outcome = await self._connection._execute(
-                            _run, self._connection, operation, parameters, many
-                        )
-                else:
-                    outcome = _run(self._connection, operation, parameters, many)
-                break
-            except sqlite3.OperationalError as error:
-                if not _busy(error) or time.monotonic() + pause > deadline:
-                    raise
-            await asyncio.sleep(pause)
-            pause = min(pause * 2, _LONGEST_PAUSE)
+        if in_thread(operation, many):
+            outcome = await _while_busy(lambda: _in_thread(self._adapt_connection, operation, parameters, many))
+        else:
+            outcome = await _while_busy(lambda: _in_place(self._connection, operation, parameters, many))
         self._description, self._rowcount, self._lastrowid, rows = outcome
         self._rows = collections.deque(rows)
 
 
+async def _in_thread(adapted: AsyncAdapt_dbapi_connection, operation: str, parameters: Any, many: bool) -> _Outcome:
+    async with adapted._execute_mutex:
+        outcome: _Outcome = await adapted._connection._execute(_run, adapted._connection, operation, parameters, many)
+    return outcome
+
+
+async def _in_place(connection: Any, operation: str, parameters: Any, many: bool) -> _Outcome:
+    return _run(connection, operation, parameters, many)
+
+
+Result = TypeVar("Result")
+
+
+async def _while_busy(attempt: Callable[[], Awaitable[Result]]) -> Result:
+    """``attempt()``, tried again while another process holds the write lock, for up to ``BUSY_WAIT_SECONDS``."""
+    pause, deadline = _FIRST_PAUSE, time.monotonic() + BUSY_WAIT_SECONDS
+    while True:
+        try:
+            return await attempt()
+        except sqlite3.OperationalError as error:
+            if not _busy(error) or time.monotonic() + pause > deadline:
+                raise
+        await asyncio.sleep(pause)
+        pause = min(pause * 2, _LONGEST_PAUSE)
+
+
 class InPlaceConnection(AsyncAdapt_aiosqlite_connection):
-    __slots__ = ()
+    __slots__ = ("_commits",)
     _cursor_cls = InPlaceCursor
+
+    def __init__(self, dbapi: Any, connection: Any) -> None:
+        super().__init__(dbapi, connection)
+        self._commits = 0  # writing commits since this connection's last checkpoint
+
+    def commit(self) -> None:
+        try:
+            await_(self._commit())
+        except Exception as error:  # noqa: BLE001 - translated and raised again, as SQLAlchemy does
+            self._handle_exception(error)
+
+    async def _commit(self) -> None:
+        connection = self._connection._conn
+        wrote = connection.in_transaction  # sqlite3 opens a transaction at the first write, not at a read
+
+        async def commit() -> None:
+            connection.commit()
+
+        await _while_busy(commit)
+        if not wrote:
+            return
+        self._commits += 1
+        if self._commits >= CHECKPOINT_EVERY:
+            self._commits = 0
+            # PASSIVE: copies what no reader still needs and never waits for one; the rest goes next time.
+            await _in_thread(self, _CHECKPOINT, None, False)
 
     def rollback(self) -> None:
         connection = self._connection._connection
