@@ -73,6 +73,44 @@ async def test_database_storage_clears_rows_and_sweeps(db: Database, keyring: Ke
         assert await session.scalar(select(func.count()).select_from(FsmRecord)) == 0
 
 
+async def test_one_update_reads_the_row_once_and_writes_it_once_at_commit(db: Database, keyring: Keyring) -> None:
+    """Within a transaction the record is read once and every change is kept for the one write before the commit,
+    which leaves the row as the last change made it (inserted, updated or deleted)."""
+    from sqlalchemy import event, func, select
+
+    from storage.models import FsmRecord
+
+    storage = _encrypted(DatabaseStorage(db), keyring)
+    statements: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if "fsm_state" in statement:
+            statements.append(statement.split()[0])
+
+    event.listen(db.sync_engine, "before_cursor_execute", seen)
+    try:
+        for last_state in ("Intake:who", "Intake:status", None):
+            statements.clear()
+            async with db.transaction():  # as an update's: the storage writes in it (storage.db.current_session)
+                for step in ("Intake:who", "Intake:status"):
+                    assert (await storage.get_data(KEY)).get("step") in (None, "Intake:who", "Intake:status")
+                    await storage.set_state(KEY, step)
+                    await storage.set_data(KEY, {"step": step})
+                    assert await storage.get_state(KEY) == step
+                if last_state is None:
+                    await storage.set_state(KEY, None)
+                    await storage.set_data(KEY, {})
+                else:
+                    await storage.set_state(KEY, last_state)
+            written = "DELETE" if last_state is None else ("INSERT" if last_state == "Intake:who" else "UPDATE")
+            assert statements == ["SELECT", written]
+            assert await storage.get_state(KEY) == last_state
+    finally:
+        event.remove(db.sync_engine, "before_cursor_execute", seen)
+    async with db.transaction() as session:
+        assert await session.scalar(select(func.count()).select_from(FsmRecord)) == 0
+
+
 @pytest.mark.parametrize("backend", ["database", pytest.param("redis", marks=pytest.mark.redis)])
 async def test_an_update_that_fails_leaves_the_state_as_it_was(
     tmp_path: Path, backend: str, request: pytest.FixtureRequest

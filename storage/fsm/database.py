@@ -4,91 +4,123 @@ from __future__ import annotations
 
 import base64
 from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 from aiogram.fsm.storage.base import StateType, StorageKey
-from sqlalchemy import select
+from sqlalchemy import Table, bindparam, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import clock
-from storage.db import Database
+from storage.db import Database, before_commit
 from storage.fsm.base import SEALED, FsmBackend, parse_storage_key, state_name, storage_key_text
 from storage.models import FsmRecord
 
-_PINNED = "tropa.fsm.rows"
+_ROWS = "tropa.fsm.rows"
+_TABLE = cast(Table, FsmRecord.__table__)
+# Built once: the statements of every update, executed on the session's connection (no unit of work).
+_READ = select(_TABLE.c.state, _TABLE.c.data).where(_TABLE.c.key == bindparam("record_key"))
+_INSERT = insert(_TABLE)
+_UPDATE = update(_TABLE).where(_TABLE.c.key == bindparam("record_key"))  # SET: the columns the call names
+_DELETE = delete(_TABLE).where(_TABLE.c.key == bindparam("record_key"))
+
+
+@dataclass(slots=True)
+class _Row:
+    """A person's record as this transaction sees it."""
+
+    text: str  # the key as the table holds it
+    state: str | None
+    data: bytes | None
+    stored: bool  # the table holds a row for this key (as of the transaction's last write)
+    changed: bool = False
+
+    @property
+    def empty(self) -> bool:
+        return self.state is None and self.data is None
 
 
 class DatabaseStorage(FsmBackend):
-    """FSM records in ``fsm_state``, through the ORM: within an update every read after the first comes
-    from the session's identity map and all writes reach the database in one flush at commit."""
+    """FSM records in ``fsm_state``. Within a transaction a record is read once; every change to it is kept
+    and written with one statement just before the commit (or before the keys are listed).
+
+    Plain statements on the session's connection rather than ORM objects: the unit of work's flush of this one
+    row cost more than everything else the row needs (bench/intake_profile.py, decision 0014).
+    """
 
     transactional: ClassVar[bool] = True
 
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    @staticmethod
-    async def _row(session: AsyncSession, key: StorageKey, *, create: bool) -> FsmRecord | None:
-        # The identity map holds unchanged objects only weakly; pin the row for the session's life so
-        # the many get_data/get_state calls of one update cost a single SELECT.
-        pinned: dict[str, FsmRecord | None] = session.info.setdefault(_PINNED, {})
-        text = storage_key_text(key)
-        if text in pinned:
-            row = pinned[text]
-        else:
-            row = pinned[text] = await session.get(FsmRecord, text)
-        if row is None and create:
-            row = pinned[text] = FsmRecord(key=text, state=None, data=None, updated_at=clock.now())
-            session.add(row)
+    async def _row(self, session: AsyncSession, key: StorageKey) -> _Row:
+        rows: dict[StorageKey, _Row] | None = session.info.get(_ROWS)
+        if rows is None:
+            rows = session.info[_ROWS] = {}
+            before_commit(session, lambda: self._write(session))
+        row = rows.get(key)
+        if row is None:
+            text = storage_key_text(key)
+            connection = await session.connection()
+            found = (await connection.execute(_READ, {"record_key": text})).first()
+            row = rows[key] = _Row(text, found.state, found.data, True) if found else _Row(text, None, None, False)
         return row
 
+    @staticmethod
+    async def _write(session: AsyncSession) -> None:
+        """Each record this transaction changed, written once: inserted, updated or deleted."""
+        rows: dict[StorageKey, _Row] = session.info.get(_ROWS, {})
+        changed = [row for row in rows.values() if row.changed]
+        if not changed:
+            return
+        connection = await session.connection()
+        now = clock.now()
+        for row in changed:
+            values = {"state": row.state, "data": row.data, "updated_at": now}
+            if row.empty:
+                if row.stored:
+                    await connection.execute(_DELETE, {"record_key": row.text})
+            elif row.stored:
+                await connection.execute(_UPDATE, {"record_key": row.text, **values})
+            else:
+                await connection.execute(_INSERT, {"key": row.text, **values})
+            row.stored, row.changed = not row.empty, False
+
     async def set_state(self, key: StorageKey, state: StateType = None) -> None:
-        name = state_name(state)
         async with self.db.session_or_transaction() as session:
-            row = await self._row(session, key, create=name is not None)
-            if row is not None:
-                row.state, row.updated_at = name, clock.now()
+            row = await self._row(session, key)
+            row.state, row.changed = state_name(state), True
 
     async def get_state(self, key: StorageKey) -> str | None:
         async with self.db.session_or_transaction() as session:
-            row = await self._row(session, key, create=False)
-            return row.state if row else None
+            return (await self._row(session, key)).state
 
     async def set_data(self, key: StorageKey, data: Mapping[str, Any]) -> None:
         sealed = data.get(SEALED)
         async with self.db.session_or_transaction() as session:
-            row = await self._row(session, key, create=sealed is not None)
-            if row is not None:
-                row.data, row.updated_at = (base64.b64decode(sealed) if sealed else None), clock.now()
+            row = await self._row(session, key)
+            row.data, row.changed = (base64.b64decode(sealed) if sealed else None), True
 
     async def get_data(self, key: StorageKey) -> dict[str, Any]:
         async with self.db.session_or_transaction() as session:
-            row = await self._row(session, key, create=False)
-            if row is None or row.data is None:
-                return {}
-            return {SEALED: base64.b64encode(row.data).decode()}
+            row = await self._row(session, key)
+            return {} if row.data is None else {SEALED: base64.b64encode(row.data).decode()}
 
     async def keys(self, untouched_before: datetime | None = None) -> AsyncIterator[StorageKey]:
-        query = select(FsmRecord.key)
+        query = select(_TABLE.c.key)
         if untouched_before is not None:
-            query = query.where(FsmRecord.updated_at < untouched_before)
+            query = query.where(_TABLE.c.updated_at < untouched_before)
         async with self.db.session_or_transaction() as session:
+            await self._write(session)  # what this transaction changed, listed as it now stands
             texts = list(await session.scalars(query))
         for text in texts:
             yield parse_storage_key(text)
 
     async def delete(self, key: StorageKey) -> None:
         async with self.db.session_or_transaction() as session:
-            row = await self._row(session, key, create=False)
-            if row is None:
-                return
-            if row in session.new:
-                session.expunge(row)  # created in this transaction: nothing to delete in the database
-            else:
-                await session.delete(row)
-                await session.flush()
-            session.info[_PINNED][storage_key_text(key)] = None
+            row = await self._row(session, key)
+            row.state, row.data, row.changed = None, None, True
 
     async def close(self) -> None:
         return None

@@ -31,6 +31,8 @@ log = structlog.get_logger()
 _HELD = "tropa.fsm.held"
 _READ = "tropa.fsm.read"
 _CHECKED = "tropa.fsm.journal_checked"
+_BLINDED = "tropa.fsm.blinded"
+_OPENED = "tropa.fsm.opened"
 _TOUCHED = "t"
 _DATA = "d"
 
@@ -72,7 +74,13 @@ class EncryptedStorage(BaseStorage):
         return int(self._blind(FSM_DOMAIN, value)[:15], 16)
 
     def blinded(self, key: StorageKey) -> StorageKey:
-        return StorageKey(
+        # An update asks for its person's record a dozen times: blinded once per transaction, and forgotten
+        # with it (nothing maps an id to its index for longer than one update).
+        session = current_session.get()
+        known: dict[StorageKey, StorageKey] | None = None if session is None else session.info.setdefault(_BLINDED, {})
+        if known is not None and key in known:
+            return known[key]
+        blinded = StorageKey(
             bot_id=key.bot_id,
             chat_id=self._blind_int(key.chat_id),
             user_id=self._blind_int(key.user_id),
@@ -80,17 +88,37 @@ class EncryptedStorage(BaseStorage):
             business_connection_id=None,
             destiny=key.destiny,
         )
+        if known is not None:
+            known[key] = blinded
+        return blinded
 
     def _place(self, blinded: StorageKey, column: str) -> Place:
         return Place("fsm", column, storage_key_text(blinded))
 
+    @staticmethod
+    def _opened() -> dict[tuple[StorageKey, str, str], bytes] | None:
+        """What this transaction sealed or opened, by sealed text: the handlers of one update read the same
+        record again and again, and it is opened once. Gone with the transaction."""
+        session = current_session.get()
+        return None if session is None else session.info.setdefault(_OPENED, {})
+
     async def _seal(self, blinded: StorageKey, column: str, payload: bytes) -> str:
         key = await self._keys.sealing()
-        return base64.b64encode(seal(key, payload, self._place(blinded, column))).decode()
+        text = base64.b64encode(seal(key, payload, self._place(blinded, column))).decode()
+        opened = self._opened()
+        if opened is not None:
+            opened[(blinded, column, text)] = payload
+        return text
 
     async def _open(self, blinded: StorageKey, column: str, text: str) -> bytes:
+        opened = self._opened()
+        if opened is not None and (blinded, column, text) in opened:
+            return opened[(blinded, column, text)]
         blob = base64.b64decode(text)
-        return open_sealed(await self._keys.opening(blob), blob, self._place(blinded, column))
+        plain = open_sealed(await self._keys.opening(blob), blob, self._place(blinded, column))
+        if opened is not None:
+            opened[(blinded, column, text)] = plain
+        return plain
 
     # -- held-back writes (inner storages outside the database) ------------------------------------
     #
