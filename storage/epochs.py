@@ -39,7 +39,7 @@ from storage.db import Database, mark_shredded
 from storage.ids import new_id
 from storage.inserts import conflict_insert
 from storage.keyring import KeyringError
-from storage.models import DataKey, FsmRecord, Meta, OutboxMessage, ShredRecord
+from storage.models import FsmRecord, Meta, OutboxMessage, ShredRecord
 from storage.vault import (
     EPHEMERAL_CURRENT,
     EPHEMERAL_PREFIX,
@@ -282,7 +282,7 @@ class KeyEpochs:
             current, previous = await self._ephemeral_pair(session, state)
             resealed = await self._reseal_database(session, current, previous) if previous else 0
             if state.ephemeral_previous is not None:
-                await session.execute(delete(DataKey).where(DataKey.owner_id == state.ephemeral_previous))
+                await self.vault.destroy_data_key(session, state.ephemeral_previous)
             await self._roll_kek(session)
             await session.execute(delete(Meta).where(Meta.key.in_((EPHEMERAL_PREVIOUS, ROLL_STARTED))))
             await _set_meta(session, ROLL_FINISHED, clock.now().isoformat())

@@ -19,7 +19,7 @@ from storage.crypto import Place
 from storage.epochs import FORGET, note_shred
 from storage.ids import new_id, new_request_code
 from storage.kinds import OPEN_STATUSES, Status
-from storage.models import BlockedRequester, DataKey, Request, ShownMessage
+from storage.models import BlockedRequester, Request, ShownMessage
 from storage.repository import Repository
 
 REQUESTER_DOMAIN = "tg-user"
@@ -519,7 +519,7 @@ class RequestRepository(Repository):
         CASCADE); audit events stay but lose their pointer to it (ON DELETE SET NULL). Copies the database
         keeps of what is deleted here stop opening at the next key roll (storage/epochs.py).
         """
-        await self.session.execute(delete(DataKey).where(DataKey.owner_id == request_id))
+        await self.vault.destroy_data_key(self.session, request_id)
         result = await self.session.execute(delete(Request).where(Request.id == request_id).returning(Request.id))
         shredded = result.scalar_one_or_none() is not None
         if shredded:

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import structlog
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import clock
@@ -41,6 +41,7 @@ EPHEMERAL_PREVIOUS = "ephemeral.previous"
 # How stale this process's idea of the current ephemeral key may be when it seals with it. A roll waits
 # well beyond this (plus the longest transaction) before it destroys the previous key: storage/epochs.py.
 EPHEMERAL_FRESH = 10.0
+_OPEN_KEYS = "tropa.vault.data_keys"
 
 log = structlog.get_logger()
 
@@ -100,13 +101,26 @@ class Vault:
                 owner_id=owner_id, kek_id=kek.key_id.hex(), wrapped=wrap_key(kek, dek, owner_id), created_at=clock.now()
             )
         )
+        _open_keys(session)[owner_id] = dek
         return dek
 
     async def data_key(self, session: AsyncSession, owner_id: str) -> Key:
+        """The owner's data key, unwrapped once per transaction (a submission seals under the new request's key
+        four times) and forgotten with it."""
+        known = _open_keys(session)
+        if owner_id in known:
+            return known[owner_id]
         row = await session.get(DataKey, owner_id)
         if row is None:
             raise Shredded(f"no data key for {owner_id}")
-        return unwrap_key(self.kek(bytes.fromhex(row.kek_id)), row.wrapped, owner_id)
+        key = known[owner_id] = unwrap_key(self.kek(bytes.fromhex(row.kek_id)), row.wrapped, owner_id)
+        return key
+
+    @staticmethod
+    async def destroy_data_key(session: AsyncSession, owner_id: str) -> None:
+        """Delete the owner's data key: what it sealed no longer opens, in this transaction either."""
+        _open_keys(session).pop(owner_id, None)
+        await session.execute(delete(DataKey).where(DataKey.owner_id == owner_id))
 
     # -- the permanent system key (volunteers, canned replies) --------------------------------------
 
@@ -255,3 +269,9 @@ class EphemeralKeys:
             return key
         async with self.db.session_or_transaction() as session:
             return await self.vault.ephemeral_key_for(session, blob)
+
+
+def _open_keys(session: AsyncSession) -> dict[str, Key]:
+    """The data keys this transaction unwrapped or made, by owner."""
+    known: dict[str, Key] = session.info.setdefault(_OPEN_KEYS, {})
+    return known

@@ -104,6 +104,18 @@ async def test_shredded_request_is_gone_even_with_the_keyring(db: Database, vaul
         assert await session.scalar(select(func.count()).select_from(Request)) == 0
 
 
+async def test_a_key_opened_earlier_in_the_transaction_is_gone_with_the_shred(db: Database, vault: Vault) -> None:
+    """A transaction unwraps a data key once and keeps it for its own later uses; a shred in that same
+    transaction takes it from there too."""
+    await _create(db, vault)
+    async with db.transaction() as session:
+        request_id = (await session.scalars(select(Request.id))).one()
+        assert await vault.data_key(session, request_id) == await vault.data_key(session, request_id)
+        assert await RequestRepository(session, vault).shred(request_id)
+        with pytest.raises(Shredded):
+            await vault.data_key(session, request_id)
+
+
 async def test_one_open_request_per_requester(db: Database, vault: Vault) -> None:
     await _create(db, vault, 1001)
     with pytest.raises(DuplicateOpenRequest):
