@@ -15,7 +15,6 @@ from aiogram.utils.formatting import Bold, Italic, Text, as_list
 from aiogram.utils.i18n import get_i18n, ngettext
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.i18n import lazy_gettext as __
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from services.canned import CannedText
 from storage import clock
@@ -31,7 +30,7 @@ from views.callbacks import (
     GoodbyeChoice,
     Handover,
 )
-from views.format import View, code_of, fill
+from views.format import View, code_of, fill, keyboard, rows_of
 from views.notices import volunteer_label
 from views.pages import PAGE_ROOM, cut, page_markup, paginate, rendered_length
 from views.volunteer import OUTCOME_LABELS, urgency_label
@@ -278,12 +277,13 @@ def canned_for_case(code: str, language: str, texts: list[CannedText]) -> View:
     room = PAGE_ROOM - rendered_length(heading) - sum(rendered_length(label) + 2 for label in labels)
     preview = min(CANNED_PREVIEW, room // len(texts) - 1)
     lines: list[Any] = [heading]
-    builder = InlineKeyboardBuilder()
+    buttons = []
     for text, label in zip(texts, labels, strict=True):
         lines += ["", label, *([cut(text.text, preview)] if preview >= CANNED_PREVIEW_LEAST else [])]
-        builder.button(text=f"#{text.key}", callback_data=CannedSend(code=code, key=text.key).pack())
-    builder.adjust(3)
-    return View(as_list(*lines), builder.as_markup())
+        buttons.append(
+            InlineKeyboardButton(text=f"#{text.key}", callback_data=CannedSend(code=code, key=text.key).pack())
+        )
+    return View(as_list(*lines), keyboard(*rows_of(3, buttons)))
 
 
 def _canned_label(text: CannedText, reader: str) -> Text:
@@ -310,15 +310,15 @@ def goodbye_preview(code: str, outcome: str, language: str) -> View:
         "",
         Italic(goodbye_text(outcome, language)),
     )
-    builder = InlineKeyboardBuilder()
-    for how, label in (
-        (Farewell.SEND, _("Send and close")),
-        (Farewell.OWN, _("Write my own")),
-        (Farewell.NONE, _("Close without a message")),
-    ):
-        builder.button(text=label, callback_data=GoodbyeChoice(code=code, outcome=outcome, how=how).pack())
-    builder.adjust(2, 1)
-    return View(text, builder.as_markup())
+    send, own, none = (
+        InlineKeyboardButton(text=label, callback_data=GoodbyeChoice(code=code, outcome=outcome, how=how).pack())
+        for how, label in (
+            (Farewell.SEND, _("Send and close")),
+            (Farewell.OWN, _("Write my own")),
+            (Farewell.NONE, _("Close without a message")),
+        )
+    )
+    return View(text, keyboard([send, own], [none]))
 
 
 def closed_after_goodbye(code: str, language: str) -> str:

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from aiogram.types import InlineKeyboardMarkup
+from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from aiogram.utils.formatting import Bold, Code, Text, as_list
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.i18n import lazy_gettext as __
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from services.queue import INSPECT_REASONS
 from storage.audit import AuditEntry
 from views.callbacks import InspectReason
-from views.format import fill
+from views.format import fill, keyboard
 from views.volunteer import OUTCOME_LABELS
 
 INSPECT_REASON_LABELS: dict[str, Any] = {
@@ -43,12 +42,17 @@ def inspect_prompt(code: str) -> Text:
 
 
 def inspect_markup(code: str) -> InlineKeyboardMarkup:
-    builder = InlineKeyboardBuilder()
-    for reason in INSPECT_REASONS:
-        label = str(INSPECT_REASON_LABELS[reason])
-        builder.button(text=label, callback_data=InspectReason(code=code, reason=reason).pack())
-    builder.adjust(1)
-    return builder.as_markup()
+    return keyboard(
+        *(
+            [
+                InlineKeyboardButton(
+                    text=str(INSPECT_REASON_LABELS[reason]),
+                    callback_data=InspectReason(code=code, reason=reason).pack(),
+                )
+            ]
+            for reason in INSPECT_REASONS
+        )
+    )
 
 
 def inspected_text(code: str, reason: str) -> Text:

@@ -10,7 +10,6 @@ from aiogram.types import InlineKeyboardButton
 from aiogram.utils.formatting import Bold, Text, as_list
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.i18n import ngettext
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from services.intake_state import IntakeState
 from services.policy import Policy
@@ -18,7 +17,7 @@ from services.questionnaire import ANSWER_STEPS, DESCRIPTION_MAX, MULTI_SELECT, 
 from views.access import requester_access
 from views.callbacks import EditAnswer, KeepText, Nav, OptionChoice
 from views.errors import stale_button
-from views.format import View
+from views.format import Row, View, keyboard, rows_of
 from views.language import language_view
 from views.questions import STEP_TITLES, WHY, option_label, question, summary_lines
 from views.reconnect import reconnect_view
@@ -31,8 +30,8 @@ def _button(text: str, step: Step, go: str) -> InlineKeyboardButton:
     return InlineKeyboardButton(text=text, callback_data=Nav(step=step, go=go).pack())
 
 
-def _back(builder: InlineKeyboardBuilder, step: Step) -> None:
-    builder.row(_button(_("« Back"), step, "back"))
+def _back(step: Step) -> Row:
+    return [_button(_("« Back"), step, "back")]
 
 
 def bullet(text: str | Text) -> Text:
@@ -58,11 +57,12 @@ def safety_view(username: str) -> View:
         bullet(wipe_limits()),
         bullet(_("Never write names, unit numbers, exact places or phone numbers.")),
     )
-    builder = InlineKeyboardBuilder()
-    builder.row(_button(_("I understand, continue"), Step.SAFETY, "next"))
-    builder.row(_button(_("I already have a request"), Step.SAFETY, "reconnect"))
-    _back(builder, Step.SAFETY)
-    return View(text, builder.as_markup())
+    markup = keyboard(
+        [_button(_("I understand, continue"), Step.SAFETY, "next")],
+        [_button(_("I already have a request"), Step.SAFETY, "reconnect")],
+        _back(Step.SAFETY),
+    )
+    return View(text, markup)
 
 
 def consent_view(policy: Policy) -> View:
@@ -105,28 +105,28 @@ def consent_view(policy: Policy) -> View:
         "",
         _("Do you agree?"),
     )
-    builder = InlineKeyboardBuilder()
-    builder.row(_button(_("I agree"), Step.CONSENT, "agree"), _button(_("I do not agree"), Step.CONSENT, "decline"))
-    _back(builder, Step.CONSENT)
-    return View(text, builder.as_markup())
+    markup = keyboard(
+        [_button(_("I agree"), Step.CONSENT, "agree"), _button(_("I do not agree"), Step.CONSENT, "decline")],
+        _back(Step.CONSENT),
+    )
+    return View(text, markup)
 
 
 def choice_view(step: Step, answers: Mapping[str, Any]) -> View:
     selected = answers.get(step) or []
-    builder = InlineKeyboardBuilder()
+    rows: list[Row] = []
     for value in OPTIONS[step]:
         label = option_label(step, value)
         if step in MULTI_SELECT and value in selected:
             label = SELECTED + label
-        builder.row(InlineKeyboardButton(text=label, callback_data=OptionChoice(step=step, value=value).pack()))
+        rows.append([InlineKeyboardButton(text=label, callback_data=OptionChoice(step=step, value=value).pack())])
     lines: list[Any] = [question(step, answers)]
     if step in WHY:
         lines += ["", str(WHY[step])]
     if step in MULTI_SELECT:
-        builder.row(_button(_("Done"), step, "done"))
+        rows.append([_button(_("Done"), step, "done")])
         lines += ["", _("Choose all that apply, then press Done.")]
-    _back(builder, step)
-    return View(as_list(*lines), builder.as_markup())
+    return View(as_list(*lines), keyboard(*rows, _back(step)))
 
 
 def description_view(answers: Mapping[str, Any]) -> View:
@@ -144,10 +144,7 @@ def description_view(answers: Mapping[str, Any]) -> View:
         "",
         _("Send it as one text message, or press Skip."),
     )
-    builder = InlineKeyboardBuilder()
-    builder.row(_button(_("Skip"), Step.DESCRIPTION, "skip"))
-    _back(builder, Step.DESCRIPTION)
-    return View(text, builder.as_markup())
+    return View(text, keyboard([_button(_("Skip"), Step.DESCRIPTION, "skip")], _back(Step.DESCRIPTION)))
 
 
 def review_view(answers: Mapping[str, Any]) -> View:
@@ -161,24 +158,25 @@ def review_view(answers: Mapping[str, Any]) -> View:
         if fast
         else _("Press Submit to send your request, or ✏️ to change an answer."),
     )
-    builder = InlineKeyboardBuilder()
     asked = flow(answers)
-    for step in ANSWER_STEPS:
-        if step in asked:
-            builder.button(text=f"✏️ {STEP_TITLES[step]}", callback_data=EditAnswer(step=step).pack())
-    builder.adjust(2)
-    if fast:
-        builder.row(_button(_("➕ Add more details"), Step.REVIEW, "details"))
-    builder.row(_button(_("Submit"), Step.REVIEW, "submit"), _button(_("Cancel"), Step.REVIEW, "cancel"))
-    _back(builder, Step.REVIEW)
-    return View(text, builder.as_markup())
+    edits = [
+        InlineKeyboardButton(text=f"✏️ {STEP_TITLES[step]}", callback_data=EditAnswer(step=step).pack())
+        for step in ANSWER_STEPS
+        if step in asked
+    ]
+    markup = keyboard(
+        *rows_of(2, edits),
+        [_button(_("➕ Add more details"), Step.REVIEW, "details")] if fast else [],
+        [_button(_("Submit"), Step.REVIEW, "submit"), _button(_("Cancel"), Step.REVIEW, "cancel")],
+        _back(Step.REVIEW),
+    )
+    return View(text, markup)
 
 
 def erase_view() -> View:
     """Cancel on the review asks first: one slip must not cost every answer."""
-    builder = InlineKeyboardBuilder()
-    builder.row(_button(_("Yes, erase"), Step.REVIEW, "erase"), _button(_("No, back"), Step.REVIEW, "keep"))
-    return View(Text(_("Erase all your answers? Nothing will be sent.")), builder.as_markup())
+    markup = keyboard([_button(_("Yes, erase"), Step.REVIEW, "erase"), _button(_("No, back"), Step.REVIEW, "keep")])
+    return View(Text(_("Erase all your answers? Nothing will be sent.")), markup)
 
 
 def step_view(step: Step, intake: IntakeState, *, policy: Policy, username: str) -> View:
@@ -233,9 +231,8 @@ def stray_hint(kind: str, *, at_description: bool, can_keep: bool) -> View:
     if not can_keep:
         return View(as_list(*lines))
     lines.append(_("If you were telling what is happening, you can keep it as your description."))
-    builder = InlineKeyboardBuilder()
-    builder.row(InlineKeyboardButton(text=_("Keep it as my description"), callback_data=KeepText().pack()))
-    return View(as_list(*lines), builder.as_markup())
+    keep = InlineKeyboardButton(text=_("Keep it as my description"), callback_data=KeepText().pack())
+    return View(as_list(*lines), keyboard([keep]))
 
 
 def kept_as_description() -> str:

@@ -10,11 +10,10 @@ from aiogram.types import InlineKeyboardButton
 from aiogram.utils.formatting import Text
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.i18n import lazy_gettext as __
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from storage.kinds import Language
 from views.callbacks import LanguageChoice
-from views.format import View
+from views.format import View, keyboard
 
 LANGUAGE_NAMES: dict[str, str] = {Language.RU: "Русский", Language.UK: "Українська", Language.EN: "English"}
 assert list(LANGUAGE_NAMES) == list(Language)
@@ -39,11 +38,11 @@ def language_name(code: str) -> str:
 
 
 def language_view(preselected: str, *, switch: bool = False) -> View:
-    builder = InlineKeyboardBuilder()
+    rows = []
     for code, name in LANGUAGE_NAMES.items():
         label = f"• {name}" if code == preselected else name
-        builder.row(InlineKeyboardButton(text=label, callback_data=LanguageChoice(code=code, switch=switch).pack()))
-    return View(Text("Выберите язык · Оберіть мову · Choose your language"), builder.as_markup())
+        rows.append([InlineKeyboardButton(text=label, callback_data=LanguageChoice(code=code, switch=switch).pack())])
+    return View(Text("Выберите язык · Оберіть мову · Choose your language"), keyboard(*rows))
 
 
 def language_changed() -> str:

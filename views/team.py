@@ -5,16 +5,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from aiogram.types import InlineKeyboardMarkup
+from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from aiogram.utils.formatting import Bold, Code, Text, as_list
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.i18n import lazy_gettext as __
 from aiogram.utils.i18n import ngettext
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from storage.kinds import Role
 from storage.volunteers import IssuedInvite, VolunteerRecord
 from views.callbacks import Revoke
+from views.format import keyboard, rows_of
 
 ROLE_LABELS: dict[Role, Any] = {
     Role.VOLUNTEER: __("volunteer"),
@@ -70,11 +70,11 @@ def revoke_prompt() -> str:
 
 
 def revoke_markup(roster: list[VolunteerRecord]) -> InlineKeyboardMarkup:
-    builder = InlineKeyboardBuilder()
-    for volunteer in roster:
-        builder.button(text=f"✖ {volunteer.pseudonym}", callback_data=Revoke(volunteer=volunteer.id).pack())
-    builder.adjust(2)
-    return builder.as_markup()
+    buttons = [
+        InlineKeyboardButton(text=f"✖ {volunteer.pseudonym}", callback_data=Revoke(volunteer=volunteer.id).pack())
+        for volunteer in roster
+    ]
+    return keyboard(*rows_of(2, buttons))
 
 
 def revoked(target: VolunteerRecord, *, has_group: bool) -> str:

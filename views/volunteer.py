@@ -10,7 +10,6 @@ from aiogram.utils.formatting import Bold, Italic, Text, as_line, as_list
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.i18n import lazy_gettext as __
 from aiogram.utils.i18n import ngettext
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from services.canned import CannedText
 from services.notes import NoteView
@@ -23,7 +22,7 @@ from storage.conversation import KEPT_MESSAGES
 from storage.volunteers import VolunteerRecord
 from views.access import team_access
 from views.callbacks import CannedPage, Claim, CloseOutcome, NotesPage, QueuePageCb, TransferTo
-from views.format import code_of, fill
+from views.format import code_of, fill, keyboard, rows_of
 from views.language import LANGUAGE_NAMES, language_name
 from views.pages import PAGE_ROOM, page_markup, paginate, rendered_length
 from views.questions import answer_text, option_label, summary_lines
@@ -131,37 +130,38 @@ def queue_view(page: QueuePage) -> tuple[Text, InlineKeyboardMarkup | None]:
     heading = Bold(
         _("Waiting: {total}. Page {page} of {pages}.").format(total=page.total, page=page.page + 1, pages=page.pages)
     )
-    builder = InlineKeyboardBuilder()
-    for record in page.requests:
-        builder.row(
+    claims = [
+        [
             InlineKeyboardButton(
                 text=_("Claim {code}").format(code=record.code), callback_data=Claim(code=record.code).pack()
             )
-        )
+        ]
+        for record in page.requests
+    ]
     navigation = []
     if page.page > 0:
         navigation.append(InlineKeyboardButton(text="«", callback_data=QueuePageCb(page=page.page - 1).pack()))
     if page.page + 1 < page.pages:
         navigation.append(InlineKeyboardButton(text="»", callback_data=QueuePageCb(page=page.page + 1).pack()))
-    if navigation:
-        builder.row(*navigation)
-    return as_list(heading, "", *lines), builder.as_markup()
+    return as_list(heading, "", *lines), keyboard(*claims, navigation)
 
 
 def outcome_markup(code: str) -> InlineKeyboardMarkup:
-    builder = InlineKeyboardBuilder()
-    for outcome in OUTCOMES:
-        builder.button(text=str(OUTCOME_LABELS[outcome]), callback_data=CloseOutcome(code=code, outcome=outcome).pack())
-    builder.adjust(2)
-    return builder.as_markup()
+    buttons = [
+        InlineKeyboardButton(
+            text=str(OUTCOME_LABELS[outcome]), callback_data=CloseOutcome(code=code, outcome=outcome).pack()
+        )
+        for outcome in OUTCOMES
+    ]
+    return keyboard(*rows_of(2, buttons))
 
 
 def transfer_markup(code: str, candidates: list[VolunteerRecord]) -> InlineKeyboardMarkup:
-    builder = InlineKeyboardBuilder()
-    for volunteer in candidates:
-        builder.button(text=volunteer.pseudonym, callback_data=TransferTo(code=code, to=volunteer.id).pack())
-    builder.adjust(2)
-    return builder.as_markup()
+    buttons = [
+        InlineKeyboardButton(text=volunteer.pseudonym, callback_data=TransferTo(code=code, to=volunteer.id).pack())
+        for volunteer in candidates
+    ]
+    return keyboard(*rows_of(2, buttons))
 
 
 def _note_block(note: NoteView) -> Text:
