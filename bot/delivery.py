@@ -185,12 +185,16 @@ class OutboxSender:
             lease=lease,
         )
 
-    async def deliver_now(self, message: PendingMessage) -> None:
-        """Send what ``store_effect`` queued, right after the update's commit, without waiting."""
-        await self._deliver([message], limited=False)
+    async def deliver_now(self, message: PendingMessage, method: TelegramMethod[Any] | None = None) -> None:
+        """Send what ``store_effect`` queued, right after the update's commit, without waiting. ``method``: the
+        call the update made, which the stored payload describes (sent as it is instead of rebuilt from it)."""
+        await self._deliver([message], limited=False, made=method)
 
-    async def _deliver(self, unit: list[PendingMessage], *, limited: bool = True) -> int:
-        """Send one message, or one album; returns how many messages Telegram accepted."""
+    async def _deliver(
+        self, unit: list[PendingMessage], *, limited: bool = True, made: TelegramMethod[Any] | None = None
+    ) -> int:
+        """Send one message, or one album; returns how many messages Telegram accepted. ``made``: the method
+        already built for a single message."""
         lead = unit[0]
         if lead.lease is None or lead.lease - clock.now() < RENEW_BELOW:
             try:
@@ -210,8 +214,10 @@ class OutboxSender:
             return 0
         try:
             target = await self._target(lead)
-            if len(unit) > 1:
-                method: TelegramMethod[Any] = self.renderer.render_album([m.payload for m in unit], target)
+            if made is not None and len(unit) == 1:
+                method: TelegramMethod[Any] = made
+            elif len(unit) > 1:
+                method = self.renderer.render_album([m.payload for m in unit], target)
             else:
                 method = self.renderer.render(lead.payload, target)
         except Shredded:
@@ -272,8 +278,10 @@ class OutboxSender:
             for message in unit:
                 await self._retry(message, self._backoff(message.attempts))
             return 0
-        # sent_at: when the limiter let it go (the log line's own time is when Telegram's answer came).
-        log.info("outbox.sent", purpose=lead.purpose, count=len(unit), outbox_id=lead.id, sent_at=sent_at.isoformat())
+        # sent_at: when the limiter let it go (the log line's own time is when Telegram's answer came). An update's
+        # own edit or deletion is logged at DEBUG only: aiogram's line for the update says it was handled.
+        record = log.debug if lead.purpose == "effect" else log.info
+        record("outbox.sent", purpose=lead.purpose, count=len(unit), outbox_id=lead.id, sent_at=sent_at.isoformat())
         sent = result if isinstance(result, list) else [result]
         for message, one in zip(unit, sent, strict=False):
             # An album is confirmed once, with its last item.

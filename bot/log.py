@@ -175,7 +175,13 @@ def configure_logging(level: str = "INFO", fmt: str = "console", stream: TextIO 
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
     structlog.configure(
-        processors=[*shared, redact, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        # An event below the level is dropped first, before any processor spends time on it.
+        processors=[
+            structlog.stdlib.filter_by_level,
+            *shared,
+            redact,
+            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
+        ],
         logger_factory=structlog.stdlib.LoggerFactory(),
         wrapper_class=structlog.stdlib.BoundLogger,
         cache_logger_on_first_use=False,

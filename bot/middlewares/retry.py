@@ -93,7 +93,7 @@ class EffectStore(Protocol):
         self, session: AsyncSession, name: str, params: dict[str, Any], chat_id: int
     ) -> PendingMessage: ...
 
-    async def deliver_now(self, message: PendingMessage) -> None: ...
+    async def deliver_now(self, message: PendingMessage, method: TelegramMethod[Any] | None = None) -> None: ...
 
 
 def as_json(bot: Bot, method: TelegramMethod[Any]) -> dict[str, Any]:
@@ -121,7 +121,7 @@ class AfterCommit(BaseRequestMiddleware):
             queued = await store.store_effect(
                 session, type(method).__name__, as_json(bot, method), int(getattr(method, "chat_id", 0) or 0)
             )
-            after_commit(session, lambda: store.deliver_now(queued))
+            after_commit(session, lambda: store.deliver_now(queued, method))
             return Response[TelegramType](ok=True, result=True)
 
         async def send() -> None:
