@@ -30,9 +30,16 @@ def arrival_counters(created_at: datetime, zone: ZoneInfo) -> list[tuple[str, st
     return [(metrics.ARRIVAL_HOUR, f"{local.hour:02d}"), (metrics.ARRIVAL_WEEKDAY, str(local.isoweekday()))]
 
 
+def _backlog_counters(record: RequestRecord) -> list[tuple[str, str, str]]:
+    return [
+        (metrics.GAUGE_WEEK, metrics.BACKLOG, record.urgency),
+        (metrics.GAUGE_WEEK, metrics.BACKLOG_LANGUAGE, record.language),
+    ]
+
+
 async def _backlog(s: Services, record: RequestRecord, by: int) -> None:
-    await s.counters.bump(metrics.GAUGE_WEEK, metrics.BACKLOG, record.urgency, by=by)
-    await s.counters.bump(metrics.GAUGE_WEEK, metrics.BACKLOG_LANGUAGE, record.language, by=by)
+    for week, metric, bucket in _backlog_counters(record):
+        await s.counters.bump(week, metric, bucket, by=by)
 
 
 async def _unanswered(s: Services, by: int) -> None:
@@ -41,9 +48,10 @@ async def _unanswered(s: Services, by: int) -> None:
 
 
 async def arrived(s: Services, record: RequestRecord) -> None:
-    """A request was submitted: counted by when it came, and open from now on."""
-    await s.counters.bump_many(iso_week(record.created_at), arrival_counters(record.created_at, s.policy.team_zone))
-    await _backlog(s, record, 1)
+    """A request was submitted: counted by when it came, and open from now on (all in one statement)."""
+    week = iso_week(record.created_at)
+    arrival = [(week, metric, bucket) for metric, bucket in arrival_counters(record.created_at, s.policy.team_zone)]
+    await s.counters.bump_each([*arrival, *_backlog_counters(record)])
 
 
 async def reopened(s: Services, record: RequestRecord) -> None:

@@ -5,11 +5,19 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import Executable, delete, select, update
+from sqlalchemy import Executable, Table, delete, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.inserts import conflict_insert
+from storage.inserts import conflict_statement
 from storage.models import StatCounter
+
+
+def _add(insert: sqlite.Insert | postgresql.Insert, table: Table) -> Executable:
+    return insert.on_conflict_do_update(
+        index_elements=[table.c.week, table.c.metric, table.c.bucket],
+        set_={"count": table.c.count + insert.excluded.count},
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,11 +39,7 @@ class Counters:
 
     def _upsert(self) -> Executable:
         """Add ``count`` to the counter's row, creating it at ``count`` when there is none."""
-        statement = conflict_insert(self.session, StatCounter)
-        return statement.on_conflict_do_update(
-            index_elements=[StatCounter.week, StatCounter.metric, StatCounter.bucket],
-            set_={"count": StatCounter.count + statement.excluded.count},
-        )
+        return conflict_statement(self.session, StatCounter, "add", _add)
 
     async def _drop_empty(self, week: str, metric: str, bucket: str) -> None:
         key = (StatCounter.week == week, StatCounter.metric == metric, StatCounter.bucket == bucket)
@@ -57,9 +61,13 @@ class Counters:
         )
 
     async def bump_many(self, week: str, items: Iterable[tuple[str, str]]) -> None:
-        """Many counters by one each, in one statement run for every row (a submission bumps about fourteen:
-        fourteen statements were a fifth of its time, bench/intake_profile.py)."""
-        rows = [{"week": week, "metric": metric, "bucket": bucket, "count": 1} for metric, bucket in items]
+        """Many counters of one week by one each (a submission bumps about fourteen)."""
+        await self.bump_each((week, metric, bucket) for metric, bucket in items)
+
+    async def bump_each(self, counters: Iterable[tuple[str, str, str]]) -> None:
+        """Counters (week, metric, bucket) by one each, in one statement run for every row: fourteen statements
+        were a fifth of a submission's time (bench/intake_profile.py)."""
+        rows = [{"week": week, "metric": metric, "bucket": bucket, "count": 1} for week, metric, bucket in counters]
         if rows:
             await self.session.execute(self._upsert(), rows)
 

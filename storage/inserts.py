@@ -1,11 +1,13 @@
 """INSERTs that say what happens when the row is already there, in the dialect of the session's database.
 
 SQLite and PostgreSQL both have ``INSERT ... ON CONFLICT``, but SQLAlchemy builds it from a different
-construct for each; every insert of that kind starts from ``conflict_insert``.
+construct for each; every insert of that kind starts from ``conflict_insert``, or from ``conflict_statement``
+when it runs with every update.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, cast
 
 from sqlalchemy import Table
@@ -22,19 +24,27 @@ def conflict_insert(session: AsyncSession, model: type[DeclarativeBase]) -> sqli
     return postgresql.insert(model)
 
 
-# Built once per table and dialect: a statement made afresh for every update is walked again to find it in
-# SQLAlchemy's statement cache (bench/intake_profile.py measured it on the update-id claim).
-_ONCE: dict[tuple[str, str], Executable] = {}
+# Built once per table, dialect and use: a statement made afresh for every update is walked again to find it in
+# SQLAlchemy's statement cache (bench/intake_profile.py measured it on the update-id claim). On the table, not the
+# class: rows go to the driver as they are, not through the ORM's bulk insert.
+_BUILT: dict[tuple[str, str, str], Executable] = {}
+Build = Callable[[sqlite.Insert | postgresql.Insert, Table], Executable]
 
 
-def _once_statement(dialect: str, model: type[DeclarativeBase]) -> Executable:
+def conflict_statement(session: AsyncSession, model: type[DeclarativeBase], use: str, build: Build) -> Executable:
+    """``build(insert, table)`` for ``model``'s table in the session's dialect, the first time ``use`` asks for it;
+    the same statement every time after."""
     table = cast(Table, model.__table__)
-    statement = _ONCE.get((table.name, dialect))
+    dialect = session.get_bind().dialect.name
+    statement = _BUILT.get((table.name, dialect, use))
     if statement is None:
-        insert = sqlite.insert if dialect == "sqlite" else postgresql.insert
-        primary_key = next(iter(table.primary_key.columns))
-        statement = _ONCE[(table.name, dialect)] = insert(table).on_conflict_do_nothing().returning(primary_key)
+        insert = sqlite.insert(table) if dialect == "sqlite" else postgresql.insert(table)
+        statement = _BUILT[(table.name, dialect, use)] = build(insert, table)
     return statement
+
+
+def _claim(insert: sqlite.Insert | postgresql.Insert, table: Table) -> Executable:
+    return insert.on_conflict_do_nothing().returning(next(iter(table.primary_key.columns)))
 
 
 async def insert_once(session: AsyncSession, model: type[DeclarativeBase], **values: Any) -> bool:
@@ -44,5 +54,4 @@ async def insert_once(session: AsyncSession, model: type[DeclarativeBase], **val
     run), and rolls the claim back with its work if that fails. A transaction claiming the same row at the
     same moment waits for this one, then finds the row there.
     """
-    statement = _once_statement(session.get_bind().dialect.name, model)
-    return await session.scalar(statement, values) is not None
+    return await session.scalar(conflict_statement(session, model, "once", _claim), values) is not None

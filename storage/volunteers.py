@@ -9,8 +9,9 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any, cast
 
-from sqlalchemy import and_, bindparam, exists, literal, select, text, update
+from sqlalchemy import Row, Table, and_, bindparam, exists, literal, select, text, update
 
 from storage import clock
 from storage.crypto import Place
@@ -51,11 +52,16 @@ class IssuedInvite:
 
 
 # Built once (a statement made afresh for each update is walked again to find it in the cache). The outer
-# join from a one-row anchor gives a row whether or not the person is a volunteer.
+# join from a one-row anchor gives a row whether or not the person is a volunteer. Plain columns of the table,
+# not an ORM entity: the look-up runs with every update, and loading an object cost twice the statement.
+_VOLUNTEERS = cast(Table, Volunteer.__table__)
 _WHO = (
-    select(Volunteer, exists().where(BlockedRequester.requester_index == bindparam("requester_index")))
+    select(
+        *(_VOLUNTEERS.c[name] for name in ("id", "role", "language", "active", "pseudonym", "created_at")),
+        exists().where(BlockedRequester.requester_index == bindparam("requester_index")).label("blocked"),
+    )
     .select_from(select(literal(1).label("one")).subquery())
-    .outerjoin(Volunteer, and_(Volunteer.tg_index == bindparam("tg_index"), Volunteer.active.is_(True)))
+    .outerjoin(_VOLUNTEERS, and_(_VOLUNTEERS.c.tg_index == bindparam("tg_index"), _VOLUNTEERS.c.active.is_(True)))
 )
 
 
@@ -63,7 +69,7 @@ class VolunteerRepository(Repository):
     def _index(self, user_id: int) -> str:
         return self.vault.blind(VOLUNTEER_DOMAIN, user_id)
 
-    async def _record(self, row: Volunteer) -> VolunteerRecord:
+    async def _record(self, row: Volunteer | Row[*tuple[Any, ...]]) -> VolunteerRecord:
         key = await self.vault.system_key(self.session)
         return VolunteerRecord(
             id=row.id,
@@ -108,10 +114,10 @@ class VolunteerRepository(Repository):
     async def by_telegram_and_blocked(self, user_id: int, requester_index: str) -> tuple[VolunteerRecord | None, bool]:
         """The active volunteer with this Telegram id, if any, and whether ``requester_index`` is blocked, in one
         statement: the role look-up every update makes carries the question the intake's gate asks next."""
-        row, blocked = (
+        row = (
             await self.session.execute(_WHO, {"tg_index": self._index(user_id), "requester_index": requester_index})
         ).one()
-        return (await self._record(row) if row is not None else None), bool(blocked)
+        return (await self._record(row) if row.id is not None else None), bool(row.blocked)
 
     async def by_id(self, volunteer_id: str) -> VolunteerRecord | None:
         row = await self.session.get(Volunteer, volunteer_id)
