@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 from aiogram import Bot, Dispatcher
 from aiogram.types import Update
 
+from testkit.telegram.copying import clone
 from testkit.telegram.errors import Json
 from testkit.telegram.world import FakeTelegram
 
@@ -40,4 +40,4 @@ class InProcessClient:
 
     async def deliver_again(self, update: Json) -> Any:
         """Feed an already delivered update once more, as Telegram does when a bot died before confirming."""
-        return await self._feed(copy.deepcopy(update))
+        return await self._feed(clone(update))

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import copy
-
 from testkit.telegram.content import formatted, inline_markup
+from testkit.telegram.copying import clone
 from testkit.telegram.errors import NOT_MODIFIED, ApiError, Json, bad_request
 from testkit.telegram.params import Params
 from testkit.telegram.sending import caption
@@ -31,11 +30,11 @@ def _apply(world: WorldState, message: StoredMessage, content: Json, markup: Jso
         raise ApiError(400, NOT_MODIFIED)
     for key, value in content.items():
         if value:
-            data[key] = copy.deepcopy(value)
+            data[key] = clone(value)
         else:
             data.pop(key, None)
     if markup:
-        data["reply_markup"] = copy.deepcopy(markup)
+        data["reply_markup"] = clone(markup)
     else:
         data.pop("reply_markup", None)
     data["edit_date"] = int(world.now().timestamp())

@@ -3,10 +3,10 @@ bot gets for them (or does not, in a group where privacy mode hides them)."""
 
 from __future__ import annotations
 
-import copy
 import re
 from typing import Any
 
+from testkit.telegram.copying import clone
 from testkit.telegram.errors import Json
 from testkit.telegram.html import utf16_len
 from testkit.telegram.state import WorldState
@@ -63,7 +63,7 @@ def message(
     if bot_receives(world, chat, stored):
         return world.enqueue("message", stored.data)
     world.changed()
-    return {"message": copy.deepcopy(stored.data)}
+    return {"message": clone(stored.data)}
 
 
 def edit(world: WorldState, account: Account, chat: StoredChat, message_id: int, text: str) -> Json:
@@ -78,7 +78,7 @@ def edit(world: WorldState, account: Account, chat: StoredChat, message_id: int,
     if bot_receives(world, chat, stored):
         return world.enqueue("edited_message", stored.data)
     world.changed()
-    return {"edited_message": copy.deepcopy(stored.data)}
+    return {"edited_message": clone(stored.data)}
 
 
 def membership(world: WorldState, account: Account, *, blocked: bool) -> Json:

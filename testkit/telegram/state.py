@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import copy
 import itertools
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
+from testkit.telegram.copying import clone
 from testkit.telegram.errors import BLOCKED, ApiError, Json, bad_request
 from testkit.telegram.faults import Fault
 from testkit.telegram.params import Params
@@ -121,9 +121,9 @@ class WorldState:
         data["date"] = int(created.timestamp())
         if reply_to is not None:
             data["reply_to_message"] = {
-                key: copy.deepcopy(value) for key, value in reply_to.data.items() if key != "reply_to_message"
+                key: clone(value) for key, value in reply_to.data.items() if key != "reply_to_message"
             }
-        data.update(copy.deepcopy(content))
+        data.update(clone(content))
         message = StoredMessage(
             chat_id=chat.id,
             message_id=message_id,
@@ -182,11 +182,11 @@ class WorldState:
     # --- updates and waiting --------------------------------------------------------------------------------
 
     def enqueue(self, kind: str, payload: Json) -> Json:
-        update = {"update_id": next(self.update_ids), kind: copy.deepcopy(payload)}
+        update = {"update_id": next(self.update_ids), kind: clone(payload)}
         self.pending.append(update)
         chat = payload.get("chat") or payload.get("message", {}).get("chat")
         self.changed(int(chat["id"]) if chat else None)
-        return copy.deepcopy(update)
+        return clone(update)
 
     def changed(self, chat_id: int | None = None) -> None:
         """Wake every waiter on the whole world, and those on ``chat_id`` (on every chat if it is unknown)."""

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import copy
 
+from testkit.telegram.copying import clone
 from testkit.telegram.errors import ApiError, Json
 from testkit.telegram.params import Params
 from testkit.telegram.state import WorldState
@@ -52,5 +52,5 @@ async def get_updates(world: WorldState, p: Params) -> list[Json]:
         batch = world.pending[:limit]
         remaining = deadline - loop.time()
         if batch or remaining <= 0 or world.closed:
-            return copy.deepcopy(batch)
+            return clone(batch)
         await world.wait_change(remaining)

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import copy
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
@@ -24,6 +23,7 @@ from aiogram import methods as aiogram_methods
 
 from storage import clock
 from testkit.telegram import bot_settings, callbacks, deleting, editing, sending, updates
+from testkit.telegram.copying import clone
 from testkit.telegram.errors import DEFAULT_CALLBACK_TIMEOUT, ApiError, DroppedConnection, Json, NotModelled
 from testkit.telegram.faults import Fault, FaultKind, fault, fire
 from testkit.telegram.params import Params
@@ -169,7 +169,7 @@ class FakeTelegram(WorldState):
         return [query for query in self.callback_queries.values() if query.answer is None]
 
     def pending_updates(self) -> list[Json]:
-        return copy.deepcopy(self.pending)
+        return clone(self.pending)
 
     def take_updates(self) -> list[Json]:
         """Remove and return every pending update, as if a poller received and confirmed them."""
@@ -245,7 +245,7 @@ class FakeTelegram(WorldState):
             if lower == "getupdates":
                 record.result = await updates.get_updates(self, p)
             elif handler is not None:
-                record.result = copy.deepcopy(handler(self, p))
+                record.result = clone(handler(self, p))
             elif lower in _TELEGRAM_METHODS:
                 raise NotModelled(f"{name}: Tropa never called it, so the Telegram model leaves it out")
             else:
