@@ -39,6 +39,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 import aiosqlite
+import structlog
 from sqlalchemy.connectors.asyncio import AsyncAdapt_dbapi_connection
 from sqlalchemy.dialects.sqlite.aiosqlite import (
     AsyncAdapt_aiosqlite_connection,
@@ -48,6 +49,7 @@ from sqlalchemy.dialects.sqlite.aiosqlite import (
 from sqlalchemy.util import EMPTY_DICT
 from sqlalchemy.util.concurrency import await_
 
+log = structlog.get_logger()
 _Outcome = tuple[Any, int, int | None, list[Any]]  # description, rowcount, lastrowid, rows
 SQLITE_BUSY = 5  # the primary result code; SQLITE_BUSY_SNAPSHOT and the other extended codes are not it
 BUSY_WAIT_SECONDS = 10.0  # as long as the busy timeout the connections had when SQLite itself waited
@@ -200,7 +202,10 @@ class InPlaceConnection(AsyncAdapt_aiosqlite_connection):
         if self._commits >= CHECKPOINT_EVERY:
             self._commits = 0
             # PASSIVE: copies what no reader still needs and never waits for one; the rest goes next time.
-            await _in_thread(self, _CHECKPOINT, None, False)
+            try:
+                await _in_thread(self, _CHECKPOINT, None, False)
+            except sqlite3.Error as error:  # the commit stands: the next round checkpoints what this one could not
+                log.warning("sqlite.checkpoint_failed", error=type(error).__name__)
 
     def rollback(self) -> None:
         connection = self._connection._connection

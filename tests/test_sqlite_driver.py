@@ -14,6 +14,7 @@ import aiosqlite.core
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
+from structlog.testing import capture_logs
 
 from storage import sqlite_driver
 from storage.db import Database
@@ -126,3 +127,23 @@ async def test_many_rows_at_once_go_to_the_thread(db: Database, trips: list[str]
     async with db.engine.begin() as connection:
         await connection.exec_driver_sql("INSERT INTO things (name) VALUES (?)", [("x",), ("y",)])
     assert trips == ["INSERT INTO things (name) VALUES (?)"]
+
+
+async def test_a_checkpoint_that_fails_leaves_the_commit_standing(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sqlite_driver, "CHECKPOINT_EVERY", 1)
+    original = sqlite_driver._in_thread
+
+    async def failing(adapted: Any, operation: str, *args: Any) -> Any:
+        if operation == sqlite_driver._CHECKPOINT:
+            raise sqlite3.OperationalError("disk I/O error")
+        return await original(adapted, operation, *args)
+
+    monkeypatch.setattr(sqlite_driver, "_in_thread", failing)
+    with capture_logs() as logs:
+        async with db.transaction() as session:
+            await session.execute(text("INSERT INTO things (name) VALUES ('kept')"))
+    assert [entry["event"] for entry in logs] == ["sqlite.checkpoint_failed"]
+    async with db.transaction() as session:
+        assert list(await session.scalars(text("SELECT name FROM things"))) == ["kept"]
