@@ -3,6 +3,7 @@ answers to what a person does on the way. The questions' words are in views/ques
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from typing import Any
 
@@ -26,8 +27,20 @@ from views.requester import check_the_bot, never_asked, photo_advice, previews_o
 SELECTED = "✅ "
 
 
+# The intake's callback data: a few dozen fixed values (steps, options, moves), packed once each instead of a
+# model built and packed for every button of every screen.
+@functools.cache
+def _nav(step: Step, go: str) -> str:
+    return Nav(step=step, go=go).pack()
+
+
+@functools.cache
+def _option(step: Step, value: str) -> str:
+    return OptionChoice(step=step, value=value).pack()
+
+
 def _button(text: str, step: Step, go: str) -> InlineKeyboardButton:
-    return InlineKeyboardButton(text=text, callback_data=Nav(step=step, go=go).pack())
+    return InlineKeyboardButton(text=text, callback_data=_nav(step, go))
 
 
 def _back(step: Step) -> Row:
@@ -119,7 +132,7 @@ def choice_view(step: Step, answers: Mapping[str, Any]) -> View:
         label = option_label(step, value)
         if step in MULTI_SELECT and value in selected:
             label = SELECTED + label
-        rows.append([InlineKeyboardButton(text=label, callback_data=OptionChoice(step=step, value=value).pack())])
+        rows.append([InlineKeyboardButton(text=label, callback_data=_option(step, value))])
     lines: list[Any] = [question(step, answers)]
     if step in WHY:
         lines += ["", str(WHY[step])]
