@@ -129,7 +129,8 @@ class Database:
                 callbacks.insert(0, self._shredded)
         for callback in callbacks:
             try:
-                await asyncio.wait_for(callback(), AFTER_COMMIT_TIMEOUT)
+                async with asyncio.timeout(AFTER_COMMIT_TIMEOUT):  # a timer, not a task per callback as wait_for makes
+                    await callback()
             except TimeoutError:
                 log.warning("after_commit.timeout", callback=getattr(callback, "__qualname__", "?"))
 

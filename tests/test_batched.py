@@ -1,12 +1,16 @@
-"""Clean-up gathered for a moment and done in one transaction: nothing added is ever left behind."""
+"""Clean-up gathered for a moment and done in one transaction: nothing added is ever left behind. And what runs
+after a commit: each callback within its time."""
 
 from __future__ import annotations
 
 import asyncio
 
+import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
+from structlog.testing import capture_logs
 
-from storage.db import Batched, Database
+import storage.db
+from storage.db import Batched, Database, after_commit
 
 
 async def test_what_is_added_while_a_batch_is_being_done_goes_in_the_next_one(db: Database) -> None:
@@ -40,3 +44,23 @@ async def test_closing_does_what_is_gathered_at_once(db: Database) -> None:
     batched.add(2)
     await asyncio.wait_for(batched.close(), 1)
     assert batches == [[1, 2]]
+
+
+async def test_an_after_commit_callback_that_hangs_is_given_up_and_the_next_ones_still_run(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(storage.db, "AFTER_COMMIT_TIMEOUT", 0.05)
+    ran: list[str] = []
+
+    async def hangs() -> None:
+        await asyncio.Event().wait()
+
+    async def quick() -> None:
+        ran.append("quick")
+
+    with capture_logs() as logs:
+        async with db.transaction() as session:
+            after_commit(session, hangs)
+            after_commit(session, quick)
+    assert ran == ["quick"]
+    assert [entry["event"] for entry in logs] == ["after_commit.timeout"]
