@@ -12,7 +12,7 @@ from aiogram.utils.i18n import lazy_gettext as __
 from services.queue import INSPECT_REASONS
 from storage.audit import AuditEntry
 from views.callbacks import InspectReason
-from views.format import fill, keyboard
+from views.format import fill, keyboard, rows_of
 from views.volunteer import OUTCOME_LABELS
 
 INSPECT_REASON_LABELS: dict[str, Any] = {
@@ -42,17 +42,13 @@ def inspect_prompt(code: str) -> Text:
 
 
 def inspect_markup(code: str) -> InlineKeyboardMarkup:
-    return keyboard(
-        *(
-            [
-                InlineKeyboardButton(
-                    text=str(INSPECT_REASON_LABELS[reason]),
-                    callback_data=InspectReason(code=code, reason=reason).pack(),
-                )
-            ]
-            for reason in INSPECT_REASONS
+    buttons = [
+        InlineKeyboardButton(
+            text=str(INSPECT_REASON_LABELS[reason]), callback_data=InspectReason(code=code, reason=reason).pack()
         )
-    )
+        for reason in INSPECT_REASONS
+    ]
+    return keyboard(*rows_of(1, buttons))
 
 
 def inspected_text(code: str, reason: str) -> Text:
