@@ -19,7 +19,7 @@ from storage.models import FsmRecord
 
 _ROWS = "tropa.fsm.rows"
 _TABLE = cast(Table, FsmRecord.__table__)
-# Built once: the statements of every update, executed on the session's connection (no unit of work).
+# Built once: the statements of every update, on the table (no ORM object, no unit of work).
 _READ = select(_TABLE.c.state, _TABLE.c.data).where(_TABLE.c.key == bindparam("record_key"))
 _INSERT = insert(_TABLE)
 _UPDATE = update(_TABLE).where(_TABLE.c.key == bindparam("record_key"))  # SET: the columns the call names
@@ -45,8 +45,8 @@ class DatabaseStorage(FsmBackend):
     """FSM records in ``fsm_state``. Within a transaction a record is read once; every change to it is kept
     and written with one statement just before the commit (or before the keys are listed).
 
-    Plain statements on the session's connection rather than ORM objects: the unit of work's flush of this one
-    row cost more than everything else the row needs (bench/intake_profile.py, decision 0014).
+    Plain statements on the table rather than ORM objects: the unit of work's flush of this one row cost more
+    than everything else the row needs (bench/intake_profile.py, decision 0014).
     """
 
     transactional: ClassVar[bool] = True
@@ -62,8 +62,7 @@ class DatabaseStorage(FsmBackend):
         row = rows.get(key)
         if row is None:
             text = storage_key_text(key)
-            connection = await session.connection()
-            found = (await connection.execute(_READ, {"record_key": text})).first()
+            found = (await session.execute(_READ, {"record_key": text})).first()
             row = rows[key] = _Row(text, found.state, found.data, True) if found else _Row(text, None, None, False)
         return row
 
@@ -74,17 +73,16 @@ class DatabaseStorage(FsmBackend):
         changed = [row for row in rows.values() if row.changed]
         if not changed:
             return
-        connection = await session.connection()
         now = clock.now()
         for row in changed:
             values = {"state": row.state, "data": row.data, "updated_at": now}
             if row.empty:
                 if row.stored:
-                    await connection.execute(_DELETE, {"record_key": row.text})
+                    await session.execute(_DELETE, {"record_key": row.text})
             elif row.stored:
-                await connection.execute(_UPDATE, {"record_key": row.text, **values})
+                await session.execute(_UPDATE, {"record_key": row.text, **values})
             else:
-                await connection.execute(_INSERT, {"key": row.text, **values})
+                await session.execute(_INSERT, {"key": row.text, **values})
             row.stored, row.changed = not row.empty, False
 
     async def set_state(self, key: StorageKey, state: StateType = None) -> None:
