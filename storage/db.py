@@ -124,8 +124,12 @@ class Database:
                         await prepare()
             finally:
                 current_session.reset(token)
-            callbacks = session.info.pop(_AFTER_COMMIT, [])
-            if session.info.pop(_SHREDDED, False):
+                callbacks = session.info.pop(_AFTER_COMMIT, [])
+                shredded = session.info.pop(_SHREDDED, False)
+                # What the transaction kept for itself (FSM records it opened, data keys it unwrapped) goes with it,
+                # also when something still holds the session (an exception's traceback).
+                session.info.clear()
+            if shredded:
                 callbacks.insert(0, self._shredded)
         for callback in callbacks:
             try:

@@ -17,7 +17,9 @@ statements Tropa makes (a row by its key, one inserted or updated) take SQLite a
   SQLite's automatic checkpoint, which a commit would run inside itself, is off on these connections
   (``wal_autocheckpoint=0``, storage/db.py), and every ``CHECKPOINT_EVERY`` writing commits of a connection are
   followed by a passive checkpoint in the thread, as often as SQLite's own would come (about a thousand
-  pages) and without the wait on the loop.
+  pages) and without the wait on the loop. A checkpoint can leave the WAL empty; the next writing commit then
+  starts it again and syncs its new header, so that one commit (after ours, or after a shred's) goes to the
+  thread too.
 - What may touch the disk beyond the page cache goes to the thread, in one trip: ``PRAGMA``
   (``wal_checkpoint``, ``journal_mode``), a textual ``COMMIT`` and ``executemany`` (a key roll re-wraps every
   data key in one).
@@ -36,6 +38,7 @@ import collections
 import sqlite3
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import aiosqlite
@@ -57,6 +60,7 @@ BUSY_WAIT_SECONDS = 10.0  # as long as the busy timeout the connections had when
 # thousand pages after which SQLite's own automatic checkpoint would run.
 CHECKPOINT_EVERY = 200
 _CHECKPOINT = "PRAGMA wal_checkpoint(PASSIVE)"
+_CHECKPOINTS = "wal_checkpoint"
 _FIRST_PAUSE, _LONGEST_PAUSE = 0.001, 0.05
 _IN_THREAD = ("PRAGMA", "COMMIT", "VACUUM")
 
@@ -142,6 +146,8 @@ class InPlaceCursor(AsyncAdapt_aiosqlite_cursor):
     async def _statement(self, operation: str, parameters: Any, *, many: bool) -> None:
         if in_thread(operation, many):
             outcome = await _while_busy(lambda: _in_thread(self._adapt_connection, operation, parameters, many))
+            if _CHECKPOINTS in operation:  # a shred's TRUNCATE, or any other: the WAL may be empty now
+                self._adapt_connection.dbapi.wal.restarting = True
         else:
             outcome = await _while_busy(lambda: _in_place(self._connection, operation, parameters, many))
         self._description, self._rowcount, self._lastrowid, rows = outcome
@@ -156,6 +162,22 @@ async def _in_thread(adapted: AsyncAdapt_dbapi_connection, operation: str, param
 
 async def _in_place(connection: Any, operation: str, parameters: Any, many: bool) -> _Outcome:
     return _run(connection, operation, parameters, many)
+
+
+async def _commit_in_place(connection: sqlite3.Connection) -> None:
+    connection.commit()
+
+
+async def _commit_in_thread(adapted: AsyncAdapt_dbapi_connection) -> None:
+    async with adapted._execute_mutex:
+        await adapted._connection._execute(adapted._connection._conn.commit)
+
+
+@dataclass
+class WalState:
+    # A checkpoint may have emptied the WAL (and the last connection of a process removes it): the next writing
+    # commit, whichever connection makes it, starts the WAL again and syncs its new header, waiting for the disk.
+    restarting: bool = True
 
 
 Result = TypeVar("Result")
@@ -191,11 +213,13 @@ class InPlaceConnection(AsyncAdapt_aiosqlite_connection):
     async def _commit(self) -> None:
         connection = self._connection._conn
         wrote = connection.in_transaction  # sqlite3 opens a transaction at the first write, not at a read
-
-        async def commit() -> None:
-            connection.commit()
-
-        await _while_busy(commit)
+        wal: WalState = self.dbapi.wal
+        if wrote and wal.restarting:
+            # The first commit after a checkpoint emptied the WAL starts it again and syncs its new header.
+            wal.restarting = False
+            await _while_busy(lambda: _commit_in_thread(self))
+        else:
+            await _while_busy(lambda: _commit_in_place(connection))
         if not wrote:
             return
         self._commits += 1
@@ -204,6 +228,7 @@ class InPlaceConnection(AsyncAdapt_aiosqlite_connection):
             # PASSIVE: copies what no reader still needs and never waits for one; the rest goes next time.
             try:
                 await _in_thread(self, _CHECKPOINT, None, False)
+                self.dbapi.wal.restarting = True
             except sqlite3.Error as error:  # the commit stands: the next round checkpoints what this one could not
                 log.warning("sqlite.checkpoint_failed", error=type(error).__name__)
 
@@ -215,7 +240,12 @@ class InPlaceConnection(AsyncAdapt_aiosqlite_connection):
 
 
 class InPlaceDBAPI(AsyncAdapt_aiosqlite_dbapi):
-    """The DBAPI module SQLAlchemy's aiosqlite dialect is given (``create_async_engine(module=...)``)."""
+    """The DBAPI module SQLAlchemy's aiosqlite dialect is given (``create_async_engine(module=...)``), one per
+    engine: ``wal`` is the state of that database's WAL, which all its connections share."""
+
+    def __init__(self, aiosqlite: Any, sqlite: Any) -> None:
+        super().__init__(aiosqlite, sqlite)
+        self.wal = WalState()
 
     def connect(self, *arg: Any, **kw: Any) -> InPlaceConnection:
         kw["check_same_thread"] = False  # the event loop's thread and aiosqlite's take turns, never at once

@@ -1,9 +1,10 @@
 """Clean-up gathered for a moment and done in one transaction: nothing added is ever left behind. And what runs
-after a commit: each callback within its time."""
+after a commit: each callback within its time. And what a transaction kept for itself: gone with it."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -64,3 +65,18 @@ async def test_an_after_commit_callback_that_hangs_is_given_up_and_the_next_ones
             after_commit(session, quick)
     assert ran == ["quick"]
     assert [entry["event"] for entry in logs] == ["after_commit.timeout"]
+
+
+async def test_what_a_transaction_kept_for_itself_goes_with_it(db: Database) -> None:
+    """Opened FSM records and unwrapped data keys live in the session's ``info``: emptied when the transaction
+    ends, committed or not, even if something still holds the session."""
+    kept: list[AsyncSession] = []
+    async with db.transaction() as session:
+        session.info["opened"] = {"key": b"plaintext"}
+        kept.append(session)
+    with contextlib.suppress(RuntimeError):
+        async with db.transaction() as session:
+            session.info["opened"] = {"key": b"plaintext"}
+            kept.append(session)
+            raise RuntimeError("the update failed")
+    assert [dict(session.info) for session in kept] == [{}, {}]

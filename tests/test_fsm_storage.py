@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -109,6 +111,63 @@ async def test_one_update_reads_the_row_once_and_writes_it_once_at_commit(db: Da
         event.remove(db.sync_engine, "before_cursor_execute", seen)
     async with db.transaction() as session:
         assert await session.scalar(select(func.count()).select_from(FsmRecord)) == 0
+
+
+async def _elsewhere(db: Database, change: Any) -> None:
+    """``change`` in a transaction of another process (a key roll, a sweep), while this task's one is open."""
+    other = Database(db.url)
+
+    async def run() -> None:
+        async with other.transaction() as session:
+            await session.execute(change)
+
+    try:
+        await asyncio.create_task(run(), context=contextvars.Context())
+    finally:
+        await other.dispose()
+
+
+async def test_a_transaction_writes_back_only_the_part_of_the_record_it_changed(db: Database) -> None:
+    """A key roll may reseal the data while an update that read it is still open: the update, which only moves
+    the state on, must not put the data it read back over the resealed one."""
+    from sqlalchemy import update
+
+    from storage.fsm.base import SEALED
+    from storage.models import FsmRecord
+
+    storage = DatabaseStorage(db)
+    async with db.transaction():
+        await storage.set_state(KEY, "Intake:who")
+        await storage.set_data(KEY, {SEALED: "Zmlyc3Q="})  # b"first"
+    async with db.transaction():
+        assert await storage.get_data(KEY) == {SEALED: "Zmlyc3Q="}
+        await _elsewhere(db, update(FsmRecord).values(data=b"resealed"))
+        await storage.set_state(KEY, "Intake:status")
+    async with db.transaction():
+        assert await storage.get_state(KEY) == "Intake:status"
+        assert await storage.get_data(KEY) == {SEALED: "cmVzZWFsZWQ="}  # b"resealed"
+
+
+async def test_a_record_removed_under_a_transaction_that_changes_it_fails_that_transaction(db: Database) -> None:
+    from sqlalchemy import delete
+    from sqlalchemy.orm.exc import StaleDataError
+
+    from storage.models import FsmRecord
+
+    storage = DatabaseStorage(db)
+    async with db.transaction():
+        await storage.set_state(KEY, "Intake:who")
+
+    async def move_on() -> None:
+        async with db.transaction():
+            assert await storage.get_state(KEY) == "Intake:who"
+            await _elsewhere(db, delete(FsmRecord))
+            await storage.set_state(KEY, "Intake:status")
+
+    with pytest.raises(StaleDataError):
+        await move_on()
+    async with db.transaction():
+        assert await storage.get_state(KEY) is None
 
 
 @pytest.mark.parametrize("backend", ["database", pytest.param("redis", marks=pytest.mark.redis)])

@@ -25,6 +25,9 @@ async def db(tmp_path: Path) -> AsyncIterator[Database]:
     database = Database(f"sqlite+aiosqlite:///{tmp_path}/driver.db")
     async with database.transaction() as session:
         await session.execute(text("CREATE TABLE things (id INTEGER PRIMARY KEY, name TEXT)"))
+    async with database.transaction() as session:  # the first writing commit (in the thread: it may start the WAL)
+        await session.execute(text("INSERT INTO things (name) VALUES ('first')"))
+        await session.execute(text("DELETE FROM things"))
     yield database
     await database.dispose()
 
@@ -77,7 +80,9 @@ async def test_no_commit_checkpoints_and_every_so_many_commits_one_checkpoint_go
             sizes.append(wal.stat().st_size)
         async with db.transaction() as session:  # a transaction that only reads is not counted
             await session.scalar(text("SELECT count(*) FROM things"))
-    assert trips == [sqlite_driver._CHECKPOINT] * 5
+    # Five checkpoints; the only commits in the thread are those that start the WAL again after one (next test).
+    assert trips.count(sqlite_driver._CHECKPOINT) == 5
+    assert all(trips[at - 1] == sqlite_driver._CHECKPOINT for at, trip in enumerate(trips) if trip == "commit")
     # Each checkpoint let the WAL start again from its beginning: it stays the size of one round of commits, within
     # the thousand pages (each with its 24-byte frame header) at which SQLite's own checkpoint would have run.
     assert max(sizes) == sizes[0]
@@ -147,3 +152,41 @@ async def test_a_checkpoint_that_fails_leaves_the_commit_standing(
     assert [entry["event"] for entry in logs] == ["sqlite.checkpoint_failed"]
     async with db.transaction() as session:
         assert list(await session.scalars(text("SELECT name FROM things"))) == ["kept"]
+
+
+async def test_the_commit_that_starts_an_emptied_wal_again_goes_to_the_thread(
+    db: Database, trips: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Starting the WAL again syncs its new header: after a checkpoint (every so many commits, or a shred's), the
+    next writing commit is the one that waits for the disk, so it is sent to the thread; the ones after it are not."""
+
+    async def write() -> None:
+        async with db.transaction() as session:
+            await session.execute(text("INSERT INTO things (name) VALUES ('x')"))
+
+    monkeypatch.setattr(sqlite_driver, "CHECKPOINT_EVERY", 3)
+    await write()
+    await write()  # with the fixture's, the third writing commit: a checkpoint follows it
+    assert trips == [sqlite_driver._CHECKPOINT]
+    monkeypatch.setattr(sqlite_driver, "CHECKPOINT_EVERY", 2)
+    trips.clear()
+    await write()
+    await write()
+    assert trips == ["commit", sqlite_driver._CHECKPOINT]
+    trips.clear()
+    assert await db.checkpoint_wal()  # as after a shred
+    await write()
+    assert trips == ["PRAGMA wal_checkpoint(TRUNCATE)", "commit"]
+
+
+async def test_the_first_writing_commit_of_a_process_goes_to_the_thread(tmp_path: Path, trips: list[str]) -> None:
+    """No WAL yet (the last connection of the previous process removed it): the first write creates one."""
+    database = Database(f"sqlite+aiosqlite:///{tmp_path}/fresh.db")
+    try:
+        for _ in range(2):
+            async with database.transaction() as session:
+                await session.execute(text("CREATE TABLE IF NOT EXISTS things (id INTEGER PRIMARY KEY)"))
+                await session.execute(text("INSERT INTO things DEFAULT VALUES"))
+    finally:
+        await database.dispose()
+    assert trips.count("commit") == 1

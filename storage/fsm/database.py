@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import base64
 from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar, cast
 
 from aiogram.fsm.storage.base import StateType, StorageKey
-from sqlalchemy import Table, bindparam, delete, insert, select, update
+from sqlalchemy import CursorResult, Executable, Table, bindparam, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.exc import StaleDataError
 
 from storage import clock
 from storage.db import Database, before_commit
@@ -34,7 +35,7 @@ class _Row:
     state: str | None
     data: bytes | None
     stored: bool  # the table holds a row for this key (as of the transaction's last write)
-    changed: bool = False
+    changed: set[str] = field(default_factory=set)  # the columns this transaction set, and only those are written
 
     @property
     def empty(self) -> bool:
@@ -68,27 +69,29 @@ class DatabaseStorage(FsmBackend):
 
     @staticmethod
     async def _write(session: AsyncSession) -> None:
-        """Each record this transaction changed, written once: inserted, updated or deleted."""
+        """Each record this transaction changed, written once: inserted, updated (only the columns it set, as the
+        unit of work did: a key roll may have resealed the other meanwhile) or deleted. A row to update that is
+        gone since it was read fails the transaction, as the unit of work's flush did."""
         rows: dict[StorageKey, _Row] = session.info.get(_ROWS, {})
-        changed = [row for row in rows.values() if row.changed]
-        if not changed:
-            return
         now = clock.now()
-        for row in changed:
-            values = {"state": row.state, "data": row.data, "updated_at": now}
+        for row in [row for row in rows.values() if row.changed]:
             if row.empty:
-                if row.stored:
+                if row.stored:  # gone already (the abandoned-intake sweep) is gone all the same
                     await session.execute(_DELETE, {"record_key": row.text})
             elif row.stored:
-                await session.execute(_UPDATE, {"record_key": row.text, **values})
+                values = {column: getattr(row, column) for column in row.changed}
+                await _exactly_one(session, _UPDATE, {"record_key": row.text, **values, "updated_at": now})
             else:
-                await session.execute(_INSERT, {"key": row.text, **values})
-            row.stored, row.changed = not row.empty, False
+                await session.execute(
+                    _INSERT, {"key": row.text, "state": row.state, "data": row.data, "updated_at": now}
+                )
+            row.stored, row.changed = not row.empty, set()
 
     async def set_state(self, key: StorageKey, state: StateType = None) -> None:
         async with self.db.session_or_transaction() as session:
             row = await self._row(session, key)
-            row.state, row.changed = state_name(state), True
+            row.state = state_name(state)
+            row.changed.add("state")
 
     async def get_state(self, key: StorageKey) -> str | None:
         async with self.db.session_or_transaction() as session:
@@ -98,7 +101,8 @@ class DatabaseStorage(FsmBackend):
         sealed = data.get(SEALED)
         async with self.db.session_or_transaction() as session:
             row = await self._row(session, key)
-            row.data, row.changed = (base64.b64decode(sealed) if sealed else None), True
+            row.data = base64.b64decode(sealed) if sealed else None
+            row.changed.add("data")
 
     async def get_data(self, key: StorageKey) -> dict[str, Any]:
         async with self.db.session_or_transaction() as session:
@@ -118,7 +122,14 @@ class DatabaseStorage(FsmBackend):
     async def delete(self, key: StorageKey) -> None:
         async with self.db.session_or_transaction() as session:
             row = await self._row(session, key)
-            row.state, row.data, row.changed = None, None, True
+            row.state, row.data = None, None
+            row.changed.update(("state", "data"))
 
     async def close(self) -> None:
         return None
+
+
+async def _exactly_one(session: AsyncSession, statement: Executable, values: dict[str, Any]) -> None:
+    result = cast(CursorResult[Any], await session.execute(statement, values))
+    if result.rowcount != 1:
+        raise StaleDataError("an FSM record was removed by another transaction after this one read it")
