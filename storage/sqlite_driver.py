@@ -60,7 +60,7 @@ BUSY_WAIT_SECONDS = 10.0  # as long as the busy timeout the connections had when
 # thousand pages after which SQLite's own automatic checkpoint would run.
 CHECKPOINT_EVERY = 200
 _CHECKPOINT = "PRAGMA wal_checkpoint(PASSIVE)"
-_CHECKPOINTS = "wal_checkpoint"
+_ANY_CHECKPOINT = "wal_checkpoint"
 _FIRST_PAUSE, _LONGEST_PAUSE = 0.001, 0.05
 _IN_THREAD = ("PRAGMA", "COMMIT", "VACUUM")
 
@@ -146,8 +146,6 @@ class InPlaceCursor(AsyncAdapt_aiosqlite_cursor):
     async def _statement(self, operation: str, parameters: Any, *, many: bool) -> None:
         if in_thread(operation, many):
             outcome = await _while_busy(lambda: _in_thread(self._adapt_connection, operation, parameters, many))
-            if _CHECKPOINTS in operation:  # a shred's TRUNCATE, or any other: the WAL may be empty now
-                self._adapt_connection.dbapi.wal.restarting = True
         else:
             outcome = await _while_busy(lambda: _in_place(self._connection, operation, parameters, many))
         self._description, self._rowcount, self._lastrowid, rows = outcome
@@ -157,6 +155,8 @@ class InPlaceCursor(AsyncAdapt_aiosqlite_cursor):
 async def _in_thread(adapted: AsyncAdapt_dbapi_connection, operation: str, parameters: Any, many: bool) -> _Outcome:
     async with adapted._execute_mutex:
         outcome: _Outcome = await adapted._connection._execute(_run, adapted._connection, operation, parameters, many)
+    if _ANY_CHECKPOINT in operation:  # the driver's own PASSIVE, a shred's TRUNCATE: the WAL may be empty now
+        adapted.dbapi.wal.restarting = True
     return outcome
 
 
@@ -228,7 +228,6 @@ class InPlaceConnection(AsyncAdapt_aiosqlite_connection):
             # PASSIVE: copies what no reader still needs and never waits for one; the rest goes next time.
             try:
                 await _in_thread(self, _CHECKPOINT, None, False)
-                self.dbapi.wal.restarting = True
             except sqlite3.Error as error:  # the commit stands: the next round checkpoints what this one could not
                 log.warning("sqlite.checkpoint_failed", error=type(error).__name__)
 
