@@ -115,7 +115,8 @@ class Database:
         """Open a session in a transaction; commit on success, roll back on any exception."""
         if current_session.get() is not None:
             raise NestedTransactionError("a transaction is already open in this task; use current_session")
-        async with self._gated(), self.sessions() as session:
+        async with self._gated():
+            session = self.sessions()
             token = current_session.set(session)
             try:
                 async with session.begin():
@@ -129,6 +130,11 @@ class Database:
                 # What the transaction kept for itself (FSM records it opened, data keys it unwrapped) goes with it,
                 # also when something still holds the session (an exception's traceback).
                 session.info.clear()
+                # Closed here, not by ``async with session``, which runs the close in a task of its own (a
+                # cancellation must not cut it short) and so costs every transaction two more turns of the loop.
+                # The transaction has committed or rolled back by now (a cancelled commit rolls back on its way
+                # out) and given its connection back: closing only lets go of the objects it loaded.
+                await session.close()
             if shredded:
                 callbacks.insert(0, self._shredded)
         for callback in callbacks:

@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from typing import Any
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from structlog.testing import capture_logs
 
 import storage.db
 from storage.db import Batched, Database, after_commit
+from storage.models import Meta
 
 
 async def test_what_is_added_while_a_batch_is_being_done_goes_in_the_next_one(db: Database) -> None:
@@ -80,3 +83,33 @@ async def test_what_a_transaction_kept_for_itself_goes_with_it(db: Database) -> 
             kept.append(session)
             raise RuntimeError("the update failed")
     assert [dict(session.info) for session in kept] == [{}, {}]
+
+
+async def test_a_transaction_closes_its_session_in_place(db: Database) -> None:
+    """Committed or failed, the session is closed before the transaction returns (its objects let go, its
+    connection back in the pool), without a task of its own for the close (SQLAlchemy's ``async with session``
+    makes one, and every update paid for it)."""
+    loop = asyncio.get_running_loop()
+    tasks: list[object] = []
+
+    def counting_factory(loop: asyncio.AbstractEventLoop, coro: Any, **kwargs: Any) -> asyncio.Task[Any]:
+        tasks.append(coro)
+        return asyncio.Task(coro, loop=loop, **kwargs)
+
+    kept: list[AsyncSession] = []
+    loop.set_task_factory(counting_factory)
+    try:
+        async with db.transaction() as session:
+            kept.append(session)
+            assert (await session.scalars(select(Meta))).all()  # the keyring's check value, at least
+        with contextlib.suppress(RuntimeError):
+            async with db.transaction() as session:
+                kept.append(session)
+                assert (await session.scalars(select(Meta))).all()
+                raise RuntimeError("the update failed")
+    finally:
+        loop.set_task_factory(None)
+    assert tasks == []
+    assert all(len(session.sync_session.identity_map) == 0 for session in kept)
+    assert all(not session.in_transaction() for session in kept)
+    assert db.engine.pool.checkedout() == 0  # type: ignore[attr-defined]
