@@ -48,7 +48,7 @@ from services.policy import Policy
 from services.ratelimit import NoLimits, SendLimiter
 from services.recipients import DeadLetter, Target, Unresolvable, Withheld, entitled, kind_of, resolve
 from storage import clock
-from storage.db import Batched, Database
+from storage.db import Batched, Database, after_commit
 from storage.outbox import LOCK_FOR, LeaseLost, PendingMessage
 from storage.shown import Peer
 from storage.vault import Shredded, Vault
@@ -104,6 +104,11 @@ class OutboxSender:
             await self._services(session).outbox.done_many(message_ids)
         finally:  # should the removal fail, the leases run out and the effects are repeated: at least once
             self._settling.difference_update(message_ids)
+        # A message queued behind them in their chat's lane (the clean-up after a submission) is due now.
+        after_commit(session, self._rung)
+
+    async def _rung(self) -> None:
+        self.ring()
 
     def ring(self) -> None:
         """Called after a transaction that may have queued messages commits."""

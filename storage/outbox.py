@@ -7,12 +7,27 @@ roll replaces (storage/epochs.py).
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol, cast
 
 import structlog
-from sqlalchemy import Table, and_, case, delete, exists, func, insert, or_, select, update
+from sqlalchemy import (
+    BindParameter,
+    Select,
+    Table,
+    and_,
+    bindparam,
+    case,
+    delete,
+    exists,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -64,7 +79,47 @@ class PendingMessage:
         return str(content["album"]) if isinstance(content, dict) and content.get("album") else None
 
 
-_INSERT = insert(cast(Table, OutboxMessage.__table__))
+_TABLE = cast(Table, OutboxMessage.__table__)
+_INSERT = insert(_TABLE)
+# Statements the sender makes for every batch and every message sent, built once and run on the table: the ORM's
+# bulk UPDATE and DELETE also look for the rows among the session's objects, which nothing here reads again.
+_LEASE = update(_TABLE).where(_TABLE.c.id.in_(bindparam("ids", expanding=True))).values(locked_until=bindparam("lease"))
+_DONE = delete(_TABLE).where(_TABLE.c.id.in_(bindparam("ids", expanding=True)))
+_UNLOCK = (
+    update(_TABLE)
+    .where(_TABLE.c.id == bindparam("message_id"), _TABLE.c.locked_until.is_not_distinct_from(bindparam("held")))
+    .values(locked_until=None)
+)
+
+
+@functools.cache
+def _due_query(postgres: bool, limit: int) -> Select[OutboxMessage]:
+    """The due lane heads, built once: the sender asks after every update that queued something, and building it
+    (an alias of the table for the lane's earlier messages) cost more than running it."""
+    now: BindParameter[datetime] = bindparam("now")
+    earlier = aliased(OutboxMessage)
+    lane_head = ~exists().where(
+        earlier.lane == OutboxMessage.lane, earlier.id < OutboxMessage.id, earlier.failed_reason.is_(None)
+    )
+    query = (
+        select(OutboxMessage)
+        .outerjoin(Request, Request.id == OutboxMessage.request_id)
+        .where(
+            OutboxMessage.failed_reason.is_(None),
+            OutboxMessage.next_attempt_at <= now,
+            or_(OutboxMessage.locked_until.is_(None), OutboxMessage.locked_until < now),
+            or_(
+                OutboxMessage.recipient != "assignee",
+                and_(Request.assignee_id.is_not(None), Request.status == Status.CLAIMED),
+            ),
+            lane_head,
+        )
+        # A person waiting for a reply goes before a triage card: in a busy volunteer's chat the
+        # one-message-a-second slot would otherwise always go to the backlog of older cards.
+        .order_by(case((OutboxMessage.purpose == "card", 1), else_=0), OutboxMessage.id)
+        .limit(limit)
+    )
+    return query.with_for_update(of=OutboxMessage, skip_locked=True) if postgres else query
 
 
 class Outbox(Repository):
@@ -112,7 +167,8 @@ class Outbox(Repository):
         message_id = new_id()
         now = clock.now()
         key = await self._key_for(request_id)
-        self.session.info[_QUEUED] = True
+        if lease is None:  # a message leased to this process is sent by it after the commit: no sender to wake
+            self.session.info[_QUEUED] = True
         content = payload.get("content")
         album = content.get("album") if isinstance(content, dict) else None
         if any(isinstance(pending, (Request, Volunteer)) for pending in self.session.new):
@@ -151,7 +207,8 @@ class Outbox(Repository):
 
     @staticmethod
     def queued_in(session: AsyncSession) -> bool:
-        """Whether this session's transaction put anything into the outbox (so the sender should wake)."""
+        """Whether this session's transaction put anything into the outbox for the sender to take (so it should
+        wake once the transaction commits)."""
         return bool(session.info.get(_QUEUED))
 
     async def take_due(self, limit: int = 50) -> list[PendingMessage]:
@@ -162,38 +219,13 @@ class Outbox(Repository):
         """
         now = clock.now()
         postgres = self.session.get_bind().dialect.name == "postgresql"
-        earlier = aliased(OutboxMessage)
-        lane_head = ~exists().where(
-            earlier.lane == OutboxMessage.lane, earlier.id < OutboxMessage.id, earlier.failed_reason.is_(None)
-        )
-        query = (
-            select(OutboxMessage)
-            .outerjoin(Request, Request.id == OutboxMessage.request_id)
-            .where(
-                OutboxMessage.failed_reason.is_(None),
-                OutboxMessage.next_attempt_at <= now,
-                or_(OutboxMessage.locked_until.is_(None), OutboxMessage.locked_until < now),
-                or_(
-                    OutboxMessage.recipient != "assignee",
-                    and_(Request.assignee_id.is_not(None), Request.status == Status.CLAIMED),
-                ),
-                lane_head,
-            )
-            # A person waiting for a reply goes before a triage card: in a busy volunteer's chat the
-            # one-message-a-second slot would otherwise always go to the backlog of older cards.
-            .order_by(case((OutboxMessage.purpose == "card", 1), else_=0), OutboxMessage.id)
-            .limit(limit)
-        )
-        if postgres:
-            query = query.with_for_update(of=OutboxMessage, skip_locked=True)
-        rows = list(await self.session.scalars(query))
+        query = _due_query(postgres, limit)
+        rows = list(await self.session.scalars(query, {"now": now}))
         if not rows:
             return []
         rows = await self._with_album_siblings(rows, postgres)
         lease = now + LOCK_FOR
-        await self.session.execute(
-            update(OutboxMessage).where(OutboxMessage.id.in_([row.id for row in rows])).values(locked_until=lease)
-        )
+        await self.session.execute(_LEASE, {"ids": [row.id for row in rows], "lease": lease})
         pending = []
         for row in rows:
             try:
@@ -278,7 +310,7 @@ class Outbox(Repository):
         await self.done_many([message_id])
 
     async def done_many(self, message_ids: list[str]) -> None:
-        await self.session.execute(delete(OutboxMessage).where(OutboxMessage.id.in_(message_ids)))
+        await self.session.execute(_DONE, {"ids": message_ids})
 
     async def retry_at(self, message_id: str, moment: datetime, *, count_attempt: bool = True) -> None:
         await self.session.execute(
@@ -295,12 +327,7 @@ class Outbox(Repository):
         """Give back leased messages this sender did not get to (they stay due); a lease that ran out
         and was taken by another sender is not ours to give back."""
         for message in messages:
-            await self.session.execute(
-                update(OutboxMessage)
-                .where(OutboxMessage.id == message.id, OutboxMessage.locked_until == message.lease)
-                .values(locked_until=None)
-                .execution_options(synchronize_session=False)
-            )
+            await self.session.execute(_UNLOCK, {"message_id": message.id, "held": message.lease})
 
     async def fail(self, message_id: str, reason: str) -> None:
         """Stop retrying; the row stays (payload sealed) so the failure is visible, until purged."""

@@ -19,6 +19,7 @@ from services.ratelimit import Limits, MemoryLimiter
 from services.recipients import Target
 from storage import clock
 from storage.db import Database
+from storage.outbox import Outbox
 from storage.vault import Vault
 from testkit.telegram import FakeTelegram, RecordingSession
 from tests.support.harness import TOKEN, harness_with
@@ -88,3 +89,34 @@ async def test_a_dead_processs_unsettled_edits_do_not_hold_the_persons_lane(tmp_
         await h.app.sender.drain()
         assert 1 in person.deleted_ids()
         assert len([c for c in h.world.calls_of("editMessageText") if not c.ok]) == 10  # each repeated once
+
+
+async def test_only_what_this_process_does_not_send_itself_wakes_the_sender(db: Database, vault: Vault) -> None:
+    """An update's edit is leased to the process that made it and sent by it after the commit: ringing the sender
+    for it cost every update a round that finds nothing due. A message for the sender to take still rings it."""
+    edit = Method(method="EditMessageText", params={"chat_id": 1001, "message_id": 5, "text": "next"}, chat_id=1001)
+    async with db.transaction() as session:
+        await Services(session, vault, Policy(), Events()).outbox.put(edit, lease=clock.now() + timedelta(seconds=15))
+        assert not Outbox.queued_in(session)
+    async with db.transaction() as session:
+        await Services(session, vault, Policy(), Events()).outbox.put(
+            recipient="chat", purpose="test", payload={"kind": "plain", "chat_id": 1001, "text": "hello"}
+        )
+        assert Outbox.queued_in(session)
+
+
+async def test_settling_sent_edits_wakes_the_sender_for_what_waited_behind_them(tmp_path: Path) -> None:
+    """The chat's clean-up queued behind an update's edits in its lane goes as soon as their rows are removed,
+    not at the sender's next round."""
+    async with harness_with(tmp_path, send_per_second=30) as h:
+        person = h.person(1001)
+        await person.send("/start")
+        h.app.sender._wake.clear()
+        async with h.runtime.db.transaction() as session:
+            sent = await h.app.sender.store_effect(
+                session, "EditMessageText", {"chat_id": person.id, "message_id": 1, "text": "x"}, person.id
+            )
+        h.app.sender._settled.add(sent.id)
+        assert not h.app.sender._wake.is_set()
+        await h.app.sender.settle()
+        assert h.app.sender._wake.is_set()
