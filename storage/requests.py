@@ -8,9 +8,9 @@ from __future__ import annotations
 import hmac
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Select, delete, exists, func, select, update
+from sqlalchemy import Select, Table, bindparam, delete, exists, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -100,6 +100,9 @@ class DuplicateOpenRequest(Exception):
 
 
 _KNOWN_BLOCKS = "tropa.requests.blocked"
+_REQUESTS = cast(Table, Request.__table__)
+# Where the sender finds the person for every message to them: the column, not the whole request as an object.
+_SEALED_CHAT = select(_REQUESTS.c.chat_id).where(_REQUESTS.c.id == bindparam("request_id"))
 
 
 def _known_blocks(session: AsyncSession) -> dict[str, bool]:
@@ -226,11 +229,11 @@ class RequestRepository(Repository):
             raise DuplicateOpenRequest from None  # that account opened a request of its own meanwhile
 
     async def requester_chat_id(self, request_id: str) -> int:
-        row = await self.session.get(Request, request_id)
-        if row is None:
+        sealed = await self.session.scalar(_SEALED_CHAT, {"request_id": request_id})
+        if sealed is None:
             raise LookupError("request is gone")
         dek = await self.vault.data_key(self.session, request_id)
-        return int(self.vault.open_text(dek, row.chat_id, Place.of(Request.chat_id, request_id)))
+        return int(self.vault.open_text(dek, sealed, Place.of(Request.chat_id, request_id)))
 
     # -- listing -----------------------------------------------------------------------------------
 
