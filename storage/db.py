@@ -132,8 +132,9 @@ class Database:
                 session.info.clear()
                 # Closed here, not by ``async with session``, which runs the close in a task of its own (a
                 # cancellation must not cut it short) and so costs every transaction two more turns of the loop.
-                # The transaction has committed or rolled back by now (a cancelled commit rolls back on its way
-                # out) and given its connection back: closing only lets go of the objects it loaded.
+                # Once ``session.begin()`` has exited, the commit or the rollback is over and the connection is back
+                # in the pool, also when a cancellation cut it short: closing only lets go of the objects the
+                # session loaded, and waits for nothing.
                 await session.close()
             if shredded:
                 callbacks.insert(0, self._shredded)

@@ -82,7 +82,7 @@ class PendingMessage:
 _TABLE = cast(Table, OutboxMessage.__table__)
 _INSERT = insert(_TABLE)
 # Statements the sender makes for every batch and every message sent, built once and run on the table: the ORM's
-# bulk UPDATE and DELETE also look for the rows among the session's objects, which nothing here reads again.
+# bulk UPDATE and DELETE also look for the rows among the session's objects, whose lease nothing here reads again.
 _LEASE = update(_TABLE).where(_TABLE.c.id.in_(bindparam("ids", expanding=True))).values(locked_until=bindparam("lease"))
 _DONE = delete(_TABLE).where(_TABLE.c.id.in_(bindparam("ids", expanding=True)))
 _UNLOCK = (

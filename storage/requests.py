@@ -229,7 +229,7 @@ class RequestRepository(Repository):
             raise DuplicateOpenRequest from None  # that account opened a request of its own meanwhile
 
     async def requester_chat_id(self, request_id: str) -> int:
-        sealed = await self.session.scalar(_SEALED_CHAT, {"request_id": request_id})
+        sealed: bytes | None = await self.session.scalar(_SEALED_CHAT, {"request_id": request_id})
         if sealed is None:
             raise LookupError("request is gone")
         dek = await self.vault.data_key(self.session, request_id)

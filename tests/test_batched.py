@@ -113,3 +113,24 @@ async def test_a_transaction_closes_its_session_in_place(db: Database) -> None:
     assert all(len(session.sync_session.identity_map) == 0 for session in kept)
     assert all(not session.in_transaction() for session in kept)
     assert db.engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+
+
+async def test_a_cancelled_transaction_gives_back_its_connection_and_the_gate(db: Database) -> None:
+    """An update cancelled inside its transaction (a shutdown, a timeout) leaves no connection checked out and no
+    writer waiting: the next transaction opens at once."""
+    inside = asyncio.Event()
+
+    async def update() -> None:
+        async with db.transaction() as session:
+            assert (await session.scalars(select(Meta))).all()
+            inside.set()
+            await asyncio.sleep(30)
+
+    task = asyncio.create_task(update())
+    await asyncio.wait_for(inside.wait(), 5)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert db.engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+    async with asyncio.timeout(2), db.transaction() as session:
+        assert (await session.scalars(select(Meta))).all()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -106,17 +108,23 @@ async def test_only_what_this_process_does_not_send_itself_wakes_the_sender(db: 
 
 
 async def test_settling_sent_edits_wakes_the_sender_for_what_waited_behind_them(tmp_path: Path) -> None:
-    """The chat's clean-up queued behind an update's edits in its lane goes as soon as their rows are removed,
-    not at the sender's next round."""
+    """The chat's clean-up queued behind an update's edit in its lane goes as soon as the edit is sent and its row
+    removed, not at the sender's next round (here a minute away)."""
     async with harness_with(tmp_path, send_per_second=30) as h:
         person = h.person(1001)
         await person.send("/start")
-        h.app.sender._wake.clear()
         async with h.runtime.db.transaction() as session:
-            sent = await h.app.sender.store_effect(
-                session, "EditMessageText", {"chat_id": person.id, "message_id": 1, "text": "x"}, person.id
-            )
-        h.app.sender._settled.add(sent.id)
-        assert not h.app.sender._wake.is_set()
-        await h.app.sender.settle()
-        assert h.app.sender._wake.is_set()
+            services = Services(session, h.runtime.vault, h.app.policy, h.app.events)
+            edit = {"chat_id": person.id, "message_id": 900, "text": "an earlier screen"}
+            sent = await h.app.sender.store_effect(session, "EditMessageText", edit, person.id)
+            await enqueue_chat_deletes(services, person.id, [1], "en")
+        rounds = asyncio.create_task(h.app.sender.run(interval=60))
+        try:
+            await asyncio.sleep(0.3)  # its first round: the clean-up waits behind the edit, which is leased
+            assert 1 not in person.deleted_ids()
+            await h.app.sender.deliver_now(sent)  # as after the update's commit; the row goes 0.2 s later
+            await h.world.wait_for(lambda: 1 in person.deleted_ids(), 5)
+        finally:
+            rounds.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await rounds
