@@ -17,11 +17,13 @@ from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.sql.base import Executable
 
 
+def _insert_into(dialect: str, target: type[DeclarativeBase] | Table) -> sqlite.Insert | postgresql.Insert:
+    return sqlite.insert(target) if dialect == "sqlite" else postgresql.insert(target)
+
+
 def conflict_insert(session: AsyncSession, model: type[DeclarativeBase]) -> sqlite.Insert | postgresql.Insert:
     """``INSERT INTO model``, able to take ``on_conflict_do_nothing`` / ``on_conflict_do_update``."""
-    if session.get_bind().dialect.name == "sqlite":
-        return sqlite.insert(model)
-    return postgresql.insert(model)
+    return _insert_into(session.get_bind().dialect.name, model)
 
 
 # Built once per table, dialect and use: a statement made afresh for every update is walked again to find it in
@@ -38,8 +40,7 @@ def conflict_statement(session: AsyncSession, model: type[DeclarativeBase], use:
     dialect = session.get_bind().dialect.name
     statement = _BUILT.get((table.name, dialect, use))
     if statement is None:
-        insert = sqlite.insert(table) if dialect == "sqlite" else postgresql.insert(table)
-        statement = _BUILT[(table.name, dialect, use)] = build(insert, table)
+        statement = _BUILT[(table.name, dialect, use)] = build(_insert_into(dialect, table), table)
     return statement
 
 
